@@ -1,0 +1,139 @@
+//! Small enums stored as text: actor kinds, roles, visibility, follow and group settings.
+//!
+//! Each has `as_str` (the stored and wire name) and `parse` (its inverse, `None` for anything
+//! else), so storage, CLI and API agree on one spelling.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and wire spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// The value spelled `text`, if any.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// What kind of ActivityPub actor a row is.
+    ActorKind {
+        /// A person (`Person`).
+        Person = "person",
+        /// A group (`Group`, FEP-1b12).
+        Group = "group",
+        /// An application, such as an instance actor (`Application`).
+        Application = "application",
+        /// An automated account (`Service`).
+        Service = "service",
+        /// An organisation (`Organization`).
+        Organization = "organization",
+    }
+}
+
+text_enum! {
+    /// A local user's powers on the instance.
+    Role {
+        /// An ordinary member.
+        User = "user",
+        /// Handles reports.
+        Moderator = "moderator",
+        /// Runs the instance.
+        Admin = "admin",
+    }
+}
+
+text_enum! {
+    /// Who may see a status.
+    Visibility {
+        /// Everyone, in public timelines too.
+        Public = "public",
+        /// Everyone, but not in public timelines.
+        Unlisted = "unlisted",
+        /// Followers (or group members) only.
+        Private = "private",
+        /// Only the mentioned actors.
+        Direct = "direct",
+    }
+}
+
+text_enum! {
+    /// Whether a follow has been accepted.
+    FollowState {
+        /// Requested, waiting for approval.
+        Pending = "pending",
+        /// In force.
+        Accepted = "accepted",
+    }
+}
+
+text_enum! {
+    /// How accounts join a group.
+    Membership {
+        /// Joins are accepted at once.
+        Open = "open",
+        /// Moderators approve each request.
+        Approval = "approval",
+        /// Only invited accounts may join.
+        Invite = "invite",
+    }
+}
+
+text_enum! {
+    /// Who may post into a group.
+    PostingPolicy {
+        /// Any member.
+        Members = "members",
+        /// Only moderators: an announcement channel.
+        Moderators = "moderators",
+    }
+}
+
+text_enum! {
+    /// Who can read a group's posts.
+    GroupVisibility {
+        /// Posts are public.
+        Public = "public",
+        /// Posts reach members only.
+        Members = "members",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_round_trips() {
+        for v in Visibility::ALL {
+            assert_eq!(Visibility::parse(v.as_str()), Some(*v));
+        }
+        for v in Membership::ALL {
+            assert_eq!(Membership::parse(&v.to_string()), Some(*v));
+        }
+        assert_eq!(ActorKind::parse("Person"), None, "spelling is exact");
+        assert_eq!(serde_json::to_string(&Role::Admin).ok(), Some("\"admin\"".into()));
+    }
+}

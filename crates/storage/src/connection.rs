@@ -1,0 +1,79 @@
+//! One connection type over both backends, chosen by the database URL's scheme.
+
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::StorageError;
+use guildhall_core::config::DatabaseUrl;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Milliseconds SQLite waits for a competing writer before giving up with "database is locked".
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// A database connection: PostgreSQL or SQLite, chosen by the database URL's scheme.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// A PostgreSQL server.
+    Pg(PgConnection),
+    /// An embedded SQLite file.
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DbConnection::Pg(_) => "DbConnection::Pg",
+            DbConnection::Sqlite(_) => "DbConnection::Sqlite",
+        })
+    }
+}
+
+impl DbConnection {
+    /// Opens a connection to `url`, with SQLite's pragmas set (WAL, foreign keys, busy timeout).
+    pub fn open(url: &DatabaseUrl) -> Result<DbConnection, StorageError> {
+        match url {
+            DatabaseUrl::Postgres(raw) => PgConnection::establish(raw)
+                .map(DbConnection::Pg)
+                .map_err(|e| StorageError::Connection(scrub(&e.to_string(), raw))),
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path)
+                    .map_err(|e| StorageError::Connection(e.to_string()))?;
+                configure_sqlite(&mut conn)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    /// Applies every pending migration of this backend's tree; returns how many ran.
+    pub fn migrate(&mut self) -> Result<usize, StorageError> {
+        let applied = match self {
+            DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        };
+        applied.map_err(|e| StorageError::Migration(e.to_string()))
+    }
+
+    /// True on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DbConnection::Pg(_))
+    }
+}
+
+fn configure_sqlite(conn: &mut SqliteConnection) -> Result<(), StorageError> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;"
+    ))
+    .map_err(StorageError::from)
+}
+
+/// Removes the connection URL (which may hold a password) from a driver message.
+fn scrub(message: &str, url: &str) -> String {
+    message.replace(url, &guildhall_core::config::redact_url(url))
+}

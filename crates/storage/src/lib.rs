@@ -1,0 +1,45 @@
+//! Guildhall's storage: one schema over SQLite (embedded default) and PostgreSQL.
+//!
+//! Every write and read of the database lives here, one module per aggregate; the other crates
+//! never write SQL. Functions take `&mut DbConnection` so callers compose them inside one
+//! transaction (`conn.transaction(|c| ...)`) and run them through [`Db::run`], which moves the
+//! blocking work off the async threads.
+//!
+//! Error policy: diesel errors become [`StorageError`]; a broken uniqueness rule is a
+//! [`StorageError::Conflict`] naming the constraint, a missing row [`StorageError::NotFound`].
+#![deny(missing_docs)]
+
+#[allow(missing_docs)] // diesel::MultiConnection generates undocumented items
+mod connection;
+mod error;
+mod pool;
+pub mod schema;
+
+pub mod accounts;
+pub mod actors;
+pub mod follows;
+pub mod groups;
+pub mod instances;
+pub mod jobs;
+pub mod outbox;
+pub mod received;
+pub mod statuses;
+
+pub mod testing;
+
+pub use connection::{DbConnection, MultiBackend};
+pub use error::{StorageError, StorageResult};
+pub use pool::Db;
+
+/// Timestamps are stored as UTC without zone.
+pub type Timestamp = chrono::NaiveDateTime;
+
+/// The current time, as stored.
+pub fn now() -> Timestamp {
+    chrono::Utc::now().naive_utc()
+}
+
+/// Parses a stored enum spelling, or reports the row as corrupt.
+pub(crate) fn parse_text<T>(text: &str, parse: fn(&str) -> Option<T>) -> StorageResult<T> {
+    parse(text).ok_or_else(|| StorageError::Corrupt(format!("unexpected value '{text}'")))
+}

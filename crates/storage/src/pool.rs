@@ -1,0 +1,115 @@
+//! The connection pool: deadpool over [`DbConnection`], with blocking work moved off the async
+//! threads (`interact`).
+
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, Pool, RecycleError, RecycleResult, Timeouts};
+use diesel::connection::SimpleConnection;
+use guildhall_core::config::DatabaseUrl;
+
+use crate::{DbConnection, StorageError, StorageResult};
+
+/// How long a request waits for a free connection, or for a new one to open.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens connections for the pool.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl managed::Manager for ConnectionManager {
+    type Type = DbConnection;
+    type Error = StorageError;
+
+    async fn create(&self) -> Result<DbConnection, StorageError> {
+        let url = self.url.clone();
+        tokio::task::spawn_blocking(move || DbConnection::open(&url))
+            .await
+            .map_err(|e| StorageError::Connection(e.to_string()))?
+    }
+
+    async fn recycle(&self, conn: &mut DbConnection, _: &Metrics) -> RecycleResult<StorageError> {
+        // A cheap liveness check; runs inline because it is a round trip of microseconds on a
+        // healthy connection and the object cannot be moved into a blocking task from here.
+        conn.batch_execute("SELECT 1").map_err(|e| RecycleError::Backend(e.into()))
+    }
+}
+
+/// A cloneable handle to the database: every storage call goes through [`Db::run`].
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: Pool<ConnectionManager>,
+    postgres: bool,
+}
+
+impl Db {
+    /// Creates the pool (opening no connection yet). SQLite gets a small pool: it has one writer.
+    pub fn new(url: &DatabaseUrl) -> StorageResult<Db> {
+        let size = if url.is_postgres() { 16 } else { 8 };
+        let timeouts = Timeouts {
+            wait: Some(ACQUIRE_TIMEOUT),
+            create: Some(ACQUIRE_TIMEOUT),
+            recycle: Some(ACQUIRE_TIMEOUT),
+        };
+        let pool = Pool::builder(ConnectionManager { url: url.clone() })
+            .max_size(size)
+            .timeouts(timeouts)
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StorageError::Pool(e.to_string()))?;
+        Ok(Db { pool, postgres: url.is_postgres() })
+    }
+
+    /// Opens the pool and applies pending migrations; returns the pool and how many ran.
+    pub async fn connect_and_migrate(url: &DatabaseUrl) -> StorageResult<(Db, usize)> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            create_parent_dir(path)?;
+        }
+        let db = Db::new(url)?;
+        let applied = db.run(|conn| conn.migrate()).await?;
+        Ok((db, applied))
+    }
+
+    /// Runs `f` with a pooled connection on a blocking thread.
+    pub async fn run<F, R>(&self, f: F) -> StorageResult<R>
+    where
+        F: FnOnce(&mut DbConnection) -> StorageResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        tokio::task::spawn_blocking(move || f(&mut conn))
+            .await
+            .map_err(|e| StorageError::Pool(format!("database task failed: {e}")))?
+    }
+
+    /// True when the database answers a trivial query (for `/health`).
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| conn.batch_execute("SELECT 1").map_err(StorageError::from)).await.is_ok()
+    }
+
+    /// True on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// Closes the pool: waiting and future calls fail, open connections are dropped.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+fn pool_error(e: managed::PoolError<StorageError>) -> StorageError {
+    match e {
+        managed::PoolError::Backend(inner) => inner,
+        other => StorageError::Pool(other.to_string()),
+    }
+}
+
+fn create_parent_dir(path: &std::path::Path) -> StorageResult<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::Connection(format!("cannot create {}: {e}", dir.display()))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,183 @@
+//! Diesel table definitions, written to match `migrations/*/…_initial/up.sql`.
+#![allow(missing_docs)]
+
+diesel::table! {
+    instances (id) {
+        id -> BigInt,
+        domain -> Text,
+        software -> Nullable<Text>,
+        software_version -> Nullable<Text>,
+        nodeinfo_fetched_at -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        last_failure_at -> Nullable<Timestamp>,
+        failure_count -> Integer,
+        unreachable_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    actors (id) {
+        id -> BigInt,
+        kind -> Text,
+        username -> Text,
+        username_key -> Text,
+        domain -> Nullable<Text>,
+        instance_id -> Nullable<BigInt>,
+        ap_id -> Text,
+        url -> Nullable<Text>,
+        inbox_url -> Text,
+        shared_inbox_url -> Nullable<Text>,
+        outbox_url -> Nullable<Text>,
+        followers_url -> Nullable<Text>,
+        following_url -> Nullable<Text>,
+        display_name -> Text,
+        summary -> Text,
+        fields_json -> Text,
+        avatar_url -> Nullable<Text>,
+        header_url -> Nullable<Text>,
+        public_key_id -> Nullable<Text>,
+        public_key_pem -> Nullable<Text>,
+        manually_approves_followers -> Bool,
+        discoverable -> Bool,
+        bot -> Bool,
+        moved_to_ap_id -> Nullable<Text>,
+        published_at -> Nullable<Timestamp>,
+        last_fetched_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        actor_id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        approved -> Bool,
+        disabled -> Bool,
+        locale -> Nullable<Text>,
+        last_sign_in_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    actor_keys (actor_id) {
+        actor_id -> BigInt,
+        private_key_pem -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    groups (actor_id) {
+        actor_id -> BigInt,
+        owner_id -> BigInt,
+        membership -> Text,
+        posting -> Text,
+        visibility -> Text,
+        rules_json -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statuses (id) {
+        id -> BigInt,
+        ap_id -> Text,
+        url -> Nullable<Text>,
+        actor_id -> BigInt,
+        local -> Bool,
+        kind -> Text,
+        in_reply_to_id -> Nullable<BigInt>,
+        in_reply_to_ap_id -> Nullable<Text>,
+        in_reply_to_actor_id -> Nullable<BigInt>,
+        reblog_of_id -> Nullable<BigInt>,
+        group_id -> Nullable<BigInt>,
+        visibility -> Text,
+        title -> Nullable<Text>,
+        content -> Text,
+        source -> Nullable<Text>,
+        spoiler_text -> Text,
+        sensitive -> Bool,
+        language -> Nullable<Text>,
+        published_at -> Timestamp,
+        edited_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    follows (id) {
+        id -> BigInt,
+        follower_id -> BigInt,
+        target_id -> BigInt,
+        state -> Text,
+        ap_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox_activities (id) {
+        id -> BigInt,
+        ap_id -> Text,
+        actor_id -> BigInt,
+        kind -> Text,
+        json -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        queue -> Text,
+        payload -> Text,
+        partition_key -> Nullable<Text>,
+        run_at -> Timestamp,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        failed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    received_activities (ap_id) {
+        ap_id -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> actors (actor_id));
+diesel::joinable!(actor_keys -> actors (actor_id));
+diesel::joinable!(actors -> instances (instance_id));
+diesel::joinable!(outbox_activities -> actors (actor_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    instances,
+    actors,
+    users,
+    actor_keys,
+    groups,
+    statuses,
+    follows,
+    outbox_activities,
+    jobs,
+    received_activities,
+);

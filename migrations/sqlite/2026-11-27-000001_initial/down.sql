@@ -1,0 +1,10 @@
+DROP TABLE received_activities;
+DROP TABLE jobs;
+DROP TABLE outbox_activities;
+DROP TABLE follows;
+DROP TABLE statuses;
+DROP TABLE groups;
+DROP TABLE actor_keys;
+DROP TABLE users;
+DROP TABLE actors;
+DROP TABLE instances;
