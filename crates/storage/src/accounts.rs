@@ -1,1 +1,236 @@
-//! accounts
+//! Local user accounts: an actor, a login (e-mail, password hash, role) and a key pair.
+
+use diesel::prelude::*;
+use guildhall_core::Id;
+use guildhall_core::model::Role;
+
+use crate::actors::{self, Actor};
+use crate::schema::{actors as actors_t, users};
+use crate::{DbConnection, StorageError, StorageResult, Timestamp, now, parse_text};
+
+/// A local user's login record.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    /// Our id for the login.
+    pub id: i64,
+    /// The user's actor.
+    pub actor_id: i64,
+    /// Lower-cased e-mail address.
+    pub email: String,
+    /// Argon2id PHC string. A secret: never log it.
+    pub password_hash: String,
+    /// [`Role`] spelling; see [`User::role`].
+    pub role: String,
+    /// Approved by an admin (for approval-mode sign-ups).
+    pub approved: bool,
+    /// Disabled by an admin: may not sign in.
+    pub disabled: bool,
+    /// Preferred interface language.
+    pub locale: Option<String>,
+    /// Last successful sign-in.
+    pub last_sign_in_at: Option<Timestamp>,
+    /// Row creation.
+    pub created_at: Timestamp,
+    /// Last row change.
+    pub updated_at: Timestamp,
+}
+
+impl User {
+    /// The user's role.
+    pub fn role(&self) -> StorageResult<Role> {
+        parse_text(&self.role, Role::parse)
+    }
+}
+
+/// A local user with their actor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalAccount {
+    /// The public face: the Person actor.
+    pub actor: Actor,
+    /// The login.
+    pub user: User,
+}
+
+/// What is needed to create a local user; hashing and key generation happen before.
+#[derive(Debug, Clone)]
+pub struct NewLocalUser {
+    /// The Person actor row ([`Actor::new_local`]).
+    pub actor: Actor,
+    /// Lower-cased e-mail address.
+    pub email: String,
+    /// Argon2id hash of the password.
+    pub password_hash: String,
+    /// Role on the instance.
+    pub role: Role,
+    /// Private key PEM matching the actor's public key.
+    pub private_key_pem: String,
+}
+
+/// Creates the actor, login and key in one transaction. A taken username or e-mail is a
+/// [`StorageError::Conflict`] and writes nothing.
+pub fn create(conn: &mut DbConnection, new: NewLocalUser) -> StorageResult<LocalAccount> {
+    conn.transaction(|conn| {
+        if email_taken(conn, &new.email)? {
+            return Err(StorageError::Conflict(format!("e-mail address '{}' is already in use", new.email)));
+        }
+        actors::insert_local(conn, &new.actor, &new.private_key_pem)?;
+        let created = new.actor.created_at;
+        let user = User {
+            id: Id::generate().0,
+            actor_id: new.actor.id,
+            email: new.email,
+            password_hash: new.password_hash,
+            role: new.role.as_str().to_owned(),
+            approved: true,
+            disabled: false,
+            locale: None,
+            last_sign_in_at: None,
+            created_at: created,
+            updated_at: created,
+        };
+        diesel::insert_into(users::table).values(&user).execute(conn)?;
+        Ok(LocalAccount { actor: new.actor, user })
+    })
+}
+
+fn email_taken(conn: &mut DbConnection, email: &str) -> StorageResult<bool> {
+    let found = users::table.filter(users::email.eq(email)).select(users::id).first::<i64>(conn).optional()?;
+    Ok(found.is_some())
+}
+
+/// The live local user with this username (any case).
+pub fn find_by_username(conn: &mut DbConnection, username: &str) -> StorageResult<Option<LocalAccount>> {
+    let key = username.to_lowercase();
+    first(conn, live_accounts().filter(actors_t::username_key.eq(key)))
+}
+
+/// The live local user whose username or e-mail is `login` (any case), for sign-in.
+pub fn find_by_login(conn: &mut DbConnection, login: &str) -> StorageResult<Option<LocalAccount>> {
+    let login = login.trim().to_lowercase();
+    if login.contains('@') {
+        first(conn, live_accounts().filter(users::email.eq(login)))
+    } else {
+        find_by_username(conn, &login)
+    }
+}
+
+type AccountQuery = diesel::helper_types::IntoBoxed<
+    'static,
+    diesel::dsl::Filter<
+        diesel::dsl::Select<
+            diesel::dsl::InnerJoin<users::table, actors_t::table>,
+            (diesel::dsl::AsSelect<Actor, crate::MultiBackend>, diesel::dsl::AsSelect<User, crate::MultiBackend>),
+        >,
+        diesel::dsl::IsNull<actors_t::deleted_at>,
+    >,
+    crate::MultiBackend,
+>;
+
+fn live_accounts() -> AccountQuery {
+    users::table
+        .inner_join(actors_t::table)
+        .select((Actor::as_select(), User::as_select()))
+        .filter(actors_t::deleted_at.is_null())
+        .into_boxed()
+}
+
+fn first(conn: &mut DbConnection, query: AccountQuery) -> StorageResult<Option<LocalAccount>> {
+    let row = query.first::<(Actor, User)>(conn).optional()?;
+    Ok(row.map(|(actor, user)| LocalAccount { actor, user }))
+}
+
+/// Replaces the password hash of the local user `username`.
+pub fn set_password(conn: &mut DbConnection, username: &str, password_hash: &str) -> StorageResult<()> {
+    let account = find_by_username(conn, username)?.ok_or(StorageError::NotFound)?;
+    diesel::update(users::table.find(account.user.id))
+        .set((users::password_hash.eq(password_hash), users::updated_at.eq(now())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a successful sign-in.
+pub fn touch_sign_in(conn: &mut DbConnection, user_id: i64) -> StorageResult<()> {
+    diesel::update(users::table.find(user_id)).set(users::last_sign_in_at.eq(Some(now()))).execute(conn)?;
+    Ok(())
+}
+
+/// Number of local users whose actor is live (for NodeInfo).
+pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(users::table.inner_join(actors_t::table).filter(actors_t::deleted_at.is_null()).count().get_result(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{each_backend, rows};
+
+    fn new_user(name: &str, email: &str) -> NewLocalUser {
+        NewLocalUser {
+            actor: rows::local(name),
+            email: email.into(),
+            password_hash: "$argon2id$fake".into(),
+            role: Role::User,
+            private_key_pem: "PRIVATE".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_then_find_by_username_or_email() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let created = create(c, new_user("Ada", "ada@museum.example"))?;
+                let by_name = find_by_login(c, "ADA")?.unwrap();
+                let by_mail = find_by_login(c, " Ada@Museum.Example")?.unwrap();
+                assert_eq!(by_name, created);
+                assert_eq!(by_mail, created);
+                assert_eq!(created.user.role()?, Role::User);
+                assert!(find_by_login(c, "nobody")?.is_none());
+                assert_eq!(count(c)?, 1);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn duplicates_are_conflicts_and_write_nothing() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                create(c, new_user("ada", "ada@museum.example"))?;
+                let dup_name = create(c, new_user("ADA", "other@museum.example")).unwrap_err();
+                assert!(matches!(dup_name, StorageError::Conflict(ref m) if m.contains("username")), "{dup_name}");
+                let dup_mail = create(c, new_user("grace", "ada@museum.example")).unwrap_err();
+                assert!(matches!(dup_mail, StorageError::Conflict(ref m) if m.contains("e-mail")), "{dup_mail}");
+                assert!(find_by_username(c, "grace")?.is_none(), "nothing written for grace");
+                assert!(!actors::local_username_taken(c, "grace")?);
+                assert_eq!(count(c)?, 1);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn set_password_and_sign_in() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let account = create(c, new_user("ada", "ada@museum.example"))?;
+                set_password(c, "Ada", "$argon2id$new")?;
+                touch_sign_in(c, account.user.id)?;
+                let after = find_by_username(c, "ada")?.unwrap();
+                assert_eq!(after.user.password_hash, "$argon2id$new");
+                assert!(after.user.last_sign_in_at.is_some());
+                assert!(matches!(set_password(c, "nobody", "x"), Err(StorageError::NotFound)));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+}

@@ -1,1 +1,208 @@
-//! follows
+//! Follows, pending and accepted. Following a group is membership.
+
+use diesel::prelude::*;
+use guildhall_core::Id;
+use guildhall_core::model::FollowState;
+
+use crate::schema::{actors, follows};
+use crate::{DbConnection, StorageResult, Timestamp, now, parse_text};
+
+/// One follow (or follow request).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = follows)]
+pub struct Follow {
+    /// Our id.
+    pub id: i64,
+    /// Who follows.
+    pub follower_id: i64,
+    /// Who is followed.
+    pub target_id: i64,
+    /// [`FollowState`] spelling.
+    pub state: String,
+    /// The id of the `Follow` activity (ours or the remote one).
+    pub ap_id: Option<String>,
+    /// Row creation.
+    pub created_at: Timestamp,
+    /// Last row change.
+    pub updated_at: Timestamp,
+}
+
+impl Follow {
+    /// Pending or accepted.
+    pub fn state(&self) -> StorageResult<FollowState> {
+        parse_text(&self.state, FollowState::parse)
+    }
+}
+
+/// Records that `follower` follows (or asks to follow) `target`. Following again updates the
+/// existing row's state and activity id instead of adding a second row.
+pub fn upsert(
+    conn: &mut DbConnection,
+    follower_id: i64,
+    target_id: i64,
+    state: FollowState,
+    ap_id: Option<&str>,
+) -> StorageResult<Follow> {
+    conn.transaction(|conn| {
+        let stamp = now();
+        if let Some(existing) = find(conn, follower_id, target_id)? {
+            diesel::update(follows::table.find(existing.id))
+                .set((follows::state.eq(state.as_str()), follows::ap_id.eq(ap_id), follows::updated_at.eq(stamp)))
+                .execute(conn)?;
+            return find(conn, follower_id, target_id)?.ok_or(crate::StorageError::NotFound);
+        }
+        let row = Follow {
+            id: Id::generate().0,
+            follower_id,
+            target_id,
+            state: state.as_str().to_owned(),
+            ap_id: ap_id.map(str::to_owned),
+            created_at: stamp,
+            updated_at: stamp,
+        };
+        diesel::insert_into(follows::table).values(&row).execute(conn)?;
+        Ok(row)
+    })
+}
+
+/// The follow from `follower` to `target`, if any.
+pub fn find(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> StorageResult<Option<Follow>> {
+    Ok(follows::table
+        .filter(follows::follower_id.eq(follower_id))
+        .filter(follows::target_id.eq(target_id))
+        .select(Follow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The follow whose `Follow` activity has this id (to handle `Accept`/`Reject`/`Undo`).
+pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Option<Follow>> {
+    Ok(follows::table.filter(follows::ap_id.eq(ap_id)).select(Follow::as_select()).first(conn).optional()?)
+}
+
+/// Accepts a pending follow. Returns false when there was none.
+pub fn accept(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> StorageResult<bool> {
+    let changed = diesel::update(
+        follows::table.filter(follows::follower_id.eq(follower_id)).filter(follows::target_id.eq(target_id)),
+    )
+    .set((follows::state.eq(FollowState::Accepted.as_str()), follows::updated_at.eq(now())))
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// Removes a follow or request (unfollow, reject, leave). Returns false when there was none.
+pub fn remove(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> StorageResult<bool> {
+    let deleted = diesel::delete(
+        follows::table.filter(follows::follower_id.eq(follower_id)).filter(follows::target_id.eq(target_id)),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}
+
+/// Actor ids following `target` in the given state, oldest first.
+pub fn followers(conn: &mut DbConnection, target_id: i64, state: FollowState) -> StorageResult<Vec<i64>> {
+    Ok(follows::table
+        .filter(follows::target_id.eq(target_id))
+        .filter(follows::state.eq(state.as_str()))
+        .order(follows::id)
+        .select(follows::follower_id)
+        .load(conn)?)
+}
+
+/// Actor ids `follower` follows (accepted only), oldest first.
+pub fn following(conn: &mut DbConnection, follower_id: i64) -> StorageResult<Vec<i64>> {
+    Ok(follows::table
+        .filter(follows::follower_id.eq(follower_id))
+        .filter(follows::state.eq(FollowState::Accepted.as_str()))
+        .order(follows::id)
+        .select(follows::target_id)
+        .load(conn)?)
+}
+
+/// The distinct inboxes (shared where available) of the live remote accepted followers of
+/// `target`: where a followers-only activity must be delivered, once per inbox.
+pub fn follower_inboxes(conn: &mut DbConnection, target_id: i64) -> StorageResult<Vec<String>> {
+    let rows: Vec<(String, Option<String>)> = follows::table
+        .inner_join(actors::table.on(actors::id.eq(follows::follower_id)))
+        .filter(follows::target_id.eq(target_id))
+        .filter(follows::state.eq(FollowState::Accepted.as_str()))
+        .filter(actors::domain.is_not_null())
+        .filter(actors::deleted_at.is_null())
+        .select((actors::inbox_url, actors::shared_inbox_url))
+        .load(conn)?;
+    let mut inboxes: Vec<String> = rows.into_iter().map(|(inbox, shared)| shared.unwrap_or(inbox)).collect();
+    inboxes.sort();
+    inboxes.dedup();
+    Ok(inboxes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors;
+    use crate::testing::{each_backend, rows};
+
+    #[tokio::test]
+    async fn request_accept_and_unfollow() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let ada = rows::local("ada");
+                actors::insert_local(c, &ada, "K")?;
+                let eve = actors::upsert_remote(c, &rows::remote("eve", "remote.example"))?;
+                let f = upsert(c, eve.id, ada.id, FollowState::Pending, Some("https://remote.example/f/1"))?;
+                assert_eq!(f.state()?, FollowState::Pending);
+                assert!(followers(c, ada.id, FollowState::Accepted)?.is_empty());
+                assert_eq!(find_by_ap_id(c, "https://remote.example/f/1")?.map(|f| f.id), Some(f.id));
+                assert!(accept(c, eve.id, ada.id)?);
+                assert_eq!(followers(c, ada.id, FollowState::Accepted)?, vec![eve.id]);
+                assert_eq!(following(c, eve.id)?, vec![ada.id]);
+                let again = upsert(c, eve.id, ada.id, FollowState::Accepted, Some("https://remote.example/f/2"))?;
+                assert_eq!(again.id, f.id, "following twice keeps one row");
+                assert!(remove(c, eve.id, ada.id)?);
+                assert!(!remove(c, eve.id, ada.id)?);
+                assert!(!accept(c, eve.id, ada.id)?);
+                assert!(find(c, eve.id, ada.id)?.is_none());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn follower_inboxes_are_distinct_shared_inboxes_of_accepted_remote_followers() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let ada = rows::local("ada");
+                actors::insert_local(c, &ada, "K")?;
+                let bob = rows::local("bob");
+                actors::insert_local(c, &bob, "K")?;
+                let mut no_shared = rows::remote("solo", "b.example");
+                no_shared.shared_inbox_url = None;
+                let remotes = [
+                    actors::upsert_remote(c, &rows::remote("eve", "a.example"))?,
+                    actors::upsert_remote(c, &rows::remote("fay", "a.example"))?,
+                    actors::upsert_remote(c, &no_shared)?,
+                ];
+                for r in &remotes {
+                    upsert(c, r.id, ada.id, FollowState::Accepted, None)?;
+                }
+                let pending = actors::upsert_remote(c, &rows::remote("pat", "c.example"))?;
+                upsert(c, pending.id, ada.id, FollowState::Pending, None)?;
+                upsert(c, bob.id, ada.id, FollowState::Accepted, None)?;
+                let gone = actors::upsert_remote(c, &rows::remote("gone", "d.example"))?;
+                upsert(c, gone.id, ada.id, FollowState::Accepted, None)?;
+                actors::mark_deleted(c, gone.id)?;
+                assert_eq!(
+                    follower_inboxes(c, ada.id)?,
+                    vec!["https://a.example/inbox", "https://b.example/users/solo/inbox"]
+                );
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+}

@@ -1,1 +1,229 @@
-//! jobs
+//! The durable job queue, shared by every process on one database.
+//!
+//! Deliveries use it now; scheduled posts, reminders and digests will. A job is claimed with a
+//! lease (`locked_until`): a process that dies mid-job simply lets the lease run out and another
+//! claim takes the job again, so a crash loses nothing. On PostgreSQL claims use
+//! `FOR UPDATE SKIP LOCKED`, so several processes never take the same job; SQLite has one
+//! writer, and claims run in an immediate (write-locked) transaction.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp as SqlTimestamp};
+use guildhall_core::Id;
+
+use crate::schema::jobs;
+use crate::{DbConnection, StorageError, StorageResult, Timestamp, now};
+
+/// One queued job.
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable)]
+#[diesel(table_name = jobs)]
+pub struct Job {
+    /// Our id (time-sortable).
+    pub id: i64,
+    /// Which worker handles it (`deliver`, …).
+    pub queue: String,
+    /// The job's input, JSON.
+    pub payload: String,
+    /// Jobs with one key share a fate (for deliveries: the target instance's domain).
+    pub partition_key: Option<String>,
+    /// Not before this time.
+    pub run_at: Timestamp,
+    /// Claims so far (a claim counts as an attempt, so a job that crashes its worker ends).
+    pub attempts: i32,
+    /// Give up after this many attempts.
+    pub max_attempts: i32,
+    /// The worker that holds the lease.
+    pub locked_by: Option<String>,
+    /// The lease runs out at this time.
+    pub locked_until: Option<Timestamp>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Given up at this time (kept for inspection, never claimed again).
+    pub failed_at: Option<Timestamp>,
+    /// Row creation.
+    pub created_at: Timestamp,
+    /// Last row change.
+    pub updated_at: Timestamp,
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// Which worker handles it.
+    pub queue: String,
+    /// The job's input, JSON.
+    pub payload: String,
+    /// Jobs with one key share a fate.
+    pub partition_key: Option<String>,
+    /// Not before this time.
+    pub run_at: Timestamp,
+    /// Give up after this many attempts.
+    pub max_attempts: i32,
+}
+
+/// Adds a job; returns its id. Call inside the transaction of the change that caused it.
+pub fn enqueue(conn: &mut DbConnection, job: NewJob) -> StorageResult<i64> {
+    let stamp = now();
+    let row = Job {
+        id: Id::generate().0,
+        queue: job.queue,
+        payload: job.payload,
+        partition_key: job.partition_key,
+        run_at: job.run_at,
+        attempts: 0,
+        max_attempts: job.max_attempts,
+        locked_by: None,
+        locked_until: None,
+        last_error: None,
+        failed_at: None,
+        created_at: stamp,
+        updated_at: stamp,
+    };
+    diesel::insert_into(jobs::table).values(&row).execute(conn)?;
+    Ok(row.id)
+}
+
+/// Claims up to `limit` due jobs of `queue` for `worker`, leasing them until `lease_until`.
+/// Jobs whose partition key is in `skip_partitions` (open circuit breakers) are left alone.
+pub fn claim(
+    conn: &mut DbConnection,
+    queue: &str,
+    worker: &str,
+    limit: i64,
+    lease_until: Timestamp,
+    skip_partitions: &[String],
+) -> StorageResult<Vec<Job>> {
+    let stamp = now();
+    match conn {
+        DbConnection::Pg(pg) => claim_pg(pg, queue, worker, limit, stamp, lease_until, skip_partitions),
+        DbConnection::Sqlite(_) => conn.transaction(|conn| {
+            // An immediate write lock first, so two SQLite processes cannot claim the same job.
+            if let DbConnection::Sqlite(sqlite) = conn {
+                diesel::sql_query("UPDATE jobs SET id = id WHERE 0").execute(sqlite)?;
+            }
+            let ids: Vec<i64> = due(queue, stamp, skip_partitions).limit(limit).select(jobs::id).load(conn)?;
+            lease(conn, &ids, worker, stamp, lease_until)
+        }),
+    }
+}
+
+type DueQuery<'a> = jobs::BoxedQuery<'a, crate::MultiBackend>;
+
+fn due<'a>(queue: &'a str, stamp: Timestamp, skip: &'a [String]) -> DueQuery<'a> {
+    let mut query = jobs::table
+        .filter(jobs::queue.eq(queue))
+        .filter(jobs::failed_at.is_null())
+        .filter(jobs::run_at.le(stamp))
+        .filter(jobs::locked_until.is_null().or(jobs::locked_until.lt(stamp)))
+        .order((jobs::run_at, jobs::id))
+        .into_boxed();
+    if !skip.is_empty() {
+        query = query.filter(jobs::partition_key.is_null().or(jobs::partition_key.ne_all(skip)));
+    }
+    query
+}
+
+fn lease(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    worker: &str,
+    stamp: Timestamp,
+    lease_until: Timestamp,
+) -> StorageResult<Vec<Job>> {
+    diesel::update(jobs::table.filter(jobs::id.eq_any(ids)))
+        .set((
+            jobs::locked_by.eq(Some(worker)),
+            jobs::locked_until.eq(Some(lease_until)),
+            jobs::attempts.eq(jobs::attempts + 1),
+            jobs::updated_at.eq(stamp),
+        ))
+        .execute(conn)?;
+    Ok(jobs::table.filter(jobs::id.eq_any(ids)).order((jobs::run_at, jobs::id)).select(Job::as_select()).load(conn)?)
+}
+
+fn claim_pg(
+    pg: &mut diesel::PgConnection,
+    queue: &str,
+    worker: &str,
+    limit: i64,
+    stamp: Timestamp,
+    lease_until: Timestamp,
+    skip: &[String],
+) -> StorageResult<Vec<Job>> {
+    let mut jobs: Vec<Job> = diesel::sql_query(
+        "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3
+         WHERE id IN (
+             SELECT id FROM jobs
+             WHERE queue = $4 AND failed_at IS NULL AND run_at <= $3
+               AND (locked_until IS NULL OR locked_until < $3)
+               AND (partition_key IS NULL OR NOT (partition_key = ANY($6)))
+             ORDER BY run_at, id
+             LIMIT $5
+             FOR UPDATE SKIP LOCKED)
+         RETURNING *",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<SqlTimestamp, _>(lease_until)
+    .bind::<SqlTimestamp, _>(stamp)
+    .bind::<Text, _>(queue)
+    .bind::<BigInt, _>(limit)
+    .bind::<diesel::sql_types::Array<Text>, _>(skip)
+    .load(pg)?;
+    jobs.sort_by_key(|j| (j.run_at, j.id));
+    Ok(jobs)
+}
+
+/// Removes a finished job. Only the lease holder may finish it: returns false when the lease
+/// was lost (another worker took the job after this one's lease ran out).
+pub fn complete(conn: &mut DbConnection, id: i64, worker: &str) -> StorageResult<bool> {
+    let deleted =
+        diesel::delete(jobs::table.filter(jobs::id.eq(id)).filter(jobs::locked_by.eq(worker))).execute(conn)?;
+    Ok(deleted == 1)
+}
+
+/// Releases a job to run again at `run_at`, recording why it failed. When its attempts are
+/// used up it is marked failed instead. Returns true when it will run again.
+pub fn retry(conn: &mut DbConnection, id: i64, run_at: Timestamp, error: &str) -> StorageResult<bool> {
+    let job: Job = jobs::table.find(id).select(Job::as_select()).first(conn)?;
+    if job.attempts >= job.max_attempts {
+        fail(conn, id, error)?;
+        return Ok(false);
+    }
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::run_at.eq(run_at),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<Timestamp>),
+            jobs::last_error.eq(Some(error)),
+            jobs::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Gives up on a job for good, recording why.
+pub fn fail(conn: &mut DbConnection, id: i64, error: &str) -> StorageResult<()> {
+    let stamp = now();
+    let changed = diesel::update(jobs::table.find(id))
+        .set((
+            jobs::failed_at.eq(Some(stamp)),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<Timestamp>),
+            jobs::last_error.eq(Some(error)),
+            jobs::updated_at.eq(stamp),
+        ))
+        .execute(conn)?;
+    if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+}
+
+/// Jobs of `queue` still to run (not failed), for tests, health and metrics.
+pub fn pending_count(conn: &mut DbConnection, queue: &str) -> StorageResult<i64> {
+    Ok(jobs::table.filter(jobs::queue.eq(queue)).filter(jobs::failed_at.is_null()).count().get_result(conn)?)
+}
+
+/// The job with this id.
+pub fn get(conn: &mut DbConnection, id: i64) -> StorageResult<Job> {
+    Ok(jobs::table.find(id).select(Job::as_select()).first(conn)?)
+}
+
+#[cfg(test)]
+mod tests;

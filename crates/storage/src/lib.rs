@@ -34,9 +34,12 @@ pub use pool::Db;
 /// Timestamps are stored as UTC without zone.
 pub type Timestamp = chrono::NaiveDateTime;
 
-/// The current time, as stored.
+/// The current time, as stored: UTC, truncated to microseconds (PostgreSQL's precision), so a
+/// value reads back equal to what was written on both backends.
 pub fn now() -> Timestamp {
-    chrono::Utc::now().naive_utc()
+    use chrono::Timelike;
+    let t = chrono::Utc::now().naive_utc();
+    t.with_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
 }
 
 /// Parses a stored enum spelling, or reports the row as corrupt.

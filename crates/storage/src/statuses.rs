@@ -1,1 +1,158 @@
-//! statuses
+//! Statuses: local and remote posts, replies and boosts.
+
+use diesel::prelude::*;
+use guildhall_core::model::Visibility;
+
+use crate::schema::statuses;
+use crate::{DbConnection, StorageError, StorageResult, Timestamp, now, parse_text};
+
+/// One status row. A boost is a status whose `reblog_of_id` points at the boosted one.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = statuses, treat_none_as_null = true)]
+pub struct Status {
+    /// Our id (time-sortable).
+    pub id: i64,
+    /// The ActivityPub id of the object (or of the Announce, for a boost).
+    pub ap_id: String,
+    /// The HTML page of the status.
+    pub url: Option<String>,
+    /// The author.
+    pub actor_id: i64,
+    /// Written on this instance.
+    pub local: bool,
+    /// ActivityPub type: `Note`, `Article`, `Page`, `Question`.
+    pub kind: String,
+    /// The parent, when known locally.
+    pub in_reply_to_id: Option<i64>,
+    /// The parent's ActivityPub id, kept even before the parent is fetched.
+    pub in_reply_to_ap_id: Option<String>,
+    /// The parent's author.
+    pub in_reply_to_actor_id: Option<i64>,
+    /// The boosted status, for boosts.
+    pub reblog_of_id: Option<i64>,
+    /// The group the status was posted into (`audience`).
+    pub group_id: Option<i64>,
+    /// [`Visibility`] spelling.
+    pub visibility: String,
+    /// Title (`name`), for Lemmy pages and articles.
+    pub title: Option<String>,
+    /// Sanitized HTML.
+    pub content: String,
+    /// The text as typed, for local statuses (for editing).
+    pub source: Option<String>,
+    /// Content warning (`summary`).
+    pub spoiler_text: String,
+    /// Media marked sensitive.
+    pub sensitive: bool,
+    /// BCP 47 language tag.
+    pub language: Option<String>,
+    /// When it was published.
+    pub published_at: Timestamp,
+    /// When it was last edited.
+    pub edited_at: Option<Timestamp>,
+    /// When it was deleted (the row stays so the id answers 410).
+    pub deleted_at: Option<Timestamp>,
+    /// Row creation.
+    pub created_at: Timestamp,
+    /// Last row change.
+    pub updated_at: Timestamp,
+}
+
+impl Status {
+    /// Who may see it.
+    pub fn visibility(&self) -> StorageResult<Visibility> {
+        parse_text(&self.visibility, Visibility::parse)
+    }
+}
+
+/// Stores a new status.
+pub fn insert(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
+    diesel::insert_into(statuses::table).values(status).execute(conn)?;
+    Ok(())
+}
+
+/// Replaces the editable fields of a status and stamps `edited_at`.
+pub fn update(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
+    let edited = Status { edited_at: Some(now()), updated_at: now(), ..status.clone() };
+    let changed = diesel::update(statuses::table.find(status.id)).set(&edited).execute(conn)?;
+    if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+}
+
+/// The status with this id (deleted ones included; check `deleted_at`).
+pub fn get(conn: &mut DbConnection, id: i64) -> StorageResult<Status> {
+    Ok(statuses::table.find(id).select(Status::as_select()).first(conn)?)
+}
+
+/// The status with this ActivityPub id, if known.
+pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Option<Status>> {
+    Ok(statuses::table.filter(statuses::ap_id.eq(ap_id)).select(Status::as_select()).first(conn).optional()?)
+}
+
+/// Marks a status deleted and blanks its content; its boosts go with it.
+pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
+    conn.transaction(|conn| {
+        let stamp = now();
+        let changed = diesel::update(statuses::table.find(id))
+            .set((
+                statuses::deleted_at.eq(Some(stamp)),
+                statuses::content.eq(""),
+                statuses::source.eq(None::<String>),
+                statuses::updated_at.eq(stamp),
+            ))
+            .execute(conn)?;
+        if changed == 0 {
+            return Err(StorageError::NotFound);
+        }
+        diesel::update(statuses::table.filter(statuses::reblog_of_id.eq(id)))
+            .set(statuses::deleted_at.eq(Some(stamp)))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Live statuses of one actor, newest first, older than `max_id` when given.
+pub fn by_actor(conn: &mut DbConnection, actor_id: i64, max_id: Option<i64>, limit: i64) -> StorageResult<Vec<Status>> {
+    let mut query = statuses::table
+        .filter(statuses::actor_id.eq(actor_id))
+        .filter(statuses::deleted_at.is_null())
+        .into_boxed();
+    if let Some(max) = max_id {
+        query = query.filter(statuses::id.lt(max));
+    }
+    Ok(query.order(statuses::id.desc()).limit(limit).select(Status::as_select()).load(conn)?)
+}
+
+/// Live direct replies to a status, oldest first.
+pub fn replies(conn: &mut DbConnection, id: i64) -> StorageResult<Vec<Status>> {
+    Ok(statuses::table
+        .filter(statuses::in_reply_to_id.eq(id))
+        .filter(statuses::deleted_at.is_null())
+        .order(statuses::id.asc())
+        .select(Status::as_select())
+        .load(conn)?)
+}
+
+/// Links statuses that arrived before their parent to it, once the parent is stored.
+/// Returns how many were linked.
+pub fn adopt_orphans(conn: &mut DbConnection, parent: &Status) -> StorageResult<usize> {
+    Ok(diesel::update(
+        statuses::table
+            .filter(statuses::in_reply_to_ap_id.eq(&parent.ap_id))
+            .filter(statuses::in_reply_to_id.is_null()),
+    )
+    .set((statuses::in_reply_to_id.eq(Some(parent.id)), statuses::in_reply_to_actor_id.eq(Some(parent.actor_id))))
+    .execute(conn)?)
+}
+
+/// Number of live local top-level statuses and replies (boosts excluded), for NodeInfo.
+pub fn count_local(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(statuses::table
+        .filter(statuses::local.eq(true))
+        .filter(statuses::deleted_at.is_null())
+        .filter(statuses::reblog_of_id.is_null())
+        .count()
+        .get_result(conn)?)
+}
+
+#[cfg(test)]
+mod tests;

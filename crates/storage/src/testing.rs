@@ -3,12 +3,15 @@
 //! PostgreSQL tests read `GUILDHALL_TEST_POSTGRES_URL`; without it they are skipped with a
 //! printed notice, so `cargo test` passes on a machine with no PostgreSQL.
 
+#[cfg(test)]
 use std::future::Future;
 
 use diesel::connection::SimpleConnection;
 use guildhall_core::config::DatabaseUrl;
 
-use crate::{Db, DbConnection};
+#[cfg(test)]
+use crate::Db;
+use crate::DbConnection;
 
 /// Runs `test` against every available backend, each with a migrated, empty database.
 #[cfg(test)]
