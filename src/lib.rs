@@ -1,1 +1,129 @@
-//! guildhall
+//! Builds and runs a Guildhall instance: the binary's commands and the end-to-end tests both
+//! start instances through [`Instance`].
+#![deny(missing_docs)]
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use anyhow::Context;
+use guildhall_api::{AppState, HttpOptions};
+use guildhall_core::Config;
+use guildhall_federation::{Urls, local_actors};
+use guildhall_storage::Db;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub mod cli;
+mod maintenance;
+
+/// A running instance: its HTTP server and background workers.
+#[derive(Debug)]
+pub struct Instance {
+    config: Arc<Config>,
+    db: Db,
+    port: u16,
+    server: ServerHandle,
+    server_task: JoinHandle<std::io::Result<()>>,
+    stop_workers: watch::Sender<bool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Instance {
+    /// Migrates the database, makes sure the instance actor exists, binds `config.listen` and
+    /// starts serving.
+    pub async fn start(config: Config, options: HttpOptions) -> anyhow::Result<Instance> {
+        let listener = TcpListener::bind(config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Instance::start_on(config, listener, options).await
+    }
+
+    /// Like [`Instance::start`], on an already bound listener (tests bind port 0 first, so
+    /// they know the port to put in the domain).
+    pub async fn start_on(
+        config: Config,
+        listener: TcpListener,
+        options: HttpOptions,
+    ) -> anyhow::Result<Instance> {
+        let db = prepare(&config).await?;
+        let port = listener.local_addr()?.port();
+        let config = Arc::new(config);
+        let state = AppState { db: db.clone(), config: config.clone(), urls: Urls::new(&config) };
+        let server = guildhall_api::serve(state, listener, options)?;
+        let handle = server.handle();
+        let server_task = tokio::spawn(server);
+        let (stop_workers, stopped) = watch::channel(false);
+        let workers = vec![tokio::spawn(maintenance::run(db.clone(), stopped))];
+        tracing::info!(domain = %config.domain, port, "guildhall is serving");
+        Ok(Instance { config, db, port, server: handle, server_task, stop_workers, workers })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The configuration the instance runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The instance's database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Waits until the server stops by itself (SIGINT/SIGTERM), then stops the workers.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let Instance { server_task, stop_workers, workers, db, .. } = self;
+        let served = server_task.await;
+        finish(stop_workers, workers, &db).await;
+        served??;
+        Ok(())
+    }
+
+    /// Stops gracefully: in-flight requests finish, then workers stop, then the pool closes.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.server.stop(true).await;
+        self.wait().await
+    }
+}
+
+/// Creates the data directories, migrates and ensures the instance actor.
+async fn prepare(config: &Config) -> anyhow::Result<Db> {
+    for dir in [&config.data_dir, &config.media_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    let (db, applied) = Db::connect_and_migrate(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database_url))?;
+    if applied > 0 {
+        tracing::info!(applied, database = %config.database_url, "applied database migrations");
+    }
+    local_actors::ensure_instance_actor(&db, &Urls::new(config), &config.domain.to_string())
+        .await
+        .context("cannot create the instance actor")?;
+    Ok(db)
+}
+
+/// Signals the workers, waits for them (bounded), closes the pool.
+async fn finish(stop: watch::Sender<bool>, workers: Vec<JoinHandle<()>>, db: &Db) {
+    let _ = stop.send(true);
+    for worker in workers {
+        if tokio::time::timeout(Duration::from_secs(30), worker).await.is_err() {
+            tracing::warn!("a background worker did not stop within 30 s");
+        }
+    }
+    db.close();
+}
+
+/// Opens and migrates the database only (`guildhall migrate`); returns how many ran.
+pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
+    if let guildhall_core::config::DatabaseUrl::Sqlite(_) = config.database_url {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    let (db, applied) = Db::connect_and_migrate(&config.database_url).await?;
+    db.close();
+    Ok(applied)
+}

@@ -168,7 +168,8 @@ impl Config {
     }
 }
 
-const DOMAIN_HINT: &str = "a host name with an optional port, such as museums.example or localhost:8080 (not an IP address)";
+const DOMAIN_HINT: &str =
+    "a host name with an optional port, such as museums.example or localhost:8080 (not an IP address)";
 const LISTEN_HINT: &str = "an IP address and port, such as 127.0.0.1:8080 or [::]:8080";
 const PATH_HINT: &str = "a directory path";
 const DB_HINT: &str = "sqlite://PATH or postgres://USER@HOST/DATABASE";
@@ -180,9 +181,10 @@ fn read_file(
     text: &str,
     settings: &mut BTreeMap<&'static str, Setting>,
 ) -> Result<(), ConfigError> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Syntax { path: path.into(), message: e.message().into() })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
+        path: path.into(),
+        message: e.message().into(),
+    })?;
     for (key, value) in table {
         let Some(known) = KEYS.iter().find(|k| **k == key) else {
             return Err(ConfigError::UnknownKey { path: path.into(), key });
@@ -276,9 +278,13 @@ impl fmt::Debug for DatabaseUrl {
 /// parameter) with `***`.
 pub fn redact_url(url: &str) -> String {
     let url = &redact_query_password(url);
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_owned() };
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
     match rest[..at].split_once(':') {
         Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
         None => url.to_owned(),
@@ -286,7 +292,9 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn redact_query_password(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
     let params: Vec<String> = query
         .split('&')
         .map(|p| match p.split_once('=') {

@@ -1,8 +1,8 @@
 //! Password hashing with Argon2id (PHC string format, random salt per hash).
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use thiserror::Error;
 
 /// Shortest password accepted for a new account.
@@ -42,7 +42,9 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
 
 /// True when `password` matches the stored `hash`. A malformed hash never matches.
 pub fn verify(password: &str, hash: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
     Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
 }
 

@@ -92,10 +92,7 @@ mod tests {
         assert_eq!(Username::parse(""), Err(UsernameError::Empty));
         assert!(matches!(Username::parse(&"x".repeat(31)), Err(UsernameError::TooLong(_))));
         for bad in ["al ice", "al.ice", "al-ice", "ålice", "alice@host"] {
-            assert!(
-                matches!(Username::parse(bad), Err(UsernameError::InvalidCharacter(_))),
-                "{bad}"
-            );
+            assert!(matches!(Username::parse(bad), Err(UsernameError::InvalidCharacter(_))), "{bad}");
         }
     }
 

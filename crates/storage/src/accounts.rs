@@ -95,7 +95,8 @@ pub fn create(conn: &mut DbConnection, new: NewLocalUser) -> StorageResult<Local
 }
 
 fn email_taken(conn: &mut DbConnection, email: &str) -> StorageResult<bool> {
-    let found = users::table.filter(users::email.eq(email)).select(users::id).first::<i64>(conn).optional()?;
+    let found =
+        users::table.filter(users::email.eq(email)).select(users::id).first::<i64>(conn).optional()?;
     Ok(found.is_some())
 }
 
@@ -120,7 +121,10 @@ type AccountQuery = diesel::helper_types::IntoBoxed<
     diesel::dsl::Filter<
         diesel::dsl::Select<
             diesel::dsl::InnerJoin<users::table, actors_t::table>,
-            (diesel::dsl::AsSelect<Actor, crate::MultiBackend>, diesel::dsl::AsSelect<User, crate::MultiBackend>),
+            (
+                diesel::dsl::AsSelect<Actor, crate::MultiBackend>,
+                diesel::dsl::AsSelect<User, crate::MultiBackend>,
+            ),
         >,
         diesel::dsl::IsNull<actors_t::deleted_at>,
     >,
@@ -157,7 +161,11 @@ pub fn touch_sign_in(conn: &mut DbConnection, user_id: i64) -> StorageResult<()>
 
 /// Number of local users whose actor is live (for NodeInfo).
 pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
-    Ok(users::table.inner_join(actors_t::table).filter(actors_t::deleted_at.is_null()).count().get_result(conn)?)
+    Ok(users::table
+        .inner_join(actors_t::table)
+        .filter(actors_t::deleted_at.is_null())
+        .count()
+        .get_result(conn)?)
 }
 
 #[cfg(test)]
@@ -201,9 +209,15 @@ mod tests {
             db.run(|c| {
                 create(c, new_user("ada", "ada@museum.example"))?;
                 let dup_name = create(c, new_user("ADA", "other@museum.example")).unwrap_err();
-                assert!(matches!(dup_name, StorageError::Conflict(ref m) if m.contains("username")), "{dup_name}");
+                assert!(
+                    matches!(dup_name, StorageError::Conflict(ref m) if m.contains("username")),
+                    "{dup_name}"
+                );
                 let dup_mail = create(c, new_user("grace", "ada@museum.example")).unwrap_err();
-                assert!(matches!(dup_mail, StorageError::Conflict(ref m) if m.contains("e-mail")), "{dup_mail}");
+                assert!(
+                    matches!(dup_mail, StorageError::Conflict(ref m) if m.contains("e-mail")),
+                    "{dup_mail}"
+                );
                 assert!(find_by_username(c, "grace")?.is_none(), "nothing written for grace");
                 assert!(!actors::local_username_taken(c, "grace")?);
                 assert_eq!(count(c)?, 1);

@@ -47,7 +47,11 @@ pub fn upsert(
         let stamp = now();
         if let Some(existing) = find(conn, follower_id, target_id)? {
             diesel::update(follows::table.find(existing.id))
-                .set((follows::state.eq(state.as_str()), follows::ap_id.eq(ap_id), follows::updated_at.eq(stamp)))
+                .set((
+                    follows::state.eq(state.as_str()),
+                    follows::ap_id.eq(ap_id),
+                    follows::updated_at.eq(stamp),
+                ))
                 .execute(conn)?;
             return find(conn, follower_id, target_id)?.ok_or(crate::StorageError::NotFound);
         }
@@ -156,7 +160,8 @@ mod tests {
                 assert!(accept(c, eve.id, ada.id)?);
                 assert_eq!(followers(c, ada.id, FollowState::Accepted)?, vec![eve.id]);
                 assert_eq!(following(c, eve.id)?, vec![ada.id]);
-                let again = upsert(c, eve.id, ada.id, FollowState::Accepted, Some("https://remote.example/f/2"))?;
+                let again =
+                    upsert(c, eve.id, ada.id, FollowState::Accepted, Some("https://remote.example/f/2"))?;
                 assert_eq!(again.id, f.id, "following twice keeps one row");
                 assert!(remove(c, eve.id, ada.id)?);
                 assert!(!remove(c, eve.id, ada.id)?);

@@ -74,7 +74,12 @@ pub fn find(conn: &mut DbConnection, domain: &str) -> StorageResult<Option<Insta
 }
 
 /// Records what software the instance runs (from NodeInfo).
-pub fn set_software(conn: &mut DbConnection, id: i64, name: &str, version: Option<&str>) -> StorageResult<()> {
+pub fn set_software(
+    conn: &mut DbConnection,
+    id: i64,
+    name: &str,
+    version: Option<&str>,
+) -> StorageResult<()> {
     diesel::update(instances::table.find(id))
         .set((
             instances::software.eq(Some(name.to_lowercase())),
@@ -101,7 +106,11 @@ pub fn record_success(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
 
 /// Records a failure; `unreachable_until` opens the circuit breaker until then. Returns the
 /// failure count after this one.
-pub fn record_failure(conn: &mut DbConnection, id: i64, unreachable_until: Option<Timestamp>) -> StorageResult<i32> {
+pub fn record_failure(
+    conn: &mut DbConnection,
+    id: i64,
+    unreachable_until: Option<Timestamp>,
+) -> StorageResult<i32> {
     conn.transaction(|conn| {
         diesel::update(instances::table.find(id))
             .set((

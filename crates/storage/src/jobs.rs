@@ -100,7 +100,8 @@ pub fn claim(
             if let DbConnection::Sqlite(sqlite) = conn {
                 diesel::sql_query("UPDATE jobs SET id = id WHERE 0").execute(sqlite)?;
             }
-            let ids: Vec<i64> = due(queue, stamp, skip_partitions).limit(limit).select(jobs::id).load(conn)?;
+            let ids: Vec<i64> =
+                due(queue, stamp, skip_partitions).limit(limit).select(jobs::id).load(conn)?;
             lease(conn, &ids, worker, stamp, lease_until)
         }),
     }
@@ -137,7 +138,11 @@ fn lease(
             jobs::updated_at.eq(stamp),
         ))
         .execute(conn)?;
-    Ok(jobs::table.filter(jobs::id.eq_any(ids)).order((jobs::run_at, jobs::id)).select(Job::as_select()).load(conn)?)
+    Ok(jobs::table
+        .filter(jobs::id.eq_any(ids))
+        .order((jobs::run_at, jobs::id))
+        .select(Job::as_select())
+        .load(conn)?)
 }
 
 fn claim_pg(
@@ -175,8 +180,8 @@ fn claim_pg(
 /// Removes a finished job. Only the lease holder may finish it: returns false when the lease
 /// was lost (another worker took the job after this one's lease ran out).
 pub fn complete(conn: &mut DbConnection, id: i64, worker: &str) -> StorageResult<bool> {
-    let deleted =
-        diesel::delete(jobs::table.filter(jobs::id.eq(id)).filter(jobs::locked_by.eq(worker))).execute(conn)?;
+    let deleted = diesel::delete(jobs::table.filter(jobs::id.eq(id)).filter(jobs::locked_by.eq(worker)))
+        .execute(conn)?;
     Ok(deleted == 1)
 }
 
@@ -217,7 +222,11 @@ pub fn fail(conn: &mut DbConnection, id: i64, error: &str) -> StorageResult<()> 
 
 /// Jobs of `queue` still to run (not failed), for tests, health and metrics.
 pub fn pending_count(conn: &mut DbConnection, queue: &str) -> StorageResult<i64> {
-    Ok(jobs::table.filter(jobs::queue.eq(queue)).filter(jobs::failed_at.is_null()).count().get_result(conn)?)
+    Ok(jobs::table
+        .filter(jobs::queue.eq(queue))
+        .filter(jobs::failed_at.is_null())
+        .count()
+        .get_result(conn)?)
 }
 
 /// The job with this id.

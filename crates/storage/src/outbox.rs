@@ -57,7 +57,11 @@ pub struct NewActivity {
 
 /// Stores `activity` and queues one delivery per distinct inbox in `inboxes` (each inbox's
 /// `host[:port]` is its partition, for the per-instance circuit breaker). Returns the activity.
-pub fn publish(conn: &mut DbConnection, activity: NewActivity, inboxes: &[String]) -> StorageResult<OutboxActivity> {
+pub fn publish(
+    conn: &mut DbConnection,
+    activity: NewActivity,
+    inboxes: &[String],
+) -> StorageResult<OutboxActivity> {
     conn.transaction(|conn| {
         let row = OutboxActivity {
             id: Id::generate().0,
@@ -73,7 +77,8 @@ pub fn publish(conn: &mut DbConnection, activity: NewActivity, inboxes: &[String
         targets.dedup();
         for inbox in targets {
             let payload = Delivery { activity_id: row.id, inbox: inbox.clone() };
-            let payload = serde_json::to_string(&payload).map_err(|e| crate::StorageError::Corrupt(e.to_string()))?;
+            let payload =
+                serde_json::to_string(&payload).map_err(|e| crate::StorageError::Corrupt(e.to_string()))?;
             jobs::enqueue(
                 conn,
                 NewJob {
@@ -139,7 +144,8 @@ mod tests {
                 let activity = publish(c, new, &inboxes)?;
                 assert_eq!(get(c, activity.id)?, activity);
                 assert_eq!(find_by_ap_id(c, &activity.ap_id)?.map(|a| a.id), Some(activity.id));
-                let claimed = jobs::claim(c, DELIVER_QUEUE, "w", 10, now() + chrono::Duration::seconds(30), &[])?;
+                let claimed =
+                    jobs::claim(c, DELIVER_QUEUE, "w", 10, now() + chrono::Duration::seconds(30), &[])?;
                 let mut got: Vec<(Option<String>, Delivery)> = claimed
                     .iter()
                     .map(|j| (j.partition_key.clone(), serde_json::from_str(&j.payload).unwrap()))
@@ -167,9 +173,17 @@ mod tests {
     async fn a_failed_publish_leaves_no_deliveries() {
         each_backend(|db| async move {
             db.run(|c| {
-                let new = NewActivity { ap_id: "x".into(), actor_id: 999, kind: "Create".into(), json: "{}".into() };
+                let new = NewActivity {
+                    ap_id: "x".into(),
+                    actor_id: 999,
+                    kind: "Create".into(),
+                    json: "{}".into(),
+                };
                 let err = publish(c, new, &["https://a.example/inbox".to_string()]).unwrap_err();
-                assert!(matches!(err, StorageError::Database(_)), "unknown actor violates the foreign key: {err}");
+                assert!(
+                    matches!(err, StorageError::Database(_)),
+                    "unknown actor violates the foreign key: {err}"
+                );
                 assert_eq!(jobs::pending_count(c, DELIVER_QUEUE)?, 0, "rolled back with the activity");
                 Ok(())
             })

@@ -10,14 +10,12 @@ use crate::{DbConnection, StorageResult, Timestamp, now};
 pub fn record(conn: &mut DbConnection, ap_id: &str) -> StorageResult<bool> {
     let row = (received_activities::ap_id.eq(ap_id), received_activities::received_at.eq(now()));
     let inserted = match conn {
-        DbConnection::Pg(c) => diesel::insert_into(received_activities::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-        DbConnection::Sqlite(c) => diesel::insert_into(received_activities::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(c)?,
+        DbConnection::Pg(c) => {
+            diesel::insert_into(received_activities::table).values(row).on_conflict_do_nothing().execute(c)?
+        }
+        DbConnection::Sqlite(c) => {
+            diesel::insert_into(received_activities::table).values(row).on_conflict_do_nothing().execute(c)?
+        }
     };
     Ok(inserted == 1)
 }

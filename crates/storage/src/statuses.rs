@@ -85,7 +85,11 @@ pub fn get(conn: &mut DbConnection, id: i64) -> StorageResult<Status> {
 
 /// The status with this ActivityPub id, if known.
 pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Option<Status>> {
-    Ok(statuses::table.filter(statuses::ap_id.eq(ap_id)).select(Status::as_select()).first(conn).optional()?)
+    Ok(statuses::table
+        .filter(statuses::ap_id.eq(ap_id))
+        .select(Status::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Marks a status deleted and blanks its content; its boosts go with it.
@@ -111,7 +115,12 @@ pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
 }
 
 /// Live statuses of one actor, newest first, older than `max_id` when given.
-pub fn by_actor(conn: &mut DbConnection, actor_id: i64, max_id: Option<i64>, limit: i64) -> StorageResult<Vec<Status>> {
+pub fn by_actor(
+    conn: &mut DbConnection,
+    actor_id: i64,
+    max_id: Option<i64>,
+    limit: i64,
+) -> StorageResult<Vec<Status>> {
     let mut query = statuses::table
         .filter(statuses::actor_id.eq(actor_id))
         .filter(statuses::deleted_at.is_null())
@@ -140,7 +149,10 @@ pub fn adopt_orphans(conn: &mut DbConnection, parent: &Status) -> StorageResult<
             .filter(statuses::in_reply_to_ap_id.eq(&parent.ap_id))
             .filter(statuses::in_reply_to_id.is_null()),
     )
-    .set((statuses::in_reply_to_id.eq(Some(parent.id)), statuses::in_reply_to_actor_id.eq(Some(parent.actor_id))))
+    .set((
+        statuses::in_reply_to_id.eq(Some(parent.id)),
+        statuses::in_reply_to_actor_id.eq(Some(parent.actor_id)),
+    ))
     .execute(conn)?)
 }
 

@@ -77,12 +77,8 @@ pub mod rows {
 
     /// A remote person `name@domain`.
     pub fn remote(name: &str, domain: &str) -> Actor {
-        let mut actor = Actor::new_local(
-            ActorKind::Person,
-            name,
-            urls(&format!("https://{domain}"), name),
-            "PUB".into(),
-        );
+        let mut actor =
+            Actor::new_local(ActorKind::Person, name, urls(&format!("https://{domain}"), name), "PUB".into());
         actor.domain = Some(domain.to_owned());
         actor
     }

@@ -26,7 +26,10 @@ async fn claims_due_jobs_once_until_the_lease_runs_out() {
             let claimed = claim(c, "deliver", "w1", 10, lease(), &[])?;
             assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![due]);
             assert_eq!((claimed[0].attempts, claimed[0].locked_by.as_deref()), (1, Some("w1")));
-            assert!(claim(c, "deliver", "w2", 10, lease(), &[])?.is_empty(), "leased jobs are not claimed twice");
+            assert!(
+                claim(c, "deliver", "w2", 10, lease(), &[])?.is_empty(),
+                "leased jobs are not claimed twice"
+            );
             assert!(claim(c, "other", "w2", 10, lease(), &[])?.is_empty());
             assert!(!complete(c, due, "w2")?, "only the lease holder completes");
             assert!(complete(c, due, "w1")?);
@@ -87,7 +90,8 @@ async fn open_circuit_breakers_hold_back_their_partition_only() {
             let live = enqueue(c, job(Some("live.example"), -1))?;
             let unpartitioned = enqueue(c, job(None, -1))?;
             let skip = vec!["dead.example".to_string()];
-            let claimed: Vec<i64> = claim(c, "deliver", "w", 10, lease(), &skip)?.iter().map(|j| j.id).collect();
+            let claimed: Vec<i64> =
+                claim(c, "deliver", "w", 10, lease(), &skip)?.iter().map(|j| j.id).collect();
             assert_eq!(claimed, vec![live, unpartitioned]);
             Ok(())
         })

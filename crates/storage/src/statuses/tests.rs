@@ -51,7 +51,10 @@ async fn post_edit_reply_and_list() {
             edited.spoiler_text = "museums".into();
             update(c, &edited)?;
             let stored = get(c, first.id)?;
-            assert_eq!((stored.content.as_str(), stored.spoiler_text.as_str()), ("<p>hello, edited</p>", "museums"));
+            assert_eq!(
+                (stored.content.as_str(), stored.spoiler_text.as_str()),
+                ("<p>hello, edited</p>", "museums")
+            );
             assert!(stored.edited_at.is_some());
             assert_eq!(get(c, reply.id)?.visibility()?, Visibility::Unlisted);
             assert_eq!(replies(c, first.id)?.iter().map(|s| s.id).collect::<Vec<_>>(), vec![reply.id]);

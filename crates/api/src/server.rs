@@ -1,0 +1,70 @@
+//! The actix-web server: shared state, limits, tracing, error bodies and routes.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlers, NormalizePath, TrailingSlash};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use guildhall_core::Config;
+use guildhall_federation::Urls;
+use guildhall_storage::Db;
+use tracing_actix_web::TracingLogger;
+
+use crate::error::{json_error, jsonify_errors};
+use crate::health;
+
+/// Largest request body accepted by default (JSON, forms, activities).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The instance configuration.
+    pub config: Arc<Config>,
+    /// Our URL layout.
+    pub urls: Urls,
+}
+
+/// Server tuning that is not configuration (tests use one worker per instance).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpOptions {
+    /// HTTP worker threads; actix's default (one per core) when `None`.
+    pub workers: Option<usize>,
+    /// Do not install SIGINT/SIGTERM handlers (for instances embedded in tests).
+    pub disable_signals: bool,
+}
+
+/// Starts serving on `listener`. On SIGINT/SIGTERM (unless disabled) the server stops
+/// accepting, lets in-flight requests finish (up to 30 s) and then resolves.
+pub fn serve(state: AppState, listener: TcpListener, options: HttpOptions) -> std::io::Result<Server> {
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES))
+            .app_data(web::FormConfig::default().limit(MAX_BODY_BYTES))
+            .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(TracingLogger::default())
+            .service(health::health)
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30);
+    if let Some(workers) = options.workers {
+        server = server.workers(workers);
+    }
+    if options.disable_signals {
+        server = server.disable_signals();
+    }
+    Ok(server.run())
+}
+
+async fn not_found() -> HttpResponse {
+    json_error(StatusCode::NOT_FOUND, "Not found")
+}

@@ -1,0 +1,231 @@
+//! The command line: `guildhall serve | migrate | admin …`.
+//!
+//! Exit codes: 0 success; 2 bad configuration or bad input (one clear line on stderr, nothing
+//! written); 1 anything else.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use guildhall_core::Config;
+use guildhall_core::config::LogFormat;
+use guildhall_core::model::{Membership, Role};
+use guildhall_federation::local_actors::{self, NewGroup, NewUser};
+use guildhall_federation::{LocalActorError, Urls};
+use guildhall_storage::Db;
+
+use crate::Instance;
+
+/// Guildhall: a federated ActivityPub server for sector groups.
+#[derive(Debug, Parser)]
+#[command(name = "guildhall", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Every key can also be set as GUILDHALL_<KEY>.
+    #[arg(long, global = true, env = "GUILDHALL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply database migrations, then serve HTTP until SIGINT/SIGTERM.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users and groups.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+/// Administration commands.
+#[derive(Debug, Subcommand)]
+pub enum Admin {
+    /// Create a local user.
+    CreateUser {
+        /// Username: 1–30 ASCII letters, digits or underscores, unique regardless of case.
+        username: String,
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Password (at least 8 characters); `-` reads it from the first line of stdin.
+        #[arg(long)]
+        password: String,
+        /// Make the user an instance administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a local user's password.
+    SetPassword {
+        /// The user's username.
+        username: String,
+        /// New password (at least 8 characters); `-` reads it from the first line of stdin.
+        #[arg(long)]
+        password: String,
+    },
+    /// Create a local group owned by a local user.
+    CreateGroup {
+        /// Group name: shares the namespace of usernames.
+        name: String,
+        /// Username of the owner.
+        #[arg(long)]
+        owner: String,
+        /// Display name (defaults to the name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// How accounts join.
+        #[arg(long, value_enum, default_value_t = MembershipArg::Open)]
+        membership: MembershipArg,
+    },
+}
+
+/// `--membership` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MembershipArg {
+    /// Joins are accepted at once.
+    Open,
+    /// Moderators approve each request.
+    Approval,
+    /// Only invited accounts may join.
+    Invite,
+}
+
+impl From<MembershipArg> for Membership {
+    fn from(value: MembershipArg) -> Self {
+        match value {
+            MembershipArg::Open => Membership::Open,
+            MembershipArg::Approval => Membership::Approval,
+            MembershipArg::Invite => Membership::Invite,
+        }
+    }
+}
+
+/// A failure with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// 2 for bad configuration or input, 1 otherwise.
+    pub code: u8,
+    /// One line for stderr.
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(message: impl std::fmt::Display) -> Failure {
+        Failure { code: 2, message: message.to_string() }
+    }
+
+    fn other(e: impl std::fmt::Display) -> Failure {
+        Failure { code: 1, message: e.to_string() }
+    }
+}
+
+impl From<LocalActorError> for Failure {
+    fn from(e: LocalActorError) -> Self {
+        Failure { code: if e.is_invalid_input() { 2 } else { 1 }, message: e.to_string() }
+    }
+}
+
+/// Reads the configuration file (if any) and the environment.
+pub fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {
+    let text = match path {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| Failure::usage(format!("cannot read config file {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let file = path.map(|p| p.display().to_string());
+    let file_arg = file.as_deref().zip(text.as_deref());
+    Config::load(file_arg, std::env::vars()).map_err(Failure::usage)
+}
+
+/// Sets up `tracing`: `RUST_LOG` filters (default `info`), `log_format` chooses text or JSON.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_ref())?;
+    init_logging(config.log_format);
+    for name in Config::unknown_env(std::env::vars()) {
+        tracing::warn!(variable = %name, "unknown GUILDHALL_ environment variable ignored");
+    }
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let applied = crate::migrate(&config).await.map_err(Failure::other)?;
+            println!("applied {applied} migration(s) to {}", config.database_url);
+            Ok(())
+        }
+        Command::Admin(admin) => run_admin(config, admin).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    if config.insecure {
+        tracing::warn!(
+            "INSECURE MODE: own URLs are http:// and federation may reach loopback and private \
+             addresses. Use only for local trials and tests (set GUILDHALL_INSECURE=false)."
+        );
+    }
+    let instance =
+        Instance::start(config, Default::default()).await.map_err(|e| Failure::other(format!("{e:#}")))?;
+    instance.wait().await.map_err(|e| Failure::other(format!("{e:#}")))?;
+    tracing::info!("guildhall stopped");
+    Ok(())
+}
+
+async fn run_admin(config: Config, admin: Admin) -> Result<(), Failure> {
+    let (db, _) = Db::connect_and_migrate(&config.database_url).await.map_err(Failure::other)?;
+    let urls = Urls::new(&config);
+    let result = admin_command(&db, &urls, admin).await;
+    db.close();
+    result
+}
+
+async fn admin_command(db: &Db, urls: &Urls, admin: Admin) -> Result<(), Failure> {
+    match admin {
+        Admin::CreateUser { username, email, password, admin } => {
+            let password = read_password(password)?;
+            let role = if admin { Role::Admin } else { Role::User };
+            let new = NewUser { username: &username, email: &email, password: &password, role };
+            let account = local_actors::create_user(db, urls, new).await?;
+            println!("created {} user {} ({})", role, account.actor.username, account.actor.ap_id);
+        }
+        Admin::SetPassword { username, password } => {
+            let password = read_password(password)?;
+            local_actors::set_password(db, &username, &password).await?;
+            println!("password of {username} changed");
+        }
+        Admin::CreateGroup { name, owner, display_name, membership } => {
+            let new = NewGroup {
+                name: &name,
+                owner: &owner,
+                display_name: display_name.as_deref(),
+                membership: membership.into(),
+            };
+            let (actor, group) = local_actors::create_group(db, urls, new).await?;
+            println!("created group {} ({}), membership {}", actor.username, actor.ap_id, group.membership);
+        }
+    }
+    Ok(())
+}
+
+/// The password argument, or the first line of stdin for `-`.
+fn read_password(arg: String) -> Result<String, Failure> {
+    if arg != "-" {
+        return Ok(arg);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(Failure::other)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

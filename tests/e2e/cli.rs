@@ -1,0 +1,138 @@
+//! The real binary, run as an operator would.
+
+use std::process::{Command, Output};
+
+use guildhall_core::Config;
+use guildhall_storage::{Db, accounts};
+
+fn guildhall(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .args(args)
+        .env_clear()
+        .env("GUILDHALL_DATA_DIR", dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+async fn open(dir: &std::path::Path) -> Db {
+    let env = vec![("GUILDHALL_DATA_DIR".to_string(), dir.display().to_string())];
+    let config = Config::load(None, env).unwrap();
+    Db::connect_and_migrate(&config.database_url).await.unwrap().0
+}
+
+#[tokio::test]
+async fn create_user_then_sign_in_and_duplicate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = guildhall(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "ada",
+            "--email",
+            "ada@museum.example",
+            "--password",
+            "correct horse",
+            "--admin",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let dup = guildhall(
+        dir.path(),
+        &["admin", "create-user", "Ada", "--email", "other@museum.example", "--password", "correct horse"],
+    );
+    assert_eq!(dup.status.code(), Some(2));
+    assert!(stderr(&dup).contains("username 'Ada' is already taken"), "{}", stderr(&dup));
+
+    let db = open(dir.path()).await;
+    let found =
+        guildhall_federation::local_actors::check_password(&db, "ada", "correct horse").await.unwrap();
+    let account = found.expect("password works");
+    assert_eq!(account.user.role().unwrap(), guildhall_core::model::Role::Admin);
+    assert_eq!(db.run(accounts::count).await.unwrap(), 1, "the duplicate wrote nothing");
+    let other = db.run(|c| accounts::find_by_login(c, "other@museum.example")).await.unwrap();
+    assert!(other.is_none());
+}
+
+#[tokio::test]
+async fn set_password_and_create_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = |out: Output| assert!(out.status.success(), "{}", stderr(&out));
+    ok(guildhall(
+        dir.path(),
+        &["admin", "create-user", "ada", "--email", "ada@museum.example", "--password", "correct horse"],
+    ));
+    ok(guildhall(dir.path(), &["admin", "set-password", "ada", "--password", "battery staple"]));
+    ok(guildhall(
+        dir.path(),
+        &[
+            "admin",
+            "create-group",
+            "Curators",
+            "--owner",
+            "ada",
+            "--membership",
+            "approval",
+            "--display-name",
+            "Museum curators",
+        ],
+    ));
+    let clash = guildhall(dir.path(), &["admin", "create-group", "ADA", "--owner", "ada"]);
+    assert_eq!(clash.status.code(), Some(2), "groups share the namespace of people");
+    let weak = guildhall(dir.path(), &["admin", "set-password", "ada", "--password", "short"]);
+    assert_eq!(weak.status.code(), Some(2));
+    assert!(stderr(&weak).contains("at least 8 characters"));
+
+    let db = open(dir.path()).await;
+    let fed = guildhall_federation::local_actors::check_password(&db, "ada", "battery staple").await.unwrap();
+    assert!(fed.is_some());
+    let group = db.run(|c| guildhall_storage::actors::find_local(c, "curators")).await.unwrap().unwrap();
+    assert_eq!(group.display_name, "Museum curators");
+    let settings = db.run(move |c| guildhall_storage::groups::get(c, group.id)).await.unwrap().unwrap();
+    assert_eq!(settings.membership, "approval");
+}
+
+#[test]
+fn bad_configuration_exits_2_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .args(["migrate"])
+        .env_clear()
+        .env("GUILDHALL_DATA_DIR", dir.path())
+        .env("GUILDHALL_INSECURE", "sometimes")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        r#"error: invalid value "sometimes" for GUILDHALL_INSECURE: expected true or false"#
+    );
+    let toml = dir.path().join("g.toml");
+    std::fs::write(&toml, "listen = \"127.0.0.1:1\"\ncolour = \"blue\"\n").unwrap();
+    let out = guildhall(dir.path(), &["--config", toml.to_str().unwrap(), "migrate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown key 'colour'"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["admin", "--help"],
+        &["admin", "create-user", "--help"],
+        &["admin", "set-password", "--help"],
+        &["admin", "create-group", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_guildhall")).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: guildhall"), "{args:?}");
+    }
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests of whole instances: real HTTP on loopback, real SQLite files and, when
+//! `GUILDHALL_TEST_POSTGRES_URL` is set, real PostgreSQL databases. One test binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod support;
+
+mod cli;
+mod health;
+mod restart;
