@@ -34,6 +34,12 @@ pub enum DomainError {
 
 impl Domain {
     /// Parses `host` or `host:port`.
+    ///
+    /// ```
+    /// use guildhall_core::Domain;
+    /// assert_eq!(Domain::parse("LocalHost:8081").unwrap().to_string(), "localhost:8081");
+    /// assert!(Domain::parse("127.0.0.1:8081").is_err());
+    /// ```
     pub fn parse(raw: &str) -> Result<Domain, DomainError> {
         let raw = raw.trim();
         if raw.starts_with('[') || raw.parse::<std::net::IpAddr>().is_ok() {

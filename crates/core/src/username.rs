@@ -32,6 +32,13 @@ pub enum UsernameError {
 
 impl Username {
     /// Validates `raw` as a username.
+    ///
+    /// ```
+    /// use guildhall_core::Username;
+    /// let name = Username::parse("Museum_Computing").unwrap();
+    /// assert_eq!(name.key(), "museum_computing");
+    /// assert!(Username::parse("museum.computing").is_err());
+    /// ```
     pub fn parse(raw: &str) -> Result<Username, UsernameError> {
         if raw.is_empty() {
             return Err(UsernameError::Empty);

@@ -82,17 +82,20 @@ pub fn enqueue(conn: &mut DbConnection, job: NewJob) -> StorageResult<i64> {
     Ok(row.id)
 }
 
-/// Claims up to `limit` due jobs of `queue` for `worker`, leasing them until `lease_until`.
-/// Jobs whose partition key is in `skip_partitions` (open circuit breakers) are left alone.
+/// Claims up to `limit` jobs of `queue` for `worker` that are due at `as_of` (normally
+/// [`now`]; tests pass a later time to act as if time had passed) and not leased at that time,
+/// leasing them until `lease_until`. Jobs whose partition key is in `skip_partitions` (open
+/// circuit breakers) are left alone.
 pub fn claim(
     conn: &mut DbConnection,
     queue: &str,
     worker: &str,
     limit: i64,
+    as_of: Timestamp,
     lease_until: Timestamp,
     skip_partitions: &[String],
 ) -> StorageResult<Vec<Job>> {
-    let stamp = now();
+    let stamp = as_of;
     match conn {
         DbConnection::Pg(pg) => claim_pg(pg, queue, worker, limit, stamp, lease_until, skip_partitions),
         DbConnection::Sqlite(_) => conn.transaction(|conn| {

@@ -17,12 +17,16 @@ pub mod schema;
 
 pub mod accounts;
 pub mod actors;
+pub mod blocks;
+pub mod favourites;
 pub mod follows;
 pub mod groups;
 pub mod instances;
 pub mod jobs;
 pub mod outbox;
 pub mod received;
+pub mod reports;
+pub mod status_parts;
 pub mod statuses;
 
 pub mod testing;
@@ -36,6 +40,11 @@ pub type Timestamp = chrono::NaiveDateTime;
 
 /// The current time, as stored: UTC, truncated to microseconds (PostgreSQL's precision), so a
 /// value reads back equal to what was written on both backends.
+///
+/// ```
+/// use chrono::Timelike;
+/// assert_eq!(guildhall_storage::now().nanosecond() % 1_000, 0);
+/// ```
 pub fn now() -> Timestamp {
     use chrono::Timelike;
     let t = chrono::Utc::now().naive_utc();

@@ -144,8 +144,15 @@ mod tests {
                 let activity = publish(c, new, &inboxes)?;
                 assert_eq!(get(c, activity.id)?, activity);
                 assert_eq!(find_by_ap_id(c, &activity.ap_id)?.map(|a| a.id), Some(activity.id));
-                let claimed =
-                    jobs::claim(c, DELIVER_QUEUE, "w", 10, now() + chrono::Duration::seconds(30), &[])?;
+                let claimed = jobs::claim(
+                    c,
+                    DELIVER_QUEUE,
+                    "w",
+                    10,
+                    now(),
+                    now() + chrono::Duration::seconds(30),
+                    &[],
+                )?;
                 let mut got: Vec<(Option<String>, Delivery)> = claimed
                     .iter()
                     .map(|j| (j.partition_key.clone(), serde_json::from_str(&j.payload).unwrap()))

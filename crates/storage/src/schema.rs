@@ -169,6 +169,70 @@ diesel::joinable!(actor_keys -> actors (actor_id));
 diesel::joinable!(actors -> instances (instance_id));
 diesel::joinable!(outbox_activities -> actors (actor_id));
 
+diesel::table! {
+    favourites (id) {
+        id -> BigInt,
+        actor_id -> BigInt,
+        status_id -> BigInt,
+        ap_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    blocks (id) {
+        id -> BigInt,
+        actor_id -> BigInt,
+        target_id -> BigInt,
+        ap_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    status_mentions (status_id, actor_id) {
+        status_id -> BigInt,
+        actor_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    status_tags (status_id, tag) {
+        status_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    media_attachments (id) {
+        id -> BigInt,
+        status_id -> Nullable<BigInt>,
+        actor_id -> BigInt,
+        remote_url -> Nullable<Text>,
+        file_path -> Nullable<Text>,
+        media_type -> Nullable<Text>,
+        description -> Nullable<Text>,
+        blurhash -> Nullable<Text>,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        position -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> BigInt,
+        ap_id -> Nullable<Text>,
+        reporter_id -> BigInt,
+        target_id -> BigInt,
+        status_ids_json -> Text,
+        comment -> Text,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     instances,
     actors,
@@ -180,4 +244,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_activities,
     jobs,
     received_activities,
+    favourites,
+    blocks,
+    status_mentions,
+    status_tags,
+    media_attachments,
+    reports,
 );

@@ -23,14 +23,14 @@ async fn claims_due_jobs_once_until_the_lease_runs_out() {
         db.run(|c| {
             let due = enqueue(c, job(Some("a.example"), -1))?;
             enqueue(c, job(Some("a.example"), 3600))?;
-            let claimed = claim(c, "deliver", "w1", 10, lease(), &[])?;
+            let claimed = claim(c, "deliver", "w1", 10, now(), lease(), &[])?;
             assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![due]);
             assert_eq!((claimed[0].attempts, claimed[0].locked_by.as_deref()), (1, Some("w1")));
             assert!(
-                claim(c, "deliver", "w2", 10, lease(), &[])?.is_empty(),
+                claim(c, "deliver", "w2", 10, now(), lease(), &[])?.is_empty(),
                 "leased jobs are not claimed twice"
             );
-            assert!(claim(c, "other", "w2", 10, lease(), &[])?.is_empty());
+            assert!(claim(c, "other", "w2", 10, now(), lease(), &[])?.is_empty());
             assert!(!complete(c, due, "w2")?, "only the lease holder completes");
             assert!(complete(c, due, "w1")?);
             assert_eq!(pending_count(c, "deliver")?, 1);
@@ -48,9 +48,13 @@ async fn an_expired_lease_is_claimed_again_after_a_crash() {
         db.run(|c| {
             let id = enqueue(c, job(None, -1))?;
             let expired = now() - Duration::seconds(1);
-            assert_eq!(claim(c, "deliver", "crashed", 10, expired, &[])?.len(), 1);
-            let again = claim(c, "deliver", "w2", 10, lease(), &[])?;
+            assert_eq!(claim(c, "deliver", "crashed", 10, now(), expired, &[])?.len(), 1);
+            let again = claim(c, "deliver", "w2", 10, now(), lease(), &[])?;
             assert_eq!((again[0].id, again[0].attempts), (id, 2));
+            assert!(claim(c, "deliver", "w3", 10, now(), lease(), &[])?.is_empty());
+            let later = now() + Duration::seconds(120);
+            let after_lease = claim(c, "deliver", "w3", 10, later, later + Duration::seconds(60), &[])?;
+            assert_eq!((after_lease[0].id, after_lease[0].attempts), (id, 3), "as if the lease had run out");
             Ok(())
         })
         .await
@@ -64,14 +68,14 @@ async fn retry_until_attempts_run_out_then_fail() {
     each_backend(|db| async move {
         db.run(|c| {
             let id = enqueue(c, job(None, -1))?;
-            claim(c, "deliver", "w", 1, lease(), &[])?;
+            claim(c, "deliver", "w", 1, now(), lease(), &[])?;
             assert!(retry(c, id, now() - Duration::seconds(1), "503 from a.example")?);
             let j = get(c, id)?;
             assert_eq!((j.locked_by, j.last_error.as_deref()), (None, Some("503 from a.example")));
-            claim(c, "deliver", "w", 1, lease(), &[])?;
+            claim(c, "deliver", "w", 1, now(), lease(), &[])?;
             assert!(!retry(c, id, now(), "timeout")?, "second attempt was the last");
             assert!(get(c, id)?.failed_at.is_some());
-            assert!(claim(c, "deliver", "w", 1, lease(), &[])?.is_empty(), "failed jobs never run");
+            assert!(claim(c, "deliver", "w", 1, now(), lease(), &[])?.is_empty(), "failed jobs never run");
             assert_eq!(pending_count(c, "deliver")?, 0);
             assert!(matches!(fail(c, 12345, "x"), Err(StorageError::NotFound)));
             Ok(())
@@ -91,7 +95,7 @@ async fn open_circuit_breakers_hold_back_their_partition_only() {
             let unpartitioned = enqueue(c, job(None, -1))?;
             let skip = vec!["dead.example".to_string()];
             let claimed: Vec<i64> =
-                claim(c, "deliver", "w", 10, lease(), &skip)?.iter().map(|j| j.id).collect();
+                claim(c, "deliver", "w", 10, now(), lease(), &skip)?.iter().map(|j| j.id).collect();
             assert_eq!(claimed, vec![live, unpartitioned]);
             Ok(())
         })
@@ -119,7 +123,8 @@ async fn concurrent_claimers_never_share_a_job() {
                 let mut mine = Vec::new();
                 loop {
                     let worker = format!("w{w}");
-                    let batch = db.run(move |c| claim(c, "deliver", &worker, 5, lease(), &[])).await.unwrap();
+                    let batch =
+                        db.run(move |c| claim(c, "deliver", &worker, 5, now(), lease(), &[])).await.unwrap();
                     if batch.is_empty() {
                         return mine;
                     }

@@ -1,38 +1,6 @@
-use guildhall_core::Id;
-
 use super::*;
-use crate::actors::{self, Actor};
-use crate::testing::{each_backend, rows};
-
-fn status(author: &Actor, text: &str) -> Status {
-    let id = Id::generate().0;
-    let stamp = now();
-    Status {
-        id,
-        ap_id: format!("{}/statuses/{id}", author.ap_id),
-        url: None,
-        actor_id: author.id,
-        local: author.is_local(),
-        kind: "Note".into(),
-        in_reply_to_id: None,
-        in_reply_to_ap_id: None,
-        in_reply_to_actor_id: None,
-        reblog_of_id: None,
-        group_id: None,
-        visibility: Visibility::Public.as_str().into(),
-        title: None,
-        content: format!("<p>{text}</p>"),
-        source: Some(text.into()),
-        spoiler_text: String::new(),
-        sensitive: false,
-        language: Some("en".into()),
-        published_at: stamp,
-        edited_at: None,
-        deleted_at: None,
-        created_at: stamp,
-        updated_at: stamp,
-    }
-}
+use crate::actors;
+use crate::testing::{each_backend, rows, status};
 
 #[tokio::test]
 async fn post_edit_reply_and_list() {

@@ -1,0 +1,99 @@
+//! Reports (`Flag`) for the instance's moderators.
+
+use diesel::prelude::*;
+use guildhall_core::Id;
+
+use crate::schema::reports;
+use crate::{DbConnection, StorageResult, Timestamp, now};
+
+/// One report.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = reports)]
+pub struct Report {
+    /// Our id.
+    pub id: i64,
+    /// The `Flag` activity's id, for remote reports.
+    pub ap_id: Option<String>,
+    /// Who reported (for remote reports usually the other instance's actor).
+    pub reporter_id: i64,
+    /// Who is reported.
+    pub target_id: i64,
+    /// Ids of the reported statuses, JSON array.
+    pub status_ids_json: String,
+    /// The reporter's explanation.
+    pub comment: String,
+    /// When a moderator dealt with it.
+    pub resolved_at: Option<Timestamp>,
+    /// When it arrived.
+    pub created_at: Timestamp,
+}
+
+/// Stores a report; a repeated `Flag` with the same id is stored once.
+pub fn add(
+    conn: &mut DbConnection,
+    ap_id: Option<&str>,
+    reporter_id: i64,
+    target_id: i64,
+    status_ids: &[i64],
+    comment: &str,
+) -> StorageResult<Report> {
+    conn.transaction(|conn| {
+        if let Some(id) = ap_id
+            && let Some(existing) = reports::table
+                .filter(reports::ap_id.eq(id))
+                .select(Report::as_select())
+                .first(conn)
+                .optional()?
+        {
+            return Ok(existing);
+        }
+        let row = Report {
+            id: Id::generate().0,
+            ap_id: ap_id.map(str::to_owned),
+            reporter_id,
+            target_id,
+            status_ids_json: serde_json::to_string(status_ids).unwrap_or_else(|_| "[]".into()),
+            comment: comment.to_owned(),
+            resolved_at: None,
+            created_at: now(),
+        };
+        diesel::insert_into(reports::table).values(&row).execute(conn)?;
+        Ok(row)
+    })
+}
+
+/// Unresolved reports, oldest first.
+pub fn open(conn: &mut DbConnection) -> StorageResult<Vec<Report>> {
+    Ok(reports::table
+        .filter(reports::resolved_at.is_null())
+        .order(reports::id)
+        .select(Report::as_select())
+        .load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors;
+    use crate::testing::{each_backend, rows};
+
+    #[tokio::test]
+    async fn flags_are_stored_once() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let ada = rows::local("ada");
+                actors::insert_local(c, &ada, "K")?;
+                let eve = actors::upsert_remote(c, &rows::remote("eve", "r.example"))?;
+                let first = add(c, Some("https://r.example/flags/1"), eve.id, ada.id, &[1, 2], "spam")?;
+                let again = add(c, Some("https://r.example/flags/1"), eve.id, ada.id, &[], "")?;
+                assert_eq!(first.id, again.id);
+                assert_eq!(open(c)?.len(), 1);
+                assert_eq!(open(c)?[0].status_ids_json, "[1,2]");
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+}
