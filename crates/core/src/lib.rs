@@ -16,6 +16,7 @@ pub mod id;
 pub mod keys;
 pub mod model;
 pub mod password;
+pub mod text;
 pub mod username;
 
 pub use config::Config;
