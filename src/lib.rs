@@ -10,7 +10,9 @@ use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use guildhall_api::{AppState, HttpOptions};
 use guildhall_core::Config;
-use guildhall_federation::{Urls, local_actors};
+use guildhall_federation::delivery::DeliveryWorker;
+use guildhall_federation::objects::actor::DbActor;
+use guildhall_federation::{FedConfig, FedData, FedState, Urls, local_actors};
 use guildhall_storage::Db;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,15 +21,25 @@ pub mod cli;
 mod maintenance;
 
 /// A running instance: its HTTP server and background workers.
-#[derive(Debug)]
 pub struct Instance {
     config: Arc<Config>,
     db: Db,
+    federation: FedConfig,
+    delivery: DeliveryWorker,
     port: u16,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     stop_workers: watch::Sender<bool>,
     workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("domain", &self.config.domain)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Instance {
@@ -46,17 +58,40 @@ impl Instance {
         listener: TcpListener,
         options: HttpOptions,
     ) -> anyhow::Result<Instance> {
-        let db = prepare(&config).await?;
+        let (db, instance_actor) = prepare(&config).await?;
         let port = listener.local_addr()?.port();
         let config = Arc::new(config);
-        let state = AppState { db: db.clone(), config: config.clone(), urls: Urls::new(&config) };
-        let server = guildhall_api::serve(state, listener, options)?;
+        let urls = Urls::new(&config);
+        let wakeup = Arc::new(tokio::sync::Notify::new());
+        let fed_state = FedState {
+            db: db.clone(),
+            config: config.clone(),
+            urls: urls.clone(),
+            delivery_wakeup: wakeup.clone(),
+        };
+        let federation = fed_state.federation_config(&instance_actor).await?;
+        let delivery = DeliveryWorker::new(db.clone(), wakeup, config.insecure)?;
+        let state = AppState { db: db.clone(), config: config.clone(), urls };
+        let server = guildhall_api::serve(state, federation.clone(), listener, options)?;
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         let (stop_workers, stopped) = watch::channel(false);
-        let workers = vec![tokio::spawn(maintenance::run(db.clone(), stopped))];
+        let mut workers = vec![tokio::spawn(maintenance::run(db.clone(), stopped.clone()))];
+        if options.run_delivery {
+            workers.push(tokio::spawn(delivery.clone().run(stopped)));
+        }
         tracing::info!(domain = %config.domain, port, "guildhall is serving");
-        Ok(Instance { config, db, port, server: handle, server_task, stop_workers, workers })
+        Ok(Instance {
+            config,
+            db,
+            federation,
+            delivery,
+            port,
+            server: handle,
+            server_task,
+            stop_workers,
+            workers,
+        })
     }
 
     /// The port the server listens on.
@@ -72,6 +107,16 @@ impl Instance {
     /// The instance's database.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Federation context for acting as this instance (local actions, fetches).
+    pub fn federation(&self) -> FedData {
+        self.federation.to_request_data()
+    }
+
+    /// The delivery worker (tests flush it instead of waiting).
+    pub fn delivery(&self) -> &DeliveryWorker {
+        &self.delivery
     }
 
     /// Waits until the server stops by itself (SIGINT/SIGTERM), then stops the workers.
@@ -90,8 +135,9 @@ impl Instance {
     }
 }
 
-/// Creates the data directories, migrates and ensures the instance actor.
-async fn prepare(config: &Config) -> anyhow::Result<Db> {
+/// Creates the data directories, migrates and ensures the instance actor (returned with its
+/// key, for signing fetches).
+async fn prepare(config: &Config) -> anyhow::Result<(Db, DbActor)> {
     for dir in [&config.data_dir, &config.media_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
     }
@@ -101,10 +147,12 @@ async fn prepare(config: &Config) -> anyhow::Result<Db> {
     if applied > 0 {
         tracing::info!(applied, database = %config.database_url, "applied database migrations");
     }
-    local_actors::ensure_instance_actor(&db, &Urls::new(config), &config.domain.to_string())
+    let actor = local_actors::ensure_instance_actor(&db, &Urls::new(config), &config.domain.to_string())
         .await
         .context("cannot create the instance actor")?;
-    Ok(db)
+    let actor_id = actor.id;
+    let key = db.run(move |c| guildhall_storage::actors::private_key(c, actor_id)).await?;
+    Ok((db, DbActor::with_private_key(actor, key)?))
 }
 
 /// Signals the workers, waits for them (bounded), closes the pool.

@@ -6,5 +6,6 @@
 mod support;
 
 mod cli;
+mod federation;
 mod health;
 mod restart;

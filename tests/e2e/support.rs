@@ -53,7 +53,7 @@ pub async fn start_in(dir: &std::path::Path, backend: &Backend) -> Instance {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = config_for(dir, port, backend);
-    let options = HttpOptions { workers: Some(1), disable_signals: true };
+    let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false };
     Instance::start_on(config, listener, options).await.unwrap()
 }
 
@@ -73,4 +73,89 @@ pub fn config_for(dir: &std::path::Path, port: u16, backend: &Backend) -> Config
 /// An HTTP client for loopback.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Several instances federating with each other over loopback.
+pub struct Cluster {
+    pub nodes: Vec<TestInstance>,
+}
+
+impl Cluster {
+    /// Starts `n` SQLite instances (the PostgreSQL variant of the storage is covered by the
+    /// storage tests; federation behaviour does not depend on the backend).
+    pub async fn start(n: usize) -> Cluster {
+        init_logs();
+        let mut nodes = Vec::new();
+        for _ in 0..n {
+            nodes.push(TestInstance::start(&Backend::Sqlite).await);
+        }
+        Cluster { nodes }
+    }
+
+    /// Delivers everything queued anywhere, until no instance has anything left (an
+    /// activity may cause answers, such as an Accept for a Follow).
+    pub async fn flush(&self) {
+        for _ in 0..10 {
+            let mut sent = 0;
+            for node in &self.nodes {
+                sent += node.instance.delivery().flush().await.unwrap();
+            }
+            if sent == 0 {
+                return;
+            }
+        }
+        panic!("deliveries kept coming after ten rounds");
+    }
+
+    pub async fn stop(self) {
+        for node in self.nodes {
+            node.instance.stop().await.unwrap();
+        }
+    }
+}
+
+impl TestInstance {
+    /// Creates a local user and returns its actor.
+    pub async fn user(&self, name: &str) -> guildhall_storage::actors::Actor {
+        use guildhall_federation::local_actors::{NewUser, create_user};
+        let urls = guildhall_federation::Urls::new(self.instance.config());
+        let email = format!("{name}@museum.example");
+        let new = NewUser {
+            username: name,
+            email: &email,
+            password: "correct horse",
+            role: guildhall_core::model::Role::User,
+        };
+        create_user(self.instance.db(), &urls, new).await.unwrap().actor
+    }
+
+    /// `name@localhost:PORT`.
+    pub fn handle(&self, name: &str) -> String {
+        format!("{name}@{}", self.instance.config().domain)
+    }
+
+    /// The federation context of this instance.
+    pub fn fed(&self) -> guildhall_federation::FedData {
+        self.instance.federation()
+    }
+
+    /// The status stored here under this ActivityPub id, if any.
+    pub async fn status(&self, ap_id: &str) -> Option<guildhall_storage::statuses::Status> {
+        let id = ap_id.to_owned();
+        self.instance.db().run(move |c| guildhall_storage::statuses::find_by_ap_id(c, &id)).await.unwrap()
+    }
+
+    /// The actor stored here under this ActivityPub id.
+    pub async fn actor(&self, ap_id: &str) -> Option<guildhall_storage::actors::Actor> {
+        let id = ap_id.to_owned();
+        self.instance.db().run(move |c| guildhall_storage::actors::find_by_ap_id(c, &id)).await.unwrap()
+    }
+}
+
+/// Logs to the test output when RUST_LOG is set (`RUST_LOG=debug cargo test -- --nocapture`).
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let filter = tracing_subscriber::EnvFilter::from_default_env();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
 }

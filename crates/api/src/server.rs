@@ -3,12 +3,13 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use activitypub_federation::config::FederationMiddleware;
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlers, NormalizePath, TrailingSlash};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use guildhall_core::Config;
-use guildhall_federation::Urls;
+use guildhall_federation::{FedConfig, Urls};
 use guildhall_storage::Db;
 use tracing_actix_web::TracingLogger;
 
@@ -29,18 +30,32 @@ pub struct AppState {
     pub urls: Urls,
 }
 
-/// Server tuning that is not configuration (tests use one worker per instance).
-#[derive(Debug, Clone, Copy, Default)]
+/// Server tuning that is not configuration (tests use one worker per instance and flush
+/// deliveries themselves).
+#[derive(Debug, Clone, Copy)]
 pub struct HttpOptions {
     /// HTTP worker threads; actix's default (one per core) when `None`.
     pub workers: Option<usize>,
     /// Do not install SIGINT/SIGTERM handlers (for instances embedded in tests).
     pub disable_signals: bool,
+    /// Run the background delivery worker (tests that flush by hand turn it off).
+    pub run_delivery: bool,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions { workers: None, disable_signals: false, run_delivery: true }
+    }
 }
 
 /// Starts serving on `listener`. On SIGINT/SIGTERM (unless disabled) the server stops
 /// accepting, lets in-flight requests finish (up to 30 s) and then resolves.
-pub fn serve(state: AppState, listener: TcpListener, options: HttpOptions) -> std::io::Result<Server> {
+pub fn serve(
+    state: AppState,
+    federation: FedConfig,
+    listener: TcpListener,
+    options: HttpOptions,
+) -> std::io::Result<Server> {
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -51,7 +66,9 @@ pub fn serve(state: AppState, listener: TcpListener, options: HttpOptions) -> st
             .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(TracingLogger::default())
+            .wrap(FederationMiddleware::new(federation.clone()))
             .service(health::health)
+            .configure(guildhall_federation::routes::configure)
             .default_service(web::to(not_found))
     })
     .listen(listener)?

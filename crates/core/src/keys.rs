@@ -6,7 +6,7 @@
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::KeyPair as _;
+use aws_lc_rs::signature::{self, KeyPair as _, UnparsedPublicKey};
 use base64::Engine;
 use thiserror::Error;
 
@@ -41,6 +41,56 @@ pub fn generate() -> Result<ActorKeys, KeyError> {
     })
 }
 
+/// A parsed private key, ready to sign many messages (parse once, sign per delivery).
+pub struct SigningKey(KeyPair);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(..)")
+    }
+}
+
+impl SigningKey {
+    /// Parses a PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`) PEM key.
+    pub fn from_pem(pem: &str) -> Result<SigningKey, KeyError> {
+        let der = der_from_pem(pem).ok_or(KeyError)?;
+        KeyPair::from_pkcs8(&der).or_else(|_| KeyPair::from_der(&der)).map(SigningKey).map_err(|_| KeyError)
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`, base64-encoded (the form HTTP signatures
+    /// carry).
+    pub fn sign_base64(&self, message: &[u8]) -> Result<String, KeyError> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let mut sig = vec![0; self.0.public_modulus_len()];
+        self.0.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig).map_err(|_| KeyError)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(sig))
+    }
+}
+
+/// Checks a base64 RSASSA-PKCS1-v1_5 SHA-256 signature of `message` against a public key PEM
+/// (`BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`). Anything malformed is simply not valid.
+pub fn verify_base64(public_pem: &str, message: &[u8], signature_b64: &str) -> bool {
+    let Some(der) = der_from_pem(public_pem) else { return false };
+    let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else {
+        return false;
+    };
+    let key = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &der);
+    key.verify(message, &sig).is_ok()
+}
+
+/// SHA-256 of `body`, base64-encoded: the value of a `Digest: SHA-256=...` header.
+pub fn sha256_base64(body: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+}
+
+/// The DER bytes inside PEM armour (any label).
+fn der_from_pem(pem: &str) -> Option<Vec<u8>> {
+    let body: String =
+        pem.lines().map(str::trim).filter(|l| !l.starts_with("-----") && !l.is_empty()).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
 /// Wraps DER bytes in PEM armour with 64-character lines.
 fn pem(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
@@ -71,6 +121,20 @@ mod tests {
         let pair = KeyPair::from_pkcs8(&der(&keys.private_pem)).unwrap();
         assert_eq!(pair.public_key().as_der().unwrap().as_ref(), der(&keys.public_pem).as_slice());
         assert!(!format!("{keys:?}").contains("PRIVATE"), "Debug must not show the private key");
+    }
+
+    #[test]
+    fn signatures_verify_with_the_matching_public_key_only() {
+        let keys = generate().unwrap();
+        let other = generate().unwrap();
+        let signer = SigningKey::from_pem(&keys.private_pem).unwrap();
+        let sig = signer.sign_base64(b"(request-target): post /inbox").unwrap();
+        assert!(verify_base64(&keys.public_pem, b"(request-target): post /inbox", &sig));
+        assert!(!verify_base64(&keys.public_pem, b"(request-target): post /inbox2", &sig));
+        assert!(!verify_base64(&other.public_pem, b"(request-target): post /inbox", &sig));
+        assert!(!verify_base64("garbage", b"x", &sig));
+        assert!(!verify_base64(&keys.public_pem, b"x", "%%%"));
+        assert!(SigningKey::from_pem("nope").is_err());
     }
 
     #[test]

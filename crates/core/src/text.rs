@@ -6,7 +6,8 @@ use std::fmt::Write;
 
 /// Classes kept on remote HTML: microformats for mentions and hashtags, and Mastodon's
 /// link-shortening spans.
-const ALLOWED_CLASSES: [&str; 8] = ["h-card", "u-url", "mention", "hashtag", "invisible", "ellipsis", "u-uid", "quote-inline"];
+const ALLOWED_CLASSES: [&str; 8] =
+    ["h-card", "u-url", "mention", "hashtag", "invisible", "ellipsis", "u-uid", "quote-inline"];
 
 /// Sanitizes remote HTML to a Mastodon-like allowlist: paragraphs, line breaks, links,
 /// emphasis, lists, quotes and code; links get `rel="nofollow noopener noreferrer"`;
@@ -18,8 +19,30 @@ const ALLOWED_CLASSES: [&str; 8] = ["h-card", "u-url", "mention", "hashtag", "in
 /// ```
 pub fn sanitize_html(html: &str) -> String {
     let tags: HashSet<&str> = [
-        "p", "br", "span", "a", "del", "s", "pre", "code", "em", "strong", "b", "i", "u", "ul", "ol", "li",
-        "blockquote", "h1", "h2", "h3", "h4", "h5", "sup", "sub",
+        "p",
+        "br",
+        "span",
+        "a",
+        "del",
+        "s",
+        "pre",
+        "code",
+        "em",
+        "strong",
+        "b",
+        "i",
+        "u",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "sup",
+        "sub",
     ]
     .into_iter()
     .collect();
@@ -122,7 +145,11 @@ fn render_line(
         match token {
             Token::Text(t) => out.html.push_str(&escape(t)),
             Token::Url(u) => {
-                let _ = write!(out.html, r#"<a href="{0}" rel="nofollow noopener noreferrer" target="_blank">{0}</a>"#, escape(u));
+                let _ = write!(
+                    out.html,
+                    r#"<a href="{0}" rel="nofollow noopener noreferrer" target="_blank">{0}</a>"#,
+                    escape(u)
+                );
             }
             Token::Mention(m) => match resolve(&m) {
                 Some(r) => {
@@ -220,13 +247,14 @@ fn special_at(line: &str, i: usize) -> Option<(Token<'_>, usize)> {
     if rest.starts_with("https://") || rest.starts_with("http://") {
         let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let url = rest[..len].trim_end_matches(['.', ',', ')', '!', '?', ':', ';']);
-        return (url.len() > "https://".len()).then(|| (Token::Url(url), url.len()));
+        return (url.len() > "https://".len()).then_some((Token::Url(url), url.len()));
     }
     if let Some(after) = rest.strip_prefix('#') {
-        let len = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').map(char::len_utf8).sum::<usize>();
+        let len =
+            after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').map(char::len_utf8).sum::<usize>();
         let tag = &after[..len];
         let has_letter = tag.chars().any(|c| !c.is_ascii_digit() && c != '_');
-        return (len > 0 && has_letter).then(|| (Token::Tag(tag), len + 1));
+        return (len > 0 && has_letter).then_some((Token::Tag(tag), len + 1));
     }
     let after = rest.strip_prefix('@')?;
     let user_len = after.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
@@ -237,10 +265,8 @@ fn special_at(line: &str, i: usize) -> Option<(Token<'_>, usize)> {
     let mut len = 1 + user_len;
     let mut domain = None;
     if let Some(host) = after[user_len..].strip_prefix('@') {
-        let host_len = host
-            .bytes()
-            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
-            .count();
+        let host_len =
+            host.bytes().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':')).count();
         let host = host[..host_len].trim_end_matches(['.', ':', '-']);
         if !host.is_empty() {
             domain = Some(host.to_ascii_lowercase());

@@ -1,15 +1,42 @@
 //! Guildhall's federation layer: everything ActivityPub.
 //!
-//! So far: the URL layout of local actors and the creation of local actors (people, groups and
-//! the instance actor) with their key pairs. WebFinger, NodeInfo, the inbox, objects,
-//! activities and the delivery worker build on these.
+//! - [`protocol`]: wire types that accept what real servers send;
+//! - [`objects`]: our rows as ActivityPub objects (rendering ours, storing theirs);
+//! - [`activities`]: handlers for what arrives in the inbox, after [`inbox`] verified it;
+//! - [`actions`]: what local actors do, written with its activity into the outbox;
+//! - [`delivery`]: the worker that signs and sends outbox activities, with retries;
+//! - [`routes`]: WebFinger, NodeInfo, actor and object documents, inboxes.
 //!
-//! Error policy: [`LocalActorError`] separates what the caller got wrong (invalid or taken
-//! names, weak passwords: exit code 2 on the CLI, 422 in the API) from unexpected failures.
+//! Error policy: [`FedError`] maps to HTTP at the edge: 400 malformed, 401 unsigned or badly
+//! signed, 403 not allowed, 404/410 missing or gone; anything unexpected is a logged 500.
+//! [`LocalActorError`] separates what a caller got wrong from unexpected failures.
 #![deny(missing_docs)]
 
+pub mod actions;
+pub mod activities;
+pub mod delivery;
+pub mod error;
+pub mod inbox;
 pub mod local_actors;
+pub mod objects;
+pub mod outgoing;
+pub mod protocol;
+pub mod routes;
+pub mod signing;
+pub mod state;
 pub mod urls;
 
+pub use error::FedError;
 pub use local_actors::LocalActorError;
+pub use state::{FedConfig, FedData, FedState};
 pub use urls::Urls;
+
+/// The media type of ActivityPub documents.
+pub const AP_CONTENT_TYPE: &str = "application/activity+json";
+
+/// Our version, as NodeInfo and the User-Agent report it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The User-Agent of our requests.
+pub const USER_AGENT: &str =
+    concat!("Guildhall/", env!("CARGO_PKG_VERSION"), " (+https://example.invalid/guildhall)");

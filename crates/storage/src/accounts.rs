@@ -70,7 +70,7 @@ pub struct NewLocalUser {
 /// Creates the actor, login and key in one transaction. A taken username or e-mail is a
 /// [`StorageError::Conflict`] and writes nothing.
 pub fn create(conn: &mut DbConnection, new: NewLocalUser) -> StorageResult<LocalAccount> {
-    conn.transaction(|conn| {
+    crate::transaction(conn, |conn| {
         if email_taken(conn, &new.email)? {
             return Err(StorageError::Conflict(format!("e-mail address '{}' is already in use", new.email)));
         }

@@ -93,7 +93,26 @@ pub struct ActorUrls {
     pub profile: Option<String>,
 }
 
+/// A profile field: label and (HTML) value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProfileField {
+    /// Label.
+    pub name: String,
+    /// Value, HTML.
+    pub value: String,
+}
+
 impl Actor {
+    /// The profile fields.
+    pub fn fields(&self) -> Vec<ProfileField> {
+        serde_json::from_str(&self.fields_json).unwrap_or_default()
+    }
+
+    /// Replaces the profile fields.
+    pub fn set_fields(&mut self, fields: &[ProfileField]) {
+        self.fields_json = serde_json::to_string(fields).unwrap_or_else(|_| "[]".into());
+    }
+
     /// A fresh local actor row with defaults for everything but identity, URLs and key.
     pub fn new_local(kind: ActorKind, username: &str, urls: ActorUrls, public_key_pem: String) -> Actor {
         let created = now();
@@ -201,6 +220,16 @@ pub fn find_local(conn: &mut DbConnection, username: &str) -> StorageResult<Opti
         .optional()?)
 }
 
+/// The local actor with this name (any case), deleted ones included (their ids answer 410).
+pub fn find_local_any(conn: &mut DbConnection, username: &str) -> StorageResult<Option<Actor>> {
+    Ok(actors::table
+        .filter(actors::username_key.eq(username.to_lowercase()))
+        .filter(actors::domain.is_null())
+        .select(Actor::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// The remote actors known as `username@domain` (any case; Lemmy lets a person and a
 /// community share a name, so there may be more than one).
 pub fn find_remote(conn: &mut DbConnection, username: &str, domain: &str) -> StorageResult<Vec<Actor>> {
@@ -213,13 +242,23 @@ pub fn find_remote(conn: &mut DbConnection, username: &str, domain: &str) -> Sto
         .load(conn)?)
 }
 
+/// Live remote actors whose personal inbox is `inbox`.
+pub fn find_by_inbox(conn: &mut DbConnection, inbox: &str) -> StorageResult<Vec<Actor>> {
+    Ok(actors::table
+        .filter(actors::inbox_url.eq(inbox))
+        .filter(actors::domain.is_not_null())
+        .filter(actors::deleted_at.is_null())
+        .select(Actor::as_select())
+        .load(conn)?)
+}
+
 /// Stores a remote actor fetched from its server: inserts it, or updates the row with the same
 /// `ap_id` (keeping our id and creation time). Returns the stored row.
 pub fn upsert_remote(conn: &mut DbConnection, actor: &Actor) -> StorageResult<Actor> {
     if actor.domain.is_none() {
         return Err(StorageError::Corrupt("a remote actor needs a domain".into()));
     }
-    conn.transaction(|conn| match find_by_ap_id(conn, &actor.ap_id)? {
+    crate::transaction(conn, |conn| match find_by_ap_id(conn, &actor.ap_id)? {
         Some(existing) => {
             let updated = Actor {
                 id: existing.id,
@@ -235,6 +274,24 @@ pub fn upsert_remote(conn: &mut DbConnection, actor: &Actor) -> StorageResult<Ac
             Ok(actor.clone())
         }
     })
+}
+
+/// Saves the editable profile of a local actor (display name, bio, fields, flags, images).
+pub fn update_local(conn: &mut DbConnection, actor: &Actor) -> StorageResult<()> {
+    let changed = diesel::update(actors::table.find(actor.id).filter(actors::domain.is_null()))
+        .set((
+            actors::display_name.eq(&actor.display_name),
+            actors::summary.eq(&actor.summary),
+            actors::fields_json.eq(&actor.fields_json),
+            actors::manually_approves_followers.eq(actor.manually_approves_followers),
+            actors::bot.eq(actor.bot),
+            actors::discoverable.eq(actor.discoverable),
+            actors::avatar_url.eq(&actor.avatar_url),
+            actors::header_url.eq(&actor.header_url),
+            actors::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }
 
 /// Marks an actor deleted (its rows stay for threads and moderation records).

@@ -8,7 +8,7 @@ use crate::{DbConnection, StorageResult, now};
 
 /// Records that `actor_id` blocks `target_id` (idempotent).
 pub fn add(conn: &mut DbConnection, actor_id: i64, target_id: i64, ap_id: Option<&str>) -> StorageResult<()> {
-    conn.transaction(|conn| {
+    crate::transaction(conn, |conn| {
         if exists(conn, actor_id, target_id)? {
             return Ok(());
         }

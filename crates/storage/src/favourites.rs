@@ -29,7 +29,7 @@ pub fn add(
     status_id: i64,
     ap_id: Option<&str>,
 ) -> StorageResult<(Favourite, bool)> {
-    conn.transaction(|conn| {
+    crate::transaction(conn, |conn| {
         if let Some(existing) = find(conn, actor_id, status_id)? {
             return Ok((existing, false));
         }
@@ -92,7 +92,7 @@ pub fn likers(conn: &mut DbConnection, status_id: i64) -> StorageResult<Vec<i64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{each_backend, rows, status};
+    use crate::testing::{each_backend, rows, rows::status};
     use crate::{actors, statuses};
 
     #[tokio::test]

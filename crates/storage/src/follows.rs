@@ -43,7 +43,7 @@ pub fn upsert(
     state: FollowState,
     ap_id: Option<&str>,
 ) -> StorageResult<Follow> {
-    conn.transaction(|conn| {
+    crate::transaction(conn, |conn| {
         let stamp = now();
         if let Some(existing) = find(conn, follower_id, target_id)? {
             diesel::update(follows::table.find(existing.id))
@@ -101,6 +101,21 @@ pub fn remove(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> Stor
     )
     .execute(conn)?;
     Ok(deleted > 0)
+}
+
+/// Removes every follow from and to an actor (account gone, or a block between two).
+pub fn remove_all_of(conn: &mut DbConnection, actor_id: i64) -> StorageResult<usize> {
+    Ok(diesel::delete(
+        follows::table.filter(follows::follower_id.eq(actor_id).or(follows::target_id.eq(actor_id))),
+    )
+    .execute(conn)?)
+}
+
+/// Removes follows in both directions between two actors (on a block).
+pub fn remove_between(conn: &mut DbConnection, a: i64, b: i64) -> StorageResult<()> {
+    remove(conn, a, b)?;
+    remove(conn, b, a)?;
+    Ok(())
 }
 
 /// Actor ids following `target` in the given state, oldest first.
@@ -167,6 +182,12 @@ mod tests {
                 assert!(!remove(c, eve.id, ada.id)?);
                 assert!(!accept(c, eve.id, ada.id)?);
                 assert!(find(c, eve.id, ada.id)?.is_none());
+                upsert(c, eve.id, ada.id, FollowState::Accepted, None)?;
+                upsert(c, ada.id, eve.id, FollowState::Accepted, None)?;
+                assert_eq!(remove_all_of(c, eve.id)?, 2);
+                upsert(c, ada.id, eve.id, FollowState::Accepted, None)?;
+                remove_between(c, eve.id, ada.id)?;
+                assert!(find(c, ada.id, eve.id)?.is_none());
                 Ok(())
             })
             .await

@@ -66,7 +66,7 @@ pub struct NewLocalGroup {
 /// Creates the Group actor, its key and settings in one transaction; a taken name is a
 /// conflict (groups share the namespace of people).
 pub fn create(conn: &mut DbConnection, new: NewLocalGroup) -> StorageResult<(Actor, Group)> {
-    conn.transaction(|conn| {
+    crate::transaction(conn, |conn| {
         let mut actor = new.actor;
         actor.manually_approves_followers = new.membership != Membership::Open;
         actors::insert_local(conn, &actor, &new.private_key_pem)?;

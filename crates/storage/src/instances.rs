@@ -111,7 +111,7 @@ pub fn record_failure(
     id: i64,
     unreachable_until: Option<Timestamp>,
 ) -> StorageResult<i32> {
-    conn.transaction(|conn| {
+    crate::transaction(conn, |conn| {
         diesel::update(instances::table.find(id))
             .set((
                 instances::last_failure_at.eq(Some(now())),
@@ -122,6 +122,11 @@ pub fn record_failure(
             .execute(conn)?;
         Ok(instances::table.find(id).select(instances::failure_count).first(conn)?)
     })
+}
+
+/// Domains whose circuit breaker is open at `at`.
+pub fn unreachable(conn: &mut DbConnection, at: Timestamp) -> StorageResult<Vec<String>> {
+    Ok(instances::table.filter(instances::unreachable_until.gt(at)).select(instances::domain).load(conn)?)
 }
 
 /// Domains of every known instance, sorted (for `/api/v1/instance/peers`).
@@ -145,6 +150,8 @@ mod tests {
                 let until = now() + chrono::Duration::minutes(5);
                 assert_eq!(record_failure(c, a.id, None)?, 1);
                 assert_eq!(record_failure(c, a.id, Some(until))?, 2);
+                assert_eq!(unreachable(c, now())?, vec!["museum.example:8443"]);
+                assert!(unreachable(c, until + chrono::Duration::seconds(1))?.is_empty());
                 let failing = find(c, "museum.example:8443")?.unwrap();
                 assert_eq!(failing.software.as_deref(), Some("mastodon"));
                 assert_eq!((failing.failure_count, failing.unreachable_until.is_some()), (2, true));

@@ -98,11 +98,8 @@ pub fn claim(
     let stamp = as_of;
     match conn {
         DbConnection::Pg(pg) => claim_pg(pg, queue, worker, limit, stamp, lease_until, skip_partitions),
-        DbConnection::Sqlite(_) => conn.transaction(|conn| {
-            // An immediate write lock first, so two SQLite processes cannot claim the same job.
-            if let DbConnection::Sqlite(sqlite) = conn {
-                diesel::sql_query("UPDATE jobs SET id = id WHERE 0").execute(sqlite)?;
-            }
+        // The transaction takes SQLite's write lock first, so two claimers never share a job.
+        DbConnection::Sqlite(_) => crate::transaction(conn, |conn| {
             let ids: Vec<i64> =
                 due(queue, stamp, skip_partitions).limit(limit).select(jobs::id).load(conn)?;
             lease(conn, &ids, worker, stamp, lease_until)

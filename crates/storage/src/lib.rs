@@ -51,6 +51,24 @@ pub fn now() -> Timestamp {
     t.with_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
 }
 
+/// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise.
+///
+/// On SQLite the write lock is taken first: a deferred transaction that reads and then writes
+/// fails at once with "database is locked" when another connection wrote in between, without
+/// waiting for the busy timeout. Taking the lock up front makes writers queue instead.
+pub fn transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> StorageResult<T>,
+) -> StorageResult<T> {
+    use diesel::{Connection, RunQueryDsl};
+    conn.transaction(|conn| {
+        if let DbConnection::Sqlite(sqlite) = conn {
+            diesel::sql_query("UPDATE received_activities SET ap_id = ap_id WHERE 0").execute(sqlite)?;
+        }
+        f(conn)
+    })
+}
+
 /// Parses a stored enum spelling, or reports the row as corrupt.
 pub(crate) fn parse_text<T>(text: &str, parse: fn(&str) -> Option<T>) -> StorageResult<T> {
     parse(text).ok_or_else(|| StorageError::Corrupt(format!("unexpected value '{text}'")))

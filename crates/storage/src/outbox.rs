@@ -62,7 +62,7 @@ pub fn publish(
     activity: NewActivity,
     inboxes: &[String],
 ) -> StorageResult<OutboxActivity> {
-    conn.transaction(|conn| {
+    crate::transaction(conn, |conn| {
         let row = OutboxActivity {
             id: Id::generate().0,
             ap_id: activity.ap_id,

@@ -20,6 +20,13 @@ pub fn record(conn: &mut DbConnection, ap_id: &str) -> StorageResult<bool> {
     Ok(inserted == 1)
 }
 
+/// Forgets one id, so the activity is processed if it arrives again (after a failure on our
+/// side).
+pub fn forget(conn: &mut DbConnection, ap_id: &str) -> StorageResult<()> {
+    diesel::delete(received_activities::table.find(ap_id)).execute(conn)?;
+    Ok(())
+}
+
 /// Forgets ids received before `before` (replays that old are refused by date anyway).
 pub fn prune(conn: &mut DbConnection, before: Timestamp) -> StorageResult<usize> {
     Ok(diesel::delete(received_activities::table.filter(received_activities::received_at.lt(before)))
@@ -38,6 +45,8 @@ mod tests {
                 assert!(record(c, "https://a.example/activities/1")?);
                 assert!(!record(c, "https://a.example/activities/1")?);
                 assert!(record(c, "https://a.example/activities/2")?);
+                forget(c, "https://a.example/activities/2")?;
+                assert!(record(c, "https://a.example/activities/2")?, "forgotten ids count as new");
                 assert_eq!(prune(c, now() + chrono::Duration::seconds(1))?, 2);
                 assert!(record(c, "https://a.example/activities/1")?, "forgotten after pruning");
                 Ok(())

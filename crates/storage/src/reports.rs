@@ -37,7 +37,7 @@ pub fn add(
     status_ids: &[i64],
     comment: &str,
 ) -> StorageResult<Report> {
-    conn.transaction(|conn| {
+    crate::transaction(conn, |conn| {
         if let Some(id) = ap_id
             && let Some(existing) = reports::table
                 .filter(reports::ap_id.eq(id))

@@ -141,7 +141,7 @@ pub fn attachments(conn: &mut DbConnection, status_id: i64) -> StorageResult<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{each_backend, rows, status};
+    use crate::testing::{each_backend, rows, rows::status};
     use crate::{actors, statuses};
 
     #[tokio::test]

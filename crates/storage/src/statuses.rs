@@ -94,7 +94,7 @@ pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Opti
 
 /// Marks a status deleted and blanks its content; its boosts go with it.
 pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    conn.transaction(|conn| {
+    crate::transaction(conn, |conn| {
         let stamp = now();
         let changed = diesel::update(statuses::table.find(id))
             .set((
@@ -129,6 +129,45 @@ pub fn by_actor(
         query = query.filter(statuses::id.lt(max));
     }
     Ok(query.order(statuses::id.desc()).limit(limit).select(Status::as_select()).load(conn)?)
+}
+
+/// Live public statuses of one actor (no boosts), newest first, older than `max_id` if given.
+pub fn public_by_actor(
+    conn: &mut DbConnection,
+    actor_id: i64,
+    max_id: Option<i64>,
+    limit: i64,
+) -> StorageResult<Vec<Status>> {
+    let mut query = statuses::table
+        .filter(statuses::actor_id.eq(actor_id))
+        .filter(statuses::deleted_at.is_null())
+        .filter(statuses::reblog_of_id.is_null())
+        .filter(statuses::visibility.eq(Visibility::Public.as_str()))
+        .into_boxed();
+    if let Some(max) = max_id {
+        query = query.filter(statuses::id.lt(max));
+    }
+    Ok(query.order(statuses::id.desc()).limit(limit).select(Status::as_select()).load(conn)?)
+}
+
+/// How many live public statuses (no boosts) an actor has.
+pub fn count_public_by_actor(conn: &mut DbConnection, actor_id: i64) -> StorageResult<i64> {
+    Ok(statuses::table
+        .filter(statuses::actor_id.eq(actor_id))
+        .filter(statuses::deleted_at.is_null())
+        .filter(statuses::reblog_of_id.is_null())
+        .filter(statuses::visibility.eq(Visibility::Public.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Boosts of a status (deleted ones included).
+pub fn boosts_of(conn: &mut DbConnection, id: i64) -> StorageResult<Vec<Status>> {
+    Ok(statuses::table
+        .filter(statuses::reblog_of_id.eq(id))
+        .order(statuses::id)
+        .select(Status::as_select())
+        .load(conn)?)
 }
 
 /// Live direct replies to a status, oldest first.

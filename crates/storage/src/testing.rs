@@ -82,36 +82,35 @@ pub mod rows {
         actor.domain = Some(domain.to_owned());
         actor
     }
-}
 
-/// A public Note by `author`, ready to insert.
-#[cfg(test)]
-pub fn status(author: &crate::actors::Actor, text: &str) -> crate::statuses::Status {
-    let id = guildhall_core::Id::generate().0;
-    let stamp = crate::now();
-    crate::statuses::Status {
-        id,
-        ap_id: format!("{}/statuses/{id}", author.ap_id),
-        url: None,
-        actor_id: author.id,
-        local: author.is_local(),
-        kind: "Note".into(),
-        in_reply_to_id: None,
-        in_reply_to_ap_id: None,
-        in_reply_to_actor_id: None,
-        reblog_of_id: None,
-        group_id: None,
-        visibility: guildhall_core::model::Visibility::Public.as_str().into(),
-        title: None,
-        content: format!("<p>{text}</p>"),
-        source: Some(text.into()),
-        spoiler_text: String::new(),
-        sensitive: false,
-        language: Some("en".into()),
-        published_at: stamp,
-        edited_at: None,
-        deleted_at: None,
-        created_at: stamp,
-        updated_at: stamp,
+    /// A public Note by `author`, ready to insert.
+    pub fn status(author: &crate::actors::Actor, text: &str) -> crate::statuses::Status {
+        let id = guildhall_core::Id::generate().0;
+        let stamp = crate::now();
+        crate::statuses::Status {
+            id,
+            ap_id: format!("{}/statuses/{id}", author.ap_id),
+            url: None,
+            actor_id: author.id,
+            local: author.is_local(),
+            kind: "Note".into(),
+            in_reply_to_id: None,
+            in_reply_to_ap_id: None,
+            in_reply_to_actor_id: None,
+            reblog_of_id: None,
+            group_id: None,
+            visibility: guildhall_core::model::Visibility::Public.as_str().into(),
+            title: None,
+            content: format!("<p>{text}</p>"),
+            source: Some(text.into()),
+            spoiler_text: String::new(),
+            sensitive: false,
+            language: Some("en".into()),
+            published_at: stamp,
+            edited_at: None,
+            deleted_at: None,
+            created_at: stamp,
+            updated_at: stamp,
+        }
     }
 }

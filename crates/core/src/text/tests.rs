@@ -21,14 +21,26 @@ fn paragraphs_breaks_and_escaping() {
 
 #[test]
 fn links_mentions_and_hashtags() {
-    let r = render_plain("Hi @ada and @eve@Remote.Example, see https://museum.example/x. #GLAM #2024 #museum_tech", resolver, tag_url);
-    assert!(r.html.contains(r#"<a href="https://local.example/@ada" class="u-url mention">@<span>ada</span></a>"#), "{}", r.html);
+    let r = render_plain(
+        "Hi @ada and @eve@Remote.Example, see https://museum.example/x. #GLAM #2024 #museum_tech",
+        resolver,
+        tag_url,
+    );
+    assert!(
+        r.html
+            .contains(r#"<a href="https://local.example/@ada" class="u-url mention">@<span>ada</span></a>"#),
+        "{}",
+        r.html
+    );
     assert!(r.html.contains(r#"href="https://remote.example/@eve""#));
     assert!(r.html.contains(r#"<a href="https://museum.example/x" rel="nofollow noopener noreferrer" target="_blank">https://museum.example/x</a>."#));
     assert!(r.html.contains(r##"<a href="https://local.example/tags/glam" class="mention hashtag" rel="tag">#<span>GLAM</span></a>"##));
     assert!(r.html.contains("#2024"), "numeric tags stay text");
     assert_eq!(r.tags, vec!["GLAM", "museum_tech"]);
-    assert_eq!(r.mentions.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), vec!["@ada@local.example", "@eve@remote.example"]);
+    assert_eq!(
+        r.mentions.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
+        vec!["@ada@local.example", "@eve@remote.example"]
+    );
 }
 
 #[test]

@@ -64,6 +64,12 @@ async fn remote_actors_upsert_by_ap_id() {
             assert_eq!(find_by_ap_id(c, &first.ap_id)?.map(|a| a.id), Some(first.id));
             assert!(find_local(c, "eve")?.is_none(), "a remote name is not a local one");
             assert!(upsert_remote(c, &rows::local("notremote")).is_err());
+            let by_inbox = find_by_inbox(c, "https://museum.example/users/Eve/inbox")?;
+            assert_eq!(by_inbox.iter().map(|a| a.id).collect::<Vec<_>>(), vec![first.id]);
+            assert!(
+                find_by_inbox(c, "https://museum.example/inbox")?.is_empty(),
+                "a shared inbox is nobody's own"
+            );
             Ok(())
         })
         .await

@@ -1,6 +1,6 @@
 use super::*;
 use crate::actors;
-use crate::testing::{each_backend, rows, status};
+use crate::testing::{each_backend, rows, rows::status};
 
 #[tokio::test]
 async fn post_edit_reply_and_list() {
@@ -31,6 +31,11 @@ async fn post_edit_reply_and_list() {
             assert_eq!(by_actor(c, ada.id, Some(reply.id), 10)?.len(), 1, "max_id pages back");
             assert_eq!(find_by_ap_id(c, &reply.ap_id)?.map(|s| s.id), Some(reply.id));
             assert_eq!(count_local(c)?, 2);
+            assert_eq!(
+                public_by_actor(c, ada.id, None, 10)?.iter().map(|s| s.id).collect::<Vec<_>>(),
+                vec![first.id]
+            );
+            assert_eq!(count_public_by_actor(c, ada.id)?, 1, "the unlisted reply is not public");
             Ok(())
         })
         .await

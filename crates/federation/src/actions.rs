@@ -1,0 +1,635 @@
+//! What local actors do: follow, post, reply, edit, delete, like, boost, block, update their
+//! profile, delete their account. One door for the client API and the tests. Each change and
+//! the activity announcing it are written in one transaction; the delivery worker sends it.
+
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
+use guildhall_core::Id;
+use guildhall_core::model::{FollowState, Visibility};
+use guildhall_core::text::{self, MentionRef, ResolvedMention};
+use guildhall_storage::actors::{self, Actor, ProfileField};
+use guildhall_storage::follows::Follow;
+use guildhall_storage::statuses::{self, Status};
+use guildhall_storage::{
+    DbConnection, StorageError, StorageResult, blocks, favourites, follows, now, status_parts,
+};
+use serde_json::{Value, json};
+
+use crate::error::FedError;
+use crate::objects::actor::DbActor;
+use crate::objects::status::{DbStatus, NoteParts, load_parts, render_note};
+use crate::outgoing::{envelope, network_inboxes, new_activity_id, publish, status_inboxes};
+use crate::protocol::PUBLIC;
+use crate::state::FedData;
+
+/// Finds an actor by `@user@domain`, `user@domain`, a local `user`, or an actor URL, fetching
+/// it (WebFinger, then a signed fetch) when unknown.
+pub async fn resolve_actor(data: &FedData, query: &str) -> Result<Actor, FedError> {
+    let query = query.trim().trim_start_matches('@');
+    if query.starts_with("http://") || query.starts_with("https://") {
+        let url = url::Url::parse(query)?;
+        return Ok(ObjectId::<DbActor>::from(url).dereference(data).await?.row);
+    }
+    let (name, domain) = query.split_once('@').map_or((query, None), |(n, d)| (n, Some(d.to_lowercase())));
+    let local = data.config.domain.to_string();
+    if domain.as_deref().is_none_or(|d| d == local) {
+        let name = name.to_owned();
+        return data.db.run(move |c| actors::find_local(c, &name)).await?.ok_or(FedError::NotFound);
+    }
+    Ok(webfinger_resolve_actor::<_, DbActor>(query, data).await?.row)
+}
+
+fn wake(data: &FedData) {
+    data.delivery_wakeup.notify_one();
+}
+
+/// Follows `target` (or asks to). Local targets are decided at once; remote ones get a
+/// `Follow` and stay pending until they `Accept`.
+pub async fn follow(data: &FedData, follower: &Actor, target: &Actor) -> Result<Follow, FedError> {
+    let (follower, target) = (follower.clone(), target.clone());
+    let follow_id = new_activity_id(&data.urls);
+    let urls = data.urls.clone();
+    let result = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                if blocks::between(c, follower.id, target.id)? {
+                    return Err(StorageError::Conflict("blocked".into()));
+                }
+                if target.is_local() {
+                    let state = match crate::activities::decide_follow(c, &target, &follower)? {
+                        crate::activities::Decision::Accept => FollowState::Accepted,
+                        crate::activities::Decision::Pending => FollowState::Pending,
+                        crate::activities::Decision::Reject => {
+                            return Err(StorageError::Conflict("not allowed".into()));
+                        }
+                    };
+                    return follows::upsert(c, follower.id, target.id, state, Some(&follow_id));
+                }
+                let follow =
+                    follows::upsert(c, follower.id, target.id, FollowState::Pending, Some(&follow_id))?;
+                let doc = envelope(
+                    &follow_id,
+                    "Follow",
+                    &follower,
+                    json!(target.ap_id),
+                    std::slice::from_ref(&target.ap_id),
+                    &[],
+                );
+                publish(c, &follower, &doc, &[target.delivery_inbox().to_owned()])?;
+                let _ = urls;
+                Ok(follow)
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(why) => FedError::Forbidden(why),
+            other => other.into(),
+        })?;
+    wake(data);
+    Ok(result)
+}
+
+/// Stops following (or withdraws a request); remote targets get `Undo{Follow}`.
+pub async fn unfollow(data: &FedData, follower: &Actor, target: &Actor) -> Result<(), FedError> {
+    let (follower, target) = (follower.clone(), target.clone());
+    let undo_id = new_activity_id(&data.urls);
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let Some(existing) = follows::find(c, follower.id, target.id)? else { return Ok(()) };
+                follows::remove(c, follower.id, target.id)?;
+                if !target.is_local() {
+                    let inner = json!({ "id": existing.ap_id, "type": "Follow", "actor": follower.ap_id, "object": target.ap_id });
+                    let doc = envelope(&undo_id, "Undo", &follower, inner, std::slice::from_ref(&target.ap_id), &[]);
+                    publish(c, &follower, &doc, &[target.delivery_inbox().to_owned()])?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
+}
+
+/// Approves a pending follow request of a local (locked) actor.
+pub async fn approve_follower(data: &FedData, target: &Actor, follower: &Actor) -> Result<(), FedError> {
+    answer_request(data, target, follower, true).await
+}
+
+/// Rejects a pending follow request (or removes a follower).
+pub async fn reject_follower(data: &FedData, target: &Actor, follower: &Actor) -> Result<(), FedError> {
+    answer_request(data, target, follower, false).await
+}
+
+async fn answer_request(
+    data: &FedData,
+    target: &Actor,
+    follower: &Actor,
+    accept: bool,
+) -> Result<(), FedError> {
+    let (target, follower, urls) = (target.clone(), follower.clone(), data.urls.clone());
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let existing = follows::find(c, follower.id, target.id)?.ok_or(StorageError::NotFound)?;
+                let follow_doc = json!({ "id": existing.ap_id, "type": "Follow", "actor": follower.ap_id, "object": target.ap_id });
+                if accept {
+                    follows::accept(c, follower.id, target.id)?;
+                } else {
+                    follows::remove(c, follower.id, target.id)?;
+                }
+                crate::activities::respond(c, &urls, &target, &follower, if accept { "Accept" } else { "Reject" }, follow_doc)
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
+}
+
+/// A new status as typed by a local user.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    /// The text as typed.
+    pub text: String,
+    /// Who may see it.
+    pub visibility: Visibility,
+    /// The status it replies to.
+    pub in_reply_to: Option<i64>,
+    /// Content warning.
+    pub spoiler_text: String,
+    /// Media sensitive.
+    pub sensitive: bool,
+    /// Language tag.
+    pub language: Option<String>,
+}
+
+impl NewPost {
+    /// A public post with just text.
+    pub fn public(text: &str) -> NewPost {
+        NewPost {
+            text: text.to_owned(),
+            visibility: Visibility::Public,
+            in_reply_to: None,
+            spoiler_text: String::new(),
+            sensitive: false,
+            language: Some("en".into()),
+        }
+    }
+}
+
+/// Resolves the mentions in typed text (known actors at once, unknown remote ones through
+/// WebFinger; failures leave the text as it is).
+async fn resolve_mentions(data: &FedData, text: &str) -> Vec<(MentionRef, Actor)> {
+    let mut found = Vec::new();
+    for m in text::find_mentions(text) {
+        let query = match &m.domain {
+            Some(d) => format!("{}@{d}", m.username),
+            None => m.username.clone(),
+        };
+        match resolve_actor(data, &query).await {
+            Ok(actor) => found.push((m, actor)),
+            Err(e) => tracing::debug!(mention = %query, error = %e, "mention not resolved"),
+        }
+    }
+    found
+}
+
+fn render(data: &FedData, text: &str, mentioned: &[(MentionRef, Actor)]) -> text::Rendered {
+    let local = data.config.domain.to_string();
+    let base = data.urls.base().to_owned();
+    text::render_plain(
+        text,
+        |m| {
+            mentioned.iter().find(|(r, _)| r == m).map(|(_, a)| ResolvedMention {
+                href: a.url.clone().unwrap_or_else(|| a.ap_id.clone()),
+                actor_id: a.ap_id.clone(),
+                name: crate::objects::status::handle(a, &local),
+            })
+        },
+        |tag| format!("{base}/tags/{}", tag.to_lowercase()),
+    )
+}
+
+/// Publishes a new status (or reply) and delivers it to exactly its audience.
+pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status, FedError> {
+    let mentioned = resolve_mentions(data, &new.text).await;
+    let rendered = render(data, &new.text, &mentioned);
+    let mention_ids: Vec<i64> = mentioned.iter().map(|(_, a)| a.id).collect();
+    let id = Id::generate().0;
+    let stamp = now();
+    let status = Status {
+        id,
+        ap_id: format!("{}/statuses/{id}", author.ap_id),
+        url: Some(format!("{}/@{}/{id}", data.urls.base(), author.username)),
+        actor_id: author.id,
+        local: true,
+        kind: "Note".into(),
+        in_reply_to_id: new.in_reply_to,
+        in_reply_to_ap_id: None,
+        in_reply_to_actor_id: None,
+        reblog_of_id: None,
+        group_id: None,
+        visibility: new.visibility.as_str().to_owned(),
+        title: None,
+        content: rendered.html,
+        source: Some(new.text),
+        spoiler_text: new.spoiler_text,
+        sensitive: new.sensitive,
+        language: new.language,
+        published_at: stamp,
+        edited_at: None,
+        deleted_at: None,
+        created_at: stamp,
+        updated_at: stamp,
+    };
+    let (data2, tags) = (data.clone(), rendered.tags);
+    let stored = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let status = link_parent(c, status)?;
+                statuses::insert(c, &status)?;
+                status_parts::replace_mentions(c, status.id, &mention_ids)?;
+                status_parts::replace_tags(c, status.id, &tags)?;
+                let parts = load_parts(c, status.clone())?;
+                announce_status(c, &data2, &parts, "Create")?;
+                Ok(status)
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(stored)
+}
+
+fn link_parent(c: &mut DbConnection, mut status: Status) -> StorageResult<Status> {
+    if let Some(parent_id) = status.in_reply_to_id {
+        let parent = statuses::get(c, parent_id)?;
+        if parent.deleted_at.is_some() {
+            return Err(StorageError::NotFound);
+        }
+        status.in_reply_to_ap_id = Some(parent.ap_id);
+        status.in_reply_to_actor_id = Some(parent.actor_id);
+    }
+    Ok(status)
+}
+
+/// Queues `Create`/`Update` of a status to its audience.
+fn announce_status(c: &mut DbConnection, data: &FedData, parts: &NoteParts, kind: &str) -> StorageResult<()> {
+    let note = render_note(parts, data.urls.base(), &data.config.domain.to_string())
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let (to, cc) = (note.to.clone(), note.cc.clone());
+    let object = serde_json::to_value(&note).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let id = match kind {
+        "Create" => format!("{}/activity", parts.status.ap_id),
+        _ => new_activity_id(&data.urls),
+    };
+    let doc = envelope(&id, kind, &parts.author, object, &to, &cc);
+    let inboxes = status_inboxes(c, parts)?;
+    publish(c, &parts.author, &doc, &inboxes)?;
+    Ok(())
+}
+
+/// Edits a status's text (and content warning); sends `Update` to the same audience.
+pub async fn edit(
+    data: &FedData,
+    author: &Actor,
+    status_id: i64,
+    text: &str,
+    spoiler_text: &str,
+) -> Result<Status, FedError> {
+    let mentioned = resolve_mentions(data, text).await;
+    let rendered = render(data, text, &mentioned);
+    let mention_ids: Vec<i64> = mentioned.iter().map(|(_, a)| a.id).collect();
+    let (author_id, text, spoiler, data2) =
+        (author.id, text.to_owned(), spoiler_text.to_owned(), data.clone());
+    let updated = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let mut status = own_live_status(c, author_id, status_id)?;
+                status.content = rendered.html;
+                status.source = Some(text);
+                status.spoiler_text = spoiler;
+                statuses::update(c, &status)?;
+                status_parts::replace_mentions(c, status.id, &mention_ids)?;
+                status_parts::replace_tags(c, status.id, &rendered.tags)?;
+                let status = statuses::get(c, status.id)?;
+                let parts = load_parts(c, status.clone())?;
+                announce_status(c, &data2, &parts, "Update")?;
+                Ok(status)
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(updated)
+}
+
+fn own_live_status(c: &mut DbConnection, author_id: i64, status_id: i64) -> StorageResult<Status> {
+    let status = statuses::get(c, status_id)?;
+    if status.actor_id != author_id || status.deleted_at.is_some() || status.reblog_of_id.is_some() {
+        return Err(StorageError::NotFound);
+    }
+    Ok(status)
+}
+
+/// Deletes a status; sends `Delete` (with a Tombstone) to everyone who received it.
+pub async fn delete_status(data: &FedData, author: &Actor, status_id: i64) -> Result<(), FedError> {
+    let (author_id, urls) = (author.id, data.urls.clone());
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let status = own_live_status(c, author_id, status_id)?;
+                let parts = load_parts(c, status.clone())?;
+                let inboxes = status_inboxes(c, &parts)?;
+                statuses::mark_deleted(c, status.id)?;
+                let tombstone = json!({ "id": status.ap_id, "type": "Tombstone" });
+                let doc = envelope(
+                    &new_activity_id(&urls),
+                    "Delete",
+                    &parts.author,
+                    tombstone,
+                    &[PUBLIC.into()],
+                    &[],
+                );
+                publish(c, &parts.author, &doc, &inboxes)?;
+                Ok(())
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
+}
+
+/// The status a like or boost is about, with its author; must be live and visible enough.
+fn target_status(c: &mut DbConnection, status_id: i64) -> StorageResult<(Status, Actor)> {
+    let status = statuses::get(c, status_id)?;
+    if status.deleted_at.is_some() || status.reblog_of_id.is_some() {
+        return Err(StorageError::NotFound);
+    }
+    let author = actors::get(c, status.actor_id)?;
+    Ok((status, author))
+}
+
+/// Likes a status; its remote author gets `Like`.
+pub async fn like(data: &FedData, actor: &Actor, status_id: i64) -> Result<(), FedError> {
+    let (actor, like_id) = (actor.clone(), new_activity_id(&data.urls));
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let (status, author) = target_status(c, status_id)?;
+                let (_, new) = favourites::add(c, actor.id, status.id, Some(&like_id))?;
+                if new && !author.is_local() {
+                    let doc = envelope(
+                        &like_id,
+                        "Like",
+                        &actor,
+                        json!(status.ap_id),
+                        std::slice::from_ref(&author.ap_id),
+                        &[],
+                    );
+                    publish(c, &actor, &doc, &[author.delivery_inbox().to_owned()])?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
+}
+
+/// Takes a like back; its remote author gets `Undo{Like}`.
+pub async fn unlike(data: &FedData, actor: &Actor, status_id: i64) -> Result<(), FedError> {
+    let (actor, undo_id) = (actor.clone(), new_activity_id(&data.urls));
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let (status, author) = target_status(c, status_id)?;
+                let Some(existing) = favourites::find(c, actor.id, status.id)? else { return Ok(()) };
+                favourites::remove(c, actor.id, status.id)?;
+                if !author.is_local() {
+                    let inner = json!({ "id": existing.ap_id, "type": "Like", "actor": actor.ap_id, "object": status.ap_id });
+                    let doc = envelope(&undo_id, "Undo", &actor, inner, std::slice::from_ref(&author.ap_id), &[]);
+                    publish(c, &actor, &doc, &[author.delivery_inbox().to_owned()])?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
+}
+
+/// Boosts a public or unlisted status: `Announce` to our followers and its author.
+pub async fn boost(data: &FedData, actor: &Actor, status_id: i64) -> Result<Status, FedError> {
+    let (actor, urls) = (actor.clone(), data.urls.clone());
+    let boost = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let (status, author) = target_status(c, status_id)?;
+                if !matches!(status.visibility()?, Visibility::Public | Visibility::Unlisted) {
+                    return Err(StorageError::Conflict("only public posts can be boosted".into()));
+                }
+                let id = Id::generate().0;
+                let stamp = now();
+                let boost = Status {
+                    id,
+                    ap_id: format!("{}/statuses/{id}/activity", actor.ap_id),
+                    kind: "Announce".into(),
+                    actor_id: actor.id,
+                    local: true,
+                    reblog_of_id: Some(status.id),
+                    content: String::new(),
+                    source: None,
+                    in_reply_to_id: None,
+                    in_reply_to_ap_id: None,
+                    in_reply_to_actor_id: None,
+                    group_id: None,
+                    title: None,
+                    url: None,
+                    spoiler_text: String::new(),
+                    sensitive: false,
+                    language: None,
+                    visibility: Visibility::Public.as_str().into(),
+                    published_at: stamp,
+                    edited_at: None,
+                    deleted_at: None,
+                    created_at: stamp,
+                    updated_at: stamp,
+                };
+                statuses::insert(c, &boost)?;
+                let followers = actor.followers_url.clone().unwrap_or_default();
+                let doc = envelope(
+                    &boost.ap_id,
+                    "Announce",
+                    &actor,
+                    json!(status.ap_id),
+                    &[PUBLIC.into()],
+                    &[author.ap_id.clone(), followers],
+                );
+                let mut inboxes = follows::follower_inboxes(c, actor.id)?;
+                if !author.is_local() {
+                    inboxes.push(author.delivery_inbox().to_owned());
+                }
+                publish(c, &actor, &doc, &inboxes)?;
+                let _ = urls;
+                Ok(boost)
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(why) => FedError::Forbidden(why),
+            other => other.into(),
+        })?;
+    wake(data);
+    Ok(boost)
+}
+
+/// Takes a boost back: `Undo{Announce}` to the same audience.
+pub async fn unboost(data: &FedData, actor: &Actor, status_id: i64) -> Result<(), FedError> {
+    let (actor, undo_id) = (actor.clone(), new_activity_id(&data.urls));
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let (status, author) = target_status(c, status_id)?;
+                let mine = statuses::boosts_of(c, status.id)?.into_iter().find(|b| b.actor_id == actor.id && b.deleted_at.is_none());
+                let Some(boost) = mine else { return Ok(()) };
+                statuses::mark_deleted(c, boost.id)?;
+                let inner = json!({ "id": boost.ap_id, "type": "Announce", "actor": actor.ap_id, "object": status.ap_id });
+                let doc = envelope(&undo_id, "Undo", &actor, inner, &[PUBLIC.into()], &[]);
+                let mut inboxes = follows::follower_inboxes(c, actor.id)?;
+                if !author.is_local() {
+                    inboxes.push(author.delivery_inbox().to_owned());
+                }
+                publish(c, &actor, &doc, &inboxes)?;
+                Ok(())
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
+}
+
+/// Changes to a local profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Bio, as typed (rendered to HTML).
+    pub note: Option<String>,
+    /// Locked account.
+    pub locked: Option<bool>,
+    /// Automated account.
+    pub bot: Option<bool>,
+    /// Listed in directories.
+    pub discoverable: Option<bool>,
+    /// Profile fields (name, value as typed).
+    pub fields: Option<Vec<(String, String)>>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Header URL.
+    pub header_url: Option<String>,
+}
+
+/// Updates a local profile and sends `Update{Person}` to followers and followed instances.
+pub async fn update_profile(data: &FedData, actor: &Actor, update: ProfileUpdate) -> Result<Actor, FedError> {
+    let mut row = actor.clone();
+    if let Some(name) = update.display_name {
+        row.display_name = text::strip_html(&name);
+    }
+    if let Some(note) = update.note {
+        row.summary = render(data, &note, &[]).html;
+    }
+    row.manually_approves_followers = update.locked.unwrap_or(row.manually_approves_followers);
+    row.bot = update.bot.unwrap_or(row.bot);
+    row.discoverable = update.discoverable.unwrap_or(row.discoverable);
+    if let Some(fields) = update.fields {
+        let fields: Vec<ProfileField> = fields
+            .into_iter()
+            .map(|(n, v)| ProfileField { name: text::escape(&n), value: render(data, &v, &[]).html })
+            .collect();
+        row.set_fields(&fields);
+    }
+    row.avatar_url = update.avatar_url.or(row.avatar_url);
+    row.header_url = update.header_url.or(row.header_url);
+    row.updated_at = now();
+    let doc_actor = DbActor::new(row.clone())?.to_json()?;
+    let object = serde_json::to_value(doc_actor)?;
+    let (stored, id) = (row.clone(), new_activity_id(&data.urls));
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                actors::update_local(c, &stored)?;
+                let doc = envelope(&id, "Update", &stored, object, &[PUBLIC.into()], &[]);
+                let inboxes = network_inboxes(c, &stored)?;
+                publish(c, &stored, &doc, &inboxes)?;
+                Ok(())
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(row)
+}
+
+/// Deletes a local account: it is marked gone, its statuses go, its follows end, and
+/// `Delete{actor}` reaches every instance that knew it.
+pub async fn delete_account(data: &FedData, actor: &Actor) -> Result<(), FedError> {
+    let (actor, id) = (actor.clone(), new_activity_id(&data.urls));
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let inboxes = network_inboxes(c, &actor)?;
+                let doc = envelope(
+                    &id,
+                    "Delete",
+                    &actor,
+                    Value::String(actor.ap_id.clone()),
+                    &[PUBLIC.into()],
+                    &[],
+                );
+                publish(c, &actor, &doc, &inboxes)?;
+                for status in statuses::by_actor(c, actor.id, None, i64::MAX)? {
+                    statuses::mark_deleted(c, status.id)?;
+                }
+                follows::remove_all_of(c, actor.id)?;
+                actors::mark_deleted(c, actor.id)
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
+}
+
+/// Blocks an actor: follows both ways end; a remote actor gets `Block`.
+pub async fn block(data: &FedData, actor: &Actor, target: &Actor) -> Result<(), FedError> {
+    let (actor, target, id) = (actor.clone(), target.clone(), new_activity_id(&data.urls));
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                blocks::add(c, actor.id, target.id, Some(&id))?;
+                follows::remove_between(c, actor.id, target.id)?;
+                if !target.is_local() {
+                    let doc = envelope(
+                        &id,
+                        "Block",
+                        &actor,
+                        json!(target.ap_id),
+                        std::slice::from_ref(&target.ap_id),
+                        &[],
+                    );
+                    publish(c, &actor, &doc, &[target.delivery_inbox().to_owned()])?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
+}
+
+/// Fetches a remote status by URL (signed by the instance actor) and stores it.
+pub async fn resolve_status(data: &FedData, url: &str) -> Result<Status, FedError> {
+    let url = url::Url::parse(url)?;
+    Ok(ObjectId::<DbStatus>::from(url).dereference(data).await?.row)
+}

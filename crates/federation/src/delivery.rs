@@ -1,0 +1,376 @@
+//! The delivery worker: sends queued activities to remote inboxes.
+//!
+//! Jobs come from the outbox (one per distinct inbox). Each is signed by its actor's key and
+//! POSTed; 2xx completes it; network errors, timeouts, 408, 429 and 5xx retry with exponential
+//! backoff and jitter (honouring `Retry-After`) for about a week; other 4xx give up; 410 from a
+//! personal inbox marks the actor gone and drops its follows. A per-instance circuit breaker
+//! stops hammering an instance that keeps failing; per-instance and global concurrency limits
+//! keep a dead instance from slowing the live ones. Jobs are leased, so a crash only delays
+//! them until the lease runs out.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use guildhall_core::keys::SigningKey;
+use guildhall_storage::outbox::{DELIVER_QUEUE, Delivery};
+use guildhall_storage::{Db, StorageError, Timestamp, actors, follows, instances, jobs, now, outbox};
+use rand::Rng;
+use tokio::sync::{Notify, Semaphore, watch};
+use url::Url;
+
+use crate::error::FedError;
+use crate::signing;
+use crate::state::REQUEST_TIMEOUT;
+
+/// Requests in flight at once, over all instances.
+pub const GLOBAL_CONCURRENCY: usize = 128;
+/// Requests in flight at once to one instance.
+pub const PER_INSTANCE_CONCURRENCY: usize = 8;
+/// How long a claimed job is ours before another worker may take it.
+pub const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// Consecutive failures that open an instance's circuit breaker.
+pub const BREAKER_THRESHOLD: i32 = 5;
+
+/// What happened to one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted by the receiver.
+    Delivered,
+    /// Will be tried again.
+    Retry(String),
+    /// Given up for good.
+    GaveUp(String),
+}
+
+/// Sends queued deliveries. Cheap to clone; clones share caches and limits.
+#[derive(Debug, Clone)]
+pub struct DeliveryWorker {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    client: reqwest::Client,
+    worker_id: String,
+    keys: Mutex<HashMap<i64, Arc<(String, SigningKey)>>>,
+    per_instance: Mutex<HashMap<String, Arc<Semaphore>>>,
+    global: Semaphore,
+    wakeup: Arc<Notify>,
+}
+
+impl DeliveryWorker {
+    /// A worker on `db`, woken by `wakeup` when something is queued. `insecure` allows http and
+    /// loopback targets (local trials and tests).
+    pub fn new(db: Db, wakeup: Arc<Notify>, insecure: bool) -> Result<DeliveryWorker, FedError> {
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(crate::USER_AGENT)
+            .https_only(!insecure)
+            .no_proxy()
+            .build()
+            .map_err(|e| FedError::Internal(format!("http client: {e}")))?;
+        let worker_id = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        Ok(DeliveryWorker {
+            inner: Arc::new(Inner {
+                db,
+                client,
+                worker_id,
+                keys: Mutex::new(HashMap::new()),
+                per_instance: Mutex::new(HashMap::new()),
+                global: Semaphore::new(GLOBAL_CONCURRENCY),
+                wakeup,
+            }),
+        })
+    }
+
+    /// Delivers until `stop` turns true: claims due jobs, sends them concurrently, sleeps
+    /// until woken or a second passes when there is nothing to do. In-flight deliveries finish
+    /// before it returns.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let sent = match self.round(now()).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery round failed");
+                    0
+                }
+            };
+            if sent == 0 {
+                tokio::select! {
+                    _ = self.inner.wakeup.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        }
+    }
+
+    /// Delivers everything due now, round after round, until nothing is left; returns how
+    /// many deliveries were attempted. Tests call this instead of waiting for timers.
+    pub async fn flush(&self) -> Result<usize, FedError> {
+        self.flush_as_of(now()).await
+    }
+
+    /// Like [`DeliveryWorker::flush`], acting as if the time were `as_of` (so retries and
+    /// expired leases of a crashed worker come due without waiting).
+    pub async fn flush_as_of(&self, as_of: Timestamp) -> Result<usize, FedError> {
+        let mut total = 0;
+        loop {
+            let n = self.round(as_of).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// Claims one batch and delivers it; returns the batch size.
+    async fn round(&self, as_of: Timestamp) -> Result<usize, FedError> {
+        let skip = self.open_breakers().await?;
+        let worker = self.inner.worker_id.clone();
+        let lease = as_of.max(now()) + LEASE;
+        let limit = i64::try_from(GLOBAL_CONCURRENCY * 2).unwrap_or(256);
+        let batch = self
+            .inner
+            .db
+            .run(move |c| jobs::claim(c, DELIVER_QUEUE, &worker, limit, as_of, lease, &skip))
+            .await?;
+        let count = batch.len();
+        let tasks = batch.into_iter().map(|job| {
+            let this = self.clone();
+            tokio::spawn(async move { this.deliver_job(job).await })
+        });
+        for task in futures::future::join_all(tasks).await {
+            if let Err(e) = task {
+                tracing::error!(error = %e, "delivery task panicked");
+            }
+        }
+        Ok(count)
+    }
+
+    async fn open_breakers(&self) -> Result<Vec<String>, FedError> {
+        Ok(self.inner.db.run(|c| instances::unreachable(c, now())).await?)
+    }
+
+    async fn deliver_job(&self, job: jobs::Job) {
+        let outcome = match serde_json::from_str::<Delivery>(&job.payload) {
+            Ok(delivery) => self.deliver(&delivery).await,
+            Err(e) => Outcome::GaveUp(format!("bad payload: {e}")),
+        };
+        if let Err(e) = self.record(&job, outcome).await {
+            tracing::warn!(job = job.id, error = %e, "could not record delivery outcome");
+        }
+    }
+
+    /// Sends one activity to one inbox.
+    pub async fn deliver(&self, delivery: &Delivery) -> Outcome {
+        let Ok(inbox) = Url::parse(&delivery.inbox) else {
+            return Outcome::GaveUp(format!("bad inbox URL {}", delivery.inbox));
+        };
+        let activity_id = delivery.activity_id;
+        let activity = match self.inner.db.run(move |c| outbox::get(c, activity_id)).await {
+            Ok(a) => a,
+            Err(StorageError::NotFound) => return Outcome::GaveUp("activity no longer exists".into()),
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let key = match self.signing_key(activity.actor_id).await {
+            Ok(k) => k,
+            Err(e) => return Outcome::GaveUp(format!("no signing key: {e}")),
+        };
+        let instance = self.instance_limit(&inbox);
+        let Ok(_global) = self.inner.global.acquire().await else {
+            return Outcome::Retry("shutting down".into());
+        };
+        let Ok(_local) = instance.acquire().await else { return Outcome::Retry("shutting down".into()) };
+        self.post(&inbox, activity.json.into_bytes(), &key).await
+    }
+
+    async fn post(&self, inbox: &Url, body: Vec<u8>, key: &(String, SigningKey)) -> Outcome {
+        let headers = match signing::sign("POST", inbox, Some(&body), &key.0, &key.1) {
+            Ok(h) => h,
+            Err(e) => return Outcome::GaveUp(e.to_string()),
+        };
+        let mut request = self.inner.client.post(inbox.clone()).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        match request.send().await {
+            Ok(response) => classify(response.status(), retry_after(&response)),
+            Err(e) => Outcome::Retry(format!("{}: {}", inbox, error_chain(&e))),
+        }
+    }
+
+    fn instance_limit(&self, inbox: &Url) -> Arc<Semaphore> {
+        let host = signing::host_header(inbox);
+        let mut map = self.inner.per_instance.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(host).or_insert_with(|| Arc::new(Semaphore::new(PER_INSTANCE_CONCURRENCY))).clone()
+    }
+
+    async fn signing_key(&self, actor_id: i64) -> Result<Arc<(String, SigningKey)>, FedError> {
+        if let Some(key) = self.inner.keys.lock().unwrap_or_else(|p| p.into_inner()).get(&actor_id) {
+            return Ok(key.clone());
+        }
+        let (actor, pem) = self
+            .inner
+            .db
+            .run(move |c| Ok((actors::get(c, actor_id)?, actors::private_key(c, actor_id)?)))
+            .await?;
+        let key_id = actor.public_key_id.unwrap_or_else(|| format!("{}#main-key", actor.ap_id));
+        let key = SigningKey::from_pem(&pem).map_err(|e| FedError::Internal(e.to_string()))?;
+        let key = Arc::new((key_id, key));
+        self.inner.keys.lock().unwrap_or_else(|p| p.into_inner()).insert(actor_id, key.clone());
+        Ok(key)
+    }
+
+    /// Records the outcome: completes, reschedules or fails the job, updates the instance's
+    /// reachability, and handles 410.
+    async fn record(&self, job: &jobs::Job, outcome: Outcome) -> Result<(), FedError> {
+        let job = job.clone();
+        let worker = self.inner.worker_id.clone();
+        let domain = job.partition_key.clone();
+        self.inner
+            .db
+            .run(move |c| {
+                let instance = domain.as_deref().map(|d| instances::get_or_create(c, d)).transpose()?;
+                match &outcome {
+                    Outcome::Delivered => {
+                        jobs::complete(c, job.id, &worker)?;
+                        if let Some(i) =
+                            instance.filter(|i| i.failure_count > 0 || i.last_success_at.is_none())
+                        {
+                            instances::record_success(c, i.id)?;
+                        }
+                    }
+                    Outcome::Retry(error) => {
+                        let at = now() + backoff(job.attempts, retry_after_of(error));
+                        jobs::retry(c, job.id, at, error)?;
+                        if let Some(i) = instance {
+                            let failures = i.failure_count + 1;
+                            let until =
+                                (failures >= BREAKER_THRESHOLD).then(|| now() + breaker_pause(failures));
+                            instances::record_failure(c, i.id, until)?;
+                        }
+                    }
+                    Outcome::GaveUp(error) => {
+                        jobs::fail(c, job.id, error)?;
+                        if error.starts_with("410") {
+                            gone(c, &job)?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// 410 from a personal inbox: the actor is gone; forget it and its follows.
+fn gone(c: &mut guildhall_storage::DbConnection, job: &jobs::Job) -> guildhall_storage::StorageResult<()> {
+    let Ok(delivery) = serde_json::from_str::<Delivery>(&job.payload) else { return Ok(()) };
+    for actor in actors::find_by_inbox(c, &delivery.inbox)? {
+        actors::mark_deleted(c, actor.id)?;
+        follows::remove_all_of(c, actor.id)?;
+    }
+    Ok(())
+}
+
+/// Maps a response status to an outcome.
+pub fn classify(status: reqwest::StatusCode, retry_after: Option<Duration>) -> Outcome {
+    let code = status.as_u16();
+    match code {
+        200..=299 => Outcome::Delivered,
+        408 | 429 | 500..=599 => {
+            let hint = retry_after.map(|d| format!(" retry-after={}", d.as_secs())).unwrap_or_default();
+            Outcome::Retry(format!("{code}{hint}"))
+        }
+        _ => Outcome::GaveUp(format!("{code}")),
+    }
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    if let Ok(secs) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    at.duration_since(std::time::SystemTime::now()).ok()
+}
+
+fn retry_after_of(error: &str) -> Option<Duration> {
+    let secs = error.split("retry-after=").nth(1)?.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_secs(secs))
+}
+
+/// Delay before attempt `attempts + 1`: 30 s doubling per attempt, capped at 16 h, with up to
+/// 25 % jitter, and never less than the server's `Retry-After`. Twenty attempts span about a
+/// week.
+pub fn backoff(attempts: i32, retry_after: Option<Duration>) -> chrono::Duration {
+    let exp = u32::try_from(attempts.clamp(0, 30)).unwrap_or(0);
+    let base = 30u64.saturating_mul(1u64 << exp.min(20)).min(16 * 3600);
+    let jitter = rand::thread_rng().gen_range(0..=base / 4);
+    let secs = (base + jitter).max(retry_after.map_or(0, |d| d.as_secs()));
+    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2))
+}
+
+/// How long an open circuit breaker keeps an instance closed: 1 minute doubling per failure
+/// past the threshold, at most an hour.
+pub fn breaker_pause(failures: i32) -> chrono::Duration {
+    let over = u32::try_from((failures - BREAKER_THRESHOLD).clamp(0, 6)).unwrap_or(0);
+    chrono::Duration::minutes(i64::from(1u32 << over).min(60))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_outcomes() {
+        let ok = reqwest::StatusCode::ACCEPTED;
+        assert_eq!(classify(ok, None), Outcome::Delivered);
+        assert!(matches!(classify(reqwest::StatusCode::SERVICE_UNAVAILABLE, None), Outcome::Retry(_)));
+        assert!(matches!(classify(reqwest::StatusCode::TOO_MANY_REQUESTS, None), Outcome::Retry(_)));
+        assert!(matches!(classify(reqwest::StatusCode::REQUEST_TIMEOUT, None), Outcome::Retry(_)));
+        assert_eq!(classify(reqwest::StatusCode::GONE, None), Outcome::GaveUp("410".into()));
+        assert_eq!(classify(reqwest::StatusCode::UNAUTHORIZED, None), Outcome::GaveUp("401".into()));
+        let hinted = classify(reqwest::StatusCode::TOO_MANY_REQUESTS, Some(Duration::from_secs(900)));
+        assert_eq!(hinted, Outcome::Retry("429 retry-after=900".into()));
+        assert_eq!(retry_after_of("429 retry-after=900"), Some(Duration::from_secs(900)));
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let first = backoff(1, None).num_seconds();
+        assert!((60..=75).contains(&first), "{first}");
+        let late = backoff(25, None).num_seconds();
+        assert!((16 * 3600..=20 * 3600).contains(&late), "{late}");
+        assert!(backoff(0, Some(Duration::from_secs(3600))).num_seconds() >= 3600);
+        let week: i64 = (1..=20).map(|a| backoff(a, None).num_seconds()).sum();
+        assert!((5 * 86_400..=10 * 86_400).contains(&week), "{week}");
+    }
+
+    #[test]
+    fn breaker_pauses_grow_to_an_hour() {
+        assert_eq!(breaker_pause(BREAKER_THRESHOLD), chrono::Duration::minutes(1));
+        assert_eq!(breaker_pause(BREAKER_THRESHOLD + 3), chrono::Duration::minutes(8));
+        assert_eq!(breaker_pause(100), chrono::Duration::minutes(60));
+    }
+}

@@ -1,0 +1,139 @@
+//! The inbox (personal and shared): signature, digest, origin checks, deduplication, then the
+//! activity handlers — answering within a few seconds whatever remote fetches are needed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::traits::Actor as _;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use guildhall_storage::{actors, received};
+use url::Url;
+
+use crate::activities;
+use crate::error::FedError;
+use crate::objects::actor::{DbActor, authority};
+use crate::protocol::activity::Activity;
+use crate::signing::IncomingSignature;
+use crate::state::FedData;
+
+/// How long the sender waits at most; slower work continues after we answered 202.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(3);
+
+/// Handles one POST to an inbox.
+pub async fn receive(request: &HttpRequest, body: Bytes, data: FedData) -> Result<HttpResponse, FedError> {
+    let signature = parse_signature(request, &body)?;
+    let activity: Activity = serde_json::from_slice(&body)?;
+    check_origin(&activity, signature.key_id(), &data)?;
+    let Some(actor) = signer(&activity, &signature, &data).await? else {
+        return Ok(HttpResponse::Accepted().finish());
+    };
+    let id = activity.id.to_string();
+    let first_time = data.db.run(move |c| received::record(c, &id)).await?;
+    if !first_time {
+        tracing::debug!(id = %activity.id, "replayed activity ignored");
+        return Ok(HttpResponse::Accepted().finish());
+    }
+    process_in_time(activity, actor, data).await
+}
+
+fn parse_signature(request: &HttpRequest, body: &[u8]) -> Result<IncomingSignature, FedError> {
+    let headers: BTreeMap<String, String> = request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_lowercase(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    Ok(IncomingSignature::parse("POST", path, headers, Some(body))?)
+}
+
+/// The activity must come from the actor's own server, the key must be the actor's, and no
+/// remote server may speak for a local actor.
+fn check_origin(activity: &Activity, key_id: &str, data: &FedData) -> Result<(), FedError> {
+    let actor_host = authority(&activity.actor);
+    if authority(&activity.id) != actor_host {
+        return Err(FedError::BadRequest("the activity id is not on the actor's server".into()));
+    }
+    if actor_host == data.config.domain.to_string() {
+        return Err(FedError::Forbidden("a remote server cannot act for a local actor".into()));
+    }
+    let key_owner = Url::parse(key_id).map_err(|_| FedError::Unauthorized("keyId is not a URL".into()))?;
+    if authority(&key_owner) != actor_host {
+        return Err(FedError::Unauthorized("the signing key is not the actor's".into()));
+    }
+    Ok(())
+}
+
+/// The verified signer: the activity's actor, fetched if unknown (and refetched once when the
+/// key does not match, in case it rotated). `None` for a `Delete` of an actor we never knew.
+async fn signer(
+    activity: &Activity,
+    signature: &IncomingSignature,
+    data: &FedData,
+) -> Result<Option<DbActor>, FedError> {
+    let actor_id = ObjectId::<DbActor>::from(activity.actor.clone());
+    let actor = match tokio::time::timeout(ANSWER_WITHIN, actor_id.dereference(data)).await {
+        Ok(Ok(actor)) => actor,
+        _ if is_self_delete_of_unknown(activity, data).await? => return Ok(None),
+        Ok(Err(e)) => return Err(FedError::Unauthorized(format!("cannot fetch the signer's key: {e}"))),
+        Err(_) => return Err(FedError::Unauthorized("fetching the signer's key timed out".into())),
+    };
+    if !key_matches(&actor, signature.key_id()) {
+        return Err(FedError::Unauthorized("the signing key is not the actor's".into()));
+    }
+    if signature.verify(actor.public_key_pem()).is_ok() {
+        return Ok(Some(actor));
+    }
+    let refreshed =
+        actor_id.dereference_forced(data).await.map_err(|e| FedError::Unauthorized(e.to_string()))?;
+    signature.verify(refreshed.public_key_pem())?;
+    Ok(Some(refreshed))
+}
+
+fn key_matches(actor: &DbActor, key_id: &str) -> bool {
+    actor.row.public_key_id.as_deref() == Some(key_id)
+        || key_id.split('#').next() == Some(actor.row.ap_id.as_str())
+}
+
+async fn is_self_delete_of_unknown(activity: &Activity, data: &FedData) -> Result<bool, FedError> {
+    if activity.kind != "Delete" || activity.object_id().as_ref() != Some(&activity.actor) {
+        return Ok(false);
+    }
+    let id = activity.actor.to_string();
+    Ok(data.db.run(move |c| actors::find_by_ap_id(c, &id)).await?.is_none())
+}
+
+/// Runs the handler; answers with its result when it finishes in time, else 202 while it
+/// carries on.
+async fn process_in_time(
+    activity: Activity,
+    actor: DbActor,
+    data: FedData,
+) -> Result<HttpResponse, FedError> {
+    let id = activity.id.to_string();
+    let kind = activity.kind.clone();
+    let db = data.db.clone();
+    let task = tokio::spawn(async move {
+        let data = data.reset_request_count();
+        let result = activities::receive(activity, actor, &data).await;
+        if let Err(e) = &result {
+            tracing::info!(%id, %kind, error = %e, "activity refused");
+            // Let the sender retry what failed on our side.
+            if matches!(e, FedError::Storage(_) | FedError::Internal(_)) {
+                let id = id.clone();
+                let _ = db.run(move |c| received::forget(c, &id)).await;
+            }
+        }
+        result
+    });
+    match tokio::time::timeout(ANSWER_WITHIN, task).await {
+        Ok(Ok(Ok(()))) | Err(_) => Ok(HttpResponse::Accepted().finish()),
+        Ok(Ok(Err(FedError::Federation(e)))) => {
+            tracing::debug!(error = %e, "activity needed a fetch that failed");
+            Ok(HttpResponse::Accepted().finish())
+        }
+        Ok(Ok(Err(e))) => Err(e),
+        Ok(Err(join)) => Err(FedError::Internal(format!("activity handler panicked: {join}"))),
+    }
+}

@@ -1,0 +1,294 @@
+//! Statuses as ActivityPub objects: rendering ours as `Note`, storing theirs.
+
+use activitypub_federation::config::Data;
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::protocol::verification::verify_domains_match;
+use activitypub_federation::traits::Object;
+use guildhall_core::Id;
+use guildhall_core::model::Visibility;
+use guildhall_core::text::{sanitize_html, strip_html};
+use guildhall_storage::actors::{self, Actor};
+use guildhall_storage::status_parts::{self, RemoteMedia};
+use guildhall_storage::statuses::{self, Status};
+use guildhall_storage::{DbConnection, StorageResult, now};
+use url::Url;
+
+use crate::error::FedError;
+use crate::objects::actor::DbActor;
+use crate::protocol::note::{ApNote, Attachment, STATUS_TYPES, Tag};
+use crate::protocol::{PUBLIC, is_public};
+use crate::state::FedState;
+
+/// A status row with its parsed id.
+#[derive(Debug, Clone)]
+pub struct DbStatus {
+    /// The stored row.
+    pub row: Status,
+    id: Url,
+}
+
+impl DbStatus {
+    /// Wraps a row; fails when its stored id is not a URL.
+    pub fn new(row: Status) -> Result<DbStatus, FedError> {
+        let id = Url::parse(&row.ap_id).map_err(|e| FedError::Internal(format!("stored status id: {e}")))?;
+        Ok(DbStatus { row, id })
+    }
+}
+
+/// The `to` and `cc` of a status with this visibility.
+pub fn addressing(
+    visibility: Visibility,
+    followers: &str,
+    mentioned: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let mentions = mentioned.to_vec();
+    match visibility {
+        Visibility::Public => (vec![PUBLIC.into()], [vec![followers.into()], mentions].concat()),
+        Visibility::Unlisted => (vec![followers.into()], [vec![PUBLIC.into()], mentions].concat()),
+        Visibility::Private => ([vec![followers.into()], mentions].concat(), vec![]),
+        Visibility::Direct => (mentions, vec![]),
+    }
+}
+
+/// Reads the visibility of an incoming object from its addressing.
+pub fn visibility_of(to: &[String], cc: &[String], followers: Option<&str>) -> Visibility {
+    if to.iter().any(|a| is_public(a)) {
+        Visibility::Public
+    } else if cc.iter().any(|a| is_public(a)) {
+        Visibility::Unlisted
+    } else if followers.is_some_and(|f| to.iter().chain(cc).any(|a| a == f)) {
+        Visibility::Private
+    } else {
+        Visibility::Direct
+    }
+}
+
+/// Everything needed to render a local status.
+#[derive(Debug, Clone)]
+pub struct NoteParts {
+    /// The status.
+    pub status: Status,
+    /// Its author.
+    pub author: Actor,
+    /// Mentioned actors.
+    pub mentions: Vec<Actor>,
+    /// Hashtags.
+    pub tags: Vec<String>,
+    /// The parent's id.
+    pub in_reply_to: Option<String>,
+    /// The group it was posted into.
+    pub audience: Option<String>,
+}
+
+/// Loads what [`render_note`] needs.
+pub fn load_parts(c: &mut DbConnection, status: Status) -> StorageResult<NoteParts> {
+    let author = actors::get(c, status.actor_id)?;
+    let mentions = status_parts::mentions(c, status.id)?
+        .into_iter()
+        .map(|id| actors::get(c, id))
+        .collect::<StorageResult<Vec<_>>>()?;
+    let tags = status_parts::tags(c, status.id)?;
+    let in_reply_to = match status.in_reply_to_id {
+        Some(parent) => Some(statuses::get(c, parent)?.ap_id),
+        None => status.in_reply_to_ap_id.clone(),
+    };
+    let audience = status.group_id.map(|g| actors::get(c, g)).transpose()?.map(|g| g.ap_id);
+    Ok(NoteParts { status, author, mentions, tags, in_reply_to, audience })
+}
+
+/// The `@user@domain` handle of an actor, `local_domain` standing in for local actors.
+pub fn handle(actor: &Actor, local_domain: &str) -> String {
+    format!("@{}@{}", actor.username, actor.domain.as_deref().unwrap_or(local_domain))
+}
+
+/// Renders a local status as a `Note`.
+pub fn render_note(parts: &NoteParts, base_url: &str, local_domain: &str) -> Result<ApNote, FedError> {
+    let s = &parts.status;
+    let followers = parts.author.followers_url.clone().unwrap_or_default();
+    let mentioned: Vec<String> = parts.mentions.iter().map(|m| m.ap_id.clone()).collect();
+    let (to, cc) = addressing(s.visibility()?, &followers, &mentioned);
+    let mut tag: Vec<Tag> = parts
+        .mentions
+        .iter()
+        .map(|m| Tag {
+            kind: "Mention".into(),
+            href: Some(m.ap_id.clone()),
+            name: Some(handle(m, local_domain)),
+        })
+        .collect();
+    tag.extend(parts.tags.iter().map(|t| Tag {
+        kind: "Hashtag".into(),
+        href: Some(format!("{base_url}/tags/{t}")),
+        name: Some(format!("#{t}")),
+    }));
+    Ok(ApNote {
+        kind: s.kind.clone(),
+        id: Url::parse(&s.ap_id)?,
+        attributed_to: Url::parse(&parts.author.ap_id)?,
+        to,
+        cc,
+        audience: parts.audience.as_deref().map(Url::parse).transpose()?,
+        in_reply_to: parts.in_reply_to.as_deref().map(Url::parse).transpose()?,
+        name: s.title.clone(),
+        summary: Some(s.spoiler_text.clone()).filter(|t| !t.is_empty()),
+        sensitive: Some(s.sensitive),
+        content: Some(s.content.clone()),
+        content_map: s.language.clone().map(|l| [(l, s.content.clone())].into_iter().collect()),
+        source: s.source.clone().map(|text| serde_json::json!({"content": text, "mediaType": "text/plain"})),
+        published: Some(s.published_at.and_utc()),
+        updated: s.edited_at.map(|t| t.and_utc()),
+        url: s.url.as_deref().map(Url::parse).transpose()?,
+        tag,
+        attachment: Vec::<Attachment>::new(),
+    })
+}
+
+/// Stores (or refreshes) a remote object as a status: author fetched if unknown, HTML
+/// sanitized, visibility read from the addressing, mentions, hashtags and attachments kept,
+/// the parent linked (and fetched, within the request's fetch budget) when known.
+pub async fn store_remote(note: ApNote, data: &Data<FedState>) -> Result<DbStatus, FedError> {
+    if !STATUS_TYPES.contains(&note.kind.as_str()) {
+        return Err(FedError::BadRequest(format!("{} is not shown as a status", note.kind)));
+    }
+    verify_domains_match(&note.id, &note.attributed_to)?;
+    let author = ObjectId::<DbActor>::from(note.attributed_to.clone()).dereference(data).await?;
+    let parent = match &note.in_reply_to {
+        Some(parent_id) => fetch_parent(parent_id, data).await,
+        None => None,
+    };
+    let row = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let status = upsert_status(c, &note, &author.row, parent.as_ref())?;
+                write_parts(c, &note, &status)?;
+                statuses::adopt_orphans(c, &status)?;
+                Ok(status)
+            })
+        })
+        .await?;
+    DbStatus::new(row)
+}
+
+async fn fetch_parent(parent_id: &Url, data: &Data<FedState>) -> Option<Status> {
+    match ObjectId::<DbStatus>::from(parent_id.clone()).dereference(data).await {
+        Ok(parent) => Some(parent.row),
+        Err(e) => {
+            tracing::debug!(parent = %parent_id, error = %e, "parent not fetched");
+            None
+        }
+    }
+}
+
+fn upsert_status(
+    c: &mut DbConnection,
+    note: &ApNote,
+    author: &Actor,
+    parent: Option<&Status>,
+) -> StorageResult<Status> {
+    let existing = statuses::find_by_ap_id(c, note.id.as_str())?;
+    let stamp = now();
+    let visibility = visibility_of(&note.to, &note.cc, author.followers_url.as_deref());
+    let row = Status {
+        id: existing.as_ref().map_or_else(|| Id::generate().0, |s| s.id),
+        ap_id: note.id.to_string(),
+        url: note.url.as_ref().map(Url::to_string),
+        actor_id: author.id,
+        local: false,
+        kind: note.kind.clone(),
+        in_reply_to_id: parent.map(|p| p.id),
+        in_reply_to_ap_id: note.in_reply_to.as_ref().map(Url::to_string),
+        in_reply_to_actor_id: parent.map(|p| p.actor_id),
+        reblog_of_id: None,
+        group_id: existing.as_ref().and_then(|s| s.group_id),
+        visibility: visibility.as_str().to_owned(),
+        title: note.name.as_deref().map(strip_html),
+        content: sanitize_html(&note.html()),
+        source: None,
+        spoiler_text: note.summary.as_deref().map(strip_html).unwrap_or_default(),
+        sensitive: note.sensitive.unwrap_or(false),
+        language: note.language(),
+        published_at: note.published.map_or(stamp, |t| t.naive_utc()),
+        edited_at: existing.as_ref().and(note.updated.map(|t| t.naive_utc())),
+        deleted_at: None,
+        created_at: existing.as_ref().map_or(stamp, |s| s.created_at),
+        updated_at: stamp,
+    };
+    match existing {
+        Some(_) => statuses::update(c, &row)?,
+        None => statuses::insert(c, &row)?,
+    }
+    statuses::get(c, row.id)
+}
+
+fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageResult<()> {
+    let mut mentioned = Vec::new();
+    let hrefs = note.tag.iter().filter(|t| t.kind == "Mention").filter_map(|t| t.href.clone());
+    // Direct statuses name their recipients in to/cc; treat known ones as mentioned.
+    let recipients = note.to.iter().chain(&note.cc).cloned();
+    for href in hrefs.chain(recipients) {
+        if let Some(actor) = actors::find_by_ap_id(c, &href)? {
+            mentioned.push(actor.id);
+        }
+    }
+    status_parts::replace_mentions(c, status.id, &mentioned)?;
+    let tags: Vec<String> = note
+        .tag
+        .iter()
+        .filter(|t| t.kind == "Hashtag")
+        .filter_map(|t| t.name.clone())
+        .map(|n| n.trim_start_matches('#').to_owned())
+        .collect();
+    status_parts::replace_tags(c, status.id, &tags)?;
+    let media: Vec<RemoteMedia> = note
+        .attachment
+        .iter()
+        .filter_map(|a| {
+            Some(RemoteMedia {
+                url: a.url.as_ref()?.to_string(),
+                media_type: a.media_type.clone(),
+                description: a.name.clone(),
+                blurhash: a.blurhash.clone(),
+                width: a.width.and_then(|w| i32::try_from(w).ok()),
+                height: a.height.and_then(|h| i32::try_from(h).ok()),
+            })
+        })
+        .collect();
+    status_parts::replace_attachments(c, status.id, status.actor_id, &media)
+}
+
+#[async_trait::async_trait]
+impl Object for DbStatus {
+    type DataType = FedState;
+    type Kind = ApNote;
+    type Error = FedError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    async fn read_from_id(object_id: Url, data: &Data<FedState>) -> Result<Option<Self>, FedError> {
+        let id = object_id.to_string();
+        let row = data.db.run(move |c| statuses::find_by_ap_id(c, &id)).await?;
+        row.map(DbStatus::new).transpose()
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.row.deleted_at.is_some()
+    }
+
+    async fn into_json(self, data: &Data<FedState>) -> Result<ApNote, FedError> {
+        let parts = data.db.run(move |c| load_parts(c, self.row)).await?;
+        render_note(&parts, data.urls.base(), &data.config.domain.to_string())
+    }
+
+    async fn verify(json: &ApNote, expected_domain: &Url, _data: &Data<FedState>) -> Result<(), FedError> {
+        verify_domains_match(&json.id, expected_domain)?;
+        verify_domains_match(&json.attributed_to, expected_domain)?;
+        Ok(())
+    }
+
+    async fn from_json(json: ApNote, data: &Data<FedState>) -> Result<Self, FedError> {
+        store_remote(json, data).await
+    }
+}

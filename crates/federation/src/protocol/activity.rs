@@ -1,0 +1,53 @@
+//! Activities as received: the envelope read leniently, the `object` kept as JSON and
+//! interpreted by each handler.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use crate::protocol::{id_of, strings};
+
+/// An incoming activity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// The activity's id.
+    pub id: Url,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who did it (a URL, or an embedded actor of which the id counts).
+    #[serde(deserialize_with = "actor_id")]
+    pub actor: Url,
+    /// What it acts on: an id or an embedded object.
+    #[serde(default)]
+    pub object: Option<Value>,
+    /// Where (`Move`, `Add`).
+    #[serde(default)]
+    pub target: Option<Value>,
+    /// Primary audience.
+    #[serde(default, deserialize_with = "strings")]
+    pub to: Vec<String>,
+    /// Secondary audience.
+    #[serde(default, deserialize_with = "strings")]
+    pub cc: Vec<String>,
+    /// Free text (`Flag` comments).
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+fn actor_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    let value = Value::deserialize(d)?;
+    id_of(&value).ok_or_else(|| serde::de::Error::custom("actor has no id"))
+}
+
+impl Activity {
+    /// The id of `object`, whether given as a URL or embedded.
+    pub fn object_id(&self) -> Option<Url> {
+        self.object.as_ref().and_then(id_of)
+    }
+
+    /// The embedded object's `type`, when the object is embedded.
+    pub fn object_type(&self) -> Option<&str> {
+        self.object.as_ref().and_then(|o| o.get("type")).and_then(Value::as_str)
+    }
+}

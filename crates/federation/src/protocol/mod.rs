@@ -1,0 +1,131 @@
+//! Wire types: what we send and what we accept.
+//!
+//! Incoming documents are read leniently (one-or-many values, ids given as strings or embedded
+//! objects, missing optional fields), outgoing ones are shaped as Mastodon, Lemmy and
+//! GoToSocial expect.
+
+pub mod activity;
+pub mod actor;
+pub mod note;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+use url::Url;
+
+/// The `as:Public` collection, in its three spellings.
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+/// True when `addr` means "everyone".
+pub fn is_public(addr: &str) -> bool {
+    matches!(addr, PUBLIC | "as:Public" | "Public")
+}
+
+/// The `@context` of every document we publish.
+pub fn context() -> Value {
+    json!([
+        "https://www.w3.org/ns/activitystreams",
+        "https://w3id.org/security/v1",
+        {
+            "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+            "sensitive": "as:sensitive",
+            "Hashtag": "as:Hashtag",
+            "toot": "http://joinmastodon.org/ns#",
+            "discoverable": "toot:discoverable",
+            "schema": "http://schema.org#",
+            "PropertyValue": "schema:PropertyValue",
+            "value": "schema:value",
+            "lemmy": "https://join-lemmy.org/ns#",
+            "moderators": { "@id": "lemmy:moderators", "@type": "@id" },
+            "postingRestrictedToMods": "lemmy:postingRestrictedToMods"
+        }
+    ])
+}
+
+/// Adds our `@context` to a JSON object.
+pub fn with_context(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        let mut out = serde_json::Map::new();
+        out.insert("@context".into(), context());
+        out.extend(std::mem::take(map));
+        return Value::Object(out);
+    }
+    value
+}
+
+/// The id of a value that is either a URL string or an object with an `id` (or `href`).
+pub fn id_of(value: &Value) -> Option<Url> {
+    match value {
+        Value::String(s) => Url::parse(s).ok(),
+        Value::Object(map) => map.get("id").or_else(|| map.get("href")).and_then(id_of),
+        Value::Array(items) => items.iter().find_map(id_of),
+        _ => None,
+    }
+}
+
+/// Reads strings given as one string, an array of strings, or objects with ids.
+pub fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let value = Option::<Value>::deserialize(deserializer)?;
+    Ok(match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.iter().filter_map(string_of).collect(),
+        Some(other) => string_of(&other).into_iter().collect(),
+    })
+}
+
+fn string_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(map) => map.get("id").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Reads a URL given as a string or as an object with an id or href (first of an array).
+pub fn url_ref<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>, D::Error> {
+    let value = Option::<Value>::deserialize(deserializer)?;
+    Ok(value.as_ref().and_then(link_href))
+}
+
+/// The first http(s) URL of a `url` value: a string, a Link object, or an array of them
+/// (preferring `text/html` links).
+pub fn link_href(value: &Value) -> Option<Url> {
+    match value {
+        Value::String(s) => Url::parse(s).ok(),
+        Value::Object(map) => {
+            map.get("href").or_else(|| map.get("id")).or_else(|| map.get("url")).and_then(link_href)
+        }
+        Value::Array(items) => {
+            let html = items.iter().find(|v| v.get("mediaType").and_then(Value::as_str) == Some("text/html"));
+            html.and_then(link_href).or_else(|| items.iter().find_map(link_href))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_links_are_read_in_every_shape() {
+        assert_eq!(
+            id_of(&json!("https://a.example/1")).map(String::from),
+            Some("https://a.example/1".into())
+        );
+        assert_eq!(
+            id_of(&json!({"id": "https://a.example/2"})).map(String::from),
+            Some("https://a.example/2".into())
+        );
+        assert!(id_of(&json!(3)).is_none());
+        let links = json!([{"type": "Link", "mediaType": "image/png", "href": "https://a.example/i.png"},
+                           {"type": "Link", "mediaType": "text/html", "href": "https://a.example/@x"}]);
+        assert_eq!(link_href(&links).map(String::from), Some("https://a.example/@x".into()));
+        assert!(is_public("as:Public") && !is_public("https://a.example/followers"));
+    }
+
+    #[test]
+    fn context_comes_first() {
+        let doc = with_context(json!({"id": "x"}));
+        assert_eq!(doc.as_object().and_then(|m| m.keys().next().cloned()), Some("@context".into()));
+    }
+}

@@ -1,0 +1,155 @@
+//! Objects shown as statuses: Note, and Article, Page and Question.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use crate::protocol::strings;
+
+/// Object types we show as statuses.
+pub const STATUS_TYPES: [&str; 5] = ["Note", "Article", "Page", "Question", "Event"];
+
+/// A `tag` entry: `Mention` or `Hashtag` (others are kept as their type with no effect).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// `Mention`, `Hashtag`, `Emoji`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Link: the actor for mentions, the tag page for hashtags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub href: Option<String>,
+    /// `@user@domain` or `#tag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A media attachment (`Document`, `Image`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    /// `Document`, `Image`, `Video`, `Audio`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The file.
+    #[serde(deserialize_with = "crate::protocol::url_ref", default)]
+    pub url: Option<Url>,
+    /// MIME type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Alt text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Blurhash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
+    /// Pixel width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<i64>,
+    /// Pixel height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
+}
+
+/// A status-like object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApNote {
+    /// `Note`, `Article`, `Page`, `Question`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The object's id.
+    pub id: Url,
+    /// The author: a string, an object, or (PeerTube) an array of which the Person counts.
+    #[serde(deserialize_with = "attributed_to")]
+    pub attributed_to: Url,
+    /// Primary audience.
+    #[serde(default, deserialize_with = "strings")]
+    pub to: Vec<String>,
+    /// Secondary audience.
+    #[serde(default, deserialize_with = "strings")]
+    pub cc: Vec<String>,
+    /// FEP-1b12 audience (the group).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::protocol::url_ref")]
+    pub audience: Option<Url>,
+    /// The parent.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::protocol::url_ref")]
+    pub in_reply_to: Option<Url>,
+    /// Title (articles, Lemmy pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Content warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Marked sensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive: Option<bool>,
+    /// HTML content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Content per language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_map: Option<BTreeMap<String, String>>,
+    /// Source as typed (Lemmy sends markdown here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Value>,
+    /// When published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<DateTime<Utc>>,
+    /// When last edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<DateTime<Utc>>,
+    /// HTML page.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::protocol::url_ref")]
+    pub url: Option<Url>,
+    /// Mentions, hashtags, emoji.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub tag: Vec<Tag>,
+    /// Media.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub attachment: Vec<Attachment>,
+}
+
+fn attributed_to<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    let value = Value::deserialize(d)?;
+    let person = match &value {
+        Value::Array(items) => items
+            .iter()
+            .find(|v| v.get("type").and_then(Value::as_str) == Some("Person"))
+            .or_else(|| items.first())
+            .and_then(crate::protocol::id_of),
+        other => crate::protocol::id_of(other),
+    };
+    person.ok_or_else(|| serde::de::Error::custom("attributedTo has no actor id"))
+}
+
+fn lenient_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Option::<Value>::deserialize(d)?;
+    let items = match value {
+        Some(Value::Array(items)) => items,
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => vec![other],
+    };
+    Ok(items.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())
+}
+
+impl ApNote {
+    /// The HTML content: `content`, else the first `contentMap` entry.
+    pub fn html(&self) -> String {
+        self.content
+            .clone()
+            .or_else(|| self.content_map.as_ref().and_then(|m| m.values().next().cloned()))
+            .unwrap_or_default()
+    }
+
+    /// The language, from the first `contentMap` key.
+    pub fn language(&self) -> Option<String> {
+        self.content_map.as_ref().and_then(|m| m.keys().next().cloned()).filter(|l| l.len() <= 16)
+    }
+}

@@ -1,0 +1,180 @@
+//! Actor documents, their collections, and the HTML profile page browsers are sent to.
+
+use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use guildhall_core::model::{ActorKind, FollowState, Visibility};
+use guildhall_core::text::escape;
+use guildhall_storage::actors::{self, Actor};
+use guildhall_storage::{follows, statuses};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{activity_json, tombstone, wants_activity_json};
+use crate::error::FedError;
+use crate::objects::actor::DbActor;
+use crate::objects::status::{load_parts, render_note};
+use crate::protocol::with_context;
+use crate::state::FedData;
+
+/// Page size of outbox pages.
+const PAGE: i64 = 20;
+
+async fn local_actor(data: &FedData, name: String, kind: ActorKind) -> Result<Actor, FedError> {
+    let actor = data.db.run(move |c| actors::find_local_any(c, &name)).await?.ok_or(FedError::NotFound)?;
+    let actual = actor.kind()?;
+    let same_path = match kind {
+        ActorKind::Group => actual == ActorKind::Group,
+        _ => actual != ActorKind::Group && actual != ActorKind::Application,
+    };
+    if !same_path {
+        return Err(FedError::NotFound);
+    }
+    Ok(actor)
+}
+
+async fn actor_response(request: &HttpRequest, actor: Actor) -> Result<HttpResponse, FedError> {
+    if actor.deleted_at.is_some() {
+        return Ok(tombstone(&actor.ap_id));
+    }
+    if !wants_activity_json(request) {
+        let page = actor.url.clone().unwrap_or_else(|| actor.ap_id.clone());
+        return Ok(HttpResponse::Found().insert_header((LOCATION, page)).finish());
+    }
+    let doc = serde_json::to_value(DbActor::new(actor)?.to_json()?)?;
+    Ok(activity_json(&with_context(doc)))
+}
+
+/// `GET /users/{name}`.
+pub async fn person(
+    request: HttpRequest,
+    name: web::Path<String>,
+    data: FedData,
+) -> Result<HttpResponse, FedError> {
+    let actor = local_actor(&data, name.into_inner(), ActorKind::Person).await?;
+    actor_response(&request, actor).await
+}
+
+/// `GET /groups/{name}`.
+pub async fn group(
+    request: HttpRequest,
+    name: web::Path<String>,
+    data: FedData,
+) -> Result<HttpResponse, FedError> {
+    let actor = local_actor(&data, name.into_inner(), ActorKind::Group).await?;
+    actor_response(&request, actor).await
+}
+
+/// `GET /actor`: the instance actor (always JSON; it has no page).
+pub async fn instance_actor(data: FedData) -> Result<HttpResponse, FedError> {
+    let id = data.urls.instance_actor();
+    let actor = data.db.run(move |c| actors::find_by_ap_id(c, &id)).await?.ok_or(FedError::NotFound)?;
+    let doc = serde_json::to_value(DbActor::new(actor)?.to_json()?)?;
+    Ok(activity_json(&with_context(doc)))
+}
+
+fn kind_of(path_kind: &str) -> ActorKind {
+    if path_kind == "groups" { ActorKind::Group } else { ActorKind::Person }
+}
+
+/// `GET /{users|groups}/{name}/followers`: the count (members are not listed publicly).
+pub async fn followers(path: web::Path<(String, String)>, data: FedData) -> Result<HttpResponse, FedError> {
+    let (kind, name) = path.into_inner();
+    let actor = local_actor(&data, name, kind_of(&kind)).await?;
+    let id = actor.id;
+    let total = data.db.run(move |c| Ok(follows::followers(c, id, FollowState::Accepted)?.len())).await?;
+    Ok(activity_json(&collection(actor.followers_url.as_deref().unwrap_or_default(), total)))
+}
+
+/// `GET /{users|groups}/{name}/following`: the count.
+pub async fn following(path: web::Path<(String, String)>, data: FedData) -> Result<HttpResponse, FedError> {
+    let (kind, name) = path.into_inner();
+    let actor = local_actor(&data, name, kind_of(&kind)).await?;
+    let id = actor.id;
+    let total = data.db.run(move |c| Ok(follows::following(c, id)?.len())).await?;
+    Ok(activity_json(&collection(actor.following_url.as_deref().unwrap_or_default(), total)))
+}
+
+fn collection(id: &str, total: usize) -> serde_json::Value {
+    with_context(json!({ "id": id, "type": "OrderedCollection", "totalItems": total }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    page: Option<bool>,
+    max_id: Option<i64>,
+}
+
+/// `GET /{users|groups}/{name}/outbox`: public posts as `Create` activities, newest first.
+pub async fn outbox(
+    path: web::Path<(String, String)>,
+    query: web::Query<PageQuery>,
+    data: FedData,
+) -> Result<HttpResponse, FedError> {
+    let (kind, name) = path.into_inner();
+    let actor = local_actor(&data, name, kind_of(&kind)).await?;
+    let outbox_id = actor.outbox_url.clone().unwrap_or_default();
+    let id = actor.id;
+    if query.page != Some(true) {
+        let total = data.db.run(move |c| statuses::count_public_by_actor(c, id)).await?;
+        let doc = json!({ "id": outbox_id, "type": "OrderedCollection", "totalItems": total,
+                          "first": format!("{outbox_id}?page=true") });
+        return Ok(activity_json(&with_context(doc)));
+    }
+    let max_id = query.max_id;
+    let (base, domain) = (data.urls.base().to_owned(), data.config.domain.to_string());
+    let parts = data
+        .db
+        .run(move |c| {
+            let page = statuses::public_by_actor(c, id, max_id, PAGE)?;
+            page.into_iter().map(|s| load_parts(c, s)).collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    let mut items = Vec::new();
+    for p in &parts {
+        let note = render_note(p, &base, &domain)?;
+        items.push(json!({
+            "id": format!("{}/activity", note.id), "type": "Create", "actor": note.attributed_to,
+            "published": note.published, "to": note.to, "cc": note.cc, "object": note,
+        }));
+    }
+    let mut doc = json!({ "id": format!("{outbox_id}?page=true"), "type": "OrderedCollectionPage",
+                          "partOf": outbox_id, "orderedItems": items });
+    if let Some(last) = parts.last().filter(|_| parts.len() as i64 == PAGE) {
+        doc["next"] = json!(format!("{outbox_id}?page=true&max_id={}", last.status.id));
+    }
+    Ok(activity_json(&with_context(doc)))
+}
+
+/// `GET /@{name}`: a minimal public profile page with recent public posts.
+pub async fn profile_page(
+    request: HttpRequest,
+    name: web::Path<String>,
+    data: FedData,
+) -> Result<HttpResponse, FedError> {
+    let name = name.into_inner();
+    let lookup = name.clone();
+    let actor = data.db.run(move |c| actors::find_local(c, &lookup)).await?.ok_or(FedError::NotFound)?;
+    if wants_activity_json(&request) {
+        return actor_response(&request, actor).await;
+    }
+    let id = actor.id;
+    let posts = data.db.run(move |c| statuses::public_by_actor(c, id, None, PAGE)).await?;
+    let handle = format!("@{}@{}", actor.username, data.config.domain);
+    let mut html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <link rel=\"alternate\" type=\"application/activity+json\" href=\"{id}\"></head><body><main>\
+         <h1>{title}</h1><p>{handle}</p><section>{summary}</section><h2>Posts</h2>",
+        title = escape(if actor.display_name.is_empty() { &actor.username } else { &actor.display_name }),
+        id = escape(&actor.ap_id),
+        handle = escape(&handle),
+        summary = actor.summary,
+    );
+    for post in posts.iter().filter(|p| p.reblog_of_id.is_none()) {
+        let vis = post.visibility().unwrap_or(Visibility::Direct);
+        if vis == Visibility::Public {
+            html.push_str(&format!("<article>{}</article>", post.content));
+        }
+    }
+    html.push_str("</main></body></html>");
+    Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).body(html))
+}

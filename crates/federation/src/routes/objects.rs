@@ -1,0 +1,125 @@
+//! Statuses and activities at their ids. Public and unlisted ones are served to anyone;
+//! followers-only and direct ones only to a signed fetch by an actor allowed to see them.
+
+use std::collections::BTreeMap;
+
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::traits::Actor as _;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use guildhall_core::model::{FollowState, Visibility};
+use guildhall_core::text::escape;
+use guildhall_storage::statuses::Status;
+use guildhall_storage::{actors, follows, outbox, status_parts, statuses};
+
+use super::{activity_json, tombstone, wants_activity_json};
+use crate::error::FedError;
+use crate::objects::actor::DbActor;
+use crate::objects::status::{load_parts, render_note};
+use crate::protocol::{is_public, with_context};
+use crate::signing::IncomingSignature;
+use crate::state::FedData;
+
+/// `GET /{users|groups}/{name}/statuses/{id}`.
+pub async fn status(
+    request: HttpRequest,
+    path: web::Path<(String, String, i64)>,
+    data: FedData,
+) -> Result<HttpResponse, FedError> {
+    let (_, name, id) = path.into_inner();
+    let status = data.db.run(move |c| statuses::get(c, id)).await?;
+    let author = {
+        let author_id = status.actor_id;
+        data.db.run(move |c| actors::get(c, author_id)).await?
+    };
+    if !status.local || !author.username.eq_ignore_ascii_case(&name) || status.reblog_of_id.is_some() {
+        return Err(FedError::NotFound);
+    }
+    if status.deleted_at.is_some() {
+        return Ok(tombstone(&status.ap_id));
+    }
+    let visibility = status.visibility()?;
+    if !matches!(visibility, Visibility::Public | Visibility::Unlisted) {
+        let signer = signed_fetcher(&request, &data).await?;
+        if !may_see(&status, visibility, &signer, &data).await? {
+            return Err(FedError::NotFound);
+        }
+    }
+    let (base, domain) = (data.urls.base().to_owned(), data.config.domain.to_string());
+    let parts = data.db.run(move |c| load_parts(c, status)).await?;
+    let note = render_note(&parts, &base, &domain)?;
+    if !wants_activity_json(&request) {
+        let html = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
+             <body><main><article>{}</article></main></body></html>",
+            escape(&parts.author.username),
+            parts.status.content
+        );
+        return Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).body(html));
+    }
+    Ok(activity_json(&with_context(serde_json::to_value(note)?)))
+}
+
+/// The actor that signed this GET; 401 when unsigned or the signature does not verify.
+async fn signed_fetcher(request: &HttpRequest, data: &FedData) -> Result<DbActor, FedError> {
+    let headers: BTreeMap<String, String> = request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_lowercase(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let signature = IncomingSignature::parse("GET", path, headers, None)?;
+    let key = url::Url::parse(signature.key_id()).map_err(|_| FedError::Unauthorized("bad keyId".into()))?;
+    let mut actor_url = key.clone();
+    actor_url.set_fragment(None);
+    let actor = ObjectId::<DbActor>::from(actor_url)
+        .dereference(data)
+        .await
+        .map_err(|e| FedError::Unauthorized(format!("cannot fetch the signer: {e}")))?;
+    signature.verify(actor.public_key_pem())?;
+    Ok(actor)
+}
+
+/// Followers-only: accepted followers and mentioned actors (or their instance's actor);
+/// direct: mentioned actors (or their instance's actor).
+async fn may_see(
+    status: &Status,
+    visibility: Visibility,
+    signer: &DbActor,
+    data: &FedData,
+) -> Result<bool, FedError> {
+    let (status_id, author) = (status.id, status.actor_id);
+    let signer_row = signer.row.clone();
+    Ok(data
+        .db
+        .run(move |c| {
+            let mut allowed = status_parts::mentions(c, status_id)?;
+            if visibility == Visibility::Private {
+                allowed.extend(follows::followers(c, author, FollowState::Accepted)?);
+            }
+            if allowed.contains(&signer_row.id) {
+                return Ok(true);
+            }
+            let instance_actor = signer_row.kind == "application";
+            for id in allowed {
+                let a = actors::get(c, id)?;
+                if instance_actor && a.domain.is_some() && a.domain == signer_row.domain {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await?)
+}
+
+/// `GET /activities/{id}`: one of our published activities, when it is public.
+pub async fn activity(path: web::Path<String>, data: FedData) -> Result<HttpResponse, FedError> {
+    let ap_id = format!("{}/activities/{}", data.urls.base(), path.into_inner());
+    let found = data.db.run(move |c| outbox::find_by_ap_id(c, &ap_id)).await?.ok_or(FedError::NotFound)?;
+    let doc: serde_json::Value = serde_json::from_str(&found.json)?;
+    let addressed = doc["to"].as_array().into_iter().chain(doc["cc"].as_array()).flatten();
+    if !addressed.filter_map(|a| a.as_str()).any(is_public) {
+        return Err(FedError::NotFound);
+    }
+    Ok(activity_json(&doc))
+}
