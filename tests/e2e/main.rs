@@ -6,6 +6,8 @@
 mod support;
 
 mod cli;
+mod discovery;
 mod federation;
 mod health;
+mod inbox;
 mod restart;

@@ -65,7 +65,7 @@ pub fn json_error(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(ErrorBody { error: message })
 }
 
-/// Rewrites error responses that are not JSON yet (actix's own 404s, 413s, 400s for bad JSON…)
+/// Rewrites error responses that are not JSON yet (ActivityPub's Tombstones are JSON too) (actix's own 404s, 413s, 400s for bad JSON…)
 /// into `{"error": "..."}`, keeping their status and using their text when they have one.
 pub fn jsonify_errors<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
@@ -74,7 +74,7 @@ pub fn jsonify_errors<B: MessageBody + 'static>(
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/") && v.contains("json"));
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

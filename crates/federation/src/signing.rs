@@ -105,7 +105,16 @@ impl IncomingSignature {
         if let Some(body) = body {
             check_digest(headers.get("digest").map(String::as_str), body)?;
         }
-        let mut cfg = config();
+        let signed = signed_headers(headers.get("signature").or_else(|| headers.get("authorization")));
+        if !signed.iter().any(|h| h == "(request-target)") {
+            return Err(SignatureError::Invalid("(request-target) is not signed".into()));
+        }
+        if !signed.iter().any(|h| h == "date" || h == "(created)") {
+            return Err(SignatureError::Invalid("neither date nor (created) is signed".into()));
+        }
+        // Verification accepts both Mastodon's form (date, host) and draft 11's (created)
+        // and (expires), as activitypub_federation (Lemmy) signs its fetches.
+        let mut cfg = SigConfig::new().set_expiration(SIGNATURE_MAX_AGE);
         if body.is_some() {
             cfg = cfg.require_digest();
         }
@@ -131,6 +140,16 @@ impl IncomingSignature {
         } else {
             Err(SignatureError::Mismatch)
         }
+    }
+}
+
+/// The `headers="..."` list of a Signature header, lower-cased (the draft's default is `date`).
+fn signed_headers(header: Option<&String>) -> Vec<String> {
+    let Some(header) = header else { return Vec::new() };
+    let list = header.split(',').map(str::trim).find_map(|part| part.strip_prefix("headers="));
+    match list {
+        Some(list) => list.trim_matches('"').split_whitespace().map(str::to_lowercase).collect(),
+        None => vec!["date".to_owned()],
     }
 }
 
@@ -182,6 +201,32 @@ mod tests {
             IncomingSignature::parse("POST", "/", no_sig, Some(b"{}")).unwrap_err(),
             SignatureError::Missing
         );
+    }
+
+    #[test]
+    fn draft_11_signatures_with_created_are_accepted() {
+        let keys = guildhall_core::keys::generate().unwrap();
+        let key = SigningKey::from_pem(&keys.private_pem).unwrap();
+        let signature = SigConfig::new()
+            .begin_sign("get", "/users/ada/statuses/1", BTreeMap::new())
+            .unwrap()
+            .sign("http://localhost:8081/actor#main-key".into(), |s| key.sign_base64(s.as_bytes()))
+            .unwrap()
+            .signature_header();
+        let headers = BTreeMap::from([("signature".to_string(), signature)]);
+        let sig = IncomingSignature::parse("GET", "/users/ada/statuses/1", headers, None).unwrap();
+        assert_eq!(sig.verify(&keys.public_pem), Ok(()));
+    }
+
+    #[test]
+    fn undated_signatures_are_refused() {
+        let header = r#"keyId="k",algorithm="hs2019",headers="(request-target) host",signature="AAAA""#;
+        let headers = BTreeMap::from([
+            ("signature".to_string(), header.to_string()),
+            ("host".into(), "localhost".into()),
+        ]);
+        let err = IncomingSignature::parse("GET", "/x", headers, None).unwrap_err();
+        assert_eq!(err, SignatureError::Invalid("neither date nor (created) is signed".into()));
     }
 
     #[test]
