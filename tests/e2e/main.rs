@@ -6,6 +6,7 @@
 mod support;
 
 mod cli;
+mod delivery;
 mod discovery;
 mod federation;
 mod health;

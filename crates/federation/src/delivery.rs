@@ -21,7 +21,6 @@ use url::Url;
 
 use crate::error::FedError;
 use crate::signing;
-use crate::state::REQUEST_TIMEOUT;
 
 /// Requests in flight at once, over all instances.
 pub const GLOBAL_CONCURRENCY: usize = 128;
@@ -64,15 +63,7 @@ impl DeliveryWorker {
     /// A worker on `db`, woken by `wakeup` when something is queued. `insecure` allows http and
     /// loopback targets (local trials and tests).
     pub fn new(db: Db, wakeup: Arc<Notify>, insecure: bool) -> Result<DeliveryWorker, FedError> {
-        let client = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(crate::USER_AGENT)
-            .https_only(!insecure)
-            .no_proxy()
-            .build()
-            .map_err(|e| FedError::Internal(format!("http client: {e}")))?;
+        let client = crate::state::http_client(insecure)?;
         let worker_id = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         Ok(DeliveryWorker {
             inner: Arc::new(Inner {
@@ -171,8 +162,8 @@ impl DeliveryWorker {
 
     /// Sends one activity to one inbox.
     pub async fn deliver(&self, delivery: &Delivery) -> Outcome {
-        let Ok(inbox) = Url::parse(&delivery.inbox) else {
-            return Outcome::GaveUp(format!("bad inbox URL {}", delivery.inbox));
+        let Some(inbox) = Url::parse(&delivery.inbox).ok().filter(|u| u.domain().is_some()) else {
+            return Outcome::GaveUp(format!("bad inbox URL {} (a domain name is required)", delivery.inbox));
         };
         let activity_id = delivery.activity_id;
         let activity = match self.inner.db.run(move |c| outbox::get(c, activity_id)).await {

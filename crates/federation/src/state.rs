@@ -54,6 +54,23 @@ impl UrlVerifier for SchemeVerifier {
     }
 }
 
+/// The HTTP client for all federation traffic. Outside insecure mode it refuses http and
+/// every loopback, private, link-local or otherwise internal address, checked after DNS
+/// resolution (so a name that resolves inward is refused too); redirects are not followed.
+pub fn http_client(insecure: bool) -> Result<reqwest::Client, FedError> {
+    let resolver = activitypub_federation::resolver::ValidatingDnsResolver::new(Vec::new(), !insecure);
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(crate::USER_AGENT)
+        .https_only(!insecure)
+        .no_proxy()
+        .dns_resolver(Arc::new(resolver))
+        .build()
+        .map_err(|e| FedError::Internal(format!("http client: {e}")))
+}
+
 impl FedState {
     /// Builds the library configuration. In insecure mode http, ports and loopback are
     /// allowed; otherwise only https to public addresses. Fetches are signed by the instance
@@ -61,8 +78,10 @@ impl FedState {
     pub async fn federation_config(self, instance_actor: &DbActor) -> Result<FedConfig, FedError> {
         let insecure = self.config.insecure;
         let domain = self.config.domain.to_string();
+        let client = http_client(insecure)?;
         FederationConfig::builder()
             .domain(domain)
+            .client(reqwest_middleware::ClientWithMiddleware::from(client))
             .app_data(self)
             .debug(insecure)
             .allow_http_urls(insecure)
@@ -73,5 +92,37 @@ impl FedState {
             .build()
             .await
             .map_err(|e| FedError::Internal(format!("federation config: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut text = e.to_string();
+        let mut source = e.source();
+        while let Some(inner) = source {
+            text.push_str(&format!(": {inner}"));
+            source = inner.source();
+        }
+        text
+    }
+
+    #[tokio::test]
+    async fn secure_mode_refuses_internal_addresses_and_http() {
+        let client = http_client(false).unwrap();
+        let err = client.get("https://localhost:9/inbox").send().await.unwrap_err();
+        let text = chain(&err).to_lowercase();
+        assert!(text.contains("internal") || text.contains("local"), "{text}");
+        let err = client.get("http://example.invalid/inbox").send().await.unwrap_err();
+        assert!(chain(&err).to_lowercase().contains("http"), "{}", chain(&err));
+    }
+
+    #[tokio::test]
+    async fn insecure_mode_reaches_loopback() {
+        let client = http_client(true).unwrap();
+        let err = client.get("http://localhost:9/inbox").send().await.unwrap_err();
+        assert!(err.is_connect(), "only the closed port stops it: {}", chain(&err));
     }
 }

@@ -229,6 +229,11 @@ pub fn pending_count(conn: &mut DbConnection, queue: &str) -> StorageResult<i64>
         .get_result(conn)?)
 }
 
+/// Every job of a queue, failed ones included, oldest first (for inspection and tests).
+pub fn all(conn: &mut DbConnection, queue: &str) -> StorageResult<Vec<Job>> {
+    Ok(jobs::table.filter(jobs::queue.eq(queue)).order(jobs::id).select(Job::as_select()).load(conn)?)
+}
+
 /// The job with this id.
 pub fn get(conn: &mut DbConnection, id: i64) -> StorageResult<Job> {
     Ok(jobs::table.find(id).select(Job::as_select()).first(conn)?)

@@ -181,6 +181,9 @@ impl Object for DbActor {
     async fn verify(json: &ApActor, expected_domain: &Url, _data: &Data<FedState>) -> Result<(), FedError> {
         verify_domains_match(&json.id, expected_domain)?;
         verify_domains_match(&json.inbox, expected_domain)?;
+        if let Some(shared) = json.shared_inbox() {
+            verify_domains_match(shared, expected_domain)?;
+        }
         if json.public_key.owner != json.id {
             return Err(FedError::BadRequest("publicKey.owner is not the actor".into()));
         }
