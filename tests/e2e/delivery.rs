@@ -28,21 +28,20 @@ impl FakeRemote {
         let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
-        let server =
-            HttpServer::new(move || {
-                let counter = counter.clone();
-                App::new().default_service(web::to(move || {
+        let server = HttpServer::new(move || {
+            let counter = counter.clone();
+            App::new().default_service(web::to(move || {
                     counter.fetch_add(1, Ordering::SeqCst);
                     async move {
                         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
                     }
                 }))
-            })
-            .workers(1)
-            .disable_signals()
-            .listen(listener)
-            .unwrap()
-            .run();
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
         let handle = server.handle();
         tokio::spawn(server);
         FakeRemote { port, hits, handle }

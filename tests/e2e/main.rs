@@ -9,6 +9,7 @@ mod cli;
 mod delivery;
 mod discovery;
 mod federation;
+mod fixtures;
 mod health;
 mod inbox;
 mod restart;

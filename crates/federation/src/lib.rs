@@ -26,6 +26,9 @@ pub mod signing;
 pub mod state;
 pub mod urls;
 
+#[cfg(test)]
+mod snapshots_test;
+
 pub use error::FedError;
 pub use local_actors::LocalActorError;
 pub use state::{FedConfig, FedData, FedState};

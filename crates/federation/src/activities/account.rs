@@ -1,5 +1,6 @@
 //! Profile updates, account deletions, moves and reports.
 
+use activitypub_federation::fetch::object_id::ObjectId;
 use guildhall_storage::{actors, follows, reports, statuses};
 use serde_json::Value;
 
@@ -14,7 +15,9 @@ pub async fn update_actor(activity: Activity, actor: DbActor, data: &FedData) ->
     let object = activity.object.clone().unwrap_or(Value::Null);
     let json: ApActor = serde_json::from_value(object)?;
     if json.id.as_str() != actor.row.ap_id {
-        return Err(FedError::Forbidden("an actor may only update itself".into()));
+        // Lemmy moderators send updates of their community: trust its origin, not the sender.
+        ObjectId::<DbActor>::from(json.id).dereference_forced(data).await?;
+        return Ok(());
     }
     let domain = authority(&json.id);
     let instance_id = actor.row.instance_id.unwrap_or_default();

@@ -65,12 +65,12 @@ impl DbActor {
                 .then(|| self.id.join(&format!("{}/moderators", row.username)).ok())
                 .flatten(),
             endpoints: Some(Endpoints { shared_inbox: parse(&row.shared_inbox_url) }),
-            public_key: PublicKey {
+            public_key: Some(PublicKey {
                 id: row.public_key_id.clone().unwrap_or_else(|| format!("{}#main-key", row.ap_id)),
-                owner: self.id.clone(),
+                owner: Some(self.id.clone()),
                 public_key_pem: row.public_key_pem.clone().unwrap_or_default(),
-            },
-            manually_approves_followers: row.manually_approves_followers,
+            }),
+            manually_approves_followers: Some(row.manually_approves_followers),
             discoverable: Some(row.discoverable),
             icon: parse(&row.avatar_url).map(|url| Image {
                 kind: "Image".into(),
@@ -113,8 +113,8 @@ pub fn remote_row(json: &ApActor, instance_id: i64, domain: &str) -> Actor {
     let mut row = Actor {
         id: guildhall_core::Id::generate().0,
         kind: kind.as_str().to_owned(),
-        username: json.preferred_username.clone(),
-        username_key: json.preferred_username.to_lowercase(),
+        username: json.username(),
+        username_key: json.username().to_lowercase(),
         domain: Some(domain.to_owned()),
         instance_id: Some(instance_id),
         ap_id: json.id.to_string(),
@@ -129,9 +129,9 @@ pub fn remote_row(json: &ApActor, instance_id: i64, domain: &str) -> Actor {
         fields_json: String::new(),
         avatar_url: json.icon.as_ref().and_then(|i| i.url.as_ref()).map(Url::to_string),
         header_url: json.image.as_ref().and_then(|i| i.url.as_ref()).map(Url::to_string),
-        public_key_id: Some(json.public_key.id.clone()),
-        public_key_pem: Some(json.public_key.public_key_pem.clone()),
-        manually_approves_followers: json.manually_approves_followers,
+        public_key_id: json.public_key.as_ref().map(|k| k.id.clone()),
+        public_key_pem: json.public_key_pem().map(str::to_owned),
+        manually_approves_followers: json.manually_approves_followers.unwrap_or(false),
         discoverable: json.discoverable.unwrap_or(false),
         bot: matches!(kind, ActorKind::Application | ActorKind::Service),
         moved_to_ap_id: json.moved_to.as_ref().map(Url::to_string),
@@ -184,7 +184,9 @@ impl Object for DbActor {
         if let Some(shared) = json.shared_inbox() {
             verify_domains_match(shared, expected_domain)?;
         }
-        if json.public_key.owner != json.id {
+        if let Some(owner) = json.public_key.as_ref().and_then(|k| k.owner.as_ref())
+            && owner != &json.id
+        {
             return Err(FedError::BadRequest("publicKey.owner is not the actor".into()));
         }
         Ok(())

@@ -13,7 +13,7 @@ pub struct Activity {
     /// The activity's id.
     pub id: Url,
     /// Its type.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "crate::protocol::type_name")]
     pub kind: String,
     /// Who did it (a URL, or an embedded actor of which the id counts).
     #[serde(deserialize_with = "actor_id")]

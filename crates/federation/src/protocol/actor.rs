@@ -11,8 +11,9 @@ use url::Url;
 pub struct PublicKey {
     /// Key id, usually `<actor>#main-key`.
     pub id: String,
-    /// The actor owning the key.
-    pub owner: Url,
+    /// The actor owning the key (some servers leave it out; it is then the actor itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Url>,
     /// SPKI PEM.
     pub public_key_pem: String,
 }
@@ -62,11 +63,12 @@ pub struct PropertyValue {
 #[serde(rename_all = "camelCase")]
 pub struct ApActor {
     /// `Person`, `Group`, `Application`, `Service` or `Organization`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "crate::protocol::type_name")]
     pub kind: String,
     /// The actor's id.
     pub id: Url,
-    /// Handle name.
+    /// Handle name (when missing, the last segment of the id stands in).
+    #[serde(default)]
     pub preferred_username: String,
     /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,16 +90,21 @@ pub struct ApActor {
     /// Lemmy-style moderators collection (groups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderators: Option<Url>,
-    /// Shared inbox and friends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Shared inbox and friends (a non-object value is ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_endpoints")]
     pub endpoints: Option<Endpoints>,
-    /// The signing key.
-    pub public_key: PublicKey,
-    /// Locked account / approval-only group.
-    #[serde(default)]
-    pub manually_approves_followers: bool,
-    /// Listed in directories.
+    /// The signing key; an actor without one cannot sign anything we would accept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<PublicKey>,
+    /// Locked account / approval-only group.
+    #[serde(default, deserialize_with = "crate::protocol::lenient_bool")]
+    pub manually_approves_followers: Option<bool>,
+    /// Listed in directories.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::protocol::lenient_bool"
+    )]
     pub discoverable: Option<bool>,
     /// Avatar.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_image")]
@@ -120,6 +127,11 @@ pub struct ApActor {
     /// Lemmy: only moderators may post.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub posting_restricted_to_mods: Option<bool>,
+}
+
+fn lenient_endpoints<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Endpoints>, D::Error> {
+    let value = Option::<Value>::deserialize(d)?;
+    Ok(value.filter(Value::is_object).and_then(|v| serde_json::from_value(v).ok()))
 }
 
 fn lenient_image<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Image>, D::Error> {
@@ -149,5 +161,18 @@ impl ApActor {
     /// The shared inbox, when advertised.
     pub fn shared_inbox(&self) -> Option<&Url> {
         self.endpoints.as_ref().and_then(|e| e.shared_inbox.as_ref())
+    }
+
+    /// The handle name: `preferredUsername`, else the last path segment of the id.
+    pub fn username(&self) -> String {
+        if !self.preferred_username.is_empty() {
+            return self.preferred_username.clone();
+        }
+        self.id.path_segments().and_then(|mut s| s.rfind(|p| !p.is_empty())).unwrap_or("unknown").to_owned()
+    }
+
+    /// The public key PEM, if the actor has one.
+    pub fn public_key_pem(&self) -> Option<&str> {
+        self.public_key.as_ref().map(|k| k.public_key_pem.as_str())
     }
 }

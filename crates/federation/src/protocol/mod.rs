@@ -62,6 +62,30 @@ pub fn id_of(value: &Value) -> Option<Url> {
     }
 }
 
+/// Reads a `type` given as a string or as an array of strings (the first one that is not a
+/// prefixed extension type, such as `vcard:individual`, counts).
+pub fn type_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    let found = match &value {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => {
+            let names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            names.iter().find(|n| !n.contains(':')).or(names.first()).map(|n| (*n).to_owned())
+        }
+        _ => None,
+    };
+    found.ok_or_else(|| serde::de::Error::custom("type must be a string or an array of strings"))
+}
+
+/// Reads a boolean that some servers send as a string (`"true"`); anything else is `None`.
+pub fn lenient_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::Bool(b)) => Some(b),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    })
+}
+
 /// Reads strings given as one string, an array of strings, or objects with ids.
 pub fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     let value = Option::<Value>::deserialize(deserializer)?;

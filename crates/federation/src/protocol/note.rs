@@ -58,7 +58,7 @@ pub struct Attachment {
 #[serde(rename_all = "camelCase")]
 pub struct ApNote {
     /// `Note`, `Article`, `Page`, `Question`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "crate::protocol::type_name")]
     pub kind: String,
     /// The object's id.
     pub id: Url,
