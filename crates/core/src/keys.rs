@@ -42,7 +42,15 @@ pub fn generate() -> Result<ActorKeys, KeyError> {
 }
 
 /// A parsed private key, ready to sign many messages (parse once, sign per delivery).
-pub struct SigningKey(KeyPair);
+///
+/// Signs with aws-lc. The pure-Rust `rsa` crate (what activitypub_federation uses) is kept as
+/// a second backend only so benchmarks can compare the two on the same fan-out.
+pub struct SigningKey(Backend);
+
+enum Backend {
+    AwsLc(KeyPair),
+    RsaCrate(Box<rsa::pkcs1v15::SigningKey<rsa::sha2::Sha256>>),
+}
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,15 +62,32 @@ impl SigningKey {
     /// Parses a PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`) PEM key.
     pub fn from_pem(pem: &str) -> Result<SigningKey, KeyError> {
         let der = der_from_pem(pem).ok_or(KeyError)?;
-        KeyPair::from_pkcs8(&der).or_else(|_| KeyPair::from_der(&der)).map(SigningKey).map_err(|_| KeyError)
+        let pair = KeyPair::from_pkcs8(&der).or_else(|_| KeyPair::from_der(&der)).map_err(|_| KeyError)?;
+        Ok(SigningKey(Backend::AwsLc(pair)))
+    }
+
+    /// The same key on the `rsa` crate's (slower) implementation, for comparison benchmarks.
+    pub fn from_pem_rsa_crate(pem: &str) -> Result<SigningKey, KeyError> {
+        use rsa::pkcs8::DecodePrivateKey;
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).map_err(|_| KeyError)?;
+        Ok(SigningKey(Backend::RsaCrate(Box::new(rsa::pkcs1v15::SigningKey::new(key)))))
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`, base64-encoded (the form HTTP signatures
     /// carry).
     pub fn sign_base64(&self, message: &[u8]) -> Result<String, KeyError> {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let mut sig = vec![0; self.0.public_modulus_len()];
-        self.0.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig).map_err(|_| KeyError)?;
+        let sig = match &self.0 {
+            Backend::AwsLc(pair) => {
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                let mut sig = vec![0; pair.public_modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig).map_err(|_| KeyError)?;
+                sig
+            }
+            Backend::RsaCrate(key) => {
+                use rsa::signature::{SignatureEncoding, Signer};
+                key.try_sign(message).map_err(|_| KeyError)?.to_vec()
+            }
+        };
         Ok(base64::engine::general_purpose::STANDARD.encode(sig))
     }
 }
@@ -135,6 +160,8 @@ mod tests {
         assert!(!verify_base64("garbage", b"x", &sig));
         assert!(!verify_base64(&keys.public_pem, b"x", "%%%"));
         assert!(SigningKey::from_pem("nope").is_err());
+        let slow = SigningKey::from_pem_rsa_crate(&keys.private_pem).unwrap();
+        assert_eq!(slow.sign_base64(b"same").unwrap(), signer.sign_base64(b"same").unwrap(), "PKCS#1 v1.5 is deterministic");
     }
 
     #[test]

@@ -57,12 +57,24 @@ struct Inner {
     per_instance: Mutex<HashMap<String, Arc<Semaphore>>>,
     global: Semaphore,
     wakeup: Arc<Notify>,
+    rsa_crate_signing: bool,
 }
 
 impl DeliveryWorker {
     /// A worker on `db`, woken by `wakeup` when something is queued. `insecure` allows http and
     /// loopback targets (local trials and tests).
     pub fn new(db: Db, wakeup: Arc<Notify>, insecure: bool) -> Result<DeliveryWorker, FedError> {
+        DeliveryWorker::with_signing(db, wakeup, insecure, false)
+    }
+
+    /// Like [`DeliveryWorker::new`]; `rsa_crate_signing` signs with the pure-Rust `rsa` crate
+    /// instead of aws-lc (only to compare the two in benchmarks).
+    pub fn with_signing(
+        db: Db,
+        wakeup: Arc<Notify>,
+        insecure: bool,
+        rsa_crate_signing: bool,
+    ) -> Result<DeliveryWorker, FedError> {
         let client = crate::state::http_client(insecure)?;
         let worker_id = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         Ok(DeliveryWorker {
@@ -74,6 +86,7 @@ impl DeliveryWorker {
                 per_instance: Mutex::new(HashMap::new()),
                 global: Semaphore::new(GLOBAL_CONCURRENCY),
                 wakeup,
+                rsa_crate_signing,
             }),
         })
     }
@@ -214,7 +227,12 @@ impl DeliveryWorker {
             .run(move |c| Ok((actors::get(c, actor_id)?, actors::private_key(c, actor_id)?)))
             .await?;
         let key_id = actor.public_key_id.unwrap_or_else(|| format!("{}#main-key", actor.ap_id));
-        let key = SigningKey::from_pem(&pem).map_err(|e| FedError::Internal(e.to_string()))?;
+        let key = if self.inner.rsa_crate_signing {
+            SigningKey::from_pem_rsa_crate(&pem)
+        } else {
+            SigningKey::from_pem(&pem)
+        }
+        .map_err(|e| FedError::Internal(e.to_string()))?;
         let key = Arc::new((key_id, key));
         self.inner.keys.lock().unwrap_or_else(|p| p.into_inner()).insert(actor_id, key.clone());
         Ok(key)

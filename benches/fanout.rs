@@ -1,0 +1,178 @@
+//! Fan-out benchmark: one post to 5,000 followers on 500 instances, then a burst of 100 posts.
+//!
+//! The 500 "instances" are one local receiver listening on 500 loopback ports; it verifies the
+//! HTTP signature and digest of every request, as a real inbox would. The sender is a whole
+//! Guildhall instance on SQLite; its delivery worker is flushed, so the numbers are end to end:
+//! claim from the queue, sign, POST, verify, record. Run:
+//!
+//! ```sh
+//! cargo bench --bench fanout                    # aws-lc signing
+//! GUILDHALL_BENCH_SIGNER=rsa cargo bench --bench fanout   # the rsa crate, for comparison
+//! GUILDHALL_BENCH_POSTS=20 cargo bench --bench fanout     # a shorter burst
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use guildhall::Instance;
+use guildhall_api::HttpOptions;
+use guildhall_core::Config;
+use guildhall_core::model::{ActorKind, FollowState, Role};
+use guildhall_federation::actions::{self, NewPost};
+use guildhall_federation::delivery::DeliveryWorker;
+use guildhall_federation::local_actors::{NewUser, create_user};
+use guildhall_federation::signing::IncomingSignature;
+use guildhall_storage::actors::{Actor, ActorUrls};
+use guildhall_storage::{actors, follows, instances};
+
+const INSTANCES: usize = 500;
+const FOLLOWERS_PER_INSTANCE: usize = 10;
+
+#[derive(Clone)]
+struct Receiver {
+    public_pem: Arc<String>,
+    verified: Arc<AtomicUsize>,
+    refused: Arc<AtomicUsize>,
+}
+
+async fn inbox(request: HttpRequest, body: web::Bytes, state: web::Data<Receiver>) -> HttpResponse {
+    let headers: BTreeMap<String, String> = request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let path = request.uri().path().to_owned();
+    let ok = IncomingSignature::parse("POST", &path, headers, Some(&body))
+        .and_then(|sig| sig.verify(&state.public_pem))
+        .is_ok();
+    let counter = if ok { &state.verified } else { &state.refused };
+    counter.fetch_add(1, Ordering::Relaxed);
+    if ok { HttpResponse::Accepted().finish() } else { HttpResponse::Unauthorized().finish() }
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
+    kib.unwrap_or(0.0) / 1024.0
+}
+
+fn start_receiver(public_pem: String) -> (Vec<u16>, Receiver) {
+    let state = Receiver {
+        public_pem: Arc::new(public_pem),
+        verified: Arc::new(AtomicUsize::new(0)),
+        refused: Arc::new(AtomicUsize::new(0)),
+    };
+    let data = web::Data::new(state.clone());
+    let mut server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::post().to(inbox)))
+        .workers(1)
+        .disable_signals()
+        .backlog(4096);
+    let mut ports = Vec::new();
+    for _ in 0..INSTANCES {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        ports.push(listener.local_addr().unwrap().port());
+        server = server.listen(listener).unwrap();
+    }
+    tokio::spawn(server.run());
+    (ports, state)
+}
+
+async fn add_followers(instance: &Instance, target: &Actor, ports: &[u16]) {
+    let target_id = target.id;
+    let ports = ports.to_vec();
+    instance
+        .db()
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                for port in &ports {
+                    let domain = format!("localhost:{port}");
+                    let inst = instances::get_or_create(c, &domain)?;
+                    for i in 0..FOLLOWERS_PER_INSTANCE {
+                        let ap_id = format!("http://{domain}/users/f{i}");
+                        let urls = ActorUrls {
+                            inbox: format!("{ap_id}/inbox"),
+                            shared_inbox: Some(format!("http://{domain}/inbox")),
+                            outbox: None,
+                            followers: None,
+                            following: None,
+                            profile: None,
+                            ap_id,
+                        };
+                        let mut row = Actor::new_local(ActorKind::Person, &format!("f{i}"), urls, "unused".into());
+                        row.domain = Some(domain.clone());
+                        row.instance_id = Some(inst.id);
+                        let stored = actors::upsert_remote(c, &row)?;
+                        follows::upsert(c, stored.id, target_id, FollowState::Accepted, None)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+}
+
+async fn measure(label: &str, worker: &DeliveryWorker, receiver: &Receiver, run: impl AsyncFnOnce()) {
+    let (cpu0, t0, v0) = (cpu_seconds(), Instant::now(), receiver.verified.load(Ordering::Relaxed));
+    run().await;
+    let sent = worker.flush().await.unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let verified = receiver.verified.load(Ordering::Relaxed) - v0;
+    println!(
+        "{label}: {sent} deliveries ({verified} verified, {} refused) in {secs:.2} s = {:.0} deliveries/s; \
+         CPU {cpu:.2} s = {:.0} µs per delivery (sender + verifying receiver); peak RSS {:.0} MiB",
+        receiver.refused.load(Ordering::Relaxed),
+        sent as f64 / secs,
+        cpu * 1e6 / sent.max(1) as f64,
+        peak_rss_mib(),
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let rsa_crate = std::env::var("GUILDHALL_BENCH_SIGNER").is_ok_and(|v| v == "rsa");
+    let posts: usize = std::env::var("GUILDHALL_BENCH_POSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let env = vec![
+        ("GUILDHALL_DOMAIN".to_string(), format!("localhost:{port}")),
+        ("GUILDHALL_DATA_DIR".to_string(), dir.path().display().to_string()),
+    ];
+    let config = Config::load(None, env).unwrap();
+    let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false };
+    let instance = Instance::start_on(config, listener, options).await.unwrap();
+    let urls = guildhall_federation::Urls::new(instance.config());
+    let new = NewUser { username: "ada", email: "ada@museum.example", password: "correct horse", role: Role::User };
+    let ada = create_user(instance.db(), &urls, new).await.unwrap().actor;
+    let (ports, receiver) = start_receiver(ada.public_key_pem.clone().unwrap());
+    add_followers(&instance, &ada, &ports).await;
+    let worker = DeliveryWorker::with_signing(instance.db().clone(), Arc::new(Default::default()), true, rsa_crate).unwrap();
+    let signer = if rsa_crate { "rsa crate" } else { "aws-lc" };
+    println!("fan-out: {} followers on {INSTANCES} instances, signing with {signer}", INSTANCES * FOLLOWERS_PER_INSTANCE);
+    let fed = instance.federation();
+    measure("one post", &worker, &receiver, async || {
+        actions::post(&fed, &ada, NewPost::public("one post")).await.unwrap();
+    })
+    .await;
+    measure(&format!("burst of {posts} posts"), &worker, &receiver, async || {
+        for n in 0..posts {
+            actions::post(&fed, &ada, NewPost::public(&format!("post {n}"))).await.unwrap();
+        }
+    })
+    .await;
+    instance.stop().await.unwrap();
+}
