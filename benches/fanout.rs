@@ -64,7 +64,10 @@ fn cpu_seconds() -> f64 {
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
+    let kib = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
     kib.unwrap_or(0.0) / 1024.0
 }
 
@@ -75,10 +78,11 @@ fn start_receiver(public_pem: String) -> (Vec<u16>, Receiver) {
         refused: Arc::new(AtomicUsize::new(0)),
     };
     let data = web::Data::new(state.clone());
-    let mut server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::post().to(inbox)))
-        .workers(1)
-        .disable_signals()
-        .backlog(4096);
+    let mut server =
+        HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::post().to(inbox)))
+            .workers(1)
+            .disable_signals()
+            .backlog(4096);
     let mut ports = Vec::new();
     for _ in 0..INSTANCES {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -110,7 +114,8 @@ async fn add_followers(instance: &Instance, target: &Actor, ports: &[u16]) {
                             profile: None,
                             ap_id,
                         };
-                        let mut row = Actor::new_local(ActorKind::Person, &format!("f{i}"), urls, "unused".into());
+                        let mut row =
+                            Actor::new_local(ActorKind::Person, &format!("f{i}"), urls, "unused".into());
                         row.domain = Some(domain.clone());
                         row.instance_id = Some(inst.id);
                         let stored = actors::upsert_remote(c, &row)?;
@@ -144,7 +149,8 @@ async fn measure(label: &str, worker: &DeliveryWorker, receiver: &Receiver, run:
 #[tokio::main]
 async fn main() {
     let rsa_crate = std::env::var("GUILDHALL_BENCH_SIGNER").is_ok_and(|v| v == "rsa");
-    let posts: usize = std::env::var("GUILDHALL_BENCH_POSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let posts: usize =
+        std::env::var("GUILDHALL_BENCH_POSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -156,13 +162,19 @@ async fn main() {
     let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false };
     let instance = Instance::start_on(config, listener, options).await.unwrap();
     let urls = guildhall_federation::Urls::new(instance.config());
-    let new = NewUser { username: "ada", email: "ada@museum.example", password: "correct horse", role: Role::User };
+    let new =
+        NewUser { username: "ada", email: "ada@museum.example", password: "correct horse", role: Role::User };
     let ada = create_user(instance.db(), &urls, new).await.unwrap().actor;
     let (ports, receiver) = start_receiver(ada.public_key_pem.clone().unwrap());
     add_followers(&instance, &ada, &ports).await;
-    let worker = DeliveryWorker::with_signing(instance.db().clone(), Arc::new(Default::default()), true, rsa_crate).unwrap();
+    let worker =
+        DeliveryWorker::with_signing(instance.db().clone(), Arc::new(Default::default()), true, rsa_crate)
+            .unwrap();
     let signer = if rsa_crate { "rsa crate" } else { "aws-lc" };
-    println!("fan-out: {} followers on {INSTANCES} instances, signing with {signer}", INSTANCES * FOLLOWERS_PER_INSTANCE);
+    println!(
+        "fan-out: {} followers on {INSTANCES} instances, signing with {signer}",
+        INSTANCES * FOLLOWERS_PER_INSTANCE
+    );
     let fed = instance.federation();
     measure("one post", &worker, &receiver, async || {
         actions::post(&fed, &ada, NewPost::public("one post")).await.unwrap();

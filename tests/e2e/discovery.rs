@@ -69,6 +69,7 @@ async fn nodeinfo_reports_real_usage() {
         assert_eq!(info["version"], version);
         assert_eq!(info["software"]["name"], "guildhall");
         assert_eq!(info["usage"]["users"]["total"], 2);
+        assert_eq!(info["usage"]["users"]["activeMonth"], 1, "only ada posted");
         assert_eq!(info["usage"]["localPosts"], 1);
         assert_eq!(info["openRegistrations"], false);
     }

@@ -161,7 +161,11 @@ mod tests {
         assert!(!verify_base64(&keys.public_pem, b"x", "%%%"));
         assert!(SigningKey::from_pem("nope").is_err());
         let slow = SigningKey::from_pem_rsa_crate(&keys.private_pem).unwrap();
-        assert_eq!(slow.sign_base64(b"same").unwrap(), signer.sign_base64(b"same").unwrap(), "PKCS#1 v1.5 is deterministic");
+        assert_eq!(
+            slow.sign_base64(b"same").unwrap(),
+            signer.sign_base64(b"same").unwrap(),
+            "PKCS#1 v1.5 is deterministic"
+        );
     }
 
     #[test]

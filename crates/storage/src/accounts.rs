@@ -159,6 +159,22 @@ pub fn touch_sign_in(conn: &mut DbConnection, user_id: i64) -> StorageResult<()>
     Ok(())
 }
 
+/// Number of live local users who signed in or posted since `since` (NodeInfo's active users).
+pub fn count_active(conn: &mut DbConnection, since: Timestamp) -> StorageResult<i64> {
+    use crate::schema::statuses;
+    let posted = statuses::table
+        .filter(statuses::local.eq(true))
+        .filter(statuses::created_at.ge(since))
+        .select(statuses::actor_id)
+        .distinct();
+    Ok(users::table
+        .inner_join(actors_t::table)
+        .filter(actors_t::deleted_at.is_null())
+        .filter(users::last_sign_in_at.ge(since).or(users::actor_id.eq_any(posted)))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Number of local users whose actor is live (for NodeInfo).
 pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
     Ok(users::table
@@ -235,7 +251,10 @@ mod tests {
             db.run(|c| {
                 let account = create(c, new_user("ada", "ada@museum.example"))?;
                 set_password(c, "Ada", "$argon2id$new")?;
+                assert_eq!(count_active(c, now() - chrono::Duration::days(30))?, 0);
                 touch_sign_in(c, account.user.id)?;
+                assert_eq!(count_active(c, now() - chrono::Duration::days(30))?, 1);
+                assert_eq!(count_active(c, now() + chrono::Duration::days(1))?, 0);
                 let after = find_by_username(c, "ada")?.unwrap();
                 assert_eq!(after.user.password_hash, "$argon2id$new");
                 assert!(after.user.last_sign_in_at.is_some());

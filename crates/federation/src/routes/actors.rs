@@ -94,6 +94,24 @@ pub async fn following(path: web::Path<(String, String)>, data: FedData) -> Resu
     Ok(activity_json(&collection(actor.following_url.as_deref().unwrap_or_default(), total)))
 }
 
+/// `GET /groups/{name}/moderators`: who moderates the group (Lemmy reads this), in order.
+pub async fn moderators(name: web::Path<String>, data: FedData) -> Result<HttpResponse, FedError> {
+    let group = local_actor(&data, name.into_inner(), ActorKind::Group).await?;
+    let group_id = group.id;
+    let owner = data
+        .db
+        .run(move |c| {
+            let settings = guildhall_storage::groups::get(c, group_id)?
+                .ok_or(guildhall_storage::StorageError::NotFound)?;
+            actors::get(c, settings.owner_id)
+        })
+        .await?;
+    let id = format!("{}/moderators", group.ap_id);
+    let doc =
+        json!({ "id": id, "type": "OrderedCollection", "totalItems": 1, "orderedItems": [owner.ap_id] });
+    Ok(activity_json(&with_context(doc)))
+}
+
 fn collection(id: &str, total: usize) -> serde_json::Value {
     with_context(json!({ "id": id, "type": "OrderedCollection", "totalItems": total }))
 }

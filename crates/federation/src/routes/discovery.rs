@@ -107,10 +107,17 @@ pub async fn nodeinfo(version: web::Path<String>, data: FedData) -> Result<HttpR
     if version != "2.0" && version != "2.1" {
         return Err(FedError::NotFound);
     }
-    let (users, groups, posts) = data
+    let (users, month, halfyear, groups, posts) = data
         .db
         .run(|c| {
-            Ok((accounts::count(c)?, actors::count_local(c, ActorKind::Group)?, statuses::count_local(c)?))
+            let now = guildhall_storage::now();
+            Ok((
+                accounts::count(c)?,
+                accounts::count_active(c, now - chrono::Duration::days(30))?,
+                accounts::count_active(c, now - chrono::Duration::days(180))?,
+                actors::count_local(c, ActorKind::Group)?,
+                statuses::count_local(c)?,
+            ))
         })
         .await?;
     let mut software = json!({ "name": "guildhall", "version": crate::VERSION });
@@ -125,7 +132,7 @@ pub async fn nodeinfo(version: web::Path<String>, data: FedData) -> Result<HttpR
             "protocols": ["activitypub"],
             "services": { "inbound": [], "outbound": [] },
             "openRegistrations": false,
-            "usage": { "users": { "total": users, "activeMonth": users, "activeHalfyear": users }, "localPosts": posts },
+            "usage": { "users": { "total": users, "activeMonth": month, "activeHalfyear": halfyear }, "localPosts": posts },
             "metadata": { "nodeName": data.config.domain.to_string(), "groups": groups },
         })
         .to_string(),
