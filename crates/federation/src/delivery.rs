@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guildhall_core::keys::SigningKey;
-use guildhall_storage::outbox::{DELIVER_QUEUE, Delivery};
-use guildhall_storage::{Db, StorageError, Timestamp, actors, follows, instances, jobs, now, outbox};
+use guildhall_storage::outbox::{DELIVER_QUEUE, Delivery, OutboxActivity};
+use guildhall_storage::{Db, Timestamp, actors, follows, instances, jobs, now, outbox};
 use rand::Rng;
 use tokio::sync::{Notify, Semaphore, watch};
 use url::Url;
@@ -135,54 +135,64 @@ impl DeliveryWorker {
         }
     }
 
-    /// Claims one batch and delivers it; returns the batch size.
+    /// Claims one batch and delivers it; returns the batch size. Database work is batched:
+    /// the batch's activities are loaded once, successes are completed in one statement, and
+    /// only instances that were failing get their success recorded.
     async fn round(&self, as_of: Timestamp) -> Result<usize, FedError> {
-        let skip = self.open_breakers().await?;
         let worker = self.inner.worker_id.clone();
         let lease = as_of.max(now()) + LEASE;
         let limit = i64::try_from(GLOBAL_CONCURRENCY * 2).unwrap_or(256);
-        let batch = self
+        let (batch, activities, failing) = self
             .inner
             .db
-            .run(move |c| jobs::claim(c, DELIVER_QUEUE, &worker, limit, as_of, lease, &skip))
+            .run(move |c| {
+                let skip = instances::unreachable(c, now())?;
+                let batch = jobs::claim(c, DELIVER_QUEUE, &worker, limit, as_of, lease, &skip)?;
+                let ids: Vec<i64> = batch
+                    .iter()
+                    .filter_map(|j| serde_json::from_str::<Delivery>(&j.payload).ok())
+                    .map(|d| d.activity_id)
+                    .collect();
+                let activities = if batch.is_empty() { Vec::new() } else { outbox::get_many(c, &ids)? };
+                let failing = if batch.is_empty() { Vec::new() } else { instances::failing(c)? };
+                Ok((batch, activities, failing))
+            })
             .await?;
         let count = batch.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        let activities: HashMap<i64, Arc<OutboxActivity>> =
+            activities.into_iter().map(|a| (a.id, Arc::new(a))).collect();
         let tasks = batch.into_iter().map(|job| {
             let this = self.clone();
-            tokio::spawn(async move { this.deliver_job(job).await })
+            let activity = serde_json::from_str::<Delivery>(&job.payload)
+                .ok()
+                .map(|d| (activities.get(&d.activity_id).cloned(), d));
+            tokio::spawn(async move {
+                let outcome = match activity {
+                    Some((Some(activity), delivery)) => this.deliver(&activity, &delivery.inbox).await,
+                    Some((None, _)) => Outcome::GaveUp("activity no longer exists".into()),
+                    None => Outcome::GaveUp("bad payload".into()),
+                };
+                (job, outcome)
+            })
         });
+        let mut results = Vec::with_capacity(count);
         for task in futures::future::join_all(tasks).await {
-            if let Err(e) = task {
-                tracing::error!(error = %e, "delivery task panicked");
+            match task {
+                Ok(result) => results.push(result),
+                Err(e) => tracing::error!(error = %e, "delivery task panicked"),
             }
         }
+        self.record_all(results, failing).await?;
         Ok(count)
     }
 
-    async fn open_breakers(&self) -> Result<Vec<String>, FedError> {
-        Ok(self.inner.db.run(|c| instances::unreachable(c, now())).await?)
-    }
-
-    async fn deliver_job(&self, job: jobs::Job) {
-        let outcome = match serde_json::from_str::<Delivery>(&job.payload) {
-            Ok(delivery) => self.deliver(&delivery).await,
-            Err(e) => Outcome::GaveUp(format!("bad payload: {e}")),
-        };
-        if let Err(e) = self.record(&job, outcome).await {
-            tracing::warn!(job = job.id, error = %e, "could not record delivery outcome");
-        }
-    }
-
-    /// Sends one activity to one inbox.
-    pub async fn deliver(&self, delivery: &Delivery) -> Outcome {
-        let Some(inbox) = Url::parse(&delivery.inbox).ok().filter(|u| u.domain().is_some()) else {
-            return Outcome::GaveUp(format!("bad inbox URL {} (a domain name is required)", delivery.inbox));
-        };
-        let activity_id = delivery.activity_id;
-        let activity = match self.inner.db.run(move |c| outbox::get(c, activity_id)).await {
-            Ok(a) => a,
-            Err(StorageError::NotFound) => return Outcome::GaveUp("activity no longer exists".into()),
-            Err(e) => return Outcome::Retry(e.to_string()),
+    /// Sends one activity to one inbox, within the global and per-instance limits.
+    async fn deliver(&self, activity: &OutboxActivity, inbox: &str) -> Outcome {
+        let Some(inbox) = Url::parse(inbox).ok().filter(|u| u.domain().is_some()) else {
+            return Outcome::GaveUp(format!("bad inbox URL {inbox} (a domain name is required)"));
         };
         let key = match self.signing_key(activity.actor_id).await {
             Ok(k) => k,
@@ -193,7 +203,7 @@ impl DeliveryWorker {
             return Outcome::Retry("shutting down".into());
         };
         let Ok(_local) = instance.acquire().await else { return Outcome::Retry("shutting down".into()) };
-        self.post(&inbox, activity.json.into_bytes(), &key).await
+        self.post(&inbox, activity.json.as_bytes().to_vec(), &key).await
     }
 
     async fn post(&self, inbox: &Url, body: Vec<u8>, key: &(String, SigningKey)) -> Outcome {
@@ -238,41 +248,51 @@ impl DeliveryWorker {
         Ok(key)
     }
 
-    /// Records the outcome: completes, reschedules or fails the job, updates the instance's
+    /// Records a batch's outcomes: completes the delivered jobs in one statement (recording
+    /// the success of instances that were failing), reschedules or fails the others, updates
     /// reachability, and handles 410.
-    async fn record(&self, job: &jobs::Job, outcome: Outcome) -> Result<(), FedError> {
-        let job = job.clone();
+    async fn record_all(
+        &self,
+        results: Vec<(jobs::Job, Outcome)>,
+        failing: Vec<String>,
+    ) -> Result<(), FedError> {
         let worker = self.inner.worker_id.clone();
-        let domain = job.partition_key.clone();
         self.inner
             .db
             .run(move |c| {
-                let instance = domain.as_deref().map(|d| instances::get_or_create(c, d)).transpose()?;
-                match &outcome {
-                    Outcome::Delivered => {
-                        jobs::complete(c, job.id, &worker)?;
-                        if let Some(i) =
-                            instance.filter(|i| i.failure_count > 0 || i.last_success_at.is_none())
-                        {
-                            instances::record_success(c, i.id)?;
+                let failing: std::collections::HashSet<String> = failing.into_iter().collect();
+                let mut delivered = Vec::new();
+                let mut recovered = std::collections::HashSet::new();
+                for (job, outcome) in &results {
+                    let domain = job.partition_key.clone().unwrap_or_default();
+                    match outcome {
+                        Outcome::Delivered => {
+                            delivered.push(job.id);
+                            if failing.contains(&domain) {
+                                recovered.insert(domain);
+                            }
                         }
-                    }
-                    Outcome::Retry(error) => {
-                        let at = now() + backoff(job.attempts, retry_after_of(error));
-                        jobs::retry(c, job.id, at, error)?;
-                        if let Some(i) = instance {
-                            let failures = i.failure_count + 1;
+                        Outcome::Retry(error) => {
+                            let at = now() + backoff(job.attempts, retry_after_of(error));
+                            jobs::retry(c, job.id, at, error)?;
+                            let instance = instances::get_or_create(c, &domain)?;
+                            let failures = instance.failure_count + 1;
                             let until =
                                 (failures >= BREAKER_THRESHOLD).then(|| now() + breaker_pause(failures));
-                            instances::record_failure(c, i.id, until)?;
+                            instances::record_failure(c, instance.id, until)?;
+                        }
+                        Outcome::GaveUp(error) => {
+                            jobs::fail(c, job.id, error)?;
+                            if error.starts_with("410") {
+                                gone(c, job)?;
+                            }
                         }
                     }
-                    Outcome::GaveUp(error) => {
-                        jobs::fail(c, job.id, error)?;
-                        if error.starts_with("410") {
-                            gone(c, &job)?;
-                        }
-                    }
+                }
+                jobs::complete_many(c, &delivered, &worker)?;
+                for domain in recovered {
+                    let instance = instances::get_or_create(c, &domain)?;
+                    instances::record_success(c, instance.id)?;
                 }
                 Ok(())
             })

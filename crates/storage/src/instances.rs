@@ -129,6 +129,11 @@ pub fn unreachable(conn: &mut DbConnection, at: Timestamp) -> StorageResult<Vec<
     Ok(instances::table.filter(instances::unreachable_until.gt(at)).select(instances::domain).load(conn)?)
 }
 
+/// Domains with failures since their last success (whose next success must be recorded).
+pub fn failing(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
+    Ok(instances::table.filter(instances::failure_count.gt(0)).select(instances::domain).load(conn)?)
+}
+
 /// Domains of every known instance, sorted (for `/api/v1/instance/peers`).
 pub fn domains(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
     Ok(instances::table.select(instances::domain).order(instances::domain).load(conn)?)
@@ -151,6 +156,7 @@ mod tests {
                 assert_eq!(record_failure(c, a.id, None)?, 1);
                 assert_eq!(record_failure(c, a.id, Some(until))?, 2);
                 assert_eq!(unreachable(c, now())?, vec!["museum.example:8443"]);
+                assert_eq!(failing(c)?, vec!["museum.example:8443"]);
                 assert!(unreachable(c, until + chrono::Duration::seconds(1))?.is_empty());
                 let failing = find(c, "museum.example:8443")?.unwrap();
                 assert_eq!(failing.software.as_deref(), Some("mastodon"));

@@ -185,6 +185,16 @@ pub fn complete(conn: &mut DbConnection, id: i64, worker: &str) -> StorageResult
     Ok(deleted == 1)
 }
 
+/// Removes finished jobs still leased to `worker`, in one statement; returns how many.
+pub fn complete_many(conn: &mut DbConnection, ids: &[i64], worker: &str) -> StorageResult<usize> {
+    let mut done = 0;
+    for chunk in ids.chunks(500) {
+        done += diesel::delete(jobs::table.filter(jobs::id.eq_any(chunk)).filter(jobs::locked_by.eq(worker)))
+            .execute(conn)?;
+    }
+    Ok(done)
+}
+
 /// Releases a job to run again at `run_at`, recording why it failed. When its attempts are
 /// used up it is marked failed instead. Returns true when it will run again.
 pub fn retry(conn: &mut DbConnection, id: i64, run_at: Timestamp, error: &str) -> StorageResult<bool> {

@@ -109,6 +109,14 @@ pub fn get(conn: &mut DbConnection, id: i64) -> StorageResult<OutboxActivity> {
     Ok(outbox_activities::table.find(id).select(OutboxActivity::as_select()).first(conn)?)
 }
 
+/// The published activities with these ids (missing ones are left out).
+pub fn get_many(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<OutboxActivity>> {
+    Ok(outbox_activities::table
+        .filter(outbox_activities::id.eq_any(ids))
+        .select(OutboxActivity::as_select())
+        .load(conn)?)
+}
+
 /// The published activity with this ActivityPub id, if any.
 pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Option<OutboxActivity>> {
     Ok(outbox_activities::table
@@ -143,6 +151,7 @@ mod tests {
                 };
                 let activity = publish(c, new, &inboxes)?;
                 assert_eq!(get(c, activity.id)?, activity);
+                assert_eq!(get_many(c, &[activity.id, 42])?, vec![activity.clone()]);
                 assert_eq!(find_by_ap_id(c, &activity.ap_id)?.map(|a| a.id), Some(activity.id));
                 let claimed = jobs::claim(
                     c,
