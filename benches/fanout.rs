@@ -1,9 +1,10 @@
 //! Fan-out benchmark: one post to 5,000 followers on 500 instances, then a burst of 100 posts.
 //!
-//! The 500 "instances" are one local receiver listening on 500 loopback ports; it verifies the
-//! HTTP signature and digest of every request, as a real inbox would. The sender is a whole
-//! Guildhall instance on SQLite; its delivery worker is flushed, so the numbers are end to end:
-//! claim from the queue, sign, POST, verify, record. Run:
+//! The 500 "instances" are one local receiver process listening on 500 loopback ports; it
+//! verifies the HTTP signature and digest of every request, as a real inbox would. The sender
+//! is a whole Guildhall instance on SQLite; its delivery worker is flushed, so the numbers are
+//! end to end: queue, claim, sign, POST, verify, record. Sender and receiver CPU are reported
+//! apart (both share this machine's two cores). Run:
 //!
 //! ```sh
 //! cargo bench --bench fanout                    # aws-lc signing
@@ -40,6 +41,12 @@ struct Receiver {
     refused: Arc<AtomicUsize>,
 }
 
+async fn counts(state: web::Data<Receiver>) -> HttpResponse {
+    let verified = state.verified.load(Ordering::Relaxed);
+    let refused = state.refused.load(Ordering::Relaxed);
+    HttpResponse::Ok().body(format!("{verified} {refused} {}", cpu_seconds()))
+}
+
 async fn inbox(request: HttpRequest, body: web::Bytes, state: web::Data<Receiver>) -> HttpResponse {
     let headers: BTreeMap<String, String> = request
         .headers()
@@ -71,18 +78,30 @@ fn peak_rss_mib() -> f64 {
     kib.unwrap_or(0.0) / 1024.0
 }
 
-fn start_receiver(public_pem: String) -> (Vec<u16>, Receiver) {
+/// Runs in the child process: serve, print the ports, live until killed.
+async fn receiver_main() {
+    let pem = std::env::var("GUILDHALL_BENCH_PEM").unwrap();
+    let ports = start_receiver(pem);
+    println!("{}", ports.iter().map(u16::to_string).collect::<Vec<_>>().join(","));
+    std::future::pending::<()>().await;
+}
+
+fn start_receiver(public_pem: String) -> Vec<u16> {
     let state = Receiver {
         public_pem: Arc::new(public_pem),
         verified: Arc::new(AtomicUsize::new(0)),
         refused: Arc::new(AtomicUsize::new(0)),
     };
     let data = web::Data::new(state.clone());
-    let mut server =
-        HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::post().to(inbox)))
-            .workers(1)
-            .disable_signals()
-            .backlog(4096);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/counts", web::get().to(counts))
+            .default_service(web::post().to(inbox))
+    })
+    .workers(1)
+    .disable_signals()
+    .backlog(4096);
     let mut ports = Vec::new();
     for _ in 0..INSTANCES {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -90,7 +109,44 @@ fn start_receiver(public_pem: String) -> (Vec<u16>, Receiver) {
         server = server.listen(listener).unwrap();
     }
     tokio::spawn(server.run());
-    (ports, state)
+    ports
+}
+
+/// The receiver child process and how to ask it for its counts.
+struct ReceiverProcess {
+    child: std::process::Child,
+    ports: Vec<u16>,
+}
+
+impl ReceiverProcess {
+    fn spawn(pem: &str) -> ReceiverProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("GUILDHALL_BENCH_ROLE", "receiver")
+            .env("GUILDHALL_BENCH_PEM", pem)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ports = line.trim().split(',').map(|p| p.parse().unwrap()).collect();
+        ReceiverProcess { child, ports }
+    }
+
+    /// (verified, refused, receiver CPU seconds).
+    async fn counts(&self) -> (usize, usize, f64) {
+        let url = format!("http://localhost:{}/counts", self.ports[0]);
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        (parts[0].parse().unwrap(), parts[1].parse().unwrap(), parts[2].parse().unwrap())
+    }
+}
+
+impl Drop for ReceiverProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 async fn add_followers(instance: &Instance, target: &Actor, ports: &[u16]) {
@@ -129,25 +185,31 @@ async fn add_followers(instance: &Instance, target: &Actor, ports: &[u16]) {
         .unwrap();
 }
 
-async fn measure(label: &str, worker: &DeliveryWorker, receiver: &Receiver, run: impl AsyncFnOnce()) {
-    let (cpu0, t0, v0) = (cpu_seconds(), Instant::now(), receiver.verified.load(Ordering::Relaxed));
+async fn measure(label: &str, worker: &DeliveryWorker, receiver: &ReceiverProcess, run: impl AsyncFnOnce()) {
+    let (v0, _, rcpu0) = receiver.counts().await;
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
     run().await;
     let sent = worker.flush().await.unwrap();
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
-    let verified = receiver.verified.load(Ordering::Relaxed) - v0;
+    let (v1, refused, rcpu1) = receiver.counts().await;
+    let per = |s: f64| s * 1e6 / sent.max(1) as f64;
     println!(
-        "{label}: {sent} deliveries ({verified} verified, {} refused) in {secs:.2} s = {:.0} deliveries/s; \
-         CPU {cpu:.2} s = {:.0} µs per delivery (sender + verifying receiver); peak RSS {:.0} MiB",
-        receiver.refused.load(Ordering::Relaxed),
+        "{label}: {sent} deliveries ({} verified, {refused} refused) in {secs:.2} s = {:.0} deliveries/s; \
+         CPU per delivery: sender {:.0} µs, verifying receiver {:.0} µs; sender peak RSS {:.0} MiB",
+        v1 - v0,
         sent as f64 / secs,
-        cpu * 1e6 / sent.max(1) as f64,
+        per(cpu),
+        per(rcpu1 - rcpu0),
         peak_rss_mib(),
     );
 }
 
 #[tokio::main]
 async fn main() {
+    if std::env::var("GUILDHALL_BENCH_ROLE").is_ok_and(|r| r == "receiver") {
+        return receiver_main().await;
+    }
     let rsa_crate = std::env::var("GUILDHALL_BENCH_SIGNER").is_ok_and(|v| v == "rsa");
     let posts: usize =
         std::env::var("GUILDHALL_BENCH_POSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
@@ -165,8 +227,8 @@ async fn main() {
     let new =
         NewUser { username: "ada", email: "ada@museum.example", password: "correct horse", role: Role::User };
     let ada = create_user(instance.db(), &urls, new).await.unwrap().actor;
-    let (ports, receiver) = start_receiver(ada.public_key_pem.clone().unwrap());
-    add_followers(&instance, &ada, &ports).await;
+    let receiver = ReceiverProcess::spawn(ada.public_key_pem.as_deref().unwrap());
+    add_followers(&instance, &ada, &receiver.ports).await;
     let worker =
         DeliveryWorker::with_signing(instance.db().clone(), Arc::new(Default::default()), true, rsa_crate)
             .unwrap();

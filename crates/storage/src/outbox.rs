@@ -75,21 +75,20 @@ pub fn publish(
         let mut targets: Vec<&String> = inboxes.iter().collect();
         targets.sort();
         targets.dedup();
+        let mut new_jobs = Vec::with_capacity(targets.len());
         for inbox in targets {
             let payload = Delivery { activity_id: row.id, inbox: inbox.clone() };
             let payload =
                 serde_json::to_string(&payload).map_err(|e| crate::StorageError::Corrupt(e.to_string()))?;
-            jobs::enqueue(
-                conn,
-                NewJob {
-                    queue: DELIVER_QUEUE.to_owned(),
-                    payload,
-                    partition_key: authority(inbox),
-                    run_at: row.created_at,
-                    max_attempts: DELIVERY_ATTEMPTS,
-                },
-            )?;
+            new_jobs.push(NewJob {
+                queue: DELIVER_QUEUE.to_owned(),
+                payload,
+                partition_key: authority(inbox),
+                run_at: row.created_at,
+                max_attempts: DELIVERY_ATTEMPTS,
+            });
         }
+        jobs::enqueue_many(conn, new_jobs)?;
         Ok(row)
     })
 }
