@@ -18,16 +18,20 @@ pub mod schema;
 pub mod accounts;
 pub mod actors;
 pub mod blocks;
+pub mod bookmarks;
 pub mod favourites;
 pub mod follows;
 pub mod groups;
 pub mod instances;
 pub mod jobs;
+pub mod notifications;
+pub mod oauth;
 pub mod outbox;
 pub mod received;
 pub mod reports;
 pub mod status_parts;
 pub mod statuses;
+pub mod timelines;
 
 pub mod testing;
 

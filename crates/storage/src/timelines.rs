@@ -1,0 +1,182 @@
+//! Timelines: which statuses a viewer sees, newest first, paged by id.
+//!
+//! Visibility rules live here, in one place: public and unlisted statuses of followed actors,
+//! followers-only ones only while the follow is accepted, direct ones only to the mentioned,
+//! nothing from an actor the viewer blocks or is blocked by.
+
+use diesel::dsl::exists;
+use diesel::prelude::*;
+use guildhall_core::model::{FollowState, Visibility};
+
+use crate::schema::{actors, blocks, follows, status_mentions, statuses};
+use crate::statuses::Status;
+use crate::{DbConnection, StorageResult};
+
+/// Paging as the Mastodon API does it: `max_id` (older than), `since_id` (newer than, newest
+/// first), `min_id` (newer than, oldest first — the page just after `min_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Only ids below this.
+    pub max_id: Option<i64>,
+    /// Only ids above this (newest first).
+    pub since_id: Option<i64>,
+    /// Only ids above this (the oldest ones first, returned newest first).
+    pub min_id: Option<i64>,
+    /// Page size.
+    pub limit: i64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page { max_id: None, since_id: None, min_id: None, limit: 20 }
+    }
+}
+
+type StatusQuery<'a> = statuses::BoxedQuery<'a, crate::MultiBackend>;
+
+fn paged(conn: &mut DbConnection, mut query: StatusQuery<'_>, page: &Page) -> StorageResult<Vec<Status>> {
+    if let Some(max) = page.max_id {
+        query = query.filter(statuses::id.lt(max));
+    }
+    if let Some(since) = page.since_id {
+        query = query.filter(statuses::id.gt(since));
+    }
+    match page.min_id {
+        Some(min) => {
+            let mut rows: Vec<Status> = query
+                .filter(statuses::id.gt(min))
+                .order(statuses::id.asc())
+                .limit(page.limit)
+                .select(Status::as_select())
+                .load(conn)?;
+            rows.reverse();
+            Ok(rows)
+        }
+        None => Ok(query.order(statuses::id.desc()).limit(page.limit).select(Status::as_select()).load(conn)?),
+    }
+}
+
+/// The home timeline of local actor `viewer`: its own statuses and boosts, those of actors it
+/// follows (followers-only ones while accepted), and statuses that mention it.
+pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<Vec<Status>> {
+    let followed = follows::table
+        .filter(follows::follower_id.eq(viewer))
+        .filter(follows::state.eq(FollowState::Accepted.as_str()))
+        .select(follows::target_id);
+    let mentioning = status_mentions::table.filter(status_mentions::actor_id.eq(viewer)).select(status_mentions::status_id);
+    let visible_to_followers = [Visibility::Public.as_str(), Visibility::Unlisted.as_str(), Visibility::Private.as_str()];
+    let query = statuses::table
+        .filter(statuses::deleted_at.is_null())
+        .filter(
+            statuses::actor_id
+                .eq(viewer)
+                .or(statuses::actor_id.eq_any(followed).and(statuses::visibility.eq_any(visible_to_followers)))
+                .or(statuses::id.eq_any(mentioning)),
+        )
+        .filter(not_blocked(viewer))
+        .into_boxed();
+    paged(conn, query, page)
+}
+
+/// Statuses whose author neither blocks nor is blocked by `viewer`.
+fn not_blocked(
+    viewer: i64,
+) -> Box<dyn BoxableExpression<statuses::table, crate::MultiBackend, SqlType = diesel::sql_types::Bool>> {
+    Box::new(
+        diesel::dsl::not(exists(
+            blocks::table.filter(
+                blocks::actor_id.eq(viewer).and(blocks::target_id.eq(statuses::actor_id))
+                    .or(blocks::target_id.eq(viewer).and(blocks::actor_id.eq(statuses::actor_id))),
+            ),
+        )),
+    )
+}
+
+/// Which public statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// From everywhere.
+    All,
+    /// Local only.
+    Local,
+    /// Remote only.
+    Remote,
+}
+
+/// The public timeline: public, original (not boosts) statuses; `viewer`'s blocks honoured.
+pub fn public(conn: &mut DbConnection, scope: Scope, viewer: Option<i64>, page: &Page) -> StorageResult<Vec<Status>> {
+    let mut query = statuses::table
+        .filter(statuses::deleted_at.is_null())
+        .filter(statuses::reblog_of_id.is_null())
+        .filter(statuses::visibility.eq(Visibility::Public.as_str()))
+        .into_boxed();
+    query = match scope {
+        Scope::All => query,
+        Scope::Local => query.filter(statuses::local.eq(true)),
+        Scope::Remote => query.filter(statuses::local.eq(false)),
+    };
+    if let Some(viewer) = viewer {
+        query = query.filter(not_blocked(viewer));
+    }
+    paged(conn, query, page)
+}
+
+/// An account's statuses as `viewer` may see them: public and unlisted always, followers-only
+/// when `viewer` follows (or is the author), direct when mentioned.
+pub fn account(
+    conn: &mut DbConnection,
+    author: i64,
+    viewer: Option<i64>,
+    exclude_replies: bool,
+    exclude_reblogs: bool,
+    page: &Page,
+) -> StorageResult<Vec<Status>> {
+    let mut query = statuses::table.filter(statuses::actor_id.eq(author)).filter(statuses::deleted_at.is_null()).into_boxed();
+    let open = [Visibility::Public.as_str(), Visibility::Unlisted.as_str()];
+    query = match viewer {
+        Some(v) if v == author => query,
+        Some(v) => {
+            let follows_author = crate::follows::find(conn, v, author)?.is_some_and(|f| f.state == FollowState::Accepted.as_str());
+            let mentioning = status_mentions::table.filter(status_mentions::actor_id.eq(v)).select(status_mentions::status_id);
+            let base = statuses::visibility.eq_any(open).or(statuses::id.eq_any(mentioning));
+            if follows_author {
+                query.filter(base.or(statuses::visibility.eq(Visibility::Private.as_str())))
+            } else {
+                query.filter(base)
+            }
+        }
+        None => query.filter(statuses::visibility.eq_any(open)),
+    };
+    if exclude_replies {
+        query = query.filter(statuses::in_reply_to_id.is_null().and(statuses::in_reply_to_ap_id.is_null()));
+    }
+    if exclude_reblogs {
+        query = query.filter(statuses::reblog_of_id.is_null());
+    }
+    paged(conn, query, page)
+}
+
+/// Whether `viewer` (none: anonymous) may see `status`.
+pub fn may_see(conn: &mut DbConnection, status: &Status, viewer: Option<i64>) -> StorageResult<bool> {
+    if status.deleted_at.is_some() {
+        return Ok(false);
+    }
+    let visibility = status.visibility()?;
+    if matches!(visibility, Visibility::Public | Visibility::Unlisted) {
+        return Ok(viewer.is_none_or(|v| !crate::blocks::between(conn, v, status.actor_id).unwrap_or(false)));
+    }
+    let Some(viewer) = viewer else { return Ok(false) };
+    if viewer == status.actor_id || crate::status_parts::mentions(conn, status.id)?.contains(&viewer) {
+        return Ok(true);
+    }
+    Ok(visibility == Visibility::Private
+        && crate::follows::find(conn, viewer, status.actor_id)?.is_some_and(|f| f.state == FollowState::Accepted.as_str()))
+}
+
+/// Actors by id, for rendering a page of statuses.
+pub fn actors_by_id(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<crate::actors::Actor>> {
+    Ok(actors::table.filter(actors::id.eq_any(ids)).select(crate::actors::Actor::as_select()).load(conn)?)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,90 @@
+use guildhall_core::model::{FollowState, Visibility};
+
+use super::*;
+use crate::testing::{each_backend, rows, rows::status};
+use crate::{actors, blocks, follows, status_parts, statuses};
+
+fn post(c: &mut DbConnection, author: &crate::actors::Actor, visibility: Visibility) -> StorageResult<Status> {
+    let mut s = status(author, "x");
+    s.visibility = visibility.as_str().into();
+    statuses::insert(c, &s)?;
+    Ok(s)
+}
+
+#[tokio::test]
+async fn home_shows_exactly_what_the_viewer_may_see() {
+    each_backend(|db| async move {
+        db.run(|c| {
+            let ada = rows::local("ada");
+            actors::insert_local(c, &ada, "K")?;
+            let eve = actors::upsert_remote(c, &rows::remote("eve", "r.example"))?;
+            let zed = actors::upsert_remote(c, &rows::remote("zed", "r.example"))?;
+            follows::upsert(c, ada.id, eve.id, FollowState::Accepted, None)?;
+            follows::upsert(c, ada.id, zed.id, FollowState::Pending, None)?;
+            let own = post(c, &ada, Visibility::Direct)?;
+            let eve_public = post(c, &eve, Visibility::Public)?;
+            let eve_private = post(c, &eve, Visibility::Private)?;
+            let eve_direct_other = post(c, &eve, Visibility::Direct)?;
+            let eve_direct_me = post(c, &eve, Visibility::Direct)?;
+            status_parts::replace_mentions(c, eve_direct_me.id, &[ada.id])?;
+            let zed_private = post(c, &zed, Visibility::Private)?;
+            let zed_mention = post(c, &zed, Visibility::Public)?;
+            status_parts::replace_mentions(c, zed_mention.id, &[ada.id])?;
+            let home: Vec<i64> = home(c, ada.id, &Page::default())?.iter().map(|s| s.id).collect();
+            assert_eq!(home, vec![zed_mention.id, eve_direct_me.id, eve_private.id, eve_public.id, own.id]);
+            assert!(!home.contains(&eve_direct_other.id) && !home.contains(&zed_private.id));
+            // Paging.
+            let page = Page { limit: 2, ..Page::default() };
+            let first: Vec<i64> = home_ids(c, ada.id, &page)?;
+            let next = home_ids(c, ada.id, &Page { max_id: first.last().copied(), ..page })?;
+            assert_eq!([first.clone(), next].concat(), home[..4].to_vec());
+            let newer = home_ids(c, ada.id, &Page { min_id: Some(home[2]), ..page })?;
+            assert_eq!(newer, home[..2].to_vec());
+            // Blocking eve hides her.
+            blocks::add(c, ada.id, eve.id, None)?;
+            let blocked: Vec<i64> = home_ids(c, ada.id, &Page::default())?;
+            assert_eq!(blocked, vec![zed_mention.id, own.id]);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+}
+
+fn home_ids(c: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<Vec<i64>> {
+    Ok(home(c, viewer, page)?.iter().map(|s| s.id).collect())
+}
+
+#[tokio::test]
+async fn public_account_and_single_status_visibility() {
+    each_backend(|db| async move {
+        db.run(|c| {
+            let ada = rows::local("ada");
+            actors::insert_local(c, &ada, "K")?;
+            let eve = actors::upsert_remote(c, &rows::remote("eve", "r.example"))?;
+            let local_public = post(c, &ada, Visibility::Public)?;
+            let local_unlisted = post(c, &ada, Visibility::Unlisted)?;
+            let local_private = post(c, &ada, Visibility::Private)?;
+            let remote_public = post(c, &eve, Visibility::Public)?;
+            let ids = |v: Vec<Status>| v.iter().map(|s| s.id).collect::<Vec<_>>();
+            assert_eq!(ids(public(c, Scope::All, None, &Page::default())?), vec![remote_public.id, local_public.id]);
+            assert_eq!(ids(public(c, Scope::Local, None, &Page::default())?), vec![local_public.id]);
+            assert_eq!(ids(public(c, Scope::Remote, None, &Page::default())?), vec![remote_public.id]);
+            let anonymous = ids(account(c, ada.id, None, false, false, &Page::default())?);
+            assert_eq!(anonymous, vec![local_unlisted.id, local_public.id]);
+            let stranger = ids(account(c, ada.id, Some(eve.id), false, false, &Page::default())?);
+            assert_eq!(stranger, anonymous);
+            follows::upsert(c, eve.id, ada.id, FollowState::Accepted, None)?;
+            let follower = ids(account(c, ada.id, Some(eve.id), false, false, &Page::default())?);
+            assert_eq!(follower, vec![local_private.id, local_unlisted.id, local_public.id]);
+            assert!(may_see(c, &local_private, Some(eve.id))?);
+            assert!(!may_see(c, &local_private, None)?);
+            assert!(may_see(c, &local_public, None)?);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+}
