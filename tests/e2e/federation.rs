@@ -7,6 +7,17 @@ use guildhall_storage::{favourites, follows, statuses};
 
 use crate::support::Cluster;
 
+async fn notification_kinds(node: &crate::support::TestInstance, recipient: i64) -> Vec<String> {
+    let page = guildhall_storage::timelines::Page::default();
+    let list = node
+        .instance
+        .db()
+        .run(move |c| guildhall_storage::notifications::list(c, recipient, None, &page))
+        .await
+        .unwrap();
+    list.into_iter().map(|n| n.kind).collect()
+}
+
 async fn follow_state(node: &crate::support::TestInstance, follower: i64, target: i64) -> Option<String> {
     node.instance.db().run(move |c| follows::find(c, follower, target)).await.unwrap().map(|f| f.state)
 }
@@ -27,6 +38,7 @@ async fn follow_post_and_visibility_reach_exactly_the_right_instances() {
     assert_eq!(follow_state(b, bob.id, ada_at_b.id).await.as_deref(), Some("accepted"));
     let bob_at_a = a.actor(&bob.ap_id).await.unwrap();
     assert_eq!(follow_state(a, bob_at_a.id, ada.id).await.as_deref(), Some("accepted"));
+    assert_eq!(notification_kinds(a, ada.id).await, vec!["follow"]);
 
     // Public: reaches B (a follower's instance), not C (nobody there follows or is mentioned).
     let public = actions::post(&a.fed(), &ada, NewPost::public("Hello #GLAM people")).await.unwrap();
@@ -156,6 +168,7 @@ async fn like_boost_edit_delete_profile_and_account_deletion() {
         async move { db.run(move |x| favourites::count(x, id)).await.unwrap() }
     };
     assert_eq!(count(a, post.id).await, 1);
+    assert!(notification_kinds(a, ada.id).await.contains(&"favourite".to_string()));
     actions::unlike(&b.fed(), &bob, at_b.id).await.unwrap();
     cluster.flush().await;
     assert_eq!(count(a, post.id).await, 0);

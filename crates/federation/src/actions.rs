@@ -11,7 +11,7 @@ use guildhall_storage::actors::{self, Actor, ProfileField};
 use guildhall_storage::follows::Follow;
 use guildhall_storage::statuses::{self, Status};
 use guildhall_storage::{
-    DbConnection, StorageError, StorageResult, blocks, favourites, follows, now, status_parts,
+    DbConnection, StorageError, StorageResult, blocks, favourites, follows, notifications, now, status_parts,
 };
 use serde_json::{Value, json};
 
@@ -64,7 +64,10 @@ pub async fn follow(data: &FedData, follower: &Actor, target: &Actor) -> Result<
                             return Err(StorageError::Conflict("not allowed".into()));
                         }
                     };
-                    return follows::upsert(c, follower.id, target.id, state, Some(&follow_id));
+                    let follow = follows::upsert(c, follower.id, target.id, state, Some(&follow_id))?;
+                    let kind = if state == FollowState::Accepted { "follow" } else { "follow_request" };
+                    notifications::notify(c, target.id, kind, follower.id, None)?;
+                    return Ok(follow);
                 }
                 let follow =
                     follows::upsert(c, follower.id, target.id, FollowState::Pending, Some(&follow_id))?;
@@ -252,6 +255,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
                 statuses::insert(c, &status)?;
                 status_parts::replace_mentions(c, status.id, &mention_ids)?;
                 status_parts::replace_tags(c, status.id, &tags)?;
+                notifications::mentioned(c, &status)?;
                 let parts = load_parts(c, status.clone())?;
                 announce_status(c, &data2, &parts, "Create")?;
                 Ok(status)
@@ -379,6 +383,9 @@ pub async fn like(data: &FedData, actor: &Actor, status_id: i64) -> Result<(), F
             guildhall_storage::transaction(c, |c| {
                 let (status, author) = target_status(c, status_id)?;
                 let (_, new) = favourites::add(c, actor.id, status.id, Some(&like_id))?;
+                if new {
+                    notifications::notify(c, author.id, "favourite", actor.id, Some(status.id))?;
+                }
                 if new && !author.is_local() {
                     let doc = envelope(
                         &like_id,
@@ -459,6 +466,7 @@ pub async fn boost(data: &FedData, actor: &Actor, status_id: i64) -> Result<Stat
                     updated_at: stamp,
                 };
                 statuses::insert(c, &boost)?;
+                notifications::notify(c, author.id, "reblog", actor.id, Some(status.id))?;
                 let followers = actor.followers_url.clone().unwrap_or_default();
                 let doc = envelope(
                     &boost.ap_id,

@@ -9,7 +9,11 @@ use crate::{DbConnection, StorageResult, now};
 pub fn add(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageResult<()> {
     if !exists(conn, actor_id, status_id)? {
         diesel::insert_into(bookmarks::table)
-            .values((bookmarks::actor_id.eq(actor_id), bookmarks::status_id.eq(status_id), bookmarks::created_at.eq(now())))
+            .values((
+                bookmarks::actor_id.eq(actor_id),
+                bookmarks::status_id.eq(status_id),
+                bookmarks::created_at.eq(now()),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -17,8 +21,10 @@ pub fn add(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageRes
 
 /// Removes a bookmark.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageResult<()> {
-    diesel::delete(bookmarks::table.filter(bookmarks::actor_id.eq(actor_id)).filter(bookmarks::status_id.eq(status_id)))
-        .execute(conn)?;
+    diesel::delete(
+        bookmarks::table.filter(bookmarks::actor_id.eq(actor_id)).filter(bookmarks::status_id.eq(status_id)),
+    )
+    .execute(conn)?;
     Ok(())
 }
 
@@ -54,7 +60,12 @@ pub fn idempotent_status(conn: &mut DbConnection, user_id: i64, key: &str) -> St
 }
 
 /// Remembers the status created for an `Idempotency-Key`.
-pub fn remember_idempotent(conn: &mut DbConnection, user_id: i64, key: &str, status_id: i64) -> StorageResult<()> {
+pub fn remember_idempotent(
+    conn: &mut DbConnection,
+    user_id: i64,
+    key: &str,
+    status_id: i64,
+) -> StorageResult<()> {
     diesel::insert_into(idempotency_keys::table)
         .values((
             idempotency_keys::user_id.eq(user_id),

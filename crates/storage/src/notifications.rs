@@ -7,7 +7,8 @@ use crate::schema::notifications;
 use crate::{DbConnection, StorageResult, Timestamp, actors, now};
 
 /// Notification types, as the Mastodon API spells them.
-pub const KINDS: [&str; 7] = ["mention", "status", "reblog", "follow", "follow_request", "favourite", "update"];
+pub const KINDS: [&str; 7] =
+    ["mention", "status", "reblog", "follow", "follow_request", "favourite", "update"];
 
 /// One notification.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -28,7 +29,13 @@ pub struct Notification {
 }
 
 /// Notifies `recipient` when it is a live local actor other than `from`; otherwise nothing.
-pub fn notify(conn: &mut DbConnection, recipient: i64, kind: &str, from: i64, status_id: Option<i64>) -> StorageResult<()> {
+pub fn notify(
+    conn: &mut DbConnection,
+    recipient: i64,
+    kind: &str,
+    from: i64,
+    status_id: Option<i64>,
+) -> StorageResult<()> {
     if recipient == from {
         return Ok(());
     }
@@ -45,6 +52,14 @@ pub fn notify(conn: &mut DbConnection, recipient: i64, kind: &str, from: i64, st
         created_at: now(),
     };
     diesel::insert_into(notifications::table).values(&row).execute(conn)?;
+    Ok(())
+}
+
+/// Notifies every local actor a new status mentions (its author excepted).
+pub fn mentioned(conn: &mut DbConnection, status: &crate::statuses::Status) -> StorageResult<()> {
+    for actor in crate::status_parts::mentions(conn, status.id)? {
+        notify(conn, actor, "mention", status.actor_id, Some(status.id))?;
+    }
     Ok(())
 }
 
@@ -76,7 +91,11 @@ pub fn list(
             up.reverse();
             up
         }
-        None => query.order(notifications::id.desc()).limit(page.limit).select(Notification::as_select()).load(conn)?,
+        None => query
+            .order(notifications::id.desc())
+            .limit(page.limit)
+            .select(Notification::as_select())
+            .load(conn)?,
     };
     Ok(rows)
 }
@@ -92,14 +111,19 @@ pub fn get(conn: &mut DbConnection, recipient: i64, id: i64) -> StorageResult<No
 
 /// Dismisses one notification; returns whether it existed.
 pub fn dismiss(conn: &mut DbConnection, recipient: i64, id: i64) -> StorageResult<bool> {
-    let n = diesel::delete(notifications::table.filter(notifications::id.eq(id)).filter(notifications::recipient_id.eq(recipient)))
-        .execute(conn)?;
+    let n = diesel::delete(
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::recipient_id.eq(recipient)),
+    )
+    .execute(conn)?;
     Ok(n > 0)
 }
 
 /// Dismisses all of a recipient's notifications.
 pub fn clear(conn: &mut DbConnection, recipient: i64) -> StorageResult<usize> {
-    Ok(diesel::delete(notifications::table.filter(notifications::recipient_id.eq(recipient))).execute(conn)?)
+    Ok(diesel::delete(notifications::table.filter(notifications::recipient_id.eq(recipient)))
+        .execute(conn)?)
 }
 
 #[cfg(test)]
@@ -120,7 +144,10 @@ mod tests {
                 notify(c, ada.id, "mention", ada.id, None)?;
                 notify(c, eve.id, "mention", ada.id, None)?;
                 let all = list(c, ada.id, None, &Page::default())?;
-                assert_eq!(all.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(), vec!["favourite", "follow"]);
+                assert_eq!(
+                    all.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(),
+                    vec!["favourite", "follow"]
+                );
                 let follows = list(c, ada.id, Some(&["follow".to_string()]), &Page::default())?;
                 assert_eq!(follows.len(), 1);
                 let older = list(c, ada.id, None, &Page { max_id: Some(all[0].id), ..Page::default() })?;

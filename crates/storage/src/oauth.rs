@@ -90,7 +90,11 @@ pub fn create_app(conn: &mut DbConnection, app: &App) -> StorageResult<()> {
 
 /// The app with this client id.
 pub fn find_app(conn: &mut DbConnection, client_id: &str) -> StorageResult<Option<App>> {
-    Ok(oauth_apps::table.filter(oauth_apps::client_id.eq(client_id)).select(App::as_select()).first(conn).optional()?)
+    Ok(oauth_apps::table
+        .filter(oauth_apps::client_id.eq(client_id))
+        .select(App::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// The app with this id.
@@ -99,7 +103,13 @@ pub fn get_app(conn: &mut DbConnection, id: i64) -> StorageResult<App> {
 }
 
 /// Stores a new token (its hash).
-pub fn create_token(conn: &mut DbConnection, token_hash: &str, app_id: i64, user_id: Option<i64>, scopes: &str) -> StorageResult<Token> {
+pub fn create_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    app_id: i64,
+    user_id: Option<i64>,
+    scopes: &str,
+) -> StorageResult<Token> {
     let row = Token {
         id: Id::generate().0,
         token_hash: token_hash.to_owned(),
@@ -127,7 +137,9 @@ pub fn find_token(conn: &mut DbConnection, token_hash: &str) -> StorageResult<Op
 /// Revokes a token of `app_id`; returns whether one was revoked.
 pub fn revoke_token(conn: &mut DbConnection, token_hash: &str, app_id: i64) -> StorageResult<bool> {
     let n = diesel::update(
-        oauth_tokens::table.filter(oauth_tokens::token_hash.eq(token_hash)).filter(oauth_tokens::app_id.eq(app_id)),
+        oauth_tokens::table
+            .filter(oauth_tokens::token_hash.eq(token_hash))
+            .filter(oauth_tokens::app_id.eq(app_id)),
     )
     .set(oauth_tokens::revoked_at.eq(Some(now())))
     .execute(conn)?;
@@ -147,7 +159,9 @@ pub fn take_code(conn: &mut DbConnection, code_hash: &str) -> StorageResult<Code
         if code.used_at.is_some() || code.expires_at < now() {
             return Err(StorageError::NotFound);
         }
-        diesel::update(oauth_codes::table.find(code_hash)).set(oauth_codes::used_at.eq(Some(now()))).execute(conn)?;
+        diesel::update(oauth_codes::table.find(code_hash))
+            .set(oauth_codes::used_at.eq(Some(now())))
+            .execute(conn)?;
         Ok(code)
     })
 }
@@ -178,15 +192,21 @@ mod tests {
                 let app = app();
                 create_app(c, &app)?;
                 assert_eq!(find_app(c, &app.client_id)?.map(|a| a.id), Some(app.id));
-                assert_eq!(app.redirect_uri_list(), vec!["urn:ietf:wg:oauth:2.0:oob", "com.keylesspalace.tusky://oauth"]);
+                assert_eq!(
+                    app.redirect_uri_list(),
+                    vec!["urn:ietf:wg:oauth:2.0:oob", "com.keylesspalace.tusky://oauth"]
+                );
                 let ada = rows::local("ada");
-                let account = accounts::create(c, accounts::NewLocalUser {
-                    actor: ada,
-                    email: "ada@m.example".into(),
-                    password_hash: "x".into(),
-                    role: guildhall_core::model::Role::User,
-                    private_key_pem: "K".into(),
-                })?;
+                let account = accounts::create(
+                    c,
+                    accounts::NewLocalUser {
+                        actor: ada,
+                        email: "ada@m.example".into(),
+                        password_hash: "x".into(),
+                        role: guildhall_core::model::Role::User,
+                        private_key_pem: "K".into(),
+                    },
+                )?;
                 let token = create_token(c, "hash1", app.id, Some(account.user.id), "read")?;
                 assert_eq!(find_token(c, "hash1")?.map(|t| t.id), Some(token.id));
                 assert!(!revoke_token(c, "hash1", app.id + 1)?, "only the issuing app revokes");
@@ -206,7 +226,8 @@ mod tests {
                 create_code(c, &code)?;
                 assert_eq!(take_code(c, "c1")?.user_id, account.user.id);
                 assert!(matches!(take_code(c, "c1"), Err(StorageError::NotFound)), "single use");
-                let expired = Code { code_hash: "c2".into(), expires_at: now() - chrono::Duration::seconds(1), ..code };
+                let expired =
+                    Code { code_hash: "c2".into(), expires_at: now() - chrono::Duration::seconds(1), ..code };
                 create_code(c, &expired)?;
                 assert!(matches!(take_code(c, "c2"), Err(StorageError::NotFound)), "expired");
                 let _ = actors::count_local(c, guildhall_core::model::ActorKind::Person)?;

@@ -52,7 +52,9 @@ fn paged(conn: &mut DbConnection, mut query: StatusQuery<'_>, page: &Page) -> St
             rows.reverse();
             Ok(rows)
         }
-        None => Ok(query.order(statuses::id.desc()).limit(page.limit).select(Status::as_select()).load(conn)?),
+        None => {
+            Ok(query.order(statuses::id.desc()).limit(page.limit).select(Status::as_select()).load(conn)?)
+        }
     }
 }
 
@@ -63,14 +65,19 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
         .filter(follows::follower_id.eq(viewer))
         .filter(follows::state.eq(FollowState::Accepted.as_str()))
         .select(follows::target_id);
-    let mentioning = status_mentions::table.filter(status_mentions::actor_id.eq(viewer)).select(status_mentions::status_id);
-    let visible_to_followers = [Visibility::Public.as_str(), Visibility::Unlisted.as_str(), Visibility::Private.as_str()];
+    let mentioning = status_mentions::table
+        .filter(status_mentions::actor_id.eq(viewer))
+        .select(status_mentions::status_id);
+    let visible_to_followers =
+        [Visibility::Public.as_str(), Visibility::Unlisted.as_str(), Visibility::Private.as_str()];
     let query = statuses::table
         .filter(statuses::deleted_at.is_null())
         .filter(
             statuses::actor_id
                 .eq(viewer)
-                .or(statuses::actor_id.eq_any(followed).and(statuses::visibility.eq_any(visible_to_followers)))
+                .or(statuses::actor_id
+                    .eq_any(followed)
+                    .and(statuses::visibility.eq_any(visible_to_followers)))
                 .or(statuses::id.eq_any(mentioning)),
         )
         .filter(not_blocked(viewer))
@@ -82,14 +89,14 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
 fn not_blocked(
     viewer: i64,
 ) -> Box<dyn BoxableExpression<statuses::table, crate::MultiBackend, SqlType = diesel::sql_types::Bool>> {
-    Box::new(
-        diesel::dsl::not(exists(
-            blocks::table.filter(
-                blocks::actor_id.eq(viewer).and(blocks::target_id.eq(statuses::actor_id))
-                    .or(blocks::target_id.eq(viewer).and(blocks::actor_id.eq(statuses::actor_id))),
-            ),
-        )),
-    )
+    Box::new(diesel::dsl::not(exists(
+        blocks::table.filter(
+            blocks::actor_id
+                .eq(viewer)
+                .and(blocks::target_id.eq(statuses::actor_id))
+                .or(blocks::target_id.eq(viewer).and(blocks::actor_id.eq(statuses::actor_id))),
+        ),
+    )))
 }
 
 /// Which public statuses.
@@ -104,7 +111,12 @@ pub enum Scope {
 }
 
 /// The public timeline: public, original (not boosts) statuses; `viewer`'s blocks honoured.
-pub fn public(conn: &mut DbConnection, scope: Scope, viewer: Option<i64>, page: &Page) -> StorageResult<Vec<Status>> {
+pub fn public(
+    conn: &mut DbConnection,
+    scope: Scope,
+    viewer: Option<i64>,
+    page: &Page,
+) -> StorageResult<Vec<Status>> {
     let mut query = statuses::table
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::reblog_of_id.is_null())
@@ -131,13 +143,19 @@ pub fn account(
     exclude_reblogs: bool,
     page: &Page,
 ) -> StorageResult<Vec<Status>> {
-    let mut query = statuses::table.filter(statuses::actor_id.eq(author)).filter(statuses::deleted_at.is_null()).into_boxed();
+    let mut query = statuses::table
+        .filter(statuses::actor_id.eq(author))
+        .filter(statuses::deleted_at.is_null())
+        .into_boxed();
     let open = [Visibility::Public.as_str(), Visibility::Unlisted.as_str()];
     query = match viewer {
         Some(v) if v == author => query,
         Some(v) => {
-            let follows_author = crate::follows::find(conn, v, author)?.is_some_and(|f| f.state == FollowState::Accepted.as_str());
-            let mentioning = status_mentions::table.filter(status_mentions::actor_id.eq(v)).select(status_mentions::status_id);
+            let follows_author = crate::follows::find(conn, v, author)?
+                .is_some_and(|f| f.state == FollowState::Accepted.as_str());
+            let mentioning = status_mentions::table
+                .filter(status_mentions::actor_id.eq(v))
+                .select(status_mentions::status_id);
             let base = statuses::visibility.eq_any(open).or(statuses::id.eq_any(mentioning));
             if follows_author {
                 query.filter(base.or(statuses::visibility.eq(Visibility::Private.as_str())))
@@ -170,7 +188,8 @@ pub fn may_see(conn: &mut DbConnection, status: &Status, viewer: Option<i64>) ->
         return Ok(true);
     }
     Ok(visibility == Visibility::Private
-        && crate::follows::find(conn, viewer, status.actor_id)?.is_some_and(|f| f.state == FollowState::Accepted.as_str()))
+        && crate::follows::find(conn, viewer, status.actor_id)?
+            .is_some_and(|f| f.state == FollowState::Accepted.as_str()))
 }
 
 /// Actors by id, for rendering a page of statuses.

@@ -3,7 +3,7 @@
 use activitypub_federation::fetch::object_id::ObjectId;
 use guildhall_core::Id;
 use guildhall_storage::statuses::{self, Status};
-use guildhall_storage::{favourites, now};
+use guildhall_storage::{favourites, notifications, now};
 use serde_json::Value;
 use url::Url;
 
@@ -172,6 +172,7 @@ async fn store_boost(
         .run(move |c| {
             if statuses::find_by_ap_id(c, &boost.ap_id)?.is_none() && original.deleted_at.is_none() {
                 statuses::insert(c, &boost)?;
+                notifications::notify(c, original.actor_id, "reblog", boost.actor_id, Some(original.id))?;
             }
             Ok(())
         })

@@ -1,7 +1,7 @@
 //! Follows and blocks.
 
 use guildhall_core::model::{ActorKind, FollowState, Membership};
-use guildhall_storage::{DbConnection, StorageResult, actors, blocks, follows, groups};
+use guildhall_storage::{DbConnection, StorageResult, actors, blocks, follows, groups, notifications};
 use serde_json::{Value, json};
 
 use crate::error::FedError;
@@ -41,10 +41,15 @@ pub async fn follow(activity: Activity, actor: DbActor, data: &FedData) -> Resul
                     }
                     Decision::Pending => {
                         follows::upsert(c, follower.id, target.id, FollowState::Pending, Some(&follow_id))?;
-                        Ok(())
+                        notifications::notify(c, target.id, "follow_request", follower.id, None)
                     }
                     Decision::Accept => {
+                        let known =
+                            follows::find(c, follower.id, target.id)?.is_some_and(|f| f.state == "accepted");
                         follows::upsert(c, follower.id, target.id, FollowState::Accepted, Some(&follow_id))?;
+                        if !known {
+                            notifications::notify(c, target.id, "follow", follower.id, None)?;
+                        }
                         respond(c, &urls, &target, &follower, "Accept", follow_doc)
                     }
                 }

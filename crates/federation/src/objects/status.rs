@@ -160,9 +160,13 @@ pub async fn store_remote(note: ApNote, data: &Data<FedState>) -> Result<DbStatu
         .db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
+                let is_new = statuses::find_by_ap_id(c, note.id.as_str())?.is_none();
                 let status = upsert_status(c, &note, &author.row, parent.as_ref())?;
                 write_parts(c, &note, &status)?;
                 statuses::adopt_orphans(c, &status)?;
+                if is_new {
+                    guildhall_storage::notifications::mentioned(c, &status)?;
+                }
                 Ok(status)
             })
         })

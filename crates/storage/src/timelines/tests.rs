@@ -4,7 +4,11 @@ use super::*;
 use crate::testing::{each_backend, rows, rows::status};
 use crate::{actors, blocks, follows, status_parts, statuses};
 
-fn post(c: &mut DbConnection, author: &crate::actors::Actor, visibility: Visibility) -> StorageResult<Status> {
+fn post(
+    c: &mut DbConnection,
+    author: &crate::actors::Actor,
+    visibility: Visibility,
+) -> StorageResult<Status> {
     let mut s = status(author, "x");
     s.visibility = visibility.as_str().into();
     statuses::insert(c, &s)?;
@@ -68,7 +72,10 @@ async fn public_account_and_single_status_visibility() {
             let local_private = post(c, &ada, Visibility::Private)?;
             let remote_public = post(c, &eve, Visibility::Public)?;
             let ids = |v: Vec<Status>| v.iter().map(|s| s.id).collect::<Vec<_>>();
-            assert_eq!(ids(public(c, Scope::All, None, &Page::default())?), vec![remote_public.id, local_public.id]);
+            assert_eq!(
+                ids(public(c, Scope::All, None, &Page::default())?),
+                vec![remote_public.id, local_public.id]
+            );
             assert_eq!(ids(public(c, Scope::Local, None, &Page::default())?), vec![local_public.id]);
             assert_eq!(ids(public(c, Scope::Remote, None, &Page::default())?), vec![remote_public.id]);
             let anonymous = ids(account(c, ada.id, None, false, false, &Page::default())?);
