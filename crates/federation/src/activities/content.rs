@@ -85,7 +85,10 @@ pub async fn like(activity: Activity, actor: DbActor, data: &FedData) -> Result<
             if let Some(status) =
                 statuses::find_by_ap_id(c, object.as_str())?.filter(|s| s.deleted_at.is_none())
             {
-                favourites::add(c, liker, status.id, Some(&like_id))?;
+                let (_, new) = favourites::add(c, liker, status.id, Some(&like_id))?;
+                if new {
+                    notifications::notify(c, status.actor_id, "favourite", liker, Some(status.id))?;
+                }
             }
             Ok(())
         })
