@@ -71,7 +71,7 @@ impl Instance {
         };
         let federation = fed_state.federation_config(&instance_actor).await?;
         let delivery = DeliveryWorker::new(db.clone(), wakeup, config.insecure)?;
-        let state = AppState { db: db.clone(), config: config.clone(), urls };
+        let state = AppState { db: db.clone(), config: config.clone(), urls, sign_ins: Default::default() };
         let server = guildhall_api::serve(state, federation.clone(), listener, options)?;
         let handle = server.handle();
         let server_task = tokio::spawn(server);

@@ -12,4 +12,5 @@ mod federation;
 mod fixtures;
 mod health;
 mod inbox;
+mod mastodon_client;
 mod restart;

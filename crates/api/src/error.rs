@@ -11,6 +11,18 @@ use serde::Serialize;
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 400: the request is malformed or lacks a parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid access token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the token lacks a scope, or the action is not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 429: too many attempts.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 404: the thing asked for does not exist (or may not be seen).
     #[error("{0}")]
     NotFound(String),
@@ -33,6 +45,10 @@ struct ErrorBody<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -101,4 +117,19 @@ fn copy_headers<B>(from: &HttpResponse<B>, to: &mut HttpResponse) {
         }
     }
     to.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+}
+
+impl From<guildhall_federation::FedError> for ApiError {
+    fn from(e: guildhall_federation::FedError) -> Self {
+        use guildhall_federation::FedError as F;
+        match e {
+            F::NotFound | F::Gone => ApiError::NotFound("Record not found".into()),
+            F::Forbidden(why) => ApiError::Forbidden(why),
+            F::BadRequest(why) => ApiError::Unprocessable(why),
+            F::Unauthorized(why) => ApiError::Unprocessable(why),
+            F::Storage(s) => s.into(),
+            F::Federation(inner) => ApiError::NotFound(format!("could not resolve: {inner}")),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
 }

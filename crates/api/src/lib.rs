@@ -9,7 +9,9 @@
 
 mod error;
 mod health;
+mod mastodon;
 mod server;
 
 pub use error::ApiError;
+pub use mastodon::SignInLimiter;
 pub use server::{AppState, HttpOptions, serve};

@@ -28,6 +28,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Our URL layout.
     pub urls: Urls,
+    /// Failed sign-ins, for rate limiting.
+    pub sign_ins: Arc<crate::SignInLimiter>,
 }
 
 /// Server tuning that is not configuration (tests use one worker per instance and flush
@@ -67,8 +69,11 @@ pub fn serve(
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(TracingLogger::default())
             .wrap(FederationMiddleware::new(federation.clone()))
+            .wrap(cors())
             .service(health::health)
+            .configure(crate::mastodon::configure)
             .configure(guildhall_federation::routes::configure)
+            .route("/{any:.*}", web::method(actix_web::http::Method::OPTIONS).to(preflight))
             .default_service(web::to(not_found))
     })
     .listen(listener)?
@@ -80,6 +85,27 @@ pub fn serve(
         server = server.disable_signals();
     }
     Ok(server.run())
+}
+
+/// CORS for browser apps (Elk, Phanpy): any origin, the headers apps send, `Link` readable.
+fn cors() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("Access-Control-Allow-Origin", "*"))
+        .add(("Access-Control-Expose-Headers", "Link"))
+}
+
+/// Answers CORS preflight requests.
+async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .insert_header(("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"))
+        .insert_header((
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type, Idempotency-Key, Accept",
+        ))
+        .insert_header(("Access-Control-Expose-Headers", "Link"))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
 }
 
 async fn not_found() -> HttpResponse {

@@ -109,6 +109,19 @@ pub fn sha256_base64(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
+/// A new random secret (OAuth tokens, codes, client secrets): 32 random bytes, base64url.
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How a secret is stored: SHA-256, base64url. Looking up by hash means a copy of the
+/// database grants nothing.
+pub fn token_hash(token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
 /// The DER bytes inside PEM armour (any label).
 fn der_from_pem(pem: &str) -> Option<Vec<u8>> {
     let body: String =

@@ -106,6 +106,11 @@ pub fn find_by_username(conn: &mut DbConnection, username: &str) -> StorageResul
     first(conn, live_accounts().filter(actors_t::username_key.eq(key)))
 }
 
+/// The live local user with this login id.
+pub fn find_by_user_id(conn: &mut DbConnection, user_id: i64) -> StorageResult<Option<LocalAccount>> {
+    first(conn, live_accounts().filter(users::id.eq(user_id)))
+}
+
 /// The live local user whose username or e-mail is `login` (any case), for sign-in.
 pub fn find_by_login(conn: &mut DbConnection, login: &str) -> StorageResult<Option<LocalAccount>> {
     let login = login.trim().to_lowercase();

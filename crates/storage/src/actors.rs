@@ -230,6 +230,19 @@ pub fn find_local_any(conn: &mut DbConnection, username: &str) -> StorageResult<
         .optional()?)
 }
 
+/// Live people and groups whose name or display name starts with `q` (any case), local first.
+pub fn search(conn: &mut DbConnection, q: &str, limit: i64) -> StorageResult<Vec<Actor>> {
+    let prefix = format!("{}%", q.to_lowercase().replace(['%', '_'], ""));
+    Ok(actors::table
+        .filter(actors::deleted_at.is_null())
+        .filter(actors::kind.eq_any(["person", "group"]))
+        .filter(actors::username_key.like(prefix.clone()).or(actors::display_name.like(prefix)))
+        .order((actors::domain.is_not_null(), actors::username_key))
+        .limit(limit)
+        .select(Actor::as_select())
+        .load(conn)?)
+}
+
 /// The remote actors known as `username@domain` (any case; Lemmy lets a person and a
 /// community share a name, so there may be more than one).
 pub fn find_remote(conn: &mut DbConnection, username: &str, domain: &str) -> StorageResult<Vec<Actor>> {

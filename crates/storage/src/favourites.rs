@@ -80,6 +80,16 @@ pub fn count(conn: &mut DbConnection, status_id: i64) -> StorageResult<i64> {
     Ok(favourites::table.filter(favourites::status_id.eq(status_id)).count().get_result(conn)?)
 }
 
+/// Status ids `actor_id` liked, most recent first.
+pub fn liked_by(conn: &mut DbConnection, actor_id: i64, limit: i64) -> StorageResult<Vec<i64>> {
+    Ok(favourites::table
+        .filter(favourites::actor_id.eq(actor_id))
+        .order(favourites::id.desc())
+        .limit(limit)
+        .select(favourites::status_id)
+        .load(conn)?)
+}
+
 /// Actor ids that liked a status, oldest first.
 pub fn likers(conn: &mut DbConnection, status_id: i64) -> StorageResult<Vec<i64>> {
     Ok(favourites::table

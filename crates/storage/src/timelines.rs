@@ -133,6 +133,27 @@ pub fn public(
     paged(conn, query, page)
 }
 
+/// Public statuses carrying hashtag `tag` (lower-case, without `#`).
+pub fn tagged(
+    conn: &mut DbConnection,
+    tag: &str,
+    viewer: Option<i64>,
+    page: &Page,
+) -> StorageResult<Vec<Status>> {
+    use crate::schema::status_tags;
+    let with_tag =
+        status_tags::table.filter(status_tags::tag.eq(tag.to_lowercase())).select(status_tags::status_id);
+    let mut query = statuses::table
+        .filter(statuses::deleted_at.is_null())
+        .filter(statuses::visibility.eq(Visibility::Public.as_str()))
+        .filter(statuses::id.eq_any(with_tag))
+        .into_boxed();
+    if let Some(viewer) = viewer {
+        query = query.filter(not_blocked(viewer));
+    }
+    paged(conn, query, page)
+}
+
 /// An account's statuses as `viewer` may see them: public and unlisted always, followers-only
 /// when `viewer` follows (or is the author), direct when mentioned.
 pub fn account(

@@ -1,0 +1,402 @@
+//! Accounts: the signed-in user, profiles, relationships, follows, blocks, search.
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, ServiceConfig};
+use guildhall_core::model::FollowState;
+use guildhall_federation::FedData;
+use guildhall_federation::actions::{self, ProfileUpdate};
+use guildhall_storage::actors::{self, Actor};
+use guildhall_storage::{follows, timelines};
+use serde_json::{Value, json};
+
+use super::auth::{Auth, MaybeAuth};
+use super::entities::{account, relationship, status};
+use super::params::Params;
+use super::{ctx, page, paged_response, parse_id};
+use crate::{ApiError, AppState};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.route("/api/v1/accounts/verify_credentials", web::get().to(verify_credentials))
+        .route("/api/v1/accounts/update_credentials", web::patch().to(update_credentials))
+        .route("/api/v1/accounts/lookup", web::get().to(lookup))
+        .route("/api/v1/accounts/relationships", web::get().to(relationships))
+        .route("/api/v1/accounts/search", web::get().to(search_accounts))
+        .route("/api/v2/search", web::get().to(search))
+        .route("/api/v1/follow_requests", web::get().to(follow_requests))
+        .route("/api/v1/follow_requests/{id}/authorize", web::post().to(authorize_request))
+        .route("/api/v1/follow_requests/{id}/reject", web::post().to(reject_request))
+        .route("/api/v1/accounts/{id}", web::get().to(get))
+        .route("/api/v1/accounts/{id}/statuses", web::get().to(account_statuses))
+        .route("/api/v1/accounts/{id}/followers", web::get().to(followers))
+        .route("/api/v1/accounts/{id}/following", web::get().to(following))
+        .route("/api/v1/accounts/{id}/follow", web::post().to(follow))
+        .route("/api/v1/accounts/{id}/unfollow", web::post().to(unfollow))
+        .route("/api/v1/accounts/{id}/block", web::post().to(block))
+        .route("/api/v1/accounts/{id}/unblock", web::post().to(unblock));
+}
+
+async fn render(state: &AppState, actor: Actor, with_source: bool) -> Result<Value, ApiError> {
+    let ctx = ctx(state);
+    let rendered = state.db.run(move |c| account(c, &ctx, &actor, with_source)).await?;
+    serde_json::to_value(rendered).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Actor, ApiError> {
+    let id = parse_id(id)?;
+    let actor = state.db.run(move |c| actors::get(c, id)).await?;
+    if actor.deleted_at.is_some() || actor.kind == "application" {
+        return Err(ApiError::NotFound("Record not found".into()));
+    }
+    Ok(actor)
+}
+
+async fn verify_credentials(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if auth.scope("profile").is_err() {
+        auth.scope("read:accounts")?;
+    }
+    let user = auth
+        .user
+        .as_ref()
+        .ok_or_else(|| ApiError::Unprocessable("This method requires an authenticated user".into()))?;
+    Ok(HttpResponse::Ok().json(render(&state, user.actor.clone(), true).await?))
+}
+
+async fn update_credentials(
+    auth: Auth,
+    params: Params,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user("write:accounts")?;
+    let mut fields: Vec<(usize, String, String)> = Vec::new();
+    for key in params.keys().filter(|k| k.starts_with("fields_attributes[")) {
+        let Some(rest) = key.strip_prefix("fields_attributes[") else { continue };
+        let Some((index, attr)) = rest.split_once("][") else { continue };
+        let (Ok(index), Some(value)) = (index.parse::<usize>(), params.get(key)) else { continue };
+        if attr == "name]" {
+            let slot = fields.iter_mut().find(|f| f.0 == index);
+            match slot {
+                Some(f) => f.1 = value.to_owned(),
+                None => fields.push((index, value.to_owned(), String::new())),
+            }
+        } else if attr == "value]" {
+            match fields.iter_mut().find(|f| f.0 == index) {
+                Some(f) => f.2 = value.to_owned(),
+                None => fields.push((index, String::new(), value.to_owned())),
+            }
+        }
+    }
+    fields.sort_by_key(|f| f.0);
+    let has_fields = !fields.is_empty();
+    let update = ProfileUpdate {
+        display_name: params.get("display_name").map(str::to_owned),
+        note: params.get("note").map(str::to_owned),
+        locked: params.flag("locked"),
+        bot: params.flag("bot"),
+        discoverable: params.flag("discoverable"),
+        fields: has_fields
+            .then(|| fields.into_iter().filter(|f| !f.1.is_empty()).map(|f| (f.1, f.2)).collect()),
+        avatar_url: None,
+        header_url: None,
+    };
+    let updated = actions::update_profile(&fed, &user.actor, update).await?;
+    Ok(HttpResponse::Ok().json(render(&state, updated, true).await?))
+}
+
+async fn get(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &id).await?;
+    Ok(HttpResponse::Ok().json(render(&state, actor, false).await?))
+}
+
+async fn lookup(params: Params, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let acct = params.required("acct")?.trim_start_matches('@').to_owned();
+    let local = state.config.domain.to_string();
+    let actor = state
+        .db
+        .run(move |c| match acct.split_once('@') {
+            Some((name, domain)) if !domain.eq_ignore_ascii_case(&local) => {
+                Ok(actors::find_remote(c, name, domain)?.into_iter().next())
+            }
+            Some((name, _)) => actors::find_local(c, name),
+            None => actors::find_local(c, &acct),
+        })
+        .await?
+        .filter(|a| a.kind != "application")
+        .ok_or_else(|| ApiError::NotFound("Record not found".into()))?;
+    Ok(HttpResponse::Ok().json(render(&state, actor, false).await?))
+}
+
+async fn relationships(
+    auth: Auth,
+    params: Params,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = auth.user("read:follows")?.actor.id;
+    let ids: Vec<i64> = params.all("id").iter().filter_map(|i| i.parse().ok()).collect();
+    let rels = state
+        .db
+        .run(move |c| ids.into_iter().map(|t| relationship(c, viewer, t)).collect::<Result<Vec<_>, _>>())
+        .await?;
+    Ok(HttpResponse::Ok().json(rels))
+}
+
+async fn account_statuses(
+    id: web::Path<String>,
+    auth: MaybeAuth,
+    params: Params,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &id).await?;
+    let viewer = auth.viewer();
+    let page = page(&params, 20, 40)?;
+    let (exclude_replies, exclude_reblogs) =
+        (params.flag("exclude_replies").unwrap_or(false), params.flag("exclude_reblogs").unwrap_or(false));
+    let (only_media, pinned, tagged) = (
+        params.flag("only_media").unwrap_or(false),
+        params.flag("pinned").unwrap_or(false),
+        params.get("tagged").map(str::to_lowercase),
+    );
+    let ctx = ctx(&state);
+    let (items, ids) = state
+        .db
+        .run(move |c| {
+            if pinned {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            let rows = timelines::account(c, actor.id, viewer, exclude_replies, exclude_reblogs, &page)?;
+            let mut items = Vec::new();
+            let mut ids = Vec::new();
+            for s in rows {
+                if only_media && guildhall_storage::status_parts::attachments(c, s.id)?.is_empty() {
+                    continue;
+                }
+                if let Some(tag) = &tagged
+                    && !guildhall_storage::status_parts::tags(c, s.id)?.contains(tag)
+                {
+                    continue;
+                }
+                ids.push(s.id);
+                items.push(status(c, &ctx, &s, viewer)?);
+            }
+            Ok((items, ids))
+        })
+        .await?;
+    Ok(paged_response(&format!("/api/v1/accounts/{}/statuses", actor.id), &state, items, &ids))
+}
+
+async fn actor_list(state: &AppState, ids: Vec<i64>) -> Result<Vec<Value>, ApiError> {
+    let ctx = ctx(state);
+    state
+        .db
+        .run(move |c| {
+            let mut out = Vec::new();
+            for id in ids {
+                let actor = actors::get(c, id)?;
+                if actor.deleted_at.is_none() {
+                    out.push(serde_json::to_value(account(c, &ctx, &actor, false)?).unwrap_or_default());
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::from)
+}
+
+async fn followers(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &id).await?;
+    let ids = state.db.run(move |c| follows::followers(c, actor.id, FollowState::Accepted)).await?;
+    Ok(HttpResponse::Ok().json(actor_list(&state, ids.into_iter().rev().take(80).collect()).await?))
+}
+
+async fn following(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &id).await?;
+    let ids = state.db.run(move |c| follows::following(c, actor.id)).await?;
+    Ok(HttpResponse::Ok().json(actor_list(&state, ids.into_iter().rev().take(80).collect()).await?))
+}
+
+async fn relationship_response(state: &AppState, viewer: i64, target: i64) -> Result<HttpResponse, ApiError> {
+    let rel = state.db.run(move |c| relationship(c, viewer, target)).await?;
+    Ok(HttpResponse::Ok().json(rel))
+}
+
+async fn follow(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user("write:follows")?;
+    let target = load(&state, &id).await?;
+    if target.id == user.actor.id {
+        return Err(ApiError::Forbidden("You cannot follow yourself".into()));
+    }
+    actions::follow(&fed, &user.actor, &target).await?;
+    relationship_response(&state, user.actor.id, target.id).await
+}
+
+async fn unfollow(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user("write:follows")?;
+    let target = load(&state, &id).await?;
+    actions::unfollow(&fed, &user.actor, &target).await?;
+    relationship_response(&state, user.actor.id, target.id).await
+}
+
+async fn block(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user("write:blocks")?;
+    let target = load(&state, &id).await?;
+    actions::block(&fed, &user.actor, &target).await?;
+    relationship_response(&state, user.actor.id, target.id).await
+}
+
+async fn unblock(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user("write:blocks")?;
+    let target = load(&state, &id).await?;
+    let (viewer, target_id) = (user.actor.id, target.id);
+    state.db.run(move |c| guildhall_storage::blocks::remove(c, viewer, target_id)).await?;
+    relationship_response(&state, viewer, target_id).await
+}
+
+async fn follow_requests(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let user = auth.user("read:follows")?;
+    let id = user.actor.id;
+    let ids = state.db.run(move |c| follows::followers(c, id, FollowState::Pending)).await?;
+    Ok(HttpResponse::Ok().json(actor_list(&state, ids).await?))
+}
+
+async fn answer_request(
+    auth: Auth,
+    id: &str,
+    state: &AppState,
+    fed: &FedData,
+    accept: bool,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user("write:follows")?;
+    let follower = load(state, id).await?;
+    if accept {
+        actions::approve_follower(fed, &user.actor, &follower).await?;
+    } else {
+        actions::reject_follower(fed, &user.actor, &follower).await?;
+    }
+    relationship_response(state, user.actor.id, follower.id).await
+}
+
+async fn authorize_request(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    answer_request(auth, &id, &state, &fed, true).await
+}
+
+async fn reject_request(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    answer_request(auth, &id, &state, &fed, false).await
+}
+
+/// Accounts matching `q`: an exact handle (resolved remotely when asked and signed in), or
+/// local and known names starting with it.
+async fn find_accounts(
+    q: &str,
+    resolve: bool,
+    signed_in: bool,
+    state: &AppState,
+    fed: &FedData,
+) -> Result<Vec<Actor>, ApiError> {
+    let q = q.trim().trim_start_matches('@').to_owned();
+    if q.contains('@') || q.starts_with("http") {
+        if resolve && signed_in {
+            return Ok(actions::resolve_actor(fed, &q).await.map(|a| vec![a]).unwrap_or_default());
+        }
+        let local = state.config.domain.to_string();
+        return Ok(state
+            .db
+            .run(move |c| match q.split_once('@') {
+                Some((n, d)) if !d.eq_ignore_ascii_case(&local) => actors::find_remote(c, n, d),
+                Some((n, _)) => Ok(actors::find_local(c, n)?.into_iter().collect()),
+                None => Ok(actors::find_by_ap_id(c, &q)?.into_iter().collect()),
+            })
+            .await?);
+    }
+    Ok(state.db.run(move |c| actors::search(c, &q, 20)).await?)
+}
+
+async fn search_accounts(
+    auth: MaybeAuth,
+    params: Params,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    let q = params.required("q")?;
+    let found =
+        find_accounts(q, params.flag("resolve").unwrap_or(false), auth.viewer().is_some(), &state, &fed)
+            .await?;
+    let ids = found.into_iter().map(|a| a.id).collect();
+    Ok(HttpResponse::Ok().json(actor_list(&state, ids).await?))
+}
+
+/// `GET /api/v2/search`: accounts, statuses (by URL) and hashtags.
+async fn search(
+    auth: MaybeAuth,
+    params: Params,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    let q = params.required("q")?.trim().to_owned();
+    let kind = params.get("type").unwrap_or("");
+    let resolve = params.flag("resolve").unwrap_or(false) && auth.viewer().is_some();
+    let mut accounts = Vec::new();
+    let mut statuses = Vec::new();
+    if kind.is_empty() || kind == "accounts" {
+        let found = find_accounts(&q, resolve, auth.viewer().is_some(), &state, &fed).await?;
+        accounts = actor_list(&state, found.into_iter().map(|a| a.id).collect()).await?;
+    }
+    if (kind.is_empty() || kind == "statuses") && q.starts_with("http") {
+        let found = match resolve {
+            true => actions::resolve_status(&fed, &q).await.ok(),
+            false => {
+                let url = q.clone();
+                state.db.run(move |c| guildhall_storage::statuses::find_by_ap_id(c, &url)).await?
+            }
+        };
+        if let Some(found) = found {
+            let (viewer, ctx) = (auth.viewer(), ctx(&state));
+            let rendered = state
+                .db
+                .run(move |c| {
+                    if timelines::may_see(c, &found, viewer)? {
+                        Ok(Some(status(c, &ctx, &found, viewer)?))
+                    } else {
+                        Ok(None)
+                    }
+                })
+                .await?;
+            statuses.extend(rendered);
+        }
+    }
+    let hashtags: Vec<Value> = if (kind.is_empty() || kind == "hashtags") && q.starts_with('#') {
+        let tag = q.trim_start_matches('#').to_lowercase();
+        vec![json!({"name": tag, "url": format!("{}/tags/{tag}", state.urls.base()), "history": []})]
+    } else {
+        Vec::new()
+    };
+    Ok(HttpResponse::Ok().json(json!({ "accounts": accounts, "statuses": statuses, "hashtags": hashtags })))
+}

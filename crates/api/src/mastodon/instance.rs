@@ -1,0 +1,92 @@
+//! `/api/v1/instance`, `/api/v2/instance` and the lists apps expect even when empty.
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, ServiceConfig};
+use serde_json::json;
+
+use crate::{ApiError, AppState};
+
+/// Our version as apps read it (they enable features by the Mastodon version).
+pub fn version() -> String {
+    format!("4.3.0 (compatible; Guildhall {})", env!("CARGO_PKG_VERSION"))
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    for path in ["/api/v1/instance", "/api/v1/instance/"] {
+        cfg.route(path, web::get().to(v1));
+    }
+    for path in ["/api/v2/instance", "/api/v2/instance/"] {
+        cfg.route(path, web::get().to(v2));
+    }
+    cfg.route("/api/v1/instance/rules", web::get().to(empty))
+        .route("/api/v1/instance/peers", web::get().to(peers))
+        .route("/api/v1/custom_emojis", web::get().to(empty))
+        .route("/api/v1/announcements", web::get().to(empty))
+        .route("/api/v1/trends", web::get().to(empty))
+        .route("/api/v1/trends/{kind}", web::get().to(empty))
+        .route("/api/v2/suggestions", web::get().to(empty))
+        .route("/api/v1/filters", web::get().to(empty))
+        .route("/api/v2/filters", web::get().to(empty))
+        .route("/api/v1/lists", web::get().to(empty))
+        .route("/api/v1/followed_tags", web::get().to(empty))
+        .route("/api/v1/preferences", web::get().to(preferences));
+}
+
+async fn empty() -> HttpResponse {
+    HttpResponse::Ok().json(json!([]))
+}
+
+async fn preferences() -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "posting:default:visibility": "public", "posting:default:sensitive": false, "posting:default:language": null,
+        "reading:expand:media": "default", "reading:expand:spoilers": false,
+    }))
+}
+
+async fn peers(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let domains = state.db.run(guildhall_storage::instances::domains).await?;
+    Ok(HttpResponse::Ok().json(domains))
+}
+
+fn configuration() -> serde_json::Value {
+    json!({
+        "urls": { "streaming": null },
+        "accounts": { "max_featured_tags": 10, "max_pinned_statuses": 5 },
+        "statuses": { "max_characters": 5000, "max_media_attachments": 4, "characters_reserved_per_url": 23 },
+        "media_attachments": {
+            "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+            "image_size_limit": 16777216, "image_matrix_limit": 33177600,
+            "video_size_limit": 0, "video_frame_rate_limit": 0, "video_matrix_limit": 0,
+        },
+        "polls": { "max_options": 4, "max_characters_per_option": 50, "min_expiration": 300, "max_expiration": 2629746 },
+        "translation": { "enabled": false },
+    })
+}
+
+async fn v1(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let users = state.db.run(guildhall_storage::accounts::count).await?;
+    let posts = state.db.run(guildhall_storage::statuses::count_local).await?;
+    let domains = state.db.run(guildhall_storage::instances::domains).await?.len();
+    let domain = state.config.domain.to_string();
+    Ok(HttpResponse::Ok().json(json!({
+        "uri": domain, "title": domain, "short_description": "A Guildhall instance", "description": "",
+        "email": "", "version": version(), "urls": { "streaming_api": null },
+        "stats": { "user_count": users, "status_count": posts, "domain_count": domains },
+        "thumbnail": null, "languages": ["en"], "registrations": false, "approval_required": false,
+        "invites_enabled": false, "configuration": configuration(), "contact_account": null, "rules": [],
+    })))
+}
+
+async fn v2(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let users = state.db.run(guildhall_storage::accounts::count).await?;
+    let domain = state.config.domain.to_string();
+    Ok(HttpResponse::Ok().json(json!({
+        "domain": domain, "title": domain, "version": version(), "source_url": "https://example.invalid/guildhall",
+        "description": "A Guildhall instance", "usage": { "users": { "active_month": users } },
+        "thumbnail": { "url": format!("{}/thumbnail.png", state.urls.base()) }, "languages": ["en"],
+        "configuration": configuration(),
+        "registrations": { "enabled": false, "approval_required": false, "message": null },
+        "api_versions": { "mastodon": 2 },
+        "contact": { "email": "", "account": null }, "rules": [],
+    })))
+}

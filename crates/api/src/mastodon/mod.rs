@@ -1,0 +1,69 @@
+//! The Mastodon client API (v1/v2) and OAuth 2, as Mastodon documents them.
+
+mod accounts;
+mod auth;
+mod entities;
+mod instance;
+mod notifications;
+mod oauth;
+mod params;
+mod statuses;
+mod timelines;
+
+pub use auth::SignInLimiter;
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, ServiceConfig};
+use guildhall_storage::timelines::Page;
+
+use crate::{ApiError, AppState};
+use entities::Ctx;
+use params::Params;
+
+/// Registers every route of the client API.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.route("/api/v1/apps", web::post().to(oauth::create_app))
+        .route("/api/v1/apps/verify_credentials", web::get().to(oauth::verify_app))
+        .route("/oauth/authorize", web::get().to(oauth::authorize_page))
+        .route("/oauth/authorize", web::post().to(oauth::authorize_submit))
+        .route("/oauth/token", web::post().to(oauth::token))
+        .route("/oauth/revoke", web::post().to(oauth::revoke))
+        .route("/.well-known/oauth-authorization-server", web::get().to(oauth::metadata))
+        .configure(instance::configure)
+        .configure(accounts::configure)
+        .configure(statuses::configure)
+        .configure(timelines::configure)
+        .configure(notifications::configure);
+}
+
+fn ctx(state: &AppState) -> Ctx {
+    Ctx { base: state.urls.base().to_owned() }
+}
+
+/// Paging parameters (`max_id`, `since_id`, `min_id`, `limit` up to `max`).
+fn page(params: &Params, default: i64, max: i64) -> Result<Page, ApiError> {
+    let limit = params.number("limit")?.unwrap_or(default).clamp(1, max);
+    Ok(Page {
+        max_id: params.number("max_id")?,
+        since_id: params.number("since_id")?,
+        min_id: params.number("min_id")?,
+        limit,
+    })
+}
+
+/// A JSON list with the `Link` header apps page with (`next` = older, `prev` = newer).
+fn paged_response(path: &str, state: &AppState, items: Vec<serde_json::Value>, ids: &[i64]) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    if let (Some(newest), Some(oldest)) = (ids.first(), ids.last()) {
+        let base = format!("{}{path}", state.urls.base());
+        response.insert_header((
+            "Link",
+            format!("<{base}?max_id={oldest}>; rel=\"next\", <{base}?min_id={newest}>; rel=\"prev\""),
+        ));
+    }
+    response.json(items)
+}
+
+fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound("Record not found".into()))
+}

@@ -1,0 +1,112 @@
+//! Request parameters as Mastodon apps send them: a query string, an HTML form, or JSON — with
+//! arrays as `name[]=a&name[]=b`, repeated names, or JSON arrays.
+
+use std::collections::HashMap;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest};
+use serde_json::Value;
+
+use crate::ApiError;
+
+/// All parameters of a request, query string first, body over it.
+#[derive(Debug, Default, Clone)]
+pub struct Params(HashMap<String, Vec<String>>);
+
+impl Params {
+    fn insert(&mut self, key: &str, value: String) {
+        let key = key.trim_end_matches("[]").to_owned();
+        self.0.entry(key).or_default().push(value);
+    }
+
+    fn add_pairs(&mut self, pairs: Vec<(String, String)>) {
+        for (k, v) in pairs {
+            self.insert(&k, v);
+        }
+    }
+
+    fn add_json(&mut self, value: Value) {
+        let Value::Object(map) = value else { return };
+        for (k, v) in map {
+            match v {
+                Value::Array(items) => items.into_iter().for_each(|i| self.insert(&k, scalar(i))),
+                Value::Null => {}
+                other => self.insert(&k, scalar(other)),
+            }
+        }
+    }
+
+    /// The first value of `key`, if non-empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.first()).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `key` (`key[]` and repeated `key`).
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0.get(key).cloned().unwrap_or_default()
+    }
+
+    /// Every parameter name.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// The value of `key`, or a 400 naming it.
+    pub fn required(&self, key: &str) -> Result<&str, ApiError> {
+        self.get(key).ok_or_else(|| ApiError::BadRequest(format!("Missing parameter: {key}")))
+    }
+
+    /// A boolean (`true`, `1`, `on`).
+    pub fn flag(&self, key: &str) -> Option<bool> {
+        self.get(key).map(|v| matches!(v, "true" | "1" | "on" | "yes"))
+    }
+
+    /// A number, or a 400.
+    pub fn number(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| v.parse().map_err(|_| ApiError::BadRequest(format!("{key} must be a number"))))
+            .transpose()
+    }
+}
+
+fn scalar(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+impl FromRequest for Params {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Params, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let mut params = Params::default();
+            let query: Vec<(String, String)> =
+                serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+            params.add_pairs(query);
+            let body = body.await.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            if body.is_empty() {
+                return Ok(params);
+            }
+            let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if content_type.starts_with("application/json") {
+                let value: Value = serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
+                params.add_json(value);
+            } else if content_type.starts_with("multipart/") {
+                return Err(ApiError::Unprocessable("multipart bodies are not supported here yet".into()));
+            } else {
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                    .map_err(|e| ApiError::BadRequest(format!("invalid form: {e}")))?;
+                params.add_pairs(pairs);
+            }
+            Ok(params)
+        })
+    }
+}
