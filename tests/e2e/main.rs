@@ -6,6 +6,7 @@
 mod support;
 
 mod cli;
+mod client_api;
 mod delivery;
 mod discovery;
 mod federation;

@@ -29,7 +29,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/api/v2/filters", web::get().to(empty))
         .route("/api/v1/lists", web::get().to(empty))
         .route("/api/v1/followed_tags", web::get().to(empty))
-        .route("/api/v1/preferences", web::get().to(preferences));
+        .route("/api/v1/preferences", web::get().to(preferences))
+        .route("/avatars/original/missing.png", web::get().to(missing_image))
+        .route("/headers/original/missing.png", web::get().to(missing_image));
+}
+
+/// The stand-in avatar and header of accounts without their own (a small grey square).
+async fn missing_image() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", "image/png"))
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(&include_bytes!("../missing.png")[..])
 }
 
 async fn empty() -> HttpResponse {
