@@ -40,7 +40,7 @@ fn remote(i: usize) -> Actor {
 fn status(author: &Actor, n: usize) -> Status {
     let id = Id::generate().0;
     let stamp = now();
-    let visibility = if n % 10 == 0 { Visibility::Private } else { Visibility::Public };
+    let visibility = if n.is_multiple_of(10) { Visibility::Private } else { Visibility::Public };
     Status {
         id,
         ap_id: format!("{}/statuses/{id}", author.ap_id),
@@ -129,6 +129,18 @@ async fn main() {
     println!(
         "seeded {STATUSES} statuses by {AUTHORS} authors ({FOLLOWED} followed) in {:.1} s",
         seeded.elapsed().as_secs_f64()
+    );
+    let query_started = Instant::now();
+    for _ in 0..20 {
+        instance
+            .db()
+            .run(move |c| guildhall_storage::timelines::home(c, viewer, &Default::default()))
+            .await
+            .unwrap();
+    }
+    println!(
+        "the home query alone (storage, no rendering): {:.2} ms",
+        query_started.elapsed().as_secs_f64() * 1000.0 / 20.0
     );
     let url = format!("http://localhost:{port}/api/v1/timelines/home");
     let client = reqwest::Client::builder().no_proxy().build().unwrap();

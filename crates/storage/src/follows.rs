@@ -128,6 +128,24 @@ pub fn followers(conn: &mut DbConnection, target_id: i64, state: FollowState) ->
         .load(conn)?)
 }
 
+/// How many accepted followers `target` has.
+pub fn count_followers(conn: &mut DbConnection, target_id: i64) -> StorageResult<i64> {
+    Ok(follows::table
+        .filter(follows::target_id.eq(target_id))
+        .filter(follows::state.eq(FollowState::Accepted.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// How many actors `follower` follows (accepted).
+pub fn count_following(conn: &mut DbConnection, follower_id: i64) -> StorageResult<i64> {
+    Ok(follows::table
+        .filter(follows::follower_id.eq(follower_id))
+        .filter(follows::state.eq(FollowState::Accepted.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Actor ids `follower` follows (accepted only), oldest first.
 pub fn following(conn: &mut DbConnection, follower_id: i64) -> StorageResult<Vec<i64>> {
     Ok(follows::table
@@ -175,6 +193,7 @@ mod tests {
                 assert!(accept(c, eve.id, ada.id)?);
                 assert_eq!(followers(c, ada.id, FollowState::Accepted)?, vec![eve.id]);
                 assert_eq!(following(c, eve.id)?, vec![ada.id]);
+                assert_eq!((count_followers(c, ada.id)?, count_following(c, eve.id)?), (1, 1));
                 let again =
                     upsert(c, eve.id, ada.id, FollowState::Accepted, Some("https://remote.example/f/2"))?;
                 assert_eq!(again.id, f.id, "following twice keeps one row");

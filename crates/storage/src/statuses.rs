@@ -7,7 +7,7 @@ use crate::schema::statuses;
 use crate::{DbConnection, StorageError, StorageResult, Timestamp, now, parse_text};
 
 /// One status row. A boost is a status whose `reblog_of_id` points at the boosted one.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = statuses, treat_none_as_null = true)]
 pub struct Status {
     /// Our id (time-sortable).
