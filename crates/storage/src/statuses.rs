@@ -161,6 +161,33 @@ pub fn count_public_by_actor(conn: &mut DbConnection, actor_id: i64) -> StorageR
         .get_result(conn)?)
 }
 
+/// How many live replies and live boosts a status has.
+pub fn reply_and_boost_counts(conn: &mut DbConnection, id: i64) -> StorageResult<(i64, i64)> {
+    let replies = statuses::table
+        .filter(statuses::in_reply_to_id.eq(id))
+        .filter(statuses::deleted_at.is_null())
+        .count()
+        .get_result(conn)?;
+    let boosts = statuses::table
+        .filter(statuses::reblog_of_id.eq(id))
+        .filter(statuses::deleted_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok((replies, boosts))
+}
+
+/// True when `actor_id` has a live boost of the status.
+pub fn boosted_by(conn: &mut DbConnection, id: i64, actor_id: i64) -> StorageResult<bool> {
+    let found = statuses::table
+        .filter(statuses::reblog_of_id.eq(id))
+        .filter(statuses::actor_id.eq(actor_id))
+        .filter(statuses::deleted_at.is_null())
+        .select(statuses::id)
+        .first::<i64>(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Boosts of a status (deleted ones included).
 pub fn boosts_of(conn: &mut DbConnection, id: i64) -> StorageResult<Vec<Status>> {
     Ok(statuses::table

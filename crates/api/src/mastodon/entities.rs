@@ -143,13 +143,12 @@ pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i
     let (favourited, reblogged, bookmarked) = match viewer {
         Some(v) => (
             favourites::find(c, v, status.id)?.is_some(),
-            statuses::boosts_of(c, status.id)?.iter().any(|b| b.actor_id == v && b.deleted_at.is_none()),
+            statuses::boosted_by(c, status.id, v)?,
             guildhall_storage::bookmarks::exists(c, v, status.id)?,
         ),
         None => (false, false, false),
     };
-    let replies = statuses::replies(c, status.id)?.len();
-    let reblogs = statuses::boosts_of(c, status.id)?.iter().filter(|b| b.deleted_at.is_none()).count();
+    let (replies, reblogs) = statuses::reply_and_boost_counts(c, status.id)?;
     let content = match &status.title {
         Some(title) if !title.is_empty() => {
             format!("<p><strong>{}</strong></p>{}", guildhall_core::text::escape(title), status.content)

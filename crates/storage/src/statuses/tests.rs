@@ -26,6 +26,7 @@ async fn post_edit_reply_and_list() {
             assert!(stored.edited_at.is_some());
             assert_eq!(get(c, reply.id)?.visibility()?, Visibility::Unlisted);
             assert_eq!(replies(c, first.id)?.iter().map(|s| s.id).collect::<Vec<_>>(), vec![reply.id]);
+            assert_eq!(reply_and_boost_counts(c, first.id)?, (1, 0));
             let newest_first: Vec<i64> = by_actor(c, ada.id, None, 10)?.iter().map(|s| s.id).collect();
             assert_eq!(newest_first, vec![reply.id, first.id]);
             assert_eq!(by_actor(c, ada.id, Some(reply.id), 10)?.len(), 1, "max_id pages back");
@@ -60,6 +61,8 @@ async fn delete_blanks_content_and_takes_boosts_along() {
             let gone = get(c, original.id)?;
             assert!(gone.deleted_at.is_some() && gone.content.is_empty());
             assert!(get(c, boost.id)?.deleted_at.is_some());
+            assert_eq!(reply_and_boost_counts(c, original.id)?, (0, 0));
+            assert!(!boosted_by(c, original.id, ada.id)?);
             assert!(by_actor(c, ada.id, None, 10)?.is_empty());
             assert!(matches!(mark_deleted(c, 7), Err(StorageError::NotFound)));
             assert!(matches!(update(c, &status(&ada, "never stored")), Err(StorageError::NotFound)));
