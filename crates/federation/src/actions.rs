@@ -48,7 +48,6 @@ fn wake(data: &FedData) {
 pub async fn follow(data: &FedData, follower: &Actor, target: &Actor) -> Result<Follow, FedError> {
     let (follower, target) = (follower.clone(), target.clone());
     let follow_id = new_activity_id(&data.urls);
-    let urls = data.urls.clone();
     let result = data
         .db
         .run(move |c| {
@@ -80,7 +79,6 @@ pub async fn follow(data: &FedData, follower: &Actor, target: &Actor) -> Result<
                     &[],
                 );
                 publish(c, &follower, &doc, &[target.delivery_inbox().to_owned()])?;
-                let _ = urls;
                 Ok(follow)
             })
         })
@@ -429,7 +427,7 @@ pub async fn unlike(data: &FedData, actor: &Actor, status_id: i64) -> Result<(),
 
 /// Boosts a public or unlisted status: `Announce` to our followers and its author.
 pub async fn boost(data: &FedData, actor: &Actor, status_id: i64) -> Result<Status, FedError> {
-    let (actor, urls) = (actor.clone(), data.urls.clone());
+    let actor = actor.clone();
     let boost = data
         .db
         .run(move |c| {
@@ -481,7 +479,6 @@ pub async fn boost(data: &FedData, actor: &Actor, status_id: i64) -> Result<Stat
                     inboxes.push(author.delivery_inbox().to_owned());
                 }
                 publish(c, &actor, &doc, &inboxes)?;
-                let _ = urls;
                 Ok(boost)
             })
         })

@@ -1,7 +1,6 @@
 //! The inbox (personal and shared): signature, digest, origin checks, deduplication, then the
 //! activity handlers — answering within a few seconds whatever remote fetches are needed.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use activitypub_federation::fetch::object_id::ObjectId;
@@ -39,11 +38,7 @@ pub async fn receive(request: &HttpRequest, body: Bytes, data: FedData) -> Resul
 }
 
 fn parse_signature(request: &HttpRequest, body: &[u8]) -> Result<IncomingSignature, FedError> {
-    let headers: BTreeMap<String, String> = request
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_lowercase(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = crate::signing::header_map(request);
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     Ok(IncomingSignature::parse("POST", path, headers, Some(body))?)
 }

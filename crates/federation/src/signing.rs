@@ -81,6 +81,15 @@ pub fn sign(
     Ok(headers)
 }
 
+/// The headers of an incoming request as the verifier wants them: lower-case names, text values.
+pub fn header_map(request: &actix_web::HttpRequest) -> BTreeMap<String, String> {
+    request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_lowercase(), v.to_str().ok()?.to_owned())))
+        .collect()
+}
+
 /// A parsed, not yet verified incoming signature.
 #[derive(Debug)]
 pub struct IncomingSignature {

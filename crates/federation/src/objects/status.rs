@@ -160,8 +160,7 @@ pub async fn store_remote(note: ApNote, data: &Data<FedState>) -> Result<DbStatu
         .db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
-                let is_new = statuses::find_by_ap_id(c, note.id.as_str())?.is_none();
-                let status = upsert_status(c, &note, &author.row, parent.as_ref())?;
+                let (status, is_new) = upsert_status(c, &note, &author.row, parent.as_ref())?;
                 write_parts(c, &note, &status)?;
                 statuses::adopt_orphans(c, &status)?;
                 if is_new {
@@ -184,12 +183,13 @@ async fn fetch_parent(parent_id: &Url, data: &Data<FedState>) -> Option<Status> 
     }
 }
 
+/// Inserts or updates the status of `note`; returns it and whether it is new.
 fn upsert_status(
     c: &mut DbConnection,
     note: &ApNote,
     author: &Actor,
     parent: Option<&Status>,
-) -> StorageResult<Status> {
+) -> StorageResult<(Status, bool)> {
     let existing = statuses::find_by_ap_id(c, note.id.as_str())?;
     let stamp = now();
     let visibility = visibility_of(&note.to, &note.cc, author.followers_url.as_deref());
@@ -218,11 +218,12 @@ fn upsert_status(
         created_at: existing.as_ref().map_or(stamp, |s| s.created_at),
         updated_at: stamp,
     };
+    let is_new = existing.is_none();
     match existing {
         Some(_) => statuses::update(c, &row)?,
         None => statuses::insert(c, &row)?,
     }
-    statuses::get(c, row.id)
+    Ok((statuses::get(c, row.id)?, is_new))
 }
 
 fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageResult<()> {

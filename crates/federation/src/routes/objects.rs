@@ -1,8 +1,6 @@
 //! Statuses and activities at their ids. Public and unlisted ones are served to anyone;
 //! followers-only and direct ones only to a signed fetch by an actor allowed to see them.
 
-use std::collections::BTreeMap;
-
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::traits::Actor as _;
 use actix_web::http::header::CONTENT_TYPE;
@@ -62,11 +60,7 @@ pub async fn status(
 
 /// The actor that signed this GET; 401 when unsigned or the signature does not verify.
 async fn signed_fetcher(request: &HttpRequest, data: &FedData) -> Result<DbActor, FedError> {
-    let headers: BTreeMap<String, String> = request
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_lowercase(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = crate::signing::header_map(request);
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let signature = IncomingSignature::parse("GET", path, headers, None)?;
     let key = url::Url::parse(signature.key_id()).map_err(|_| FedError::Unauthorized("bad keyId".into()))?;
