@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use guildhall_core::Config;
 use guildhall_core::config::LogFormat;
-use guildhall_core::model::{Membership, Role};
+use guildhall_core::model::{GroupVisibility, Membership, PostingPolicy, Role};
 use guildhall_federation::local_actors::{self, NewGroup, NewUser};
 use guildhall_federation::{LocalActorError, Urls};
 use guildhall_storage::Db;
@@ -78,6 +78,12 @@ pub enum Admin {
         /// How accounts join.
         #[arg(long, value_enum, default_value_t = MembershipArg::Open)]
         membership: MembershipArg,
+        /// Only moderators may post (an announcement channel).
+        #[arg(long)]
+        moderators_only: bool,
+        /// Posts reach members only and never appear in public timelines.
+        #[arg(long)]
+        members_only: bool,
     },
 }
 
@@ -206,12 +212,14 @@ async fn admin_command(db: &Db, urls: &Urls, admin: Admin) -> Result<(), Failure
             local_actors::set_password(db, &username, &password).await?;
             println!("password of {username} changed");
         }
-        Admin::CreateGroup { name, owner, display_name, membership } => {
+        Admin::CreateGroup { name, owner, display_name, membership, moderators_only, members_only } => {
             let new = NewGroup {
                 name: &name,
                 owner: &owner,
                 display_name: display_name.as_deref(),
                 membership: membership.into(),
+                posting: if moderators_only { PostingPolicy::Moderators } else { PostingPolicy::Members },
+                visibility: if members_only { GroupVisibility::Members } else { GroupVisibility::Public },
             };
             let (actor, group) = local_actors::create_group(db, urls, new).await?;
             println!("created group {} ({}), membership {}", actor.username, actor.ap_id, group.membership);

@@ -10,6 +10,7 @@ mod client_api;
 mod delivery;
 mod discovery;
 mod federation;
+mod groups;
 mod fixtures;
 mod health;
 mod inbox;

@@ -70,6 +70,7 @@ impl From<guildhall_storage::StorageError> for ApiError {
         match e {
             S::NotFound => ApiError::NotFound("Record not found".into()),
             S::Conflict(what) => ApiError::Unprocessable(what),
+            S::Forbidden(why) => ApiError::Forbidden(why),
             S::Pool(_) | S::Connection(_) => ApiError::Unavailable("database unavailable".into()),
             other => ApiError::Internal(other.to_string()),
         }

@@ -5,13 +5,14 @@
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
 use guildhall_core::Id;
-use guildhall_core::model::{FollowState, Visibility};
+use guildhall_core::model::{FollowState, GroupVisibility, Visibility};
 use guildhall_core::text::{self, MentionRef, ResolvedMention};
 use guildhall_storage::actors::{self, Actor, ProfileField};
 use guildhall_storage::follows::Follow;
 use guildhall_storage::statuses::{self, Status};
 use guildhall_storage::{
-    DbConnection, StorageError, StorageResult, blocks, favourites, follows, notifications, now, status_parts,
+    DbConnection, StorageError, StorageResult, blocks, favourites, follows, groups, notifications, now,
+    status_parts,
 };
 use serde_json::{Value, json};
 
@@ -213,10 +214,16 @@ fn render(data: &FedData, text: &str, mentioned: &[(MentionRef, Actor)]) -> text
 }
 
 /// Publishes a new status (or reply) and delivers it to exactly its audience.
+///
+/// Mentioning a group posts into it (a reply in a group's thread stays in it). Posts into a
+/// local members-only group are addressed to the group alone, whatever visibility was asked
+/// for; a local group relays the post to its members, or refuses it when the author may not
+/// post there (nothing is published then).
 pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status, FedError> {
     let mentioned = resolve_mentions(data, &new.text).await;
     let rendered = render(data, &new.text, &mentioned);
     let mention_ids: Vec<i64> = mentioned.iter().map(|(_, a)| a.id).collect();
+    let mentioned_group = mentioned.iter().map(|(_, a)| a).find(|a| a.kind == "group").map(|a| a.id);
     let id = Id::generate().0;
     let stamp = now();
     let status = Status {
@@ -230,7 +237,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
         in_reply_to_ap_id: None,
         in_reply_to_actor_id: None,
         reblog_of_id: None,
-        group_id: None,
+        group_id: mentioned_group,
         visibility: new.visibility.as_str().to_owned(),
         title: None,
         content: rendered.html,
@@ -249,17 +256,31 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
         .db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
-                let status = link_parent(c, status)?;
+                let mut status = link_parent(c, status)?;
+                if let Some(group) = status.group_id.map(|g| groups::get(c, g)).transpose()?.flatten()
+                    && group.visibility()? == GroupVisibility::Members
+                {
+                    status.visibility = Visibility::Direct.as_str().to_owned();
+                }
                 statuses::insert(c, &status)?;
                 status_parts::replace_mentions(c, status.id, &mention_ids)?;
                 status_parts::replace_tags(c, status.id, &tags)?;
                 notifications::mentioned(c, &status)?;
                 let parts = load_parts(c, status.clone())?;
-                announce_status(c, &data2, &parts, "Create")?;
+                let create = announce_status(c, &data2, &parts, "Create")?;
+                if let crate::groups::PostOutcome::Refused(why) =
+                    crate::groups::on_new_status(c, &data2.urls, &status, &create)?
+                {
+                    return Err(StorageError::Conflict(why.to_string()));
+                }
                 Ok(status)
             })
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(why) => FedError::Forbidden(why),
+            other => other.into(),
+        })?;
     wake(data);
     Ok(stored)
 }
@@ -272,12 +293,18 @@ fn link_parent(c: &mut DbConnection, mut status: Status) -> StorageResult<Status
         }
         status.in_reply_to_ap_id = Some(parent.ap_id);
         status.in_reply_to_actor_id = Some(parent.actor_id);
+        status.group_id = status.group_id.or(parent.group_id);
     }
     Ok(status)
 }
 
-/// Queues `Create`/`Update` of a status to its audience.
-fn announce_status(c: &mut DbConnection, data: &FedData, parts: &NoteParts, kind: &str) -> StorageResult<()> {
+/// Queues `Create`/`Update` of a status to its audience; returns the activity.
+fn announce_status(
+    c: &mut DbConnection,
+    data: &FedData,
+    parts: &NoteParts,
+    kind: &str,
+) -> StorageResult<Value> {
     let note = render_note(parts, data.urls.base(), &data.config.domain.to_string())
         .map_err(|e| StorageError::Corrupt(e.to_string()))?;
     let (to, cc) = (note.to.clone(), note.cc.clone());
@@ -289,7 +316,7 @@ fn announce_status(c: &mut DbConnection, data: &FedData, parts: &NoteParts, kind
     let doc = envelope(&id, kind, &parts.author, object, &to, &cc);
     let inboxes = status_inboxes(c, parts)?;
     publish(c, &parts.author, &doc, &inboxes)?;
-    Ok(())
+    Ok(doc)
 }
 
 /// Edits a status's text (and content warning); sends `Update` to the same audience.
@@ -318,7 +345,8 @@ pub async fn edit(
                 status_parts::replace_tags(c, status.id, &rendered.tags)?;
                 let status = statuses::get(c, status.id)?;
                 let parts = load_parts(c, status.clone())?;
-                announce_status(c, &data2, &parts, "Update")?;
+                let update = announce_status(c, &data2, &parts, "Update")?;
+                crate::groups::on_thread_activity(c, &data2.urls, &status, &update)?;
                 Ok(status)
             })
         })
@@ -355,6 +383,7 @@ pub async fn delete_status(data: &FedData, author: &Actor, status_id: i64) -> Re
                     &[],
                 );
                 publish(c, &parts.author, &doc, &inboxes)?;
+                crate::groups::on_thread_activity(c, &urls, &status, &doc)?;
                 Ok(())
             })
         })
@@ -375,27 +404,38 @@ fn target_status(c: &mut DbConnection, status_id: i64) -> StorageResult<(Status,
 
 /// Likes a status; its remote author gets `Like`.
 pub async fn like(data: &FedData, actor: &Actor, status_id: i64) -> Result<(), FedError> {
-    let (actor, like_id) = (actor.clone(), new_activity_id(&data.urls));
+    let (actor, like_id, urls) = (actor.clone(), new_activity_id(&data.urls), data.urls.clone());
     data.db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
                 let (status, author) = target_status(c, status_id)?;
                 let (_, new) = favourites::add(c, actor.id, status.id, Some(&like_id))?;
-                if new {
-                    notifications::notify(c, author.id, "favourite", actor.id, Some(status.id))?;
+                if !new {
+                    return Ok(());
                 }
-                if new && !author.is_local() {
-                    let doc = envelope(
-                        &like_id,
-                        "Like",
-                        &actor,
-                        json!(status.ap_id),
-                        std::slice::from_ref(&author.ap_id),
-                        &[],
-                    );
-                    publish(c, &actor, &doc, &[author.delivery_inbox().to_owned()])?;
+                notifications::notify(c, author.id, "favourite", actor.id, Some(status.id))?;
+                let doc = envelope(
+                    &like_id,
+                    "Like",
+                    &actor,
+                    json!(status.ap_id),
+                    std::slice::from_ref(&author.ap_id),
+                    &[],
+                );
+                let mut inboxes = Vec::new();
+                if !author.is_local() {
+                    inboxes.push(author.delivery_inbox().to_owned());
                 }
-                Ok(())
+                // A like in a remote group's thread also goes to the group, which relays it.
+                if let Some(group) = status.group_id.map(|g| actors::get(c, g)).transpose()?
+                    && !group.is_local()
+                {
+                    inboxes.push(group.delivery_inbox().to_owned());
+                }
+                if !inboxes.is_empty() {
+                    publish(c, &actor, &doc, &inboxes)?;
+                }
+                crate::groups::on_thread_activity(c, &urls, &status, &doc)
             })
         })
         .await?;

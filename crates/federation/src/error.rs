@@ -40,6 +40,7 @@ impl From<StorageError> for FedError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::NotFound => FedError::NotFound,
+            StorageError::Forbidden(why) => FedError::Forbidden(why),
             other => FedError::Storage(other),
         }
     }

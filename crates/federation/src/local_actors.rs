@@ -132,9 +132,13 @@ pub struct NewGroup<'a> {
     pub display_name: Option<&'a str>,
     /// How accounts join.
     pub membership: Membership,
+    /// Who may post.
+    pub posting: PostingPolicy,
+    /// Who can read.
+    pub visibility: GroupVisibility,
 }
 
-/// Creates a local group owned by an existing local person.
+/// Creates a local group owned by an existing local person (who becomes its first moderator).
 pub async fn create_group(
     db: &Db,
     urls: &Urls,
@@ -158,8 +162,8 @@ pub async fn create_group(
         actor,
         owner_id: owner.actor.id,
         membership: new.membership,
-        posting: PostingPolicy::Members,
-        visibility: GroupVisibility::Public,
+        posting: new.posting,
+        visibility: new.visibility,
         private_key_pem: keys.private_pem,
     };
     Ok(db.run(move |c| groups::create(c, record)).await?)

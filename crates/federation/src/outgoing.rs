@@ -46,7 +46,8 @@ pub fn publish(
 }
 
 /// Where a status of a local author goes: followers' instances (unless direct), mentioned
-/// remote actors, and the parent's remote author when the reply is visible to them. Each
+/// remote actors, the remote group it is posted in, and the parent's remote author when the
+/// reply is visible to them. Each
 /// inbox once (shared inboxes where advertised); nobody outside the audience.
 pub fn status_inboxes(c: &mut DbConnection, parts: &NoteParts) -> StorageResult<Vec<String>> {
     let visibility = parts.status.visibility()?;
@@ -56,6 +57,13 @@ pub fn status_inboxes(c: &mut DbConnection, parts: &NoteParts) -> StorageResult<
     }
     for m in parts.mentions.iter().filter(|m| !m.is_local() && m.deleted_at.is_none()) {
         inboxes.push(m.delivery_inbox().to_owned());
+    }
+    // A post in a remote group's thread goes to the group, which relays it to the members.
+    if let Some(group) = parts.status.group_id {
+        let group = actors::get(c, group)?;
+        if !group.is_local() && group.deleted_at.is_none() {
+            inboxes.push(group.delivery_inbox().to_owned());
+        }
     }
     if let Some(parent) = parts.status.in_reply_to_id {
         let parent_author_id = statuses::get(c, parent)?.actor_id;

@@ -243,6 +243,22 @@ pub fn search(conn: &mut DbConnection, q: &str, limit: i64) -> StorageResult<Vec
         .load(conn)?)
 }
 
+/// Whether any of the actors `ids` lives on `domain` (an instance actor may fetch what one of
+/// its users may see).
+pub fn any_on_domain(conn: &mut DbConnection, ids: &[i64], domain: &str) -> StorageResult<bool> {
+    for chunk in ids.chunks(10_000) {
+        let found: i64 = actors::table
+            .filter(actors::id.eq_any(chunk))
+            .filter(actors::domain.eq(domain))
+            .count()
+            .get_result(conn)?;
+        if found > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The remote actors known as `username@domain` (any case; Lemmy lets a person and a
 /// community share a name, so there may be more than one).
 pub fn find_remote(conn: &mut DbConnection, username: &str, domain: &str) -> StorageResult<Vec<Actor>> {

@@ -12,6 +12,10 @@ pub enum StorageError {
     /// A uniqueness rule was broken (the message names what was duplicated).
     #[error("already exists: {0}")]
     Conflict(String),
+    /// The acting account may not do this (checked where the rule lives in storage, such as
+    /// group moderation).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A stored value could not be interpreted (such as an unknown enum name).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),

@@ -173,6 +173,29 @@ pub fn follower_inboxes(conn: &mut DbConnection, target_id: i64) -> StorageResul
     Ok(inboxes)
 }
 
+/// Like [`follower_inboxes`], with the software each inbox's server runs (from NodeInfo, when
+/// known): groups send Mastodon-family servers a plain form of what they relay.
+pub fn follower_inboxes_with_software(
+    conn: &mut DbConnection,
+    target_id: i64,
+) -> StorageResult<Vec<(String, Option<String>)>> {
+    use crate::schema::instances;
+    let rows: Vec<(String, Option<String>, Option<String>)> = follows::table
+        .inner_join(actors::table.on(actors::id.eq(follows::follower_id)))
+        .left_join(instances::table.on(instances::id.nullable().eq(actors::instance_id)))
+        .filter(follows::target_id.eq(target_id))
+        .filter(follows::state.eq(FollowState::Accepted.as_str()))
+        .filter(actors::domain.is_not_null())
+        .filter(actors::deleted_at.is_null())
+        .select((actors::inbox_url, actors::shared_inbox_url, instances::software.nullable()))
+        .load(conn)?;
+    let mut inboxes: Vec<(String, Option<String>)> =
+        rows.into_iter().map(|(inbox, shared, software)| (shared.unwrap_or(inbox), software)).collect();
+    inboxes.sort();
+    inboxes.dedup_by(|a, b| a.0 == b.0);
+    Ok(inboxes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

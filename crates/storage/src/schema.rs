@@ -301,7 +301,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    group_moderators (group_id, actor_id) {
+        group_id -> BigInt,
+        actor_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_bans (group_id, actor_id) {
+        group_id -> BigInt,
+        actor_id -> BigInt,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_invitations (group_id, actor_id) {
+        group_id -> BigInt,
+        actor_id -> BigInt,
+        invited_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_log (id) {
+        id -> BigInt,
+        group_id -> BigInt,
+        moderator_id -> BigInt,
+        action -> Text,
+        target_actor_id -> Nullable<BigInt>,
+        target_status_id -> Nullable<BigInt>,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    group_moderators,
+    group_bans,
+    group_invitations,
+    group_log,
     oauth_apps,
     oauth_tokens,
     oauth_codes,

@@ -92,6 +92,12 @@ pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Opti
         .optional()?)
 }
 
+/// Puts a status into a group, or takes it out of one.
+pub fn set_group(conn: &mut DbConnection, id: i64, group_id: Option<i64>) -> StorageResult<()> {
+    diesel::update(statuses::table.find(id)).set(statuses::group_id.eq(group_id)).execute(conn)?;
+    Ok(())
+}
+
 /// Marks a status deleted and blanks its content; its boosts go with it.
 pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
     crate::transaction(conn, |conn| {

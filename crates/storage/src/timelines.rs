@@ -2,7 +2,7 @@
 //!
 //! Visibility rules live here, in one place: public and unlisted statuses of followed actors,
 //! followers-only ones only while the follow is accepted, direct ones only to the mentioned,
-//! nothing from an actor the viewer blocks or is blocked by.
+//! group posts to the group's members, nothing from an actor the viewer blocks or is blocked by.
 
 use diesel::dsl::exists;
 use diesel::prelude::*;
@@ -59,7 +59,8 @@ fn paged(conn: &mut DbConnection, mut query: StatusQuery<'_>, page: &Page) -> St
 }
 
 /// The home timeline of local actor `viewer`: its own statuses and boosts, those of actors it
-/// follows (followers-only ones while accepted), and statuses that mention it.
+/// follows (followers-only ones while accepted), statuses that mention it, and statuses posted
+/// in the groups it is a member or moderator of.
 ///
 /// Written as SQL text: every value in it is an integer we format ourselves. The query builder's
 /// form (with bound parameters) led SQLite's planner to gather and sort every followed status;
@@ -82,7 +83,9 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
            (actor_id + 0) = {viewer} \
            OR ((actor_id + 0) IN (SELECT target_id FROM follows WHERE follower_id = {viewer} AND state = 'accepted') \
                AND visibility IN ('public', 'unlisted', 'private')) \
-           OR (id + 0) IN (SELECT status_id FROM status_mentions WHERE actor_id = {viewer})) \
+           OR (id + 0) IN (SELECT status_id FROM status_mentions WHERE actor_id = {viewer}) \
+           OR group_id IN (SELECT target_id FROM follows WHERE follower_id = {viewer} AND state = 'accepted') \
+           OR group_id IN (SELECT group_id FROM group_moderators WHERE actor_id = {viewer})) \
          AND NOT EXISTS (SELECT 1 FROM blocks WHERE (blocks.actor_id = {viewer} AND blocks.target_id = statuses.actor_id) \
                                              OR (blocks.target_id = {viewer} AND blocks.actor_id = statuses.actor_id)) \
          ORDER BY id {order} LIMIT {limit}",
@@ -164,8 +167,41 @@ pub fn tagged(
     paged(conn, query, page)
 }
 
+/// What a group shows as its statuses: what was posted in it and what it posted or boosted
+/// itself. Members (and moderators of a local group) see everything; others only public and
+/// unlisted posts.
+fn group_statuses(
+    conn: &mut DbConnection,
+    group: i64,
+    viewer: Option<i64>,
+    exclude_replies: bool,
+    page: &Page,
+) -> StorageResult<Vec<Status>> {
+    let member = match viewer {
+        Some(v) => crate::groups::is_member(conn, group, v)? || crate::groups::is_moderator(conn, group, v)?,
+        None => false,
+    };
+    let mut query = statuses::table
+        .filter(statuses::group_id.eq(group).or(statuses::actor_id.eq(group)))
+        .filter(statuses::deleted_at.is_null())
+        .into_boxed();
+    if !member {
+        query = query.filter(
+            statuses::visibility.eq_any([Visibility::Public.as_str(), Visibility::Unlisted.as_str()]),
+        );
+    }
+    if exclude_replies {
+        query = query.filter(statuses::in_reply_to_id.is_null().and(statuses::in_reply_to_ap_id.is_null()));
+    }
+    if let Some(viewer) = viewer {
+        query = query.filter(not_blocked(viewer));
+    }
+    paged(conn, query, page)
+}
+
 /// An account's statuses as `viewer` may see them: public and unlisted always, followers-only
-/// when `viewer` follows (or is the author), direct when mentioned.
+/// when `viewer` follows (or is the author), direct when mentioned. A group's are what was
+/// posted in it.
 pub fn account(
     conn: &mut DbConnection,
     author: i64,
@@ -174,6 +210,9 @@ pub fn account(
     exclude_reblogs: bool,
     page: &Page,
 ) -> StorageResult<Vec<Status>> {
+    if crate::actors::get(conn, author)?.kind == "group" {
+        return group_statuses(conn, author, viewer, exclude_replies, page);
+    }
     let mut query = statuses::table
         .filter(statuses::actor_id.eq(author))
         .filter(statuses::deleted_at.is_null())
@@ -216,6 +255,12 @@ pub fn may_see(conn: &mut DbConnection, status: &Status, viewer: Option<i64>) ->
     }
     let Some(viewer) = viewer else { return Ok(false) };
     if viewer == status.actor_id || crate::status_parts::mentions(conn, status.id)?.contains(&viewer) {
+        return Ok(true);
+    }
+    if let Some(group) = status.group_id
+        && (crate::groups::is_member(conn, group, viewer)?
+            || crate::groups::is_moderator(conn, group, viewer)?)
+    {
         return Ok(true);
     }
     Ok(visibility == Visibility::Private

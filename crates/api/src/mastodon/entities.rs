@@ -51,8 +51,14 @@ pub struct Account {
 
 /// Renders an account; `with_source` adds the `source` block of `verify_credentials`.
 pub fn account(c: &mut DbConnection, ctx: &Ctx, actor: &Actor, with_source: bool) -> StorageResult<Account> {
-    let followers =
-        follows::followers(c, actor.id, guildhall_core::model::FollowState::Accepted)?.len() as i64;
+    // A members-only group's member count is for its members (the group API shows it to them).
+    let members_only = guildhall_storage::groups::get(c, actor.id)?
+        .is_some_and(|g| g.visibility == guildhall_core::model::GroupVisibility::Members.as_str());
+    let followers = if members_only {
+        0
+    } else {
+        follows::followers(c, actor.id, guildhall_core::model::FollowState::Accepted)?.len() as i64
+    };
     let following = follows::following(c, actor.id)?.len() as i64;
     let statuses_count = statuses::count_public_by_actor(c, actor.id)?;
     let acct = match &actor.domain {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::FedError;
+use crate::groups;
 use crate::objects::actor::DbActor;
 use crate::objects::status::{DbStatus, store_remote, visibility_of};
 use crate::protocol::activity::Activity;
@@ -27,23 +28,42 @@ fn embedded_note(activity: &Activity, actor: &DbActor) -> Result<Option<ApNote>,
     Ok(Some(note))
 }
 
-/// `Create` of a status.
+/// `Create` of a status. A post into one of our groups is relayed to its members (or refused).
 pub async fn create(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
-    match embedded_note(&activity, &actor)? {
-        Some(note) => {
-            store_remote(note, data).await?;
-        }
+    let stored = match embedded_note(&activity, &actor)? {
+        Some(note) => Some(store_remote(note, data).await?),
         None if activity.object.as_ref().is_some_and(Value::is_string) => {
             // Only an id: fetch it from its origin, which also proves who wrote it.
-            if let Some(id) = activity.object_id() {
-                let fetched = ObjectId::<DbStatus>::from(id).dereference(data).await?;
-                if fetched.row.actor_id != actor.row.id {
-                    return Err(FedError::Forbidden("the object is attributed to someone else".into()));
-                }
+            let Some(id) = activity.object_id() else { return Ok(()) };
+            let fetched = ObjectId::<DbStatus>::from(id).dereference(data).await?;
+            if fetched.row.actor_id != actor.row.id {
+                return Err(FedError::Forbidden("the object is attributed to someone else".into()));
             }
+            Some(fetched)
         }
-        None => {}
+        None => None,
+    };
+    if let Some(status) = stored {
+        let (doc, urls) = (activity.to_json(), data.urls.clone());
+        data.db
+            .run(move |c| {
+                guildhall_storage::transaction(c, |c| groups::on_new_status(c, &urls, &status.row, &doc))
+            })
+            .await?;
+        data.delivery_wakeup.notify_one();
     }
+    Ok(())
+}
+
+/// Relays an activity about `status` when it is in one of our groups.
+async fn relay_in_group(status: Status, activity: &Activity, data: &FedData) -> Result<(), FedError> {
+    let (doc, urls) = (activity.to_json(), data.urls.clone());
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| groups::on_thread_activity(c, &urls, &status, &doc))
+        })
+        .await?;
+    data.delivery_wakeup.notify_one();
     Ok(())
 }
 
@@ -53,46 +73,62 @@ pub async fn update_note(activity: Activity, actor: DbActor, data: &FedData) -> 
     let id = note.id.to_string();
     let known = data.db.run(move |c| statuses::find_by_ap_id(c, &id)).await?;
     if known.is_some_and(|s| s.actor_id == actor.row.id && s.deleted_at.is_none()) {
-        store_remote(note, data).await?;
+        let stored = store_remote(note, data).await?;
+        relay_in_group(stored.row, &activity, data).await?;
     }
     Ok(())
 }
 
-/// `Delete` of a status, by its author.
-pub async fn delete_note(object: Url, actor: DbActor, data: &FedData) -> Result<(), FedError> {
-    let author = actor.row.id;
-    data.db
+/// `Delete` of a status, by its author or by the group it was posted in (a moderator's
+/// removal). An author's deletion in one of our groups is relayed to the members.
+pub async fn delete_note(
+    activity: &Activity,
+    object: Url,
+    actor: DbActor,
+    data: &FedData,
+) -> Result<(), FedError> {
+    let deleter = actor.row.id;
+    let deleted = data
+        .db
         .run(move |c| {
-            if let Some(status) = statuses::find_by_ap_id(c, object.as_str())?
-                && status.actor_id == author
-                && status.deleted_at.is_none()
-            {
-                statuses::mark_deleted(c, status.id)?;
+            let Some(status) = statuses::find_by_ap_id(c, object.as_str())? else { return Ok(None) };
+            let allowed = status.actor_id == deleter || status.group_id == Some(deleter);
+            if !allowed || status.deleted_at.is_some() {
+                return Ok(None);
             }
-            Ok(())
+            statuses::mark_deleted(c, status.id)?;
+            Ok(Some(status).filter(|s| s.actor_id == deleter))
         })
         .await?;
+    if let Some(status) = deleted {
+        relay_in_group(status, activity, data).await?;
+    }
     Ok(())
 }
 
-/// `Like` (and Misskey's `EmojiReact`) of a status we have.
+/// `Like` (and Misskey's `EmojiReact`) of a status we have; relayed when in one of our groups.
 pub async fn like(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
     let Some(object) = activity.object_id() else { return Ok(()) };
     let liker = actor.row.id;
     let like_id = activity.id.to_string();
-    data.db
+    let liked = data
+        .db
         .run(move |c| {
-            if let Some(status) =
+            let Some(status) =
                 statuses::find_by_ap_id(c, object.as_str())?.filter(|s| s.deleted_at.is_none())
-            {
-                let (_, new) = favourites::add(c, liker, status.id, Some(&like_id))?;
-                if new {
-                    notifications::notify(c, status.actor_id, "favourite", liker, Some(status.id))?;
-                }
+            else {
+                return Ok(None);
+            };
+            let (_, new) = favourites::add(c, liker, status.id, Some(&like_id))?;
+            if new {
+                notifications::notify(c, status.actor_id, "favourite", liker, Some(status.id))?;
             }
-            Ok(())
+            Ok(Some(status).filter(|_| new))
         })
         .await?;
+    if let Some(status) = liked {
+        relay_in_group(status, &activity, data).await?;
+    }
     Ok(())
 }
 
@@ -120,22 +156,104 @@ pub async fn undo_like(activity: Activity, actor: DbActor, data: &FedData) -> Re
 }
 
 /// `Announce`: a boost of a status (fetched from its origin when unknown), or — from a group —
-/// a relayed activity, trusted only after fetching its object from the origin.
+/// a relayed activity, trusted only after checking it at its origin (or, for removals, on the
+/// group's own authority over its threads).
 pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
     let Some(object) = activity.object.clone() else { return Ok(()) };
     let inner_type = object.get("type").and_then(Value::as_str).unwrap_or("");
-    if matches!(inner_type, "Create" | "Update") {
-        if let Some(inner_object) = object.get("object").and_then(crate::protocol::id_of) {
-            ObjectId::<DbStatus>::from(inner_object).dereference_forced(data).await?;
-        }
-        return Ok(());
+    match inner_type {
+        "Create" | "Update" => return relayed_content(&object, &actor, data).await,
+        "Delete" => return relayed_delete(&object, &actor, data).await,
+        "Like" => return relayed_like(&object, &actor, data).await,
+        _ => {}
     }
     if !inner_type.is_empty() && !STATUS_TYPES.contains(&inner_type) {
         return Ok(());
     }
     let Some(object_id) = activity.object_id() else { return Ok(()) };
     let original = ObjectId::<DbStatus>::from(object_id).dereference(data).await?.row;
+    if original.group_id == Some(actor.row.id) {
+        // A group's plain form of a post already shown as posted in it: once is enough.
+        return Ok(());
+    }
     store_boost(&activity, &actor, original, data).await
+}
+
+/// A relayed `Create`/`Update`: the object is fetched from its origin. A members-only group's
+/// post is shown by its origin only to that server's own members, so when the fetch is refused
+/// the embedded copy is taken on the group's word — only for a non-public post addressed to
+/// that very group.
+async fn relayed_content(inner: &Value, group: &DbActor, data: &FedData) -> Result<(), FedError> {
+    let Some(object_id) = inner.get("object").and_then(crate::protocol::id_of) else { return Ok(()) };
+    let fetched = ObjectId::<DbStatus>::from(object_id).dereference_forced(data).await;
+    let Err(fetch_error) = fetched else { return Ok(()) };
+    let Some(embedded) = inner.get("object").filter(|o| o.is_object()) else { return Err(fetch_error) };
+    let note: ApNote = serde_json::from_value(embedded.clone())?;
+    let for_this_group = note.audience.as_ref().is_some_and(|a| a.as_str() == group.row.ap_id);
+    let public = note.to.iter().chain(&note.cc).any(|a| crate::protocol::is_public(a));
+    let inner_actor = inner.get("actor").and_then(crate::protocol::id_of);
+    if group.row.kind != "group"
+        || !for_this_group
+        || public
+        || inner_actor.as_ref() != Some(&note.attributed_to)
+    {
+        return Err(fetch_error);
+    }
+    tracing::debug!(id = %note.id, group = %group.row.ap_id, "members-only post taken from its group");
+    store_remote(note, data).await?;
+    Ok(())
+}
+
+/// A relayed `Delete`: the group may remove anything posted in it.
+async fn relayed_delete(inner: &Value, group: &DbActor, data: &FedData) -> Result<(), FedError> {
+    let Some(object_id) = inner.get("object").and_then(crate::protocol::id_of) else { return Ok(()) };
+    let group_id = group.row.id;
+    data.db
+        .run(move |c| {
+            if let Some(status) = statuses::find_by_ap_id(c, object_id.as_str())?
+                && status.group_id == Some(group_id)
+                && status.deleted_at.is_none()
+            {
+                statuses::mark_deleted(c, status.id)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// A relayed `Like`: applied once the liker's server confirms it (a signed fetch of its id).
+async fn relayed_like(inner: &Value, group: &DbActor, data: &FedData) -> Result<(), FedError> {
+    let Some(like_id) = crate::protocol::id_of(inner) else { return Ok(()) };
+    if group.row.kind != "group" {
+        return Ok(());
+    }
+    let confirmed: Value = activitypub_federation::fetch::fetch_object_http(&like_id, data).await?.object;
+    let liker = confirmed.get("actor").and_then(crate::protocol::id_of);
+    let liked = confirmed.get("object").and_then(crate::protocol::id_of);
+    let (Some(liker), Some(liked)) = (liker, liked) else { return Ok(()) };
+    if confirmed.get("type").and_then(Value::as_str) != Some("Like")
+        || crate::protocol::id_of(&confirmed).as_ref() != Some(&like_id)
+        || crate::objects::actor::authority(&liker) != crate::objects::actor::authority(&like_id)
+    {
+        return Err(FedError::Forbidden("the relayed like was not confirmed by its origin".into()));
+    }
+    let liker = ObjectId::<DbActor>::from(liker).dereference(data).await?;
+    let (liker, like_id) = (liker.row.id, like_id.to_string());
+    data.db
+        .run(move |c| {
+            if let Some(status) =
+                statuses::find_by_ap_id(c, liked.as_str())?.filter(|s| s.deleted_at.is_none())
+            {
+                let (_, new) = favourites::add(c, liker, status.id, Some(&like_id))?;
+                if new {
+                    notifications::notify(c, status.actor_id, "favourite", liker, Some(status.id))?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
 }
 
 async fn store_boost(

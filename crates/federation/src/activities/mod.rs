@@ -102,6 +102,6 @@ async fn delete(activity: Activity, actor: DbActor, data: &FedData) -> Result<()
     if object.as_str() == actor.row.ap_id {
         account::delete_actor(actor, data).await
     } else {
-        content::delete_note(object, actor, data).await
+        content::delete_note(&activity, object, actor, data).await
     }
 }

@@ -30,6 +30,10 @@ pub async fn follow(activity: Activity, actor: DbActor, data: &FedData) -> Resul
     });
     let follow_id = activity.id.to_string();
     let urls = data.urls.clone();
+    if target.kind == "group" {
+        // A group sends Mastodon-family servers a plain form of its posts: learn the software.
+        crate::nodeinfo::learn_software(data, &follower).await;
+    }
     data.db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
@@ -72,7 +76,7 @@ pub enum Decision {
 }
 
 /// Decides a follow of local `target` by `follower`: blocks reject; groups follow their
-/// membership rule; locked people approve by hand.
+/// membership rule (bans reject, invitations admit); locked people approve by hand.
 pub fn decide(
     c: &mut DbConnection,
     target: &actors::Actor,
@@ -87,8 +91,13 @@ pub fn decide(
     if target.kind()? == ActorKind::Group
         && let Some(group) = groups::get(c, target.id)?
     {
+        if groups::is_banned(c, target.id, follower.id)? {
+            return Ok(Decision::Reject);
+        }
+        let invited = groups::is_invited(c, target.id, follower.id)?;
         return Ok(match group.membership()? {
             Membership::Open => Decision::Accept,
+            _ if invited => Decision::Accept,
             Membership::Approval => Decision::Pending,
             Membership::Invite => Decision::Reject,
         });
@@ -187,9 +196,16 @@ pub async fn undo_follow(activity: Activity, actor: DbActor, data: &FedData) -> 
     Ok(())
 }
 
-/// `Block` of a local actor: recorded, and follows both ways end.
+/// `Block` of a local actor: recorded, and follows both ways end. A group's `Block` is a ban:
+/// recorded for any account we know, whose membership of that group ends.
 pub async fn block(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
-    let Some(target) = local_object(&activity, data).await? else { return Ok(()) };
+    let target = if actor.row.kind == "group" {
+        let Some(id) = activity.object_id().map(String::from) else { return Ok(()) };
+        data.db.run(move |c| actors::find_by_ap_id(c, &id)).await?
+    } else {
+        local_object(&activity, data).await?
+    };
+    let Some(target) = target else { return Ok(()) };
     let blocker = actor.row.id;
     let id = activity.id.to_string();
     data.db

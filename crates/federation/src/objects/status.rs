@@ -204,7 +204,11 @@ fn upsert_status(
         in_reply_to_ap_id: note.in_reply_to.as_ref().map(Url::to_string),
         in_reply_to_actor_id: parent.map(|p| p.actor_id),
         reblog_of_id: None,
-        group_id: existing.as_ref().and_then(|s| s.group_id),
+        // A stored status keeps its group (a local group may have refused it).
+        group_id: match &existing {
+            Some(s) => s.group_id,
+            None => crate::groups::group_of(c, note, parent)?,
+        },
         visibility: visibility.as_str().to_owned(),
         title: note.name.as_deref().map(strip_html),
         content: sanitize_html(&note.html()),

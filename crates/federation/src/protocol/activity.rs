@@ -19,19 +19,19 @@ pub struct Activity {
     #[serde(deserialize_with = "actor_id")]
     pub actor: Url,
     /// What it acts on: an id or an embedded object.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<Value>,
     /// Where (`Move`, `Add`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Value>,
     /// Primary audience.
-    #[serde(default, deserialize_with = "strings")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "strings")]
     pub to: Vec<String>,
     /// Secondary audience.
-    #[serde(default, deserialize_with = "strings")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "strings")]
     pub cc: Vec<String>,
     /// Free text (`Flag` comments).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
 }
 
@@ -44,6 +44,11 @@ impl Activity {
     /// The id of `object`, whether given as a URL or embedded.
     pub fn object_id(&self) -> Option<Url> {
         self.object.as_ref().and_then(id_of)
+    }
+
+    /// The activity as JSON, to pass on (a group relays what its members send).
+    pub fn to_json(&self) -> Value {
+        crate::protocol::with_context(serde_json::to_value(self).unwrap_or(Value::Null))
     }
 
     /// The embedded object's `type`, when the object is embedded.

@@ -2,7 +2,7 @@
 
 use actix_web::http::header::{CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
-use guildhall_core::model::{ActorKind, FollowState, Visibility};
+use guildhall_core::model::{ActorKind, FollowState, GroupVisibility, Visibility};
 use guildhall_core::text::escape;
 use guildhall_storage::actors::{self, Actor};
 use guildhall_storage::{follows, statuses};
@@ -76,10 +76,41 @@ fn kind_of(path_kind: &str) -> ActorKind {
     if path_kind == "groups" { ActorKind::Group } else { ActorKind::Person }
 }
 
-/// `GET /{users|groups}/{name}/followers`: the count (members are not listed publicly).
-pub async fn followers(path: web::Path<(String, String)>, data: FedData) -> Result<HttpResponse, FedError> {
+/// For a members-only group, the signed fetch of a member (or of a member's instance actor);
+/// 401/403 otherwise. Anything else is public.
+async fn members_only_check(request: &HttpRequest, actor: &Actor, data: &FedData) -> Result<(), FedError> {
+    let group_id = actor.id;
+    let settings = data.db.run(move |c| guildhall_storage::groups::get(c, group_id)).await?;
+    if settings.is_none_or(|g| g.visibility != GroupVisibility::Members.as_str()) {
+        return Ok(());
+    }
+    let signer = super::objects::signed_fetcher(request, data).await?.row;
+    let allowed = data
+        .db
+        .run(move |c| {
+            let members = follows::followers(c, group_id, FollowState::Accepted)?;
+            if members.contains(&signer.id) {
+                return Ok(true);
+            }
+            match (&signer.domain, signer.kind == "application") {
+                (Some(domain), true) => actors::any_on_domain(c, &members, domain),
+                _ => Ok(false),
+            }
+        })
+        .await?;
+    if allowed { Ok(()) } else { Err(FedError::Forbidden("members only".into())) }
+}
+
+/// `GET /{users|groups}/{name}/followers`: the count (members are not listed publicly; a
+/// members-only group's count only to its members).
+pub async fn followers(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    data: FedData,
+) -> Result<HttpResponse, FedError> {
     let (kind, name) = path.into_inner();
     let actor = local_actor(&data, name, kind_of(&kind)).await?;
+    members_only_check(&request, &actor, &data).await?;
     let id = actor.id;
     let total = data.db.run(move |c| Ok(follows::followers(c, id, FollowState::Accepted)?.len())).await?;
     Ok(activity_json(&collection(actor.followers_url.as_deref().unwrap_or_default(), total)))
@@ -94,21 +125,15 @@ pub async fn following(path: web::Path<(String, String)>, data: FedData) -> Resu
     Ok(activity_json(&collection(actor.following_url.as_deref().unwrap_or_default(), total)))
 }
 
-/// `GET /groups/{name}/moderators`: who moderates the group (Lemmy reads this), in order.
+/// `GET /groups/{name}/moderators`: who moderates the group (Lemmy reads this), owner first.
 pub async fn moderators(name: web::Path<String>, data: FedData) -> Result<HttpResponse, FedError> {
     let group = local_actor(&data, name.into_inner(), ActorKind::Group).await?;
     let group_id = group.id;
-    let owner = data
-        .db
-        .run(move |c| {
-            let settings = guildhall_storage::groups::get(c, group_id)?
-                .ok_or(guildhall_storage::StorageError::NotFound)?;
-            actors::get(c, settings.owner_id)
-        })
-        .await?;
+    let moderators = data.db.run(move |c| guildhall_storage::groups::moderators(c, group_id)).await?;
+    let items: Vec<&str> = moderators.iter().map(|m| m.ap_id.as_str()).collect();
     let id = format!("{}/moderators", group.ap_id);
     let doc =
-        json!({ "id": id, "type": "OrderedCollection", "totalItems": 1, "orderedItems": [owner.ap_id] });
+        json!({ "id": id, "type": "OrderedCollection", "totalItems": items.len(), "orderedItems": items });
     Ok(activity_json(&with_context(doc)))
 }
 
@@ -124,12 +149,14 @@ pub struct PageQuery {
 
 /// `GET /{users|groups}/{name}/outbox`: public posts as `Create` activities, newest first.
 pub async fn outbox(
+    request: HttpRequest,
     path: web::Path<(String, String)>,
     query: web::Query<PageQuery>,
     data: FedData,
 ) -> Result<HttpResponse, FedError> {
     let (kind, name) = path.into_inner();
     let actor = local_actor(&data, name, kind_of(&kind)).await?;
+    members_only_check(&request, &actor, &data).await?;
     let outbox_id = actor.outbox_url.clone().unwrap_or_default();
     let id = actor.id;
     if query.page != Some(true) {

@@ -59,7 +59,7 @@ pub async fn status(
 }
 
 /// The actor that signed this GET; 401 when unsigned or the signature does not verify.
-async fn signed_fetcher(request: &HttpRequest, data: &FedData) -> Result<DbActor, FedError> {
+pub(crate) async fn signed_fetcher(request: &HttpRequest, data: &FedData) -> Result<DbActor, FedError> {
     let headers = crate::signing::header_map(request);
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let signature = IncomingSignature::parse("GET", path, headers, None)?;
@@ -75,14 +75,15 @@ async fn signed_fetcher(request: &HttpRequest, data: &FedData) -> Result<DbActor
 }
 
 /// Followers-only: accepted followers and mentioned actors (or their instance's actor);
-/// direct: mentioned actors (or their instance's actor).
+/// direct: mentioned actors (or their instance's actor); and for a post in a group, the
+/// group's members (or their instance's actor).
 async fn may_see(
     status: &Status,
     visibility: Visibility,
     signer: &DbActor,
     data: &FedData,
 ) -> Result<bool, FedError> {
-    let (status_id, author) = (status.id, status.actor_id);
+    let (status_id, author, group) = (status.id, status.actor_id, status.group_id);
     let signer_row = signer.row.clone();
     Ok(data
         .db
@@ -91,28 +92,29 @@ async fn may_see(
             if visibility == Visibility::Private {
                 allowed.extend(follows::followers(c, author, FollowState::Accepted)?);
             }
+            if let Some(group) = group {
+                allowed.push(group);
+                allowed.extend(follows::followers(c, group, FollowState::Accepted)?);
+            }
             if allowed.contains(&signer_row.id) {
                 return Ok(true);
             }
-            let instance_actor = signer_row.kind == "application";
-            for id in allowed {
-                let a = actors::get(c, id)?;
-                if instance_actor && a.domain.is_some() && a.domain == signer_row.domain {
-                    return Ok(true);
-                }
+            match (&signer_row.domain, signer_row.kind == "application") {
+                (Some(domain), true) => actors::any_on_domain(c, &allowed, domain),
+                _ => Ok(false),
             }
-            Ok(false)
         })
         .await?)
 }
 
-/// `GET /activities/{id}`: one of our published activities, when it is public.
+/// `GET /activities/{id}`: one of our published activities, when it is public or a `Like`.
 pub async fn activity(path: web::Path<String>, data: FedData) -> Result<HttpResponse, FedError> {
     let ap_id = format!("{}/activities/{}", data.urls.base(), path.into_inner());
     let found = data.db.run(move |c| outbox::find_by_ap_id(c, &ap_id)).await?.ok_or(FedError::NotFound)?;
     let doc: serde_json::Value = serde_json::from_str(&found.json)?;
+    // Likes are served too: a group's members' servers confirm relayed likes here.
     let addressed = doc["to"].as_array().into_iter().chain(doc["cc"].as_array()).flatten();
-    if !addressed.filter_map(|a| a.as_str()).any(is_public) {
+    if doc["type"] != "Like" && !addressed.filter_map(|a| a.as_str()).any(is_public) {
         return Err(FedError::NotFound);
     }
     Ok(activity_json(&doc))

@@ -1,0 +1,182 @@
+//! FEP-1b12 groups: which group a status is posted into, and how a local group relays the
+//! activities of its threads to its members' instances.
+//!
+//! A local group Announces each accepted activity (the post, replies, edits, deletions, likes)
+//! wrapped, `Announce{Create{Note}}`, to every member's instance; Mastodon-family servers, which
+//! do not understand the wrapped form, also get a plain `Announce{Note}` of top-level posts.
+//! Posts from non-members, banned accounts, or members of an announcement channel are not
+//! relayed and their authors get a `Reject`.
+
+use guildhall_core::model::GroupVisibility;
+use guildhall_storage::actors::{self, Actor};
+use guildhall_storage::groups::{self, Group, Refusal};
+use guildhall_storage::statuses::{self, Status};
+use guildhall_storage::{DbConnection, StorageResult, follows};
+use serde_json::{Value, json};
+
+use crate::Urls;
+use crate::outgoing::{envelope, new_activity_id, publish};
+use crate::protocol::PUBLIC;
+use crate::protocol::note::ApNote;
+
+/// Software that shows a plain `Announce` of a note but ignores an announced activity.
+pub const MASTODON_FAMILY: [&str; 7] =
+    ["mastodon", "hometown", "glitchsoc", "gotosocial", "akkoma", "pleroma", "iceshrimp"];
+
+/// Whether NodeInfo's software name belongs to the Mastodon family.
+pub fn is_mastodon_family(software: Option<&str>) -> bool {
+    software.is_some_and(|s| {
+        let s = s.to_lowercase().replace(['-', '_', ' '], "");
+        MASTODON_FAMILY.contains(&s.as_str())
+    })
+}
+
+/// The group a received note is posted into: its `audience`, a group it is addressed to or
+/// mentions, or else its parent's group.
+pub fn group_of(c: &mut DbConnection, note: &ApNote, parent: Option<&Status>) -> StorageResult<Option<i64>> {
+    let mentions = note.tag.iter().filter(|t| t.kind == "Mention").filter_map(|t| t.href.clone());
+    let named = note.audience.iter().map(url::Url::to_string).chain(note.to.iter().cloned());
+    for id in named.chain(note.cc.iter().cloned()).chain(mentions) {
+        if crate::protocol::is_public(&id) {
+            continue;
+        }
+        if let Some(actor) = actors::find_by_ap_id(c, &id)?
+            && actor.kind == "group"
+        {
+            return Ok(Some(actor.id));
+        }
+    }
+    Ok(parent.and_then(|p| p.group_id))
+}
+
+/// The id of a group's plain `Announce` of a status: fixed, so a removal can undo it.
+pub fn plain_announce_id(group: &Actor, status_id: i64) -> String {
+    format!("{}/announces/{status_id}", group.ap_id)
+}
+
+/// The `to` and `cc` of what a group sends: public groups address the public too.
+fn group_addressing(group: &Actor, settings: &Group) -> StorageResult<(Vec<String>, Vec<String>)> {
+    let followers = group.followers_url.clone().unwrap_or_default();
+    Ok(match settings.visibility()? {
+        GroupVisibility::Public => (vec![PUBLIC.to_owned()], vec![followers]),
+        GroupVisibility::Members => (vec![followers], vec![]),
+    })
+}
+
+/// The inboxes of a group's remote members, with the software their servers run.
+fn member_inboxes(c: &mut DbConnection, group_id: i64) -> StorageResult<Vec<(String, Option<String>)>> {
+    follows::follower_inboxes_with_software(c, group_id)
+}
+
+/// The local group `status` is in, with its settings, when it is in one.
+pub fn local_group_of(c: &mut DbConnection, status: &Status) -> StorageResult<Option<(Actor, Group)>> {
+    let Some(group_id) = status.group_id else { return Ok(None) };
+    let Some(settings) = groups::get(c, group_id)? else { return Ok(None) };
+    Ok(Some((actors::get(c, group_id)?, settings)))
+}
+
+/// Sends `activity` (about content of the group) from the group to all its members'
+/// instances, wrapped in an `Announce`. With `plain`, the top-level status it creates is also
+/// announced plainly to Mastodon-family servers.
+pub fn relay(
+    c: &mut DbConnection,
+    urls: &Urls,
+    group: &Actor,
+    settings: &Group,
+    activity: &Value,
+    plain: Option<&Status>,
+) -> StorageResult<()> {
+    let (to, cc) = group_addressing(group, settings)?;
+    let targets = member_inboxes(c, group.id)?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let inboxes: Vec<String> = targets.iter().map(|(inbox, _)| inbox.clone()).collect();
+    let mut inner = activity.clone();
+    if let Some(object) = inner.as_object_mut() {
+        object.remove("@context");
+    }
+    let doc = envelope(&new_activity_id(urls), "Announce", group, inner, &to, &cc);
+    publish(c, group, &doc, &inboxes)?;
+    if let Some(status) = plain.filter(|s| s.in_reply_to_ap_id.is_none()) {
+        let mastodon: Vec<String> = targets
+            .iter()
+            .filter(|(_, software)| is_mastodon_family(software.as_deref()))
+            .map(|(inbox, _)| inbox.clone())
+            .collect();
+        if !mastodon.is_empty() {
+            let doc = envelope(
+                &plain_announce_id(group, status.id),
+                "Announce",
+                group,
+                json!(status.ap_id),
+                &to,
+                &cc,
+            );
+            publish(c, group, &doc, &mastodon)?;
+        }
+    }
+    Ok(())
+}
+
+/// What became of a post addressed to a local group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostOutcome {
+    /// Not addressed to a local group.
+    NotInLocalGroup,
+    /// Relayed to the members.
+    Relayed,
+    /// Refused: the status stays its author's but is not in the group.
+    Refused(Refusal),
+}
+
+/// A new status in a group thread, with the `Create` that brought it: relayed when its author
+/// may post there, else taken out of the group and (for a remote author) answered with `Reject`.
+pub fn on_new_status(
+    c: &mut DbConnection,
+    urls: &Urls,
+    status: &Status,
+    create: &Value,
+) -> StorageResult<PostOutcome> {
+    let Some((group, settings)) = local_group_of(c, status)? else { return Ok(PostOutcome::NotInLocalGroup) };
+    match groups::may_post(c, &settings, status.actor_id)? {
+        Ok(()) => {
+            relay(c, urls, &group, &settings, create, Some(status))?;
+            Ok(PostOutcome::Relayed)
+        }
+        Err(refusal) => {
+            statuses::set_group(c, status.id, None)?;
+            let author = actors::get(c, status.actor_id)?;
+            if !author.is_local() {
+                let mut inner = create.clone();
+                if let Some(object) = inner.as_object_mut() {
+                    object.remove("@context");
+                }
+                let mut doc = envelope(
+                    &new_activity_id(urls),
+                    "Reject",
+                    &group,
+                    inner,
+                    std::slice::from_ref(&author.ap_id),
+                    &[],
+                );
+                doc["summary"] = json!(refusal.to_string());
+                publish(c, &group, &doc, &[author.delivery_inbox().to_owned()])?;
+            }
+            Ok(PostOutcome::Refused(refusal))
+        }
+    }
+}
+
+/// Relays an edit, deletion or like of a status in a local group's thread.
+pub fn on_thread_activity(
+    c: &mut DbConnection,
+    urls: &Urls,
+    status: &Status,
+    activity: &Value,
+) -> StorageResult<()> {
+    if let Some((group, settings)) = local_group_of(c, status)? {
+        relay(c, urls, &group, &settings, activity, None)?;
+    }
+    Ok(())
+}
