@@ -126,8 +126,10 @@ fn every_actor_object_and_activity_parses() {
 
 /// Points every URL of a document at `http://localhost:9/<host>/...` — a closed loopback port —
 /// so that whatever the handler tries to fetch fails at once and never leaves this machine.
+/// ActivityStreams names (the public collection) stay as they are: they are never fetched.
 fn to_loopback(value: &Value) -> Value {
     match value {
+        Value::String(s) if s.starts_with("https://www.w3.org/ns/activitystreams") => value.clone(),
         Value::String(s) if s.starts_with("https://") || s.starts_with("http://") => {
             let rest = s.split_once("://").map_or("", |(_, r)| r);
             Value::String(format!("http://localhost:9/{rest}"))
@@ -185,5 +187,71 @@ async fn activities_from_our_main_peers_are_accepted_by_the_inbox_logic() {
     eprintln!("{accepted} peer activities accepted");
     assert!(accepted >= 60, "only {accepted}");
     assert!(refused.is_empty(), "refused:\n{}", refused.join("\n"));
+    node.instance.stop().await.unwrap();
+}
+
+/// Stores an actor fixture as a remote actor known here.
+async fn seed_fixture_actor(node: &TestInstance, doc: &Value) -> actors::Actor {
+    let json: ApActor = serde_json::from_value(to_loopback(doc)).unwrap();
+    node.instance
+        .db()
+        .run(move |c| {
+            let instance = instances::get_or_create(c, "localhost:9")?;
+            actors::upsert_remote(c, &remote_row(&json, instance.id, "localhost:9"))
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn lemmy_communities_and_guppe_groups_are_groups_and_lemmy_pages_show_their_titles() {
+    let Some(dir) = fixtures_dir() else { return };
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let node = TestInstance::start(&Backend::Sqlite).await;
+    let client = crate::support::http();
+    for name in ["lemmy/group.json", "guppe/actor.json"] {
+        let group = seed_fixture_actor(&node, &read(name)).await;
+        assert_eq!(group.kind, "group", "{name}");
+        let account: Value = client
+            .get(node.url(&format!("/api/v1/accounts/{}", group.id)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(account["group"], true, "{name}: {account}");
+        assert!(account["acct"].as_str().unwrap().ends_with("@localhost:9"), "{account}");
+    }
+
+    // A Lemmy post in a community: stored in that group, its title shown above the body.
+    let page = to_loopback(&read("lemmy/page.json"));
+    let author = page["attributedTo"].as_str().unwrap().to_owned();
+    seed_actor(&node, &author).await;
+    let community = seed_fixture_actor(
+        &node,
+        &json!({
+            "type": "Group", "id": "https://enterprise.lemmy.ml/c/tenforward", "preferredUsername": "tenforward",
+            "inbox": "https://enterprise.lemmy.ml/c/tenforward/inbox",
+            "publicKey": {"id": "https://enterprise.lemmy.ml/c/tenforward#main-key",
+                          "owner": "https://enterprise.lemmy.ml/c/tenforward", "publicKeyPem": "unused"},
+        }),
+    )
+    .await;
+    let note: ApNote = serde_json::from_value(page).unwrap();
+    let stored = guildhall_federation::objects::status::store_remote(note, &node.fed()).await.unwrap().row;
+    assert_eq!(stored.group_id, Some(community.id), "the page's audience is its community");
+    let entity: Value = client
+        .get(node.url(&format!("/api/v1/statuses/{}", stored.id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = entity["content"].as_str().unwrap();
+    assert!(content.starts_with("<p><strong>Post title</strong></p>"), "{content}");
     node.instance.stop().await.unwrap();
 }

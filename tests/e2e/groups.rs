@@ -84,7 +84,24 @@ async fn a_group_relays_posts_replies_and_likes_to_every_member_once() {
     let circle_at_c = join(&cluster, c, &cy, &circle_handle).await;
     assert_eq!(state(c, cy.id, circle_at_c.id).await.as_deref(), Some("accepted"));
 
-    // bob posts into the group by mentioning it: A relays it to C; cy sees it in home, once.
+    // A learned from NodeInfo that B and C run Guildhall; pretend C runs Mastodon, so that C
+    // gets the plain Announce of top-level posts besides the wrapped one.
+    let c_domain = c.instance.config().domain.to_string();
+    let software = a
+        .instance
+        .db()
+        .run(move |x| {
+            let known = guildhall_storage::instances::find(x, &c_domain)?.expect("C is known on A");
+            let learned = known.software.clone();
+            guildhall_storage::instances::set_software(x, known.id, "mastodon", None)?;
+            Ok(learned)
+        })
+        .await
+        .unwrap();
+    assert_eq!(software.as_deref(), Some("guildhall"), "learned from C's NodeInfo");
+
+    // bob posts into the group by mentioning it: A relays it to C (wrapped and plain); cy sees
+    // it in home, once.
     let text = format!("Collections data sprint on Friday @{circle_handle}");
     let post = actions::post(&b.fed(), &bob, NewPost::public(&text)).await.unwrap();
     cluster.flush().await;
@@ -92,6 +109,9 @@ async fn a_group_relays_posts_replies_and_likes_to_every_member_once() {
     assert_eq!(at_a.group_id, Some(circle.id));
     let at_c = c.status(&post.ap_id).await.expect("relayed to the other member's instance");
     assert_eq!(at_c.group_id, Some(circle_at_c.id));
+    let plain_id = guildhall_federation::groups::plain_announce_id(&circle, at_a.id);
+    let first_time = c.instance.db().run(move |x| guildhall_storage::received::record(x, &plain_id)).await;
+    assert!(!first_time.unwrap(), "C received the plain Announce as well as the wrapped one");
     assert_eq!(copies(c, &post.ap_id).await, 1, "shown once");
     assert_eq!(home(c, cy.id).await.iter().filter(|id| **id == post.ap_id).count(), 1);
     assert!(home(a, ada.id).await.contains(&post.ap_id), "the owner is a member too");

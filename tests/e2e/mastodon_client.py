@@ -92,4 +92,25 @@ print("checked: sign-in (password, PKCE), resolve, follow, home, reply, favourit
 bob.status_delete(reply["id"])
 flush()
 assert ada.status_context(second["id"])["descendants"] == []
+
+# Groups: following a group joins it; mentioning it posts into it; the group relays the posts
+# of its members to every member's instance (bob does not follow cy: only the relay brings it).
+cy = password_login(A, "cy")
+circle = bob.search_v2(f"circle@{HOST_A}", resolve=True)["accounts"]
+assert len(circle) == 1 and circle[0]["group"] is True, circle
+circle = circle[0]
+bob.account_follow(circle["id"])
+local_circle = cy.account_lookup("circle")
+cy.account_follow(local_circle["id"])
+flush()
+assert bob.account_relationships(circle["id"])[0]["following"] is True
+cy.status_post("Welcome to the circle @circle")
+flush()
+relayed = [s for s in bob.timeline_home() if "Welcome to the circle" in s["content"]]
+assert len(relayed) == 1, bob.timeline_home()
+assert any("Welcome to the circle" in s["content"] for s in bob.account_statuses(circle["id"]))
+bob.status_post(f"Glad to be here @circle@{HOST_A}")
+flush()
+assert any("Glad to be here" in s["content"] for s in cy.timeline_home()), cy.timeline_home()
+print("checked: group join by follow, posting by mention, relayed posts in home", file=sys.stderr)
 print("DONE", flush=True)

@@ -1,6 +1,7 @@
 //! A real Mastodon client library (Mastodon.py) against two instances: app registration,
 //! password and authorization-code (PKCE) sign-in, posting, remote search with resolve,
-//! following, home timeline, reply, favourite, notifications, deletion.
+//! following, home timeline, reply, favourite, notifications, deletion; joining a group and
+//! posting into it by mention.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -23,7 +24,18 @@ async fn mastodon_py_signs_in_posts_follows_and_replies_across_instances() {
     let cluster = Cluster::start(2).await;
     let [a, b] = &cluster.nodes[..] else { unreachable!() };
     a.user("ada").await;
+    a.user("cy").await;
     b.user("bob").await;
+    let urls = guildhall_federation::Urls::new(a.instance.config());
+    let circle = guildhall_federation::local_actors::NewGroup {
+        name: "circle",
+        owner: "ada",
+        display_name: Some("Collections circle"),
+        membership: guildhall_core::model::Membership::Open,
+        posting: guildhall_core::model::PostingPolicy::Members,
+        visibility: guildhall_core::model::GroupVisibility::Public,
+    };
+    guildhall_federation::local_actors::create_group(a.instance.db(), &urls, circle).await.unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/mastodon_client.py");
     let mut child = Command::new("python3")
         .args([script, &a.url(""), &b.url("")])
@@ -59,5 +71,6 @@ async fn mastodon_py_signs_in_posts_follows_and_replies_across_instances() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && done, "Mastodon.py failed:\n{stderr}");
     assert!(stderr.contains("checked: sign-in"), "the client's checks ran:\n{stderr}");
+    assert!(stderr.contains("checked: group join"), "the group checks ran:\n{stderr}");
     cluster.stop().await;
 }
