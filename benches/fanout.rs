@@ -1,4 +1,7 @@
-//! Fan-out benchmark: one post to 5,000 followers on 500 instances, then a burst of 100 posts.
+//! Fan-out benchmark: one post to 5,000 followers on 500 instances, then a burst of 100 posts;
+//! then one post into a group of 5,000 members on the same 500 instances, which the group
+//! relays (one in five of those instances is marked as Mastodon, so it also gets the plain
+//! `Announce` of the post).
 //!
 //! The 500 "instances" are one local receiver process listening on 500 loopback ports; it
 //! verifies the HTTP signature and digest of every request, as a real inbox would. The sender
@@ -23,10 +26,10 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use guildhall::Instance;
 use guildhall_api::HttpOptions;
 use guildhall_core::Config;
-use guildhall_core::model::{ActorKind, FollowState, Role};
+use guildhall_core::model::{ActorKind, FollowState, GroupVisibility, Membership, PostingPolicy, Role};
 use guildhall_federation::actions::{self, NewPost};
 use guildhall_federation::delivery::DeliveryWorker;
-use guildhall_federation::local_actors::{NewUser, create_user};
+use guildhall_federation::local_actors::{NewGroup, NewUser, create_group, create_user};
 use guildhall_federation::signing::IncomingSignature;
 use guildhall_storage::actors::{Actor, ActorUrls};
 use guildhall_storage::{actors, follows, instances};
@@ -36,7 +39,8 @@ const FOLLOWERS_PER_INSTANCE: usize = 10;
 
 #[derive(Clone)]
 struct Receiver {
-    public_pem: Arc<String>,
+    /// Public key PEM by key id.
+    keys: Arc<BTreeMap<String, String>>,
     verified: Arc<AtomicUsize>,
     refused: Arc<AtomicUsize>,
 }
@@ -55,8 +59,7 @@ async fn inbox(request: HttpRequest, body: web::Bytes, state: web::Data<Receiver
         .collect();
     let path = request.uri().path().to_owned();
     let ok = IncomingSignature::parse("POST", &path, headers, Some(&body))
-        .and_then(|sig| sig.verify(&state.public_pem))
-        .is_ok();
+        .is_ok_and(|sig| state.keys.get(sig.key_id()).is_some_and(|pem| sig.verify(pem).is_ok()));
     let counter = if ok { &state.verified } else { &state.refused };
     counter.fetch_add(1, Ordering::Relaxed);
     if ok { HttpResponse::Accepted().finish() } else { HttpResponse::Unauthorized().finish() }
@@ -80,15 +83,20 @@ fn peak_rss_mib() -> f64 {
 
 /// Runs in the child process: serve, print the ports, live until killed.
 async fn receiver_main() {
-    let pem = std::env::var("GUILDHALL_BENCH_PEM").unwrap();
-    let ports = start_receiver(pem);
+    let keys = std::env::var("GUILDHALL_BENCH_KEYS").unwrap();
+    let keys = keys
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(id, pem)| (id.to_owned(), pem.replace('|', "\n")))
+        .collect();
+    let ports = start_receiver(keys);
     println!("{}", ports.iter().map(u16::to_string).collect::<Vec<_>>().join(","));
     std::future::pending::<()>().await;
 }
 
-fn start_receiver(public_pem: String) -> Vec<u16> {
+fn start_receiver(keys: BTreeMap<String, String>) -> Vec<u16> {
     let state = Receiver {
-        public_pem: Arc::new(public_pem),
+        keys: Arc::new(keys),
         verified: Arc::new(AtomicUsize::new(0)),
         refused: Arc::new(AtomicUsize::new(0)),
     };
@@ -119,11 +127,19 @@ struct ReceiverProcess {
 }
 
 impl ReceiverProcess {
-    fn spawn(pem: &str) -> ReceiverProcess {
+    /// A receiver that accepts signatures by these actors' keys.
+    fn spawn(signers: &[&Actor]) -> ReceiverProcess {
         use std::io::BufRead;
+        let keys: Vec<String> = signers
+            .iter()
+            .map(|a| {
+                let pem = a.public_key_pem.as_deref().unwrap().replace('\n', "|");
+                format!("{}\t{pem}", a.public_key_id.as_deref().unwrap())
+            })
+            .collect();
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .env("GUILDHALL_BENCH_ROLE", "receiver")
-            .env("GUILDHALL_BENCH_PEM", pem)
+            .env("GUILDHALL_BENCH_KEYS", keys.join("\n"))
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -185,6 +201,24 @@ async fn add_followers(instance: &Instance, target: &Actor, ports: &[u16]) {
         .unwrap();
 }
 
+/// Marks every `every`-th receiving instance as running Mastodon.
+async fn mark_mastodon(instance: &Instance, ports: &[u16], every: usize) -> usize {
+    let domains: Vec<String> = ports.iter().step_by(every).map(|p| format!("localhost:{p}")).collect();
+    let n = domains.len();
+    instance
+        .db()
+        .run(move |c| {
+            for domain in &domains {
+                let inst = instances::get_or_create(c, domain)?;
+                instances::set_software(c, inst.id, "mastodon", Some("4.3.0"))?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    n
+}
+
 async fn measure(label: &str, worker: &DeliveryWorker, receiver: &ReceiverProcess, run: impl AsyncFnOnce()) {
     let (v0, _, rcpu0) = receiver.counts().await;
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
@@ -227,7 +261,19 @@ async fn main() {
     let new =
         NewUser { username: "ada", email: "ada@museum.example", password: "correct horse", role: Role::User };
     let ada = create_user(instance.db(), &urls, new).await.unwrap().actor;
-    let receiver = ReceiverProcess::spawn(ada.public_key_pem.as_deref().unwrap());
+    let new =
+        NewUser { username: "cy", email: "cy@museum.example", password: "correct horse", role: Role::User };
+    let cy = create_user(instance.db(), &urls, new).await.unwrap().actor;
+    let circle = NewGroup {
+        name: "circle",
+        owner: "cy",
+        display_name: None,
+        membership: Membership::Open,
+        posting: PostingPolicy::Members,
+        visibility: GroupVisibility::Public,
+    };
+    let circle = create_group(instance.db(), &urls, circle).await.unwrap().0;
+    let receiver = ReceiverProcess::spawn(&[&ada, &circle]);
     add_followers(&instance, &ada, &receiver.ports).await;
     let worker =
         DeliveryWorker::with_signing(instance.db().clone(), Arc::new(Default::default()), true, rsa_crate)
@@ -242,10 +288,23 @@ async fn main() {
         actions::post(&fed, &ada, NewPost::public("one post")).await.unwrap();
     })
     .await;
-    measure(&format!("burst of {posts} posts"), &worker, &receiver, async || {
-        for n in 0..posts {
-            actions::post(&fed, &ada, NewPost::public(&format!("post {n}"))).await.unwrap();
-        }
+    if posts > 0 {
+        measure(&format!("burst of {posts} posts"), &worker, &receiver, async || {
+            for n in 0..posts {
+                actions::post(&fed, &ada, NewPost::public(&format!("post {n}"))).await.unwrap();
+            }
+        })
+        .await;
+    }
+
+    add_followers(&instance, &circle, &receiver.ports).await;
+    let mastodon = mark_mastodon(&instance, &receiver.ports, 5).await;
+    println!(
+        "group: {} members on {INSTANCES} instances ({mastodon} of them Mastodon, which also get the plain form)",
+        INSTANCES * FOLLOWERS_PER_INSTANCE
+    );
+    measure("one post in the group", &worker, &receiver, async || {
+        actions::post(&fed, &cy, NewPost::public("Meeting notes are up @circle")).await.unwrap();
     })
     .await;
     instance.stop().await.unwrap();
