@@ -65,6 +65,13 @@ pub enum Admin {
         #[arg(long)]
         password: String,
     },
+    /// Approve a sign-up that waits for approval (registrations = "approval").
+    ApproveUser {
+        /// The user's username.
+        username: String,
+    },
+    /// List the sign-ups waiting for approval, oldest first, with the reason each gave.
+    PendingUsers,
     /// Create a local group owned by a local user.
     CreateGroup {
         /// Group name: shares the namespace of usernames.
@@ -193,25 +200,30 @@ async fn serve(config: Config) -> Result<(), Failure> {
 async fn run_admin(config: Config, admin: Admin) -> Result<(), Failure> {
     let (db, _) = Db::connect_and_migrate(&config.database_url).await.map_err(Failure::other)?;
     let urls = Urls::new(&config);
-    let result = admin_command(&db, &urls, admin).await;
+    let result = admin_command(&db, &urls, config.password_min_length, admin).await;
     db.close();
     result
 }
 
-async fn admin_command(db: &Db, urls: &Urls, admin: Admin) -> Result<(), Failure> {
+async fn admin_command(db: &Db, urls: &Urls, min_password: usize, admin: Admin) -> Result<(), Failure> {
     match admin {
         Admin::CreateUser { username, email, password, admin } => {
-            let password = read_password(password)?;
+            let password = read_password(password, min_password)?;
             let role = if admin { Role::Admin } else { Role::User };
             let new = NewUser { username: &username, email: &email, password: &password, role };
             let account = local_actors::create_user(db, urls, new).await?;
             println!("created {} user {} ({})", role, account.actor.username, account.actor.ap_id);
         }
         Admin::SetPassword { username, password } => {
-            let password = read_password(password)?;
+            let password = read_password(password, min_password)?;
             local_actors::set_password(db, &username, &password).await?;
             println!("password of {username} changed");
         }
+        Admin::ApproveUser { username } => match local_actors::approve_user(db, &username).await? {
+            true => println!("approved {username}: they can sign in now"),
+            false => println!("{username} was already approved"),
+        },
+        Admin::PendingUsers => pending_users(db).await?,
         Admin::CreateGroup { name, owner, display_name, membership, moderators_only, members_only } => {
             let new = NewGroup {
                 name: &name,
@@ -228,12 +240,39 @@ async fn admin_command(db: &Db, urls: &Urls, admin: Admin) -> Result<(), Failure
     Ok(())
 }
 
-/// The password argument, or the first line of stdin for `-`.
-fn read_password(arg: String) -> Result<String, Failure> {
-    if arg != "-" {
-        return Ok(arg);
+/// Prints one line per pending sign-up: username, e-mail, when, and the reason given.
+async fn pending_users(db: &Db) -> Result<(), Failure> {
+    use guildhall_storage::accounts::{self, AccountFilter};
+    let mut pending =
+        db.run(|c| accounts::list(c, AccountFilter::Pending, 10_000)).await.map_err(Failure::other)?;
+    pending.reverse();
+    if pending.is_empty() {
+        println!("no sign-ups are waiting for approval");
     }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(Failure::other)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    for a in pending {
+        let reason = a.user.sign_up_reason.unwrap_or_default().replace(['\r', '\n'], " ");
+        println!(
+            "{}\t{}\t{}\t{reason}",
+            a.actor.username,
+            a.user.email,
+            a.user.created_at.format("%Y-%m-%d %H:%M")
+        );
+    }
+    Ok(())
+}
+
+/// The password argument, or the first line of stdin for `-`; at least `min` characters
+/// (the `password_min_length` setting).
+fn read_password(arg: String, min: usize) -> Result<String, Failure> {
+    let password = if arg == "-" {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(Failure::other)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        arg
+    };
+    if password.chars().count() < min {
+        return Err(Failure::usage(format!("the password must be at least {min} characters long")));
+    }
+    Ok(password)
 }

@@ -31,6 +31,7 @@ pub struct Instance {
     server_task: JoinHandle<std::io::Result<()>>,
     stop_workers: watch::Sender<bool>,
     workers: Vec<JoinHandle<()>>,
+    streams: Arc<guildhall_api::Streamer>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -71,7 +72,17 @@ impl Instance {
         };
         let federation = fed_state.federation_config(&instance_actor).await?;
         let delivery = DeliveryWorker::new(db.clone(), wakeup, config.insecure)?;
-        let state = AppState { db: db.clone(), config: config.clone(), urls, sign_ins: Default::default() };
+        let streams = Arc::new(guildhall_api::Streamer::new(db.clone()));
+        if !options.disable_signals {
+            tokio::spawn(close_streams_on_signal(streams.clone()));
+        }
+        let state = AppState {
+            db: db.clone(),
+            config: config.clone(),
+            urls,
+            sign_ins: Default::default(),
+            streams: streams.clone(),
+        };
         let server = guildhall_api::serve(state, federation.clone(), listener, options)?;
         let handle = server.handle();
         let server_task = tokio::spawn(server);
@@ -91,6 +102,7 @@ impl Instance {
             server_task,
             stop_workers,
             workers,
+            streams,
         })
     }
 
@@ -130,9 +142,27 @@ impl Instance {
 
     /// Stops gracefully: in-flight requests finish, then workers stop, then the pool closes.
     pub async fn stop(self) -> anyhow::Result<()> {
+        self.streams.close();
         self.server.stop(true).await;
         self.wait().await
     }
+}
+
+/// Ends open streaming connections when SIGINT or SIGTERM arrives, so the graceful shutdown
+/// actix starts on the same signal is not held open by them.
+async fn close_streams_on_signal(streams: Arc<guildhall_api::Streamer>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    streams.close();
 }
 
 /// Creates the data directories, migrates and ensures the instance actor (returned with its

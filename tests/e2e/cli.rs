@@ -98,6 +98,49 @@ async fn set_password_and_create_group() {
     assert_eq!(settings.membership, "approval");
 }
 
+#[tokio::test]
+async fn approve_user_lets_a_pending_sign_up_in() {
+    use guildhall_federation::local_actors::{NewUser, check_password, register_user};
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    let config = Config::load(None, vec![("GUILDHALL_DATA_DIR".into(), dir.path().display().to_string())]);
+    let urls = guildhall_federation::Urls::new(&config.unwrap());
+    let ada = NewUser {
+        username: "ada",
+        email: "ada@museum.example",
+        password: "correct horse",
+        role: guildhall_core::model::Role::User,
+    };
+    let pending = accounts::Registration { pending: true, locale: None, reason: Some("curator".into()) };
+    register_user(&db, &urls, ada, pending).await.unwrap();
+
+    let listed = guildhall(dir.path(), &["admin", "pending-users"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).starts_with("ada\tada@museum.example\t"));
+    let unknown = guildhall(dir.path(), &["admin", "approve-user", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("no local user named 'nobody'"), "{}", stderr(&unknown));
+    let out = guildhall(dir.path(), &["admin", "approve-user", "Ada"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("approved Ada"));
+    let again = guildhall(dir.path(), &["admin", "approve-user", "ada"]);
+    assert!(again.status.success() && String::from_utf8_lossy(&again.stdout).contains("already approved"));
+    let listed = guildhall(dir.path(), &["admin", "pending-users"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("no sign-ups are waiting"));
+    let account = check_password(&db, "ada", "correct horse").await.unwrap().unwrap();
+    assert!(account.user.approved);
+
+    // Admin-set passwords follow password_min_length too.
+    let short = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .args(["admin", "set-password", "ada", "--password", "correct horse"])
+        .env_clear()
+        .env("GUILDHALL_DATA_DIR", dir.path())
+        .env("GUILDHALL_PASSWORD_MIN_LENGTH", "16")
+        .output()
+        .unwrap();
+    assert_eq!(short.status.code(), Some(2));
+    assert!(stderr(&short).contains("at least 16 characters"), "{}", stderr(&short));
+}
+
 #[test]
 fn bad_configuration_exits_2_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,6 +173,8 @@ fn every_command_has_help() {
         &["admin", "create-user", "--help"],
         &["admin", "set-password", "--help"],
         &["admin", "create-group", "--help"],
+        &["admin", "approve-user", "--help"],
+        &["admin", "pending-users", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_guildhall")).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::support::{Backend, TestInstance, http};
 
 /// Registers an app and signs `user` in with the password grant; returns the token.
-async fn token(t: &TestInstance, user: &str, scopes: &str) -> String {
+pub(crate) async fn token(t: &TestInstance, user: &str, scopes: &str) -> String {
     let app: Value = http()
         .post(t.url("/api/v1/apps"))
         .json(&json!({"client_name": "tests", "redirect_uris": ["urn:ietf:wg:oauth:2.0:oob"], "scopes": scopes}))
@@ -29,7 +29,7 @@ async fn token(t: &TestInstance, user: &str, scopes: &str) -> String {
     res["access_token"].as_str().unwrap_or_else(|| panic!("{res}")).to_owned()
 }
 
-async fn call(
+pub(crate) async fn call(
     method: reqwest::Method,
     t: &TestInstance,
     path: &str,

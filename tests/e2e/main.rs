@@ -7,12 +7,17 @@ mod support;
 
 mod cli;
 mod client_api;
+mod client_extras;
 mod delivery;
 mod discovery;
 mod federation;
-mod groups;
 mod fixtures;
+mod groups;
+mod groups_api;
 mod health;
 mod inbox;
 mod mastodon_client;
+mod media;
 mod restart;
+mod signup;
+mod streaming;

@@ -42,6 +42,17 @@ impl TestInstance {
         TestInstance { instance, _dir: dir }
     }
 
+    /// Like [`TestInstance::start`], with extra settings (`("GUILDHALL_REGISTRATIONS", "open")`).
+    pub async fn start_with(backend: &Backend, settings: &[(&str, &str)]) -> TestInstance {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let config = config_with(dir.path(), port, backend, settings);
+        let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false };
+        let instance = Instance::start_on(config, listener, options).await.unwrap();
+        TestInstance { instance, _dir: dir }
+    }
+
     /// `http://localhost:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://localhost:{}{path}", self.instance.port())
@@ -59,6 +70,11 @@ pub async fn start_in(dir: &std::path::Path, backend: &Backend) -> Instance {
 
 /// The configuration of a test instance at `localhost:port` keeping its data in `dir`.
 pub fn config_for(dir: &std::path::Path, port: u16, backend: &Backend) -> Config {
+    config_with(dir, port, backend, &[])
+}
+
+/// [`config_for`] with extra `GUILDHALL_*` settings.
+pub fn config_with(dir: &std::path::Path, port: u16, backend: &Backend, settings: &[(&str, &str)]) -> Config {
     let mut env = vec![
         ("GUILDHALL_DOMAIN".to_string(), format!("localhost:{port}")),
         ("GUILDHALL_LISTEN".to_string(), format!("127.0.0.1:{port}")),
@@ -67,6 +83,7 @@ pub fn config_for(dir: &std::path::Path, port: u16, backend: &Backend) -> Config
     if let Backend::Postgres(DatabaseUrl::Postgres(url)) = backend {
         env.push(("GUILDHALL_DATABASE_URL".to_string(), url.clone()));
     }
+    env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::load(None, env).unwrap()
 }
 

@@ -84,15 +84,15 @@ pub fn json_error(status: StatusCode, message: &str) -> HttpResponse {
 
 /// Rewrites error responses that are not JSON yet (ActivityPub's Tombstones are JSON too) (actix's own 404s, 413s, 400s for bad JSON…)
 /// into `{"error": "..."}`, keeping their status and using their text when they have one.
+/// HTML pages we render on purpose (a sign-up form with its errors, 422) are left alone.
 pub fn jsonify_errors<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = res
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/") && v.contains("json"));
-    if is_json {
+    let is_json_or_page =
+        res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            (v.starts_with("application/") && v.contains("json")) || v.starts_with("text/html")
+        });
+    if is_json_or_page {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -8,10 +8,14 @@
 #![deny(missing_docs)]
 
 mod error;
+mod guildhall;
 mod health;
 mod mastodon;
+mod media;
 mod server;
 
 pub use error::ApiError;
+pub use guildhall::route_list as guildhall_routes;
 pub use mastodon::SignInLimiter;
+pub use mastodon::streaming::Streamer;
 pub use server::{AppState, HttpOptions, serve};

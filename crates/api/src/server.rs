@@ -30,6 +30,8 @@ pub struct AppState {
     pub urls: Urls,
     /// Failed sign-ins, for rate limiting.
     pub sign_ins: Arc<crate::SignInLimiter>,
+    /// The change feed of the streaming API.
+    pub streams: Arc<crate::mastodon::streaming::Streamer>,
 }
 
 /// Server tuning that is not configuration (tests use one worker per instance and flush
@@ -72,6 +74,8 @@ pub fn serve(
             .wrap(cors())
             .service(health::health)
             .configure(crate::mastodon::configure)
+            .configure(crate::media::configure)
+            .configure(crate::guildhall::configure)
             .configure(guildhall_federation::routes::configure)
             .route("/{any:.*}", web::method(actix_web::http::Method::OPTIONS).to(preflight))
             .default_service(web::to(not_found))

@@ -17,8 +17,18 @@ use crate::domain::Domain;
 
 /// Every configuration key, as written in the file; the environment name is
 /// `GUILDHALL_` followed by the key in upper case.
-pub const KEYS: [&str; 7] =
-    ["domain", "listen", "database_url", "data_dir", "media_dir", "insecure", "log_format"];
+pub const KEYS: [&str; 10] = [
+    "domain",
+    "listen",
+    "database_url",
+    "data_dir",
+    "media_dir",
+    "insecure",
+    "log_format",
+    "registrations",
+    "registrations_reason_required",
+    "password_min_length",
+];
 
 /// Environment variables with the `GUILDHALL_` prefix that are not configuration keys but are
 /// read elsewhere (so they are not reported as unknown).
@@ -42,6 +52,24 @@ pub struct Config {
     pub insecure: bool,
     /// How log lines are written.
     pub log_format: LogFormat,
+    /// Who may create an account through the API and the sign-up page.
+    pub registrations: RegistrationMode,
+    /// In approval mode, sign-ups must say why they want to join.
+    pub registrations_reason_required: bool,
+    /// Shortest password a sign-up (or an admin setting one) may choose; at least
+    /// [`crate::password::MIN_PASSWORD_LEN`].
+    pub password_min_length: usize,
+}
+
+/// Who may create an account (`registrations`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationMode {
+    /// Nobody signs up; admins create accounts with `guildhall admin create-user`.
+    Closed,
+    /// Anyone may sign up; the account waits for an admin's approval before it can sign in.
+    Approval,
+    /// Anyone may sign up and sign in at once.
+    Open,
 }
 
 /// Log line format.
@@ -164,7 +192,24 @@ impl Config {
         let insecure_default = if domain.is_localhost() { "true" } else { "false" };
         let insecure = parse_or(s, "insecure", insecure_default, parse_bool, BOOL_HINT)?;
         let log_format = parse_or(s, "log_format", "text", LogFormat::parse, LOG_HINT)?;
-        Ok(Config { domain, listen, database_url, data_dir, media_dir, insecure, log_format })
+        let registrations =
+            parse_or(s, "registrations", "closed", RegistrationMode::parse, REGISTRATIONS_HINT)?;
+        let registrations_reason_required =
+            parse_or(s, "registrations_reason_required", "false", parse_bool, BOOL_HINT)?;
+        let password_min_length =
+            parse_or(s, "password_min_length", "8", parse_password_length, PASSWORD_LENGTH_HINT)?;
+        Ok(Config {
+            domain,
+            listen,
+            database_url,
+            data_dir,
+            media_dir,
+            insecure,
+            log_format,
+            registrations,
+            registrations_reason_required,
+            password_min_length,
+        })
     }
 }
 
@@ -175,6 +220,8 @@ const PATH_HINT: &str = "a directory path";
 const DB_HINT: &str = "sqlite://PATH or postgres://USER@HOST/DATABASE";
 const BOOL_HINT: &str = "true or false";
 const LOG_HINT: &str = "text or json";
+const REGISTRATIONS_HINT: &str = "closed, approval or open";
+const PASSWORD_LENGTH_HINT: &str = "a whole number from 8 to 256";
 
 fn read_file(
     path: &str,
@@ -230,6 +277,31 @@ fn parse_bool(v: &str) -> Option<bool> {
         "true" | "1" | "yes" | "on" => Some(true),
         "false" | "0" | "no" | "off" => Some(false),
         _ => None,
+    }
+}
+
+fn parse_password_length(v: &str) -> Option<usize> {
+    let n: usize = v.parse().ok()?;
+    (crate::password::MIN_PASSWORD_LEN..=crate::password::MAX_PASSWORD_LEN).contains(&n).then_some(n)
+}
+
+impl RegistrationMode {
+    fn parse(v: &str) -> Option<RegistrationMode> {
+        match v.to_ascii_lowercase().as_str() {
+            "closed" => Some(RegistrationMode::Closed),
+            "approval" => Some(RegistrationMode::Approval),
+            "open" => Some(RegistrationMode::Open),
+            _ => None,
+        }
+    }
+
+    /// The configuration spelling: `closed`, `approval` or `open`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationMode::Closed => "closed",
+            RegistrationMode::Approval => "approval",
+            RegistrationMode::Open => "open",
+        }
     }
 }
 

@@ -11,6 +11,25 @@ use thiserror::Error;
 /// Longest allowed username, in characters.
 pub const MAX_USERNAME_LEN: usize = 30;
 
+/// Names nobody may take by signing up (an admin may still create them), because people
+/// would take an account holding one for the instance's staff or software.
+pub const RESERVED_USERNAMES: [&str; 14] = [
+    "admin",
+    "administrator",
+    "root",
+    "support",
+    "help",
+    "staff",
+    "moderator",
+    "moderators",
+    "mod",
+    "abuse",
+    "security",
+    "postmaster",
+    "webmaster",
+    "guildhall",
+];
+
 /// A valid local username: 1–30 ASCII letters, digits or underscores. Case is kept for display.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -60,6 +79,17 @@ impl Username {
     /// The case-folded form that uniqueness is decided on.
     pub fn key(&self) -> String {
         self.0.to_ascii_lowercase()
+    }
+
+    /// True for a name in [`RESERVED_USERNAMES`] (any case).
+    ///
+    /// ```
+    /// use guildhall_core::Username;
+    /// assert!(Username::parse("Admin").unwrap().is_reserved());
+    /// assert!(!Username::parse("ada").unwrap().is_reserved());
+    /// ```
+    pub fn is_reserved(&self) -> bool {
+        RESERVED_USERNAMES.contains(&self.key().as_str())
     }
 }
 

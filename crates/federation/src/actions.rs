@@ -164,6 +164,8 @@ pub struct NewPost {
     pub sensitive: bool,
     /// Language tag.
     pub language: Option<String>,
+    /// The author's unattached uploads to attach, in order (at most four).
+    pub media_ids: Vec<i64>,
 }
 
 impl NewPost {
@@ -176,8 +178,35 @@ impl NewPost {
             spoiler_text: String::new(),
             sensitive: false,
             language: Some("en".into()),
+            media_ids: Vec::new(),
         }
     }
+}
+
+/// Refuses media the author may not attach to `status_id` (a new status when `None`): more
+/// than four, unknown, someone else's, or attached to another status.
+async fn check_media(
+    data: &FedData,
+    author_id: i64,
+    ids: &[i64],
+    status_id: Option<i64>,
+) -> Result<(), FedError> {
+    if ids.len() > guildhall_storage::media::MAX_PER_STATUS {
+        return Err(FedError::BadRequest(format!(
+            "Cannot attach more than {} files",
+            guildhall_storage::media::MAX_PER_STATUS
+        )));
+    }
+    let ids = ids.to_vec();
+    let bad = data.db.run(move |c| guildhall_storage::media::unusable(c, author_id, &ids, status_id)).await?;
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let bad: Vec<String> = bad.iter().map(i64::to_string).collect();
+    Err(FedError::BadRequest(format!(
+        "Media {} not found or already attached to another post",
+        bad.join(", ")
+    )))
 }
 
 /// Resolves the mentions in typed text (known actors at once, unknown remote ones through
@@ -220,6 +249,7 @@ fn render(data: &FedData, text: &str, mentioned: &[(MentionRef, Actor)]) -> text
 /// for; a local group relays the post to its members, or refuses it when the author may not
 /// post there (nothing is published then).
 pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status, FedError> {
+    check_media(data, author.id, &new.media_ids, None).await?;
     let mentioned = resolve_mentions(data, &new.text).await;
     let rendered = render(data, &new.text, &mentioned);
     let mention_ids: Vec<i64> = mentioned.iter().map(|(_, a)| a.id).collect();
@@ -251,7 +281,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
         created_at: stamp,
         updated_at: stamp,
     };
-    let (data2, tags) = (data.clone(), rendered.tags);
+    let (data2, tags, media_ids) = (data.clone(), rendered.tags, new.media_ids);
     let stored = data
         .db
         .run(move |c| {
@@ -265,6 +295,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
                 statuses::insert(c, &status)?;
                 status_parts::replace_mentions(c, status.id, &mention_ids)?;
                 status_parts::replace_tags(c, status.id, &tags)?;
+                guildhall_storage::media::attach(c, status.id, status.actor_id, &media_ids)?;
                 notifications::mentioned(c, &status)?;
                 let parts = load_parts(c, status.clone())?;
                 let create = announce_status(c, &data2, &parts, "Create")?;
@@ -327,6 +358,22 @@ pub async fn edit(
     text: &str,
     spoiler_text: &str,
 ) -> Result<Status, FedError> {
+    edit_with_media(data, author, status_id, text, spoiler_text, None).await
+}
+
+/// Like [`edit`]; `media_ids`, when given, become the status's attachments (in this order:
+/// ones attached before and not listed are detached).
+pub async fn edit_with_media(
+    data: &FedData,
+    author: &Actor,
+    status_id: i64,
+    text: &str,
+    spoiler_text: &str,
+    media_ids: Option<Vec<i64>>,
+) -> Result<Status, FedError> {
+    if let Some(ids) = &media_ids {
+        check_media(data, author.id, ids, Some(status_id)).await?;
+    }
     let mentioned = resolve_mentions(data, text).await;
     let rendered = render(data, text, &mentioned);
     let mention_ids: Vec<i64> = mentioned.iter().map(|(_, a)| a.id).collect();
@@ -343,6 +390,9 @@ pub async fn edit(
                 statuses::update(c, &status)?;
                 status_parts::replace_mentions(c, status.id, &mention_ids)?;
                 status_parts::replace_tags(c, status.id, &rendered.tags)?;
+                if let Some(ids) = &media_ids {
+                    guildhall_storage::media::attach(c, status.id, author_id, ids)?;
+                }
                 let status = statuses::get(c, status.id)?;
                 let parts = load_parts(c, status.clone())?;
                 let update = announce_status(c, &data2, &parts, "Update")?;

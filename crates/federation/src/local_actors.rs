@@ -5,7 +5,7 @@
 
 use guildhall_core::model::{ActorKind, GroupVisibility, Membership, PostingPolicy, Role};
 use guildhall_core::{Email, Username, keys, password};
-use guildhall_storage::accounts::{self, LocalAccount, NewLocalUser};
+use guildhall_storage::accounts::{self, LocalAccount, NewLocalUser, Registration};
 use guildhall_storage::actors::{self, Actor};
 use guildhall_storage::groups::{self, Group, NewLocalGroup};
 use guildhall_storage::{Db, StorageError};
@@ -71,6 +71,17 @@ pub struct NewUser<'a> {
 /// Validates, hashes, generates keys and stores a new local person. Nothing is written when
 /// any check fails.
 pub async fn create_user(db: &Db, urls: &Urls, new: NewUser<'_>) -> Result<LocalAccount, LocalActorError> {
+    register_user(db, urls, new, Registration::default()).await
+}
+
+/// Like [`create_user`], for a sign-up: the account may wait for approval, and keeps the
+/// locale and the reason given.
+pub async fn register_user(
+    db: &Db,
+    urls: &Urls,
+    new: NewUser<'_>,
+    registration: Registration,
+) -> Result<LocalAccount, LocalActorError> {
     let username = Username::parse(new.username)?;
     let email = Email::parse(new.email)?;
     let password = new.password.to_owned();
@@ -90,7 +101,18 @@ pub async fn create_user(db: &Db, urls: &Urls, new: NewUser<'_>) -> Result<Local
         role: new.role,
         private_key_pem: keys.private_pem,
     };
-    Ok(db.run(move |c| accounts::create(c, record)).await?)
+    Ok(db.run(move |c| accounts::register(c, record, registration)).await?)
+}
+
+/// Approves a local user's sign-up; false when they were approved already.
+pub async fn approve_user(db: &Db, username: &str) -> Result<bool, LocalActorError> {
+    let name = username.to_owned();
+    let account = db
+        .run(move |c| accounts::find_by_username(c, &name))
+        .await?
+        .ok_or_else(|| LocalActorError::NoSuchUser(username.to_owned()))?;
+    let user_id = account.user.id;
+    Ok(db.run(move |c| accounts::approve(c, user_id)).await?)
 }
 
 /// Replaces a local user's password.

@@ -148,7 +148,8 @@ pub async fn ban(
         let inboxes = members_and(c, &group, Some(&target))?;
         groups::ban(c, group.id, target.id, &reason)?;
         let id = new_activity_id(&urls);
-        let mut doc = envelope(&id, "Block", &group, json!(target.ap_id), &[target.ap_id.clone()], &[]);
+        let mut doc =
+            envelope(&id, "Block", &group, json!(target.ap_id), std::slice::from_ref(&target.ap_id), &[]);
         doc["target"] = json!(group.ap_id);
         if !reason.is_empty() {
             doc["summary"] = json!(reason);
@@ -172,7 +173,14 @@ pub async fn unban(data: &FedData, moderator: &Actor, group: &Actor, target: &Ac
         let inboxes = members_and(c, &group, Some(&target))?;
         let block =
             json!({ "type": "Block", "actor": group.ap_id, "object": target.ap_id, "target": group.ap_id });
-        let doc = envelope(&new_activity_id(&urls), "Undo", &group, block, &[target.ap_id.clone()], &[]);
+        let doc = envelope(
+            &new_activity_id(&urls),
+            "Undo",
+            &group,
+            block,
+            std::slice::from_ref(&target.ap_id),
+            &[],
+        );
         publish(c, &group, &doc, &inboxes)?;
         groups::log(c, group.id, moderator.id, "unban", Some(target.id), None, "")?;
         Ok(())

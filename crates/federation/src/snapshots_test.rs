@@ -80,6 +80,7 @@ fn note(visibility: Visibility) -> serde_json::Value {
         tags: vec!["glam".into()],
         in_reply_to: Some("https://remote.example/users/eve/statuses/1".into()),
         audience: None,
+        attachments: Vec::new(),
     };
     let rendered = render_note(&parts, "http://localhost:8080", "localhost:8080");
     serde_json::to_value(rendered.ok()).unwrap_or_default()
@@ -128,4 +129,38 @@ fn create_and_follow_activities() {
         &[],
     );
     insta::assert_json_snapshot!(follow);
+}
+
+#[test]
+fn note_with_an_image() {
+    let image = guildhall_storage::status_parts::Attachment {
+        id: 117_687_700_000_000_002,
+        status_id: Some(117_687_700_000_000_000),
+        actor_id: 1,
+        remote_url: None,
+        file_path: Some("Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0.jpg".into()),
+        media_type: Some("image/jpeg".into()),
+        description: Some("A Ming vase on a plinth".into()),
+        blurhash: Some("LEHV6nWB2yk8pyo0adR*.7kCMdnj".into()),
+        width: Some(1200),
+        height: Some(900),
+        position: 0,
+        created_at: stamp(),
+        preview_path: Some("cHJldmlld3ByZXZpZXdwcmV2aWV3cHJldmlldw.jpg".into()),
+        preview_width: Some(400),
+        preview_height: Some(300),
+        file_size: Some(123_456),
+        focus: None,
+    };
+    let parts = NoteParts {
+        status: status(Visibility::Public),
+        author: ada(),
+        mentions: Vec::new(),
+        tags: Vec::new(),
+        in_reply_to: None,
+        audience: None,
+        attachments: vec![image],
+    };
+    let note = render_note(&parts, "http://localhost:8080", "localhost:8080").ok();
+    insta::assert_json_snapshot!(serde_json::to_value(note).unwrap_or_default()["attachment"]);
 }

@@ -26,6 +26,11 @@ impl Urls {
         format!("{}/inbox", self.base)
     }
 
+    /// Where a stored media file (named relative to the media directory) is served.
+    pub fn media(&self, file: &str) -> String {
+        media_url(&self.base, file)
+    }
+
     /// The instance actor's id (an `Application` that signs our fetches).
     pub fn instance_actor(&self) -> String {
         format!("{}/actor", self.base)
@@ -53,6 +58,11 @@ impl Urls {
             ap_id,
         }
     }
+}
+
+/// `base/media/file`: where a stored media file is served (for renderers that only hold the base).
+pub fn media_url(base: &str, file: &str) -> String {
+    format!("{base}/media/{file}")
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct User {
     pub created_at: Timestamp,
     /// Last row change.
     pub updated_at: Timestamp,
+    /// What the person wrote when asking to join (approval-mode sign-ups).
+    pub sign_up_reason: Option<String>,
 }
 
 impl User {
@@ -67,9 +69,29 @@ pub struct NewLocalUser {
     pub private_key_pem: String,
 }
 
-/// Creates the actor, login and key in one transaction. A taken username or e-mail is a
-/// [`StorageError::Conflict`] and writes nothing.
+/// How a new login starts out.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    /// Waits for an admin's approval before it may sign in.
+    pub pending: bool,
+    /// Preferred interface language.
+    pub locale: Option<String>,
+    /// Why the person wants to join.
+    pub reason: Option<String>,
+}
+
+/// Creates an approved user: the actor, login and key in one transaction. A taken username
+/// or e-mail is a [`StorageError::Conflict`] and writes nothing.
 pub fn create(conn: &mut DbConnection, new: NewLocalUser) -> StorageResult<LocalAccount> {
+    register(conn, new, Registration::default())
+}
+
+/// Like [`create`], for a sign-up: possibly pending approval, with its locale and reason.
+pub fn register(
+    conn: &mut DbConnection,
+    new: NewLocalUser,
+    registration: Registration,
+) -> StorageResult<LocalAccount> {
     crate::transaction(conn, |conn| {
         if email_taken(conn, &new.email)? {
             return Err(StorageError::Conflict(format!("e-mail address '{}' is already in use", new.email)));
@@ -82,12 +104,13 @@ pub fn create(conn: &mut DbConnection, new: NewLocalUser) -> StorageResult<Local
             email: new.email,
             password_hash: new.password_hash,
             role: new.role.as_str().to_owned(),
-            approved: true,
+            approved: !registration.pending,
             disabled: false,
-            locale: None,
+            locale: registration.locale,
             last_sign_in_at: None,
             created_at: created,
             updated_at: created,
+            sign_up_reason: registration.reason,
         };
         diesel::insert_into(users::table).values(&user).execute(conn)?;
         Ok(LocalAccount { actor: new.actor, user })
@@ -100,6 +123,63 @@ fn email_taken(conn: &mut DbConnection, email: &str) -> StorageResult<bool> {
     Ok(found.is_some())
 }
 
+/// True when a local user has this (lower-cased) e-mail address.
+pub fn email_in_use(conn: &mut DbConnection, email: &str) -> StorageResult<bool> {
+    email_taken(conn, email)
+}
+
+/// Approves a pending user; false when they were approved already.
+pub fn approve(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
+    let changed = diesel::update(users::table.find(user_id).filter(users::approved.eq(false)))
+        .set((users::approved.eq(true), users::updated_at.eq(now())))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Deletes a user who is still pending approval (a rejected sign-up), with their actor, key
+/// and tokens, so the name and address are free again. False when the user is approved
+/// (they are never deleted here) or gone.
+pub fn delete_pending(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
+    crate::transaction(conn, |conn| {
+        let actor_id = users::table
+            .find(user_id)
+            .filter(users::approved.eq(false))
+            .select(users::actor_id)
+            .first::<i64>(conn)
+            .optional()?;
+        let Some(actor_id) = actor_id else { return Ok(false) };
+        // The login, key and tokens go with the actor (ON DELETE CASCADE).
+        diesel::delete(actors_t::table.find(actor_id)).execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// Which local users [`list`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountFilter {
+    /// Waiting for approval.
+    Pending,
+    /// Approved and not disabled.
+    Active,
+    /// Disabled by an admin.
+    Disabled,
+    /// Everyone.
+    All,
+}
+
+/// Live local users matching `filter`, newest first, at most `limit`.
+pub fn list(conn: &mut DbConnection, filter: AccountFilter, limit: i64) -> StorageResult<Vec<LocalAccount>> {
+    let mut query = live_accounts();
+    query = match filter {
+        AccountFilter::Pending => query.filter(users::approved.eq(false)),
+        AccountFilter::Active => query.filter(users::approved.eq(true)).filter(users::disabled.eq(false)),
+        AccountFilter::Disabled => query.filter(users::disabled.eq(true)),
+        AccountFilter::All => query,
+    };
+    let rows = query.order(users::id.desc()).limit(limit).load::<(Actor, User)>(conn)?;
+    Ok(rows.into_iter().map(|(actor, user)| LocalAccount { actor, user }).collect())
+}
+
 /// The live local user with this username (any case).
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> StorageResult<Option<LocalAccount>> {
     let key = username.to_lowercase();
@@ -109,6 +189,11 @@ pub fn find_by_username(conn: &mut DbConnection, username: &str) -> StorageResul
 /// The live local user with this login id.
 pub fn find_by_user_id(conn: &mut DbConnection, user_id: i64) -> StorageResult<Option<LocalAccount>> {
     first(conn, live_accounts().filter(users::id.eq(user_id)))
+}
+
+/// The live local user whose actor is `actor_id`.
+pub fn find_by_actor_id(conn: &mut DbConnection, actor_id: i64) -> StorageResult<Option<LocalAccount>> {
+    first(conn, live_accounts().filter(users::actor_id.eq(actor_id)))
 }
 
 /// The live local user whose username or e-mail is `login` (any case), for sign-in.
@@ -242,6 +327,43 @@ mod tests {
                 assert!(find_by_username(c, "grace")?.is_none(), "nothing written for grace");
                 assert!(!actors::local_username_taken(c, "grace")?);
                 assert_eq!(count(c)?, 1);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn sign_ups_wait_for_approval_or_are_deleted() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let pending = Registration {
+                    pending: true,
+                    locale: Some("fr".into()),
+                    reason: Some("I curate".into()),
+                };
+                let ada = register(c, new_user("ada", "ada@museum.example"), pending.clone())?;
+                let grace = register(c, new_user("grace", "grace@museum.example"), pending)?;
+                let cy = create(c, new_user("cy", "cy@museum.example"))?;
+                assert!(!ada.user.approved && cy.user.approved);
+                let stored = find_by_username(c, "ada")?.unwrap();
+                assert_eq!(stored.user.locale.as_deref(), Some("fr"));
+                assert_eq!(stored.user.sign_up_reason.as_deref(), Some("I curate"));
+                let names =
+                    |list: Vec<LocalAccount>| list.into_iter().map(|a| a.actor.username).collect::<Vec<_>>();
+                assert_eq!(names(list(c, AccountFilter::Pending, 10)?), ["grace", "ada"]);
+                assert_eq!(names(list(c, AccountFilter::Active, 10)?), ["cy"]);
+                assert!(approve(c, ada.user.id)?);
+                assert!(!approve(c, ada.user.id)?, "approving twice changes nothing");
+                assert!(find_by_username(c, "ada")?.unwrap().user.approved);
+                assert!(!delete_pending(c, ada.user.id)?, "approved users are never deleted here");
+                assert!(delete_pending(c, grace.user.id)?);
+                assert!(find_by_username(c, "grace")?.is_none());
+                assert!(!email_in_use(c, "grace@museum.example")? && email_in_use(c, "cy@museum.example")?);
+                assert!(!actors::local_username_taken(c, "grace")?, "the name is free again");
+                assert_eq!(list(c, AccountFilter::All, 10)?.len(), 2);
                 Ok(())
             })
             .await

@@ -64,6 +64,7 @@ diesel::table! {
         last_sign_in_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        sign_up_reason -> Nullable<Text>,
     }
 }
 
@@ -217,6 +218,11 @@ diesel::table! {
         height -> Nullable<Integer>,
         position -> Integer,
         created_at -> Timestamp,
+        preview_path -> Nullable<Text>,
+        preview_width -> Nullable<Integer>,
+        preview_height -> Nullable<Integer>,
+        file_size -> Nullable<BigInt>,
+        focus -> Nullable<Text>,
     }
 }
 
@@ -340,7 +346,111 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    markers (user_id, timeline) {
+        user_id -> BigInt,
+        timeline -> Text,
+        last_read_id -> BigInt,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mutes (actor_id, target_id) {
+        actor_id -> BigInt,
+        target_id -> BigInt,
+        notifications -> Bool,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lists (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        title -> Text,
+        replies_policy -> Text,
+        exclusive -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    list_members (list_id, actor_id) {
+        list_id -> BigInt,
+        actor_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    followed_tags (actor_id, tag) {
+        actor_id -> BigInt,
+        tag -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    filters (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        title -> Text,
+        contexts -> Text,
+        action -> Text,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    filter_keywords (id) {
+        id -> BigInt,
+        filter_id -> BigInt,
+        keyword -> Text,
+        whole_word -> Bool,
+    }
+}
+
+diesel::table! {
+    filter_statuses (id) {
+        id -> BigInt,
+        filter_id -> BigInt,
+        status_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    status_edits (id) {
+        id -> BigInt,
+        status_id -> BigInt,
+        content -> Text,
+        spoiler_text -> Text,
+        sensitive -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pins (actor_id, status_id) {
+        actor_id -> BigInt,
+        status_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    markers,
+    mutes,
+    lists,
+    list_members,
+    followed_tags,
+    filters,
+    filter_keywords,
+    filter_statuses,
+    status_edits,
+    pins,
     group_moderators,
     group_bans,
     group_invitations,

@@ -35,6 +35,16 @@ pub struct Attachment {
     pub position: i32,
     /// When stored.
     pub created_at: Timestamp,
+    /// A local upload's thumbnail, relative to the media directory.
+    pub preview_path: Option<String>,
+    /// Thumbnail width.
+    pub preview_width: Option<i32>,
+    /// Thumbnail height.
+    pub preview_height: Option<i32>,
+    /// A local file's size in bytes.
+    pub file_size: Option<i64>,
+    /// Focal point `x,y` (each in -1..1), as Mastodon's `focus`.
+    pub focus: Option<String>,
 }
 
 /// Metadata of a remote attachment, for [`replace_attachments`].
@@ -123,6 +133,11 @@ pub fn replace_attachments(
             height: m.height,
             position: i32::try_from(position).unwrap_or(i32::MAX),
             created_at: now(),
+            preview_path: None,
+            preview_width: None,
+            preview_height: None,
+            file_size: None,
+            focus: None,
         };
         diesel::insert_into(media_attachments::table).values(&row).execute(conn)?;
     }

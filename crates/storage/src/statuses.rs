@@ -71,9 +71,19 @@ pub fn insert(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
     Ok(())
 }
 
-/// Replaces the editable fields of a status and stamps `edited_at`.
+/// Replaces the editable fields of a status. When what readers see changed (text, content
+/// warning, sensitivity), the earlier version goes into the edit history and `edited_at` is
+/// stamped.
 pub fn update(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
-    let edited = Status { edited_at: Some(now()), updated_at: now(), ..status.clone() };
+    let before = get(conn, status.id)?;
+    let changed = before.content != status.content
+        || before.spoiler_text != status.spoiler_text
+        || before.sensitive != status.sensitive;
+    if changed {
+        crate::edits::record(conn, &before)?;
+    }
+    let edited_at = if changed { Some(now()) } else { status.edited_at.or(before.edited_at) };
+    let edited = Status { edited_at, updated_at: now(), ..status.clone() };
     let changed = diesel::update(statuses::table.find(status.id)).set(&edited).execute(conn)?;
     if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }

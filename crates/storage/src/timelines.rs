@@ -60,13 +60,15 @@ fn paged(conn: &mut DbConnection, mut query: StatusQuery<'_>, page: &Page) -> St
 
 /// The home timeline of local actor `viewer`: its own statuses and boosts, those of actors it
 /// follows (followers-only ones while accepted), statuses that mention it, and statuses posted
-/// in the groups it is a member or moderator of.
+/// in the groups it is a member or moderator of, and public statuses with hashtags it follows.
+/// Muted accounts (their posts and boosts of them) and members of its exclusive lists stay out.
 ///
 /// Written as SQL text: every value in it is an integer we format ourselves. The query builder's
 /// form (with bound parameters) led SQLite's planner to gather and sort every followed status;
 /// this form walks the id index newest first and stops after one page (the `+ 0` keeps the
 /// author index out of the way).
 pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<Vec<Status>> {
+    crate::mutes::prune_expired(conn, viewer)?;
     let mut bounds = String::new();
     if let Some(max) = page.max_id {
         bounds.push_str(&format!(" AND id < {max}"));
@@ -82,10 +84,17 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
         "SELECT * FROM statuses WHERE deleted_at IS NULL{bounds} AND ( \
            (actor_id + 0) = {viewer} \
            OR ((actor_id + 0) IN (SELECT target_id FROM follows WHERE follower_id = {viewer} AND state = 'accepted') \
-               AND visibility IN ('public', 'unlisted', 'private')) \
+               AND visibility IN ('public', 'unlisted', 'private') \
+               AND (actor_id + 0) NOT IN (SELECT list_members.actor_id FROM list_members \
+                   JOIN lists ON lists.id = list_members.list_id WHERE lists.owner_id = {viewer} AND lists.exclusive)) \
            OR (id + 0) IN (SELECT status_id FROM status_mentions WHERE actor_id = {viewer}) \
            OR group_id IN (SELECT target_id FROM follows WHERE follower_id = {viewer} AND state = 'accepted') \
-           OR group_id IN (SELECT group_id FROM group_moderators WHERE actor_id = {viewer})) \
+           OR group_id IN (SELECT group_id FROM group_moderators WHERE actor_id = {viewer}) \
+           OR (visibility = 'public' AND (id + 0) IN (SELECT status_id FROM status_tags \
+               WHERE tag IN (SELECT tag FROM followed_tags WHERE actor_id = {viewer})))) \
+         AND (actor_id + 0) NOT IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}) \
+         AND (reblog_of_id IS NULL OR reblog_of_id NOT IN (SELECT id FROM statuses AS muted \
+              WHERE muted.actor_id IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}))) \
          AND NOT EXISTS (SELECT 1 FROM blocks WHERE (blocks.actor_id = {viewer} AND blocks.target_id = statuses.actor_id) \
                                              OR (blocks.target_id = {viewer} AND blocks.actor_id = statuses.actor_id)) \
          ORDER BY id {order} LIMIT {limit}",
@@ -96,6 +105,54 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
         rows.reverse();
     }
     Ok(rows)
+}
+
+/// A list's timeline for its owner: statuses of the list's members that the owner may see
+/// (followers-only ones of accounts it follows), replies as the list's policy says.
+pub fn list(conn: &mut DbConnection, list: &crate::lists::List, page: &Page) -> StorageResult<Vec<Status>> {
+    use crate::schema::{follows, list_members};
+    let owner = list.owner_id;
+    let members =
+        list_members::table.filter(list_members::list_id.eq(list.id)).select(list_members::actor_id);
+    let followed = follows::table
+        .filter(follows::follower_id.eq(owner))
+        .filter(follows::state.eq(FollowState::Accepted.as_str()))
+        .select(follows::target_id);
+    let open = [Visibility::Public.as_str(), Visibility::Unlisted.as_str()];
+    let mut query = statuses::table
+        .filter(statuses::deleted_at.is_null())
+        .filter(statuses::actor_id.eq_any(members))
+        .filter(statuses::visibility.eq_any(open).or(
+            statuses::visibility.eq(Visibility::Private.as_str()).and(statuses::actor_id.eq_any(followed)),
+        ))
+        .filter(not_blocked(owner))
+        .into_boxed();
+    let not_reply = statuses::in_reply_to_ap_id.is_null();
+    query = match list.replies_policy.as_str() {
+        "none" => query.filter(not_reply),
+        "list" => {
+            let members = list_members::table
+                .filter(list_members::list_id.eq(list.id))
+                .select(list_members::actor_id.nullable());
+            query.filter(
+                not_reply
+                    .or(statuses::in_reply_to_actor_id.eq(owner))
+                    .or(statuses::in_reply_to_actor_id.eq_any(members)),
+            )
+        }
+        _ => {
+            let followed = follows::table
+                .filter(follows::follower_id.eq(owner))
+                .filter(follows::state.eq(FollowState::Accepted.as_str()))
+                .select(follows::target_id.nullable());
+            query.filter(
+                not_reply
+                    .or(statuses::in_reply_to_actor_id.eq(owner))
+                    .or(statuses::in_reply_to_actor_id.eq_any(followed)),
+            )
+        }
+    };
+    paged(conn, query, page)
 }
 
 /// Statuses whose author neither blocks nor is blocked by `viewer`.

@@ -17,7 +17,11 @@ use crate::{ApiError, AppState};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/api/v1/accounts/verify_credentials", web::get().to(verify_credentials))
-        .route("/api/v1/accounts/update_credentials", web::patch().to(update_credentials))
+        .service(
+            web::resource("/api/v1/accounts/update_credentials")
+                .app_data(super::media::UPLOAD_BODY_LIMIT)
+                .route(web::patch().to(update_credentials)),
+        )
         .route("/api/v1/accounts/lookup", web::get().to(lookup))
         .route("/api/v1/accounts/relationships", web::get().to(relationships))
         .route("/api/v1/accounts/search", web::get().to(search_accounts))
@@ -88,6 +92,7 @@ async fn update_credentials(
     }
     fields.sort_by_key(|f| f.0);
     let has_fields = !fields.is_empty();
+    let (avatar_url, header_url) = super::media::profile_images(&state, &params).await?;
     let update = ProfileUpdate {
         display_name: params.get("display_name").map(str::to_owned),
         note: params.get("note").map(str::to_owned),
@@ -96,8 +101,8 @@ async fn update_credentials(
         discoverable: params.flag("discoverable"),
         fields: has_fields
             .then(|| fields.into_iter().filter(|f| !f.1.is_empty()).map(|f| (f.1, f.2)).collect()),
-        avatar_url: None,
-        header_url: None,
+        avatar_url,
+        header_url,
     };
     let updated = actions::update_profile(&fed, &user.actor, update).await?;
     Ok(HttpResponse::Ok().json(render(&state, updated, true).await?))
@@ -161,7 +166,15 @@ async fn account_statuses(
         .db
         .run(move |c| {
             if pinned {
-                return Ok((Vec::new(), Vec::new()));
+                // Pinned posts, most recently pinned first, those the viewer may see.
+                let mut items = Vec::new();
+                for id in guildhall_storage::pins::pinned(c, actor.id)? {
+                    let s = guildhall_storage::statuses::get(c, id)?;
+                    if timelines::may_see(c, &s, viewer)? {
+                        items.push(status(c, &ctx, &s, viewer)?);
+                    }
+                }
+                return Ok((items, Vec::new()));
             }
             let rows = timelines::account(c, actor.id, viewer, exclude_replies, exclude_reblogs, &page)?;
             let mut items = Vec::new();

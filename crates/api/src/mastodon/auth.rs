@@ -8,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use guildhall_core::keys::token_hash;
-use guildhall_storage::accounts::LocalAccount;
+use guildhall_storage::accounts::{LocalAccount, User};
 use guildhall_storage::oauth::{self, Token};
 
 use crate::{ApiError, AppState};
@@ -80,7 +80,7 @@ fn bearer(req: &HttpRequest) -> Option<String> {
     query.into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v)
 }
 
-async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth, ApiError> {
+pub(crate) async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth, ApiError> {
     let hash = token_hash(&token);
     let found = state
         .db
@@ -94,10 +94,24 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
         })
         .await?;
     match found {
-        Some((token, user)) if token.user_id.is_none() || user.as_ref().is_some_and(|u| !u.user.disabled) => {
-            Ok(Auth { token, user })
-        }
+        Some((token, None)) if token.user_id.is_none() => Ok(Auth { token, user: None }),
+        Some((token, Some(user))) => match login_refusal(&user.user) {
+            Some(refusal) => Err(ApiError::Forbidden(refusal.into())),
+            None => Ok(Auth { token, user: Some(user) }),
+        },
         _ => Err(ApiError::Unauthorized("The access token is invalid".into())),
+    }
+}
+
+/// Why `user` may not act right now (Mastodon's wording), or `None` when they may: a sign-up
+/// waiting for approval, or a login disabled by an admin.
+pub fn login_refusal(user: &User) -> Option<&'static str> {
+    if user.disabled {
+        Some("Your login is currently disabled")
+    } else if !user.approved {
+        Some("Your login is currently pending approval")
+    } else {
+        None
     }
 }
 

@@ -2,6 +2,7 @@
 
 use guildhall_core::model::ActorKind;
 use guildhall_core::text::strip_html;
+use guildhall_federation::urls::media_url;
 use guildhall_storage::actors::Actor;
 use guildhall_storage::statuses::Status;
 use guildhall_storage::{DbConnection, StorageResult, favourites, follows, status_parts, statuses};
@@ -13,11 +14,22 @@ pub fn time(t: chrono::NaiveDateTime) -> String {
     t.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// What rendering needs to know about the instance.
+/// What rendering needs to know about the instance, and the accounts one response already
+/// rendered (a timeline page names the same few authors again and again; their counts are
+/// the costly part).
 #[derive(Debug, Clone)]
 pub struct Ctx {
     /// `https://domain` (or http in insecure mode).
     pub base: String,
+    /// Accounts rendered for this response, by actor id.
+    pub accounts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, Account>>>,
+}
+
+impl Ctx {
+    /// A context for one response.
+    pub fn new(base: String) -> Ctx {
+        Ctx { base, accounts: Default::default() }
+    }
 }
 
 /// An `Account`.
@@ -51,15 +63,40 @@ pub struct Account {
 
 /// Renders an account; `with_source` adds the `source` block of `verify_credentials`.
 pub fn account(c: &mut DbConnection, ctx: &Ctx, actor: &Actor, with_source: bool) -> StorageResult<Account> {
+    if !with_source
+        && let Some(cached) = ctx.accounts.lock().unwrap_or_else(|e| e.into_inner()).get(&actor.id)
+        && cached.updated_for(actor)
+    {
+        return Ok(cached.clone());
+    }
+    let rendered = render_account(c, ctx, actor, with_source)?;
+    if !with_source {
+        ctx.accounts.lock().unwrap_or_else(|e| e.into_inner()).insert(actor.id, rendered.clone());
+    }
+    Ok(rendered)
+}
+
+impl Account {
+    /// Whether this rendering is of `actor` as it is now (an update in the same response
+    /// renders afresh).
+    fn updated_for(&self, actor: &Actor) -> bool {
+        self.display_name == actor.display_name
+            && self.note == actor.summary
+            && self.locked == actor.manually_approves_followers
+    }
+}
+
+fn render_account(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    actor: &Actor,
+    with_source: bool,
+) -> StorageResult<Account> {
     // A members-only group's member count is for its members (the group API shows it to them).
     let members_only = guildhall_storage::groups::get(c, actor.id)?
         .is_some_and(|g| g.visibility == guildhall_core::model::GroupVisibility::Members.as_str());
-    let followers = if members_only {
-        0
-    } else {
-        follows::followers(c, actor.id, guildhall_core::model::FollowState::Accepted)?.len() as i64
-    };
-    let following = follows::following(c, actor.id)?.len() as i64;
+    let followers = if members_only { 0 } else { follows::count_followers(c, actor.id)? };
+    let following = follows::count_following(c, actor.id)?;
     let statuses_count = statuses::count_public_by_actor(c, actor.id)?;
     let acct = match &actor.domain {
         Some(domain) => format!("{}@{domain}", actor.username),
@@ -132,20 +169,8 @@ pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i
         .into_iter()
         .map(|t| json!({"name": t, "url": format!("{}/tags/{t}", ctx.base)}))
         .collect();
-    let media: Vec<Value> = status_parts::attachments(c, status.id)?
-        .into_iter()
-        .map(|m| {
-            let kind = match m.media_type.as_deref().unwrap_or("") {
-                t if t.starts_with("image/gif") => "gifv",
-                t if t.starts_with("image/") => "image",
-                t if t.starts_with("video/") => "video",
-                t if t.starts_with("audio/") => "audio",
-                _ => "unknown",
-            };
-            json!({"id": m.id.to_string(), "type": kind, "url": m.remote_url, "preview_url": m.remote_url,
-                   "remote_url": m.remote_url, "description": m.description, "blurhash": m.blurhash, "meta": null})
-        })
-        .collect();
+    let media: Vec<Value> =
+        status_parts::attachments(c, status.id)?.iter().map(|m| attachment(ctx, m)).collect();
     let (favourited, reblogged, bookmarked) = match viewer {
         Some(v) => (
             favourites::find(c, v, status.id)?.is_some(),
@@ -191,9 +216,60 @@ pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i
         "reblogged": reblogged,
         "muted": false,
         "bookmarked": bookmarked,
-        "pinned": false,
+        "pinned": match viewer {
+            Some(v) if v == status.actor_id => guildhall_storage::pins::is_pinned(c, v, status.id)?,
+            _ => false,
+        },
         "filtered": [],
     }))
+}
+
+/// A `MediaAttachment`. Local files are served from here; remote ones are linked where they
+/// are (an image/gif stays an `image`: we do not convert GIFs to video as Mastodon does).
+pub fn attachment(ctx: &Ctx, m: &status_parts::Attachment) -> Value {
+    let local = |file: &Option<String>| file.as_deref().map(|f| media_url(&ctx.base, f));
+    let url = local(&m.file_path).or_else(|| m.remote_url.clone());
+    let kind = match m.media_type.as_deref().unwrap_or("") {
+        t if t.starts_with("image/") => "image",
+        t if t.starts_with("video/") => "video",
+        t if t.starts_with("audio/") => "audio",
+        _ => "unknown",
+    };
+    let mut meta = serde_json::Map::new();
+    for (key, width, height) in
+        [("original", m.width, m.height), ("small", m.preview_width, m.preview_height)]
+    {
+        if let (Some(w), Some(h)) = (width, height)
+            && w > 0
+            && h > 0
+        {
+            let size = json!({"width": w, "height": h, "size": format!("{w}x{h}"), "aspect": f64::from(w) / f64::from(h)});
+            meta.insert(key.into(), size);
+        }
+    }
+    if let Some((x, y)) = m.focus.as_deref().and_then(focus) {
+        meta.insert("focus".into(), json!({"x": x, "y": y}));
+    }
+    json!({
+        "id": m.id.to_string(),
+        "type": kind,
+        "url": url,
+        "preview_url": local(&m.preview_path).or_else(|| url.clone()),
+        "remote_url": m.remote_url,
+        "preview_remote_url": null,
+        "text_url": null,
+        "meta": meta,
+        "description": m.description,
+        "blurhash": m.blurhash,
+    })
+}
+
+/// A focal point `x,y`, each in -1..1 (Mastodon's `focus` parameter).
+pub fn focus(text: &str) -> Option<(f64, f64)> {
+    let (x, y) = text.split_once(',')?;
+    let (x, y): (f64, f64) = (x.trim().parse().ok()?, y.trim().parse().ok()?);
+    let valid = |v: f64| (-1.0..=1.0).contains(&v);
+    (valid(x) && valid(y)).then_some((x, y))
 }
 
 /// A `Relationship` between `viewer` and `target`.
@@ -202,6 +278,7 @@ pub fn relationship(c: &mut DbConnection, viewer: i64, target: i64) -> StorageRe
     let followed_by = follows::find(c, target, viewer)?;
     let accepted = |f: &Option<follows::Follow>| f.as_ref().is_some_and(|f| f.state == "accepted");
     let pending = |f: &Option<follows::Follow>| f.as_ref().is_some_and(|f| f.state == "pending");
+    let mute = guildhall_storage::mutes::find(c, viewer, target)?;
     Ok(json!({
         "id": target.to_string(),
         "following": accepted(&following),
@@ -211,8 +288,8 @@ pub fn relationship(c: &mut DbConnection, viewer: i64, target: i64) -> StorageRe
         "followed_by": accepted(&followed_by),
         "blocking": guildhall_storage::blocks::exists(c, viewer, target)?,
         "blocked_by": guildhall_storage::blocks::exists(c, target, viewer)?,
-        "muting": false,
-        "muting_notifications": false,
+        "muting": mute.is_some(),
+        "muting_notifications": mute.as_ref().is_some_and(|m| m.notifications),
         "requested": pending(&following),
         "requested_by": pending(&followed_by),
         "domain_blocking": false,

@@ -25,10 +25,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/api/v1/trends", web::get().to(empty))
         .route("/api/v1/trends/{kind}", web::get().to(empty))
         .route("/api/v2/suggestions", web::get().to(empty))
-        .route("/api/v1/filters", web::get().to(empty))
-        .route("/api/v2/filters", web::get().to(empty))
-        .route("/api/v1/lists", web::get().to(empty))
-        .route("/api/v1/followed_tags", web::get().to(empty))
         .route("/api/v1/preferences", web::get().to(preferences))
         .route("/avatars/original/missing.png", web::get().to(missing_image))
         .route("/headers/original/missing.png", web::get().to(missing_image));
@@ -58,9 +54,18 @@ async fn peers(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(domains))
 }
 
-fn configuration() -> serde_json::Value {
+/// Where apps open the streaming API: our base URL with the WebSocket scheme.
+fn streaming_url(state: &AppState) -> String {
+    let base = state.urls.base();
+    match base.strip_prefix("https://") {
+        Some(rest) => format!("wss://{rest}"),
+        None => format!("ws://{}", base.trim_start_matches("http://")),
+    }
+}
+
+fn configuration(state: &AppState) -> serde_json::Value {
     json!({
-        "urls": { "streaming": null },
+        "urls": { "streaming": streaming_url(state) },
         "accounts": { "max_featured_tags": 10, "max_pinned_statuses": 5 },
         "statuses": { "max_characters": 5000, "max_media_attachments": 4, "characters_reserved_per_url": 23 },
         "media_attachments": {
@@ -78,24 +83,36 @@ async fn v1(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let posts = state.db.run(guildhall_storage::statuses::count_local).await?;
     let domains = state.db.run(guildhall_storage::instances::domains).await?.len();
     let domain = state.config.domain.to_string();
+    let (open, approval) = registrations(&state.config);
     Ok(HttpResponse::Ok().json(json!({
         "uri": domain, "title": domain, "short_description": "A Guildhall instance", "description": "",
-        "email": "", "version": version(), "urls": { "streaming_api": null },
+        "email": "", "version": version(), "urls": { "streaming_api": streaming_url(&state) },
         "stats": { "user_count": users, "status_count": posts, "domain_count": domains },
-        "thumbnail": null, "languages": ["en"], "registrations": false, "approval_required": false,
-        "invites_enabled": false, "configuration": configuration(), "contact_account": null, "rules": [],
+        "thumbnail": null, "languages": ["en"], "registrations": open, "approval_required": approval,
+        "invites_enabled": false, "configuration": configuration(&state), "contact_account": null, "rules": [],
     })))
+}
+
+/// Whether sign-ups are open (`enabled`), and whether they wait for approval.
+fn registrations(config: &guildhall_core::Config) -> (bool, bool) {
+    use guildhall_core::config::RegistrationMode as M;
+    (config.registrations != M::Closed, config.registrations == M::Approval)
 }
 
 async fn v2(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let users = state.db.run(guildhall_storage::accounts::count).await?;
     let domain = state.config.domain.to_string();
+    let (open, approval) = registrations(&state.config);
     Ok(HttpResponse::Ok().json(json!({
         "domain": domain, "title": domain, "version": version(), "source_url": "https://example.invalid/guildhall",
         "description": "A Guildhall instance", "usage": { "users": { "active_month": users } },
         "thumbnail": { "url": format!("{}/thumbnail.png", state.urls.base()) }, "languages": ["en"],
-        "configuration": configuration(),
-        "registrations": { "enabled": false, "approval_required": false, "message": null },
+        "configuration": configuration(&state),
+        "registrations": {
+            "enabled": open, "approval_required": approval, "url": null,
+            "message": (!open).then_some(super::registrations::CLOSED),
+            "reason_required": approval && state.config.registrations_reason_required,
+        },
         "api_versions": { "mastodon": 2 },
         "contact": { "email": "", "account": null }, "rules": [],
     })))

@@ -1,13 +1,23 @@
 //! The Mastodon client API (v1/v2) and OAuth 2, as Mastodon documents them.
 
 mod accounts;
-mod auth;
-mod entities;
+mod admin;
+pub(crate) mod auth;
+pub(crate) mod entities;
+mod filters;
 mod instance;
+mod lists;
+mod media;
+pub(crate) mod multipart;
 mod notifications;
 mod oauth;
-mod params;
+pub(crate) mod params;
+mod personal;
+mod registrations;
+mod sign_up_page;
 mod statuses;
+pub mod streaming;
+mod tags;
 mod timelines;
 
 pub use auth::SignInLimiter;
@@ -31,13 +41,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/.well-known/oauth-authorization-server", web::get().to(oauth::metadata))
         .configure(instance::configure)
         .configure(accounts::configure)
+        .configure(registrations::configure)
+        .configure(sign_up_page::configure)
+        .configure(admin::configure)
         .configure(statuses::configure)
+        .configure(media::configure)
         .configure(timelines::configure)
-        .configure(notifications::configure);
+        .configure(notifications::configure)
+        .configure(lists::configure)
+        .configure(filters::configure)
+        .configure(tags::configure)
+        .configure(personal::configure)
+        .configure(streaming::configure);
 }
 
-fn ctx(state: &AppState) -> Ctx {
-    Ctx { base: state.urls.base().to_owned() }
+pub(crate) fn ctx(state: &AppState) -> Ctx {
+    Ctx::new(state.urls.base().to_owned())
 }
 
 /// Paging parameters (`max_id`, `since_id`, `min_id`, `limit` up to `max`).
@@ -52,7 +71,12 @@ fn page(params: &Params, default: i64, max: i64) -> Result<Page, ApiError> {
 }
 
 /// A JSON list with the `Link` header apps page with (`next` = older, `prev` = newer).
-fn paged_response(path: &str, state: &AppState, items: Vec<serde_json::Value>, ids: &[i64]) -> HttpResponse {
+pub(crate) fn paged_response(
+    path: &str,
+    state: &AppState,
+    items: Vec<serde_json::Value>,
+    ids: &[i64],
+) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     if let (Some(newest), Some(oldest)) = (ids.first(), ids.last()) {
         let base = format!("{}{path}", state.urls.base());
@@ -64,6 +88,6 @@ fn paged_response(path: &str, state: &AppState, items: Vec<serde_json::Value>, i
     response.json(items)
 }
 
-fn parse_id(raw: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound("Record not found".into()))
 }

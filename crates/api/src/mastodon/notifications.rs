@@ -19,7 +19,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/api/v1/notifications/{id}/dismiss", web::post().to(dismiss));
 }
 
-fn render(c: &mut DbConnection, ctx: &Ctx, n: &Notification, viewer: i64) -> StorageResult<Value> {
+pub(super) fn render(c: &mut DbConnection, ctx: &Ctx, n: &Notification, viewer: i64) -> StorageResult<Value> {
     let from = actors::get(c, n.from_actor_id)?;
     let status = match n.status_id {
         Some(id) => {
@@ -49,7 +49,30 @@ async fn list(auth: Auth, params: Params, state: web::Data<AppState>) -> Result<
         .run(move |c| {
             let rows = notifications::list(c, viewer, Some(&types), &page)?;
             let ids = rows.iter().map(|n| n.id).collect::<Vec<_>>();
-            let items = rows.iter().map(|n| render(c, &ctx, n, viewer)).collect::<Result<Vec<_>, _>>()?;
+            // Muted accounts' notifications (when the mute covers them) and statuses a `hide`
+            // filter matches stay out; `warn` filters mark the status.
+            let muted = guildhall_storage::mutes::notification_muted(c, viewer)?;
+            let active = guildhall_storage::filters::active(c, viewer, "notifications")?;
+            let mut items = Vec::with_capacity(rows.len());
+            for n in rows.iter().filter(|n| !muted.contains(&n.from_actor_id)) {
+                let filtered = match n.status_id {
+                    Some(id) if !active.is_empty() => {
+                        let s = statuses::get(c, id)?;
+                        match super::filters::results(c, &active, &s)? {
+                            None => continue,
+                            Some(found) => Some(found),
+                        }
+                    }
+                    _ => None,
+                };
+                let mut item = render(c, &ctx, n, viewer)?;
+                if let Some(found) = filtered
+                    && item["status"].is_object()
+                {
+                    item["status"]["filtered"] = json!(found);
+                }
+                items.push(item);
+            }
             Ok((items, ids))
         })
         .await?;

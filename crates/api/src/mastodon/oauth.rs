@@ -10,7 +10,7 @@ use guildhall_storage::now;
 use guildhall_storage::oauth::{self, App, Code};
 use serde_json::json;
 
-use super::auth::{Auth, known_scopes, scopes_within};
+use super::auth::{Auth, known_scopes, login_refusal, scopes_within};
 use super::params::Params;
 use crate::{ApiError, AppState};
 
@@ -112,12 +112,16 @@ const HIDDEN: [&str; 7] = [
     "code_challenge_method",
 ];
 
-fn page(title: &str, body: &str) -> String {
+/// A complete HTML page around `body` (`title` must be escaped already), shared by the
+/// server-rendered forms.
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}\
          label{{display:block;margin-top:1rem}}input{{width:100%;padding:.5rem;font-size:1rem}}\
-         button{{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}}.error{{color:#a00}}</style></head>\
+         button{{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}}.error{{color:#a00}}\
+         textarea{{width:100%;padding:.5rem;font-size:1rem}}input[type=checkbox]{{width:auto}}\
+         .hint{{color:#555;margin:.25rem 0}}</style></head>\
          <body><main>{body}</main></body></html>"
     )
 }
@@ -178,7 +182,7 @@ pub async fn authorize_submit(
     let account = guildhall_federation::local_actors::check_password(&state.db, &login, &password)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let Some(account) = account.filter(|a| !a.user.disabled && a.user.approved) else {
+    let Some(account) = account else {
         state.sign_ins.failed(&login, &address);
         return Ok(authorize_form(
             &req,
@@ -187,6 +191,10 @@ pub async fn authorize_submit(
             Some("Wrong username, e-mail or password."),
         ));
     };
+    // Said only to whoever knows the password.
+    if let Some(refusal) = login_refusal(&account.user) {
+        return Ok(authorize_form(&req, &params, &random_token(), Some(&format!("{refusal}."))));
+    }
     let code = random_token();
     let row = Code {
         code_hash: token_hash(&code),
@@ -336,13 +344,16 @@ async fn password_grant(
     let account = guildhall_federation::local_actors::check_password(&state.db, login, password)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    match account.filter(|a| !a.user.disabled && a.user.approved) {
-        Some(a) => {
+    // The refusal is said only to whoever knows the password.
+    let refusal = account.as_ref().and_then(|a| login_refusal(&a.user));
+    match (account, refusal) {
+        (Some(_), Some(refusal)) => Ok(Err(refusal.to_owned())),
+        (Some(a), None) => {
             let uid = a.user.id;
             state.db.run(move |c| guildhall_storage::accounts::touch_sign_in(c, uid)).await?;
             Ok(Ok((app.id, Some(a.user.id), scopes)))
         }
-        None => {
+        (None, _) => {
             state.sign_ins.failed(login, &address);
             Ok(Err("Invalid username or password".into()))
         }

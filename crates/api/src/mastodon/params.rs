@@ -9,11 +9,13 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
 use serde_json::Value;
 
+use super::multipart::{self, Upload};
 use crate::ApiError;
 
-/// All parameters of a request, query string first, body over it.
+/// All parameters of a request, query string first, body over it; and the files of a
+/// multipart body.
 #[derive(Debug, Default, Clone)]
-pub struct Params(HashMap<String, Vec<String>>);
+pub struct Params(HashMap<String, Vec<String>>, HashMap<String, Upload>);
 
 impl Params {
     fn insert(&mut self, key: &str, value: String) {
@@ -31,6 +33,9 @@ impl Params {
         let Value::Object(map) = value else { return };
         for (k, v) in map {
             match v {
+                Value::Array(items) if items.is_empty() => {
+                    self.0.entry(k.trim_end_matches("[]").to_owned()).or_default();
+                }
                 Value::Array(items) => items.into_iter().for_each(|i| self.insert(&k, scalar(i))),
                 Value::Null => {}
                 other => self.insert(&k, scalar(other)),
@@ -43,9 +48,31 @@ impl Params {
         self.0.get(key).and_then(|v| v.first()).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// The first value of `key` as sent, empty included (to tell "clear it" from "leave it").
+    pub fn raw(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.first()).map(String::as_str)
+    }
+
+    /// Whether `key` was sent at all (an empty JSON array counts).
+    pub fn has(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
     /// Every value of `key` (`key[]` and repeated `key`).
     pub fn all(&self, key: &str) -> Vec<String> {
         self.0.get(key).cloned().unwrap_or_default()
+    }
+
+    /// The file sent as `key` in a multipart body.
+    pub fn file(&self, key: &str) -> Option<&Upload> {
+        self.1.get(key)
+    }
+
+    fn add_form(&mut self, form: multipart::Form) {
+        self.add_pairs(form.fields);
+        for (key, file) in form.files {
+            self.1.insert(key.trim_end_matches("[]").to_owned(), file);
+        }
     }
 
     /// Every parameter name.
@@ -84,6 +111,16 @@ impl FromRequest for Params {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
+        let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if content_type.starts_with("multipart/") {
+            let payload = payload.take();
+            return Box::pin(async move {
+                let mut params = Params::default();
+                params.add_pairs(serde_urlencoded::from_str(req.query_string()).unwrap_or_default());
+                params.add_form(multipart::read(&req, payload).await?);
+                Ok(params)
+            });
+        }
         let body = Bytes::from_request(&req, payload);
         Box::pin(async move {
             let mut params = Params::default();
@@ -99,8 +136,6 @@ impl FromRequest for Params {
                 let value: Value = serde_json::from_slice(&body)
                     .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
                 params.add_json(value);
-            } else if content_type.starts_with("multipart/") {
-                return Err(ApiError::Unprocessable("multipart bodies are not supported here yet".into()));
             } else {
                 let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
                     .map_err(|e| ApiError::BadRequest(format!("invalid form: {e}")))?;

@@ -77,10 +77,8 @@ async fn create(
         }
     }
     let text = params.get("status").unwrap_or("").to_owned();
-    if !params.all("media_ids").is_empty() {
-        return Err(ApiError::Unprocessable("Media uploads are not supported yet".into()));
-    }
-    if text.trim().is_empty() {
+    let media_ids = super::media::media_ids(&params)?;
+    if text.trim().is_empty() && media_ids.is_empty() {
         return Err(ApiError::Unprocessable("Validation failed: Text can't be blank".into()));
     }
     if text.chars().count() > MAX_CHARACTERS {
@@ -104,6 +102,7 @@ async fn create(
         spoiler_text: params.get("spoiler_text").unwrap_or("").to_owned(),
         sensitive: params.flag("sensitive").unwrap_or(false),
         language: params.get("language").map(str::to_owned).or(Some("en".into())),
+        media_ids,
     };
     let posted = actions::post(&fed, &user.actor, new).await?;
     if let Some(key) = key {
@@ -157,12 +156,17 @@ async fn edit(
     fed: FedData,
 ) -> Result<HttpResponse, ApiError> {
     let (user, s) = own(&auth, "write:statuses", &state, &id).await?;
-    let text = params.required("status")?;
+    // Sent media become the attachments (an empty list removes them); absent, they stay.
+    let media_ids = params.has("media_ids").then(|| super::media::media_ids(&params)).transpose()?;
+    let text = match &media_ids {
+        Some(ids) if !ids.is_empty() => params.get("status").unwrap_or(""),
+        _ => params.required("status")?,
+    };
     if text.chars().count() > MAX_CHARACTERS {
         return Err(ApiError::Unprocessable("Validation failed: Text character limit exceeded".into()));
     }
     let spoiler = params.get("spoiler_text").unwrap_or("");
-    let edited = actions::edit(&fed, &user.actor, s.id, text, spoiler).await?;
+    let edited = actions::edit_with_media(&fed, &user.actor, s.id, text, spoiler, media_ids).await?;
     Ok(HttpResponse::Ok().json(render(&state, edited, Some(user.actor.id)).await?))
 }
 
@@ -183,12 +187,25 @@ async fn history(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let s = visible(&state, &id, auth.viewer()).await?;
+    let status_id = s.id;
+    let earlier = state.db.run(move |c| guildhall_storage::edits::history(c, status_id)).await?;
     let rendered = render(&state, s, auth.viewer()).await?;
-    Ok(HttpResponse::Ok().json(json!([{
+    let mut versions: Vec<serde_json::Value> = earlier
+        .iter()
+        .map(|e| {
+            json!({
+                "content": e.content, "spoiler_text": e.spoiler_text, "sensitive": e.sensitive,
+                "created_at": super::entities::time(e.created_at),
+                "account": rendered["account"], "media_attachments": [], "emojis": [],
+            })
+        })
+        .collect();
+    versions.push(json!({
         "content": rendered["content"], "spoiler_text": rendered["spoiler_text"], "sensitive": rendered["sensitive"],
         "created_at": rendered["edited_at"].as_str().map_or(rendered["created_at"].clone(), |e| json!(e)),
-        "account": rendered["account"], "media_attachments": [], "emojis": [],
-    }])))
+        "account": rendered["account"], "media_attachments": rendered["media_attachments"], "emojis": [],
+    }));
+    Ok(HttpResponse::Ok().json(versions))
 }
 
 async fn context(

@@ -25,8 +25,7 @@ async fn home(auth: Auth, params: Params, state: web::Data<AppState>) -> Result<
         .run(move |c| {
             let rows = timelines::home(c, viewer, &page)?;
             let ids = rows.iter().map(|s| s.id).collect::<Vec<_>>();
-            let items =
-                rows.iter().map(|s| status(c, &ctx, s, Some(viewer))).collect::<Result<Vec<_>, _>>()?;
+            let items = render(c, &ctx, rows, Some(viewer), "home")?;
             Ok((items, ids))
         })
         .await?;
@@ -57,7 +56,7 @@ async fn public(
                 });
             }
             let ids = rows.iter().map(|s| s.id).collect::<Vec<_>>();
-            let items = rows.iter().map(|s| status(c, &ctx, s, viewer)).collect::<Result<Vec<_>, _>>()?;
+            let items = render(c, &ctx, rows, viewer, "public")?;
             Ok((items, ids))
         })
         .await?;
@@ -80,9 +79,30 @@ async fn tag(
         .run(move |c| {
             let rows = timelines::tagged(c, &tag, viewer, &page)?;
             let ids = rows.iter().map(|s| s.id).collect::<Vec<_>>();
-            let items = rows.iter().map(|s| status(c, &ctx, s, viewer)).collect::<Result<Vec<_>, _>>()?;
+            let items = render(c, &ctx, rows, viewer, "public")?;
             Ok((items, ids))
         })
         .await?;
     Ok(paged_response(&path, &state, items, &ids))
+}
+
+/// Renders a page of statuses for `viewer`, with its filters for `context` applied.
+fn render(
+    c: &mut guildhall_storage::DbConnection,
+    ctx: &super::entities::Ctx,
+    rows: Vec<guildhall_storage::statuses::Status>,
+    viewer: Option<i64>,
+    context: &str,
+) -> guildhall_storage::StorageResult<Vec<serde_json::Value>> {
+    let rendered = rows
+        .into_iter()
+        .map(|s| {
+            let value = status(c, ctx, &s, viewer)?;
+            Ok((s, value))
+        })
+        .collect::<guildhall_storage::StorageResult<Vec<_>>>()?;
+    match viewer {
+        Some(viewer) => super::filters::apply(c, viewer, context, rendered),
+        None => Ok(rendered.into_iter().map(|(_, v)| v).collect()),
+    }
 }

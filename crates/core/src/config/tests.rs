@@ -23,6 +23,9 @@ fn defaults_serve_localhost_on_sqlite_in_data_dir() {
     assert_eq!(c.database_url, DatabaseUrl::Sqlite(PathBuf::from("./data/guildhall.db")));
     assert!(c.insecure, "localhost defaults to insecure mode");
     assert_eq!(c.log_format, LogFormat::Text);
+    assert_eq!(c.registrations, RegistrationMode::Closed, "nobody signs up unless the admin says so");
+    assert!(!c.registrations_reason_required);
+    assert_eq!(c.password_min_length, 8);
     assert_eq!(c.base_url(), "http://localhost:8080");
     assert_eq!(Config::defaults(), c);
 }
@@ -72,6 +75,20 @@ fn explicit_media_dir_and_postgres_url() {
 }
 
 #[test]
+fn registration_settings_from_file_and_environment() {
+    let file =
+        "registrations = \"approval\"\nregistrations_reason_required = true\npassword_min_length = 12\n";
+    let c = Config::load(Some(("g.toml", file)), env(&[])).unwrap();
+    assert_eq!(c.registrations, RegistrationMode::Approval);
+    assert!(c.registrations_reason_required);
+    assert_eq!(c.password_min_length, 12);
+    let c = Config::load(Some(("g.toml", file)), env(&[("GUILDHALL_REGISTRATIONS", "Open")])).unwrap();
+    assert_eq!((c.registrations, c.registrations.as_str()), (RegistrationMode::Open, "open"));
+    let (key, value, _) = bad_value(Config::load(Some(("g.toml", "registrations = \"yes\"")), env(&[])));
+    assert_eq!((key.as_str(), value.as_str()), ("registrations in g.toml", "yes"));
+}
+
+#[test]
 fn unknown_file_key_is_named() {
     let err = Config::load(Some(("g.toml", "domian = \"x.org\"")), env(&[])).unwrap_err();
     assert_eq!(err, ConfigError::UnknownKey { path: "g.toml".into(), key: "domian".into() });
@@ -96,6 +113,11 @@ fn each_bad_value_names_key_value_and_expectation() {
         ("GUILDHALL_MEDIA_DIR", "", "directory"),
         ("GUILDHALL_INSECURE", "maybe", "true or false"),
         ("GUILDHALL_LOG_FORMAT", "xml", "text or json"),
+        ("GUILDHALL_REGISTRATIONS", "invite", "closed, approval or open"),
+        ("GUILDHALL_REGISTRATIONS_REASON_REQUIRED", "perhaps", "true or false"),
+        ("GUILDHALL_PASSWORD_MIN_LENGTH", "7", "from 8 to 256"),
+        ("GUILDHALL_PASSWORD_MIN_LENGTH", "257", "from 8 to 256"),
+        ("GUILDHALL_PASSWORD_MIN_LENGTH", "twelve", "from 8 to 256"),
     ];
     for (key, value, hint) in cases {
         let (k, v, expected) = bad_value(Config::load(None, env(&[(key, value)])));

@@ -80,15 +80,14 @@ async fn set_password_replaces_the_old_one() {
 async fn groups_need_an_owner_and_a_free_name() {
     each_backend(|db, urls| async move {
         create_user(&db, &urls, ada()).await.unwrap();
-        let new =
-            NewGroup {
-                name: "Curators",
-                owner: "ada",
-                display_name: None,
-                membership: Membership::Invite,
-                posting: PostingPolicy::Members,
-                visibility: GroupVisibility::Public,
-            };
+        let new = NewGroup {
+            name: "Curators",
+            owner: "ada",
+            display_name: None,
+            membership: Membership::Invite,
+            posting: PostingPolicy::Members,
+            visibility: GroupVisibility::Public,
+        };
         let (actor, group) = create_group(&db, &urls, new.clone()).await.unwrap();
         assert_eq!(actor.ap_id, "http://localhost:8080/groups/Curators");
         assert_eq!((actor.display_name.as_str(), actor.kind().unwrap()), ("Curators", ActorKind::Group));

@@ -78,6 +78,8 @@ pub struct NoteParts {
     pub in_reply_to: Option<String>,
     /// The group it was posted into.
     pub audience: Option<String>,
+    /// Media attachments, in order.
+    pub attachments: Vec<status_parts::Attachment>,
 }
 
 /// Loads what [`render_note`] needs.
@@ -93,7 +95,8 @@ pub fn load_parts(c: &mut DbConnection, status: Status) -> StorageResult<NotePar
         None => status.in_reply_to_ap_id.clone(),
     };
     let audience = status.group_id.map(|g| actors::get(c, g)).transpose()?.map(|g| g.ap_id);
-    Ok(NoteParts { status, author, mentions, tags, in_reply_to, audience })
+    let attachments = status_parts::attachments(c, status.id)?;
+    Ok(NoteParts { status, author, mentions, tags, in_reply_to, audience, attachments })
 }
 
 /// The `@user@domain` handle of an actor, `local_domain` standing in for local actors.
@@ -139,7 +142,25 @@ pub fn render_note(parts: &NoteParts, base_url: &str, local_domain: &str) -> Res
         updated: s.edited_at.map(|t| t.and_utc()),
         url: s.url.as_deref().map(Url::parse).transpose()?,
         tag,
-        attachment: Vec::<Attachment>::new(),
+        attachment: parts.attachments.iter().map(|m| document(m, base_url)).collect::<Result<_, _>>()?,
+    })
+}
+
+/// A media attachment as a `Document`, as Mastodon sends them.
+fn document(media: &status_parts::Attachment, base_url: &str) -> Result<Attachment, FedError> {
+    let url = match (&media.remote_url, &media.file_path) {
+        (Some(remote), _) => remote.clone(),
+        (None, Some(file)) => crate::urls::media_url(base_url, file),
+        (None, None) => return Err(FedError::Internal(format!("media {} has no file", media.id))),
+    };
+    Ok(Attachment {
+        kind: "Document".into(),
+        url: Some(Url::parse(&url)?),
+        media_type: media.media_type.clone(),
+        name: media.description.clone(),
+        blurhash: media.blurhash.clone(),
+        width: media.width.map(i64::from),
+        height: media.height.map(i64::from),
     })
 }
 

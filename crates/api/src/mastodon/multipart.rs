@@ -1,0 +1,100 @@
+//! `multipart/form-data` bodies, as apps send uploads (media, avatars) and sometimes plain
+//! forms: text fields become parameters, file fields [`Upload`]s.
+//!
+//! The whole body is bounded: by [`UploadLimit`] where a resource sets one (upload routes),
+//! else by the server's ordinary body limit. A body over it is read to the end (so the client
+//! gets our answer instead of a broken connection) and refused with 422, as Mastodon refuses
+//! files that are too large.
+
+use actix_multipart::Multipart;
+use actix_web::HttpRequest;
+use actix_web::dev::Payload;
+use actix_web::web::{Bytes, BytesMut};
+use futures::StreamExt;
+
+use crate::ApiError;
+use crate::server::MAX_BODY_BYTES;
+
+/// The largest multipart body a resource accepts (set with `.app_data` on upload routes).
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimit(pub usize);
+
+/// Past this much a body over its limit is no longer read: the connection is dropped.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// A file field of a multipart form.
+#[derive(Clone)]
+pub struct Upload {
+    /// The file name the client gave (not trusted, not used for storage).
+    pub filename: Option<String>,
+    /// The content type the client claimed (not trusted: files are sniffed).
+    pub content_type: Option<String>,
+    /// The bytes.
+    pub data: Bytes,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("len", &self.data.len())
+            .finish()
+    }
+}
+
+/// The fields of a multipart form, in the order sent.
+#[derive(Debug, Default)]
+pub struct Form {
+    /// Text fields.
+    pub fields: Vec<(String, String)>,
+    /// File fields.
+    pub files: Vec<(String, Upload)>,
+}
+
+fn malformed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(format!("invalid multipart body: {e}"))
+}
+
+/// Reads a whole multipart body, within the request's limit.
+pub async fn read(req: &HttpRequest, payload: Payload) -> Result<Form, ApiError> {
+    let limit = req.app_data::<UploadLimit>().map_or(MAX_BODY_BYTES, |l| l.0);
+    let mut multipart = Multipart::new(req.headers(), payload);
+    let mut form = Form::default();
+    let mut total = 0usize;
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(malformed)?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let filename = field.content_disposition().and_then(|d| d.get_filename()).map(str::to_owned);
+        let content_type = field.content_type().map(ToString::to_string);
+        let mut data = BytesMut::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(malformed)?;
+            total += chunk.len();
+            if total > DRAIN_LIMIT {
+                return Err(too_large(limit));
+            }
+            if total <= limit {
+                data.extend_from_slice(&chunk);
+            }
+        }
+        if total > limit {
+            continue;
+        }
+        match filename {
+            Some(_) => form.files.push((name, Upload { filename, content_type, data: data.freeze() })),
+            None => {
+                let text = String::from_utf8(data.to_vec()).map_err(malformed)?;
+                form.fields.push((name, text));
+            }
+        }
+    }
+    if total > limit {
+        return Err(too_large(limit));
+    }
+    Ok(form)
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::Unprocessable(format!("Validation failed: File must be smaller than {} MiB", limit >> 20))
+}

@@ -1,0 +1,64 @@
+//! What changed since a point: the feed the streaming API reads (new statuses and
+//! notifications by id, deletions and edits by time). Reading the database, rather than an
+//! in-process channel, lets several processes sharing one PostgreSQL database stream what any
+//! of them stored.
+
+use diesel::prelude::*;
+
+use crate::notifications::Notification;
+use crate::schema::{notifications, statuses};
+use crate::statuses::Status;
+use crate::{DbConnection, StorageResult, Timestamp};
+
+/// The newest status and notification ids (0 when there are none).
+pub fn high_water(conn: &mut DbConnection) -> StorageResult<(i64, i64)> {
+    let status: Option<i64> = statuses::table.select(diesel::dsl::max(statuses::id)).first(conn)?;
+    let notification: Option<i64> =
+        notifications::table.select(diesel::dsl::max(notifications::id)).first(conn)?;
+    Ok((status.unwrap_or(0), notification.unwrap_or(0)))
+}
+
+/// Live statuses with ids above `after`, oldest first.
+pub fn statuses_after(conn: &mut DbConnection, after: i64, limit: i64) -> StorageResult<Vec<Status>> {
+    Ok(statuses::table
+        .filter(statuses::id.gt(after))
+        .filter(statuses::deleted_at.is_null())
+        .order(statuses::id.asc())
+        .limit(limit)
+        .select(Status::as_select())
+        .load(conn)?)
+}
+
+/// Notifications with ids above `after`, oldest first.
+pub fn notifications_after(
+    conn: &mut DbConnection,
+    after: i64,
+    limit: i64,
+) -> StorageResult<Vec<Notification>> {
+    Ok(notifications::table
+        .filter(notifications::id.gt(after))
+        .order(notifications::id.asc())
+        .limit(limit)
+        .select(Notification::as_select())
+        .load(conn)?)
+}
+
+/// Statuses deleted after `since`: `(id, when)`.
+pub fn deleted_since(conn: &mut DbConnection, since: Timestamp) -> StorageResult<Vec<(i64, Timestamp)>> {
+    let rows: Vec<(i64, Option<Timestamp>)> = statuses::table
+        .filter(statuses::deleted_at.gt(since))
+        .order(statuses::deleted_at.asc())
+        .select((statuses::id, statuses::deleted_at))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(id, at)| Some((id, at?))).collect())
+}
+
+/// Live statuses edited after `since`, oldest edit first.
+pub fn edited_since(conn: &mut DbConnection, since: Timestamp) -> StorageResult<Vec<Status>> {
+    Ok(statuses::table
+        .filter(statuses::edited_at.gt(since))
+        .filter(statuses::deleted_at.is_null())
+        .order(statuses::edited_at.asc())
+        .select(Status::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,12 @@
+DROP INDEX statuses_edited_at;
+DROP INDEX statuses_deleted_at;
+DROP TABLE pins;
+DROP TABLE status_edits;
+DROP TABLE filter_statuses;
+DROP TABLE filter_keywords;
+DROP TABLE filters;
+DROP TABLE followed_tags;
+DROP TABLE list_members;
+DROP TABLE lists;
+DROP TABLE mutes;
+DROP TABLE markers;
