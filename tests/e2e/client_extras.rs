@@ -333,3 +333,70 @@ async fn followed_hashtags_bring_posts_that_reach_the_server_into_home() {
     assert_eq!(home(a, &ada).await, json!([]));
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn reports_reach_admins_and_are_forwarded_anonymously_and_direct_messages_form_conversations() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    a.user("ada").await;
+    let cy = a.user("cy").await;
+    let bob = b.user("bob").await;
+    let urls = guildhall_federation::Urls::new(a.instance.config());
+    let root = guildhall_federation::local_actors::NewUser {
+        username: "root",
+        email: "root@museum.example",
+        password: "correct horse",
+        role: guildhall_core::model::Role::Admin,
+    };
+    guildhall_federation::local_actors::create_user(a.instance.db(), &urls, root).await.unwrap();
+    let ada = token(a, "ada", "read write follow").await;
+    let admin = token(a, "root", "read write admin:read").await;
+    let bob_at_a = actions::resolve_actor(&a.fed(), &b.handle("bob")).await.unwrap();
+    let spam = actions::post(&b.fed(), &bob, NewPost::public("Buy followers now")).await.unwrap();
+    let spam_at_a = actions::resolve_status(&a.fed(), &spam.ap_id).await.unwrap();
+
+    let report = json!({"account_id": bob_at_a.id.to_string(), "status_ids": [spam_at_a.id.to_string()],
+                        "comment": "spam", "forward": true, "category": "spam"});
+    assert_eq!(call(M::POST, a, "/api/v1/reports", None, Some(report.clone())).await.0, 401);
+    let read_only = token(a, "ada", "read").await;
+    assert_eq!(call(M::POST, a, "/api/v1/reports", Some(&read_only), Some(report.clone())).await.0, 403);
+    let long = json!({"account_id": bob_at_a.id.to_string(), "comment": "x".repeat(1001)});
+    assert_eq!(call(M::POST, a, "/api/v1/reports", Some(&ada), Some(long)).await.0, 422);
+    let wrong = json!({"account_id": cy.id.to_string(), "status_ids": [spam_at_a.id.to_string()]});
+    assert_eq!(call(M::POST, a, "/api/v1/reports", Some(&ada), Some(wrong)).await.0, 422, "not cy's post");
+    let (s, filed) = call(M::POST, a, "/api/v1/reports", Some(&ada), Some(report)).await;
+    assert_eq!(s, 200, "{filed}");
+    assert_eq!((filed["forwarded"].as_bool(), filed["category"].as_str()), (Some(true), Some("spam")));
+    assert_eq!(filed["status_ids"], json!([spam_at_a.id.to_string()]));
+
+    // The admins here see it; only admins.
+    assert_eq!(call(M::GET, a, "/api/v1/admin/reports", Some(&ada), None).await.0, 403);
+    let (_, open) = call(M::GET, a, "/api/v1/admin/reports", Some(&admin), None).await;
+    assert_eq!(open[0]["comment"], "spam");
+    assert_eq!(open[0]["account"]["username"], "ada");
+
+    // B's moderators get it from A's instance actor, not from ada.
+    cluster.flush().await;
+    let reports = b.instance.db().run(guildhall_storage::reports::open).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!((reports[0].target_id, reports[0].comment.as_str()), (bob.id, "spam"));
+    let reporter = b.instance.db().run(move |c| guildhall_storage::actors::get(c, reports[0].reporter_id));
+    assert_eq!(reporter.await.unwrap().kind, "application", "the reporter stays anonymous");
+
+    // Conversations: a direct message and its direct reply are one conversation.
+    let cy_token = token(a, "cy", "read write").await;
+    let dm = json!({"status": "@cy are you coming?", "visibility": "direct"});
+    let (_, first) = call(M::POST, a, "/api/v1/statuses", Some(&ada), Some(dm)).await;
+    let reply = json!({"status": "@ada yes", "visibility": "direct", "in_reply_to_id": first["id"]});
+    let (_, answer) = call(M::POST, a, "/api/v1/statuses", Some(&cy_token), Some(reply)).await;
+    let (s, conversations) = call(M::GET, a, "/api/v1/conversations", Some(&ada), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(conversations.as_array().unwrap().len(), 1, "{conversations}");
+    assert_eq!(conversations[0]["id"], first["id"]);
+    assert_eq!(conversations[0]["last_status"]["id"], answer["id"]);
+    assert_eq!(conversations[0]["accounts"][0]["username"], "cy");
+    let path = format!("/api/v1/conversations/{}/read", first["id"].as_str().unwrap());
+    assert_eq!(call(M::POST, a, &path, Some(&ada), None).await.1["unread"], false);
+    assert_eq!(call(M::GET, a, "/api/v1/conversations", Some(&admin), None).await.1, json!([]));
+    cluster.stop().await;
+}

@@ -124,6 +124,17 @@ async fn a_group_relays_posts_replies_and_likes_to_every_member_once() {
     assert_eq!(reply_at_b.group_id, Some(circle_at_b.id));
     assert!(home(b, bob.id).await.contains(&reply.ap_id));
 
+    // A direct reply in the thread stays between the people it names: not in the group.
+    let whisper = format!("@{} just between us", b.handle("bob"));
+    let whisper =
+        NewPost { in_reply_to: Some(at_c.id), visibility: Visibility::Direct, ..NewPost::public(&whisper) };
+    let whisper = actions::post(&c.fed(), &cy, whisper).await.unwrap();
+    assert_eq!(whisper.group_id, None);
+    cluster.flush().await;
+    assert_eq!(b.status(&whisper.ap_id).await.expect("bob got it").group_id, None);
+    assert!(a.status(&whisper.ap_id).await.is_none(), "the group never saw it");
+    assert!(!home(a, ada.id).await.contains(&whisper.ap_id));
+
     // ada likes bob's post on A: the like is relayed and confirmed at its origin on C.
     actions::like(&a.fed(), &ada, at_a.id).await.unwrap();
     cluster.flush().await;
@@ -139,13 +150,15 @@ async fn a_group_relays_posts_replies_and_likes_to_every_member_once() {
     assert_eq!(spam_at_a.group_id, None, "but did not take it into the group");
     assert!(b.status(&spam.ap_id).await.is_none(), "and did not relay it");
 
-    // A moderator removes bob's post: gone on every instance.
+    // A moderator removes bob's post: gone from the group everywhere; on B it stays bob's own.
     moderation::remove_status(&a.fed(), &ada, &circle, at_a.id, "off topic").await.unwrap();
     cluster.flush().await;
-    for (node, name) in [(a, "A"), (b, "B"), (c, "C")] {
+    for (node, name) in [(a, "A"), (c, "C")] {
         let s = node.status(&post.ap_id).await.unwrap();
         assert!(s.deleted_at.is_some(), "removed on {name}");
     }
+    let at_home = b.status(&post.ap_id).await.unwrap();
+    assert_eq!((at_home.deleted_at, at_home.group_id), (None, None), "out of the group on bob's own server");
 
     // cy is banned: membership ends on C too, and cy's next post is not relayed to B.
     moderation::ban(&a.fed(), &ada, &circle, &cy_at_a, "spam").await.unwrap();
@@ -266,6 +279,12 @@ async fn members_only_posts_are_readable_by_members_only() {
         client.get(a.url(&format!("/api/v1/accounts/{}/statuses", safe.id))).send().await.unwrap();
     let listed: serde_json::Value = group_statuses.json().await.unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(0), "the group's statuses are for members");
+    let members = client.get(a.url(&format!("/api/v1/accounts/{}/followers", safe.id))).send().await.unwrap();
+    assert_eq!(
+        members.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!([]),
+        "membership is private"
+    );
 
     // A signed fetch by a non-member's instance (C's instance actor) is refused too.
     let fetched = guildhall_federation::actions::resolve_status(&c.fed(), &post.ap_id).await;

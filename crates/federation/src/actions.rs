@@ -299,12 +299,15 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
                 notifications::mentioned(c, &status)?;
                 let parts = load_parts(c, status.clone())?;
                 let create = announce_status(c, &data2, &parts, "Create")?;
+                // Naming a group one may not post in is an error; a reply in such a group's
+                // thread is posted outside the group.
                 if let crate::groups::PostOutcome::Refused(why) =
                     crate::groups::on_new_status(c, &data2.urls, &status, &create)?
+                    && mentioned_group.is_some()
                 {
                     return Err(StorageError::Conflict(why.to_string()));
                 }
-                Ok(status)
+                Ok(statuses::get(c, status.id)?)
             })
         })
         .await
@@ -324,7 +327,10 @@ fn link_parent(c: &mut DbConnection, mut status: Status) -> StorageResult<Status
         }
         status.in_reply_to_ap_id = Some(parent.ap_id);
         status.in_reply_to_actor_id = Some(parent.actor_id);
-        status.group_id = status.group_id.or(parent.group_id);
+        // A reply stays in its thread's group, unless it is a direct message.
+        if status.visibility != Visibility::Direct.as_str() {
+            status.group_id = status.group_id.or(parent.group_id);
+        }
     }
     Ok(status)
 }
@@ -727,4 +733,68 @@ pub async fn block(data: &FedData, actor: &Actor, target: &Actor) -> Result<(), 
 pub async fn resolve_status(data: &FedData, url: &str) -> Result<Status, FedError> {
     let url = url::Url::parse(url)?;
     Ok(ObjectId::<DbStatus>::from(url).dereference(data).await?.row)
+}
+
+/// A report by a local user.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    /// The reported account.
+    pub target: Actor,
+    /// Reported statuses (theirs).
+    pub status_ids: Vec<i64>,
+    /// Why.
+    pub comment: String,
+    /// Also send it to the reported account's server (as our instance, not the reporter).
+    pub forward: bool,
+}
+
+/// Files a report for this instance's moderators; with `forward`, the reported account's
+/// server gets a `Flag` from our instance actor, so the reporter stays anonymous there.
+pub async fn report(
+    data: &FedData,
+    reporter: &Actor,
+    new: NewReport,
+) -> Result<guildhall_storage::reports::Report, FedError> {
+    let (reporter, urls) = (reporter.clone(), data.urls.clone());
+    let instance_actor_id = data.urls.instance_actor();
+    let stored = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let mut objects = vec![new.target.ap_id.clone()];
+                for &id in &new.status_ids {
+                    let status = statuses::get(c, id)?;
+                    if status.actor_id != new.target.id {
+                        return Err(StorageError::Conflict(
+                            "a reported post is not the reported account's".into(),
+                        ));
+                    }
+                    objects.push(status.ap_id);
+                }
+                let report = guildhall_storage::reports::add(
+                    c,
+                    None,
+                    reporter.id,
+                    new.target.id,
+                    &new.status_ids,
+                    &new.comment,
+                )?;
+                if new.forward && !new.target.is_local() {
+                    let instance =
+                        actors::find_by_ap_id(c, &instance_actor_id)?.ok_or(StorageError::NotFound)?;
+                    let mut doc =
+                        envelope(&new_activity_id(&urls), "Flag", &instance, json!(objects), &[], &[]);
+                    doc["content"] = json!(new.comment);
+                    publish(c, &instance, &doc, &[new.target.delivery_inbox().to_owned()])?;
+                }
+                Ok(report)
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(why) => FedError::BadRequest(why),
+            other => other.into(),
+        })?;
+    wake(data);
+    Ok(stored)
 }

@@ -31,9 +31,26 @@ pub fn is_mastodon_family(software: Option<&str>) -> bool {
     })
 }
 
-/// The group a received note is posted into: its `audience`, a group it is addressed to or
-/// mentions, or else its parent's group.
+/// The remote group a received note is posted into: its `audience`, a group it is addressed
+/// to or mentions, or else (unless it is a direct message) its parent's group.
+///
+/// Our own groups are never assigned here: only [`on_new_status`] puts a status into a local
+/// group, after checking that its author may post there.
 pub fn group_of(c: &mut DbConnection, note: &ApNote, parent: Option<&Status>) -> StorageResult<Option<i64>> {
+    if let Some(group) = addressed_group(c, note)? {
+        return Ok(Some(group.id).filter(|_| !group.is_local()));
+    }
+    let direct =
+        !note.to.iter().chain(&note.cc).any(|a| crate::protocol::is_public(a) || a.ends_with("/followers"));
+    let inherited = parent.and_then(|p| p.group_id).filter(|_| !direct);
+    match inherited {
+        Some(g) if actors::get(c, g)?.is_local() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// The group a note names: its `audience`, or a group in `to`, `cc` or its mentions.
+fn addressed_group(c: &mut DbConnection, note: &ApNote) -> StorageResult<Option<Actor>> {
     let mentions = note.tag.iter().filter(|t| t.kind == "Mention").filter_map(|t| t.href.clone());
     let named = note.audience.iter().map(url::Url::to_string).chain(note.to.iter().cloned());
     for id in named.chain(note.cc.iter().cloned()).chain(mentions) {
@@ -43,10 +60,30 @@ pub fn group_of(c: &mut DbConnection, note: &ApNote, parent: Option<&Status>) ->
         if let Some(actor) = actors::find_by_ap_id(c, &id)?
             && actor.kind == "group"
         {
-            return Ok(Some(actor.id));
+            return Ok(Some(actor));
         }
     }
-    Ok(parent.and_then(|p| p.group_id))
+    Ok(None)
+}
+
+/// The local group a new status asks to be posted into: the one it names (for local authors,
+/// already on the row), else its parent's — unless it is a direct message, which stays
+/// between the people it names.
+fn local_candidate(c: &mut DbConnection, status: &Status) -> StorageResult<Option<(Actor, Group)>> {
+    let mut candidates = Vec::new();
+    candidates.extend(status.group_id);
+    candidates.extend(guildhall_storage::status_parts::mentions(c, status.id)?);
+    if status.visibility != "direct"
+        && let Some(parent) = status.in_reply_to_id
+    {
+        candidates.extend(statuses::get(c, parent)?.group_id);
+    }
+    for id in candidates {
+        if let Some(settings) = groups::get(c, id)? {
+            return Ok(Some((actors::get(c, id)?, settings)));
+        }
+    }
+    Ok(None)
 }
 
 /// The id of a group's plain `Announce` of a status: fixed, so a removal can undo it.
@@ -98,7 +135,9 @@ pub fn relay(
     }
     let doc = envelope(&new_activity_id(urls), "Announce", group, inner, &to, &cc);
     publish(c, group, &doc, &inboxes)?;
-    if let Some(status) = plain.filter(|s| s.in_reply_to_ap_id.is_none()) {
+    // The plain form is a boost: only for public top-level posts.
+    let boostable = |s: &&Status| matches!(s.visibility.as_str(), "public" | "unlisted");
+    if let Some(status) = plain.filter(|s| s.in_reply_to_ap_id.is_none()).filter(boostable) {
         let mastodon: Vec<String> = targets
             .iter()
             .filter(|(_, software)| is_mastodon_family(software.as_deref()))
@@ -130,18 +169,23 @@ pub enum PostOutcome {
     Refused(Refusal),
 }
 
-/// A new status in a group thread, with the `Create` that brought it: relayed when its author
-/// may post there, else taken out of the group and (for a remote author) answered with `Reject`.
+/// A new status addressed to one of our groups (or replying in one's thread), with the
+/// `Create` that brought it: put into the group and relayed when its author may post there,
+/// else kept out of it and (for a remote author) answered with `Reject`.
 pub fn on_new_status(
     c: &mut DbConnection,
     urls: &Urls,
     status: &Status,
     create: &Value,
 ) -> StorageResult<PostOutcome> {
-    let Some((group, settings)) = local_group_of(c, status)? else { return Ok(PostOutcome::NotInLocalGroup) };
+    let Some((group, settings)) = local_candidate(c, status)? else {
+        return Ok(PostOutcome::NotInLocalGroup);
+    };
     match groups::may_post(c, &settings, status.actor_id)? {
         Ok(()) => {
-            relay(c, urls, &group, &settings, create, Some(status))?;
+            statuses::set_group(c, status.id, Some(group.id))?;
+            let status = Status { group_id: Some(group.id), ..status.clone() };
+            relay(c, urls, &group, &settings, create, Some(&status))?;
             Ok(PostOutcome::Relayed)
         }
         Err(refusal) => {

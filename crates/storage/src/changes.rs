@@ -29,6 +29,39 @@ pub fn statuses_after(conn: &mut DbConnection, after: i64, limit: i64) -> Storag
         .load(conn)?)
 }
 
+/// Live statuses with ids in `(from, to]`, newest first (a second look at a window).
+pub fn statuses_between(
+    conn: &mut DbConnection,
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> StorageResult<Vec<Status>> {
+    Ok(statuses::table
+        .filter(statuses::id.gt(from))
+        .filter(statuses::id.le(to))
+        .filter(statuses::deleted_at.is_null())
+        .order(statuses::id.desc())
+        .limit(limit)
+        .select(Status::as_select())
+        .load(conn)?)
+}
+
+/// Notifications with ids in `(from, to]`, newest first (a second look at a window).
+pub fn notifications_between(
+    conn: &mut DbConnection,
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> StorageResult<Vec<Notification>> {
+    Ok(notifications::table
+        .filter(notifications::id.gt(from))
+        .filter(notifications::id.le(to))
+        .order(notifications::id.desc())
+        .limit(limit)
+        .select(Notification::as_select())
+        .load(conn)?)
+}
+
 /// Notifications with ids above `after`, oldest first.
 pub fn notifications_after(
     conn: &mut DbConnection,

@@ -108,7 +108,7 @@ pub fn set_group(conn: &mut DbConnection, id: i64, group_id: Option<i64>) -> Sto
     Ok(())
 }
 
-/// Marks a status deleted and blanks its content; its boosts go with it.
+/// Marks a status deleted and blanks its content; its boosts and edit history go with it.
 pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
     crate::transaction(conn, |conn| {
         let stamp = now();
@@ -123,6 +123,11 @@ pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
         if changed == 0 {
             return Err(StorageError::NotFound);
         }
+        // Earlier versions go with it: deleted text is not kept.
+        diesel::delete(
+            crate::schema::status_edits::table.filter(crate::schema::status_edits::status_id.eq(id)),
+        )
+        .execute(conn)?;
         diesel::update(statuses::table.filter(statuses::reblog_of_id.eq(id)))
             .set(statuses::deleted_at.eq(Some(stamp)))
             .execute(conn)?;

@@ -61,14 +61,14 @@ fn paged(conn: &mut DbConnection, mut query: StatusQuery<'_>, page: &Page) -> St
 /// The home timeline of local actor `viewer`: its own statuses and boosts, those of actors it
 /// follows (followers-only ones while accepted), statuses that mention it, and statuses posted
 /// in the groups it is a member or moderator of, and public statuses with hashtags it follows.
-/// Muted accounts (their posts and boosts of them) and members of its exclusive lists stay out.
+/// Muted accounts (their posts and boosts of them) and members of its exclusive lists stay out
+/// (expired mutes count until [`crate::mutes::prune_expired`] drops them).
 ///
 /// Written as SQL text: every value in it is an integer we format ourselves. The query builder's
 /// form (with bound parameters) led SQLite's planner to gather and sort every followed status;
 /// this form walks the id index newest first and stops after one page (the `+ 0` keeps the
 /// author index out of the way).
 pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<Vec<Status>> {
-    crate::mutes::prune_expired(conn, viewer)?;
     let mut bounds = String::new();
     if let Some(max) = page.max_id {
         bounds.push_str(&format!(" AND id < {max}"));
@@ -88,8 +88,8 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
                AND (actor_id + 0) NOT IN (SELECT list_members.actor_id FROM list_members \
                    JOIN lists ON lists.id = list_members.list_id WHERE lists.owner_id = {viewer} AND lists.exclusive)) \
            OR (id + 0) IN (SELECT status_id FROM status_mentions WHERE actor_id = {viewer}) \
-           OR group_id IN (SELECT target_id FROM follows WHERE follower_id = {viewer} AND state = 'accepted') \
-           OR group_id IN (SELECT group_id FROM group_moderators WHERE actor_id = {viewer}) \
+           OR (group_id + 0) IN (SELECT target_id FROM follows WHERE follower_id = {viewer} AND state = 'accepted') \
+           OR (group_id + 0) IN (SELECT group_id FROM group_moderators WHERE actor_id = {viewer}) \
            OR (visibility = 'public' AND (id + 0) IN (SELECT status_id FROM status_tags \
                WHERE tag IN (SELECT tag FROM followed_tags WHERE actor_id = {viewer})))) \
          AND (actor_id + 0) NOT IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}) \
@@ -152,6 +152,21 @@ pub fn list(conn: &mut DbConnection, list: &crate::lists::List, page: &Page) -> 
             )
         }
     };
+    paged(conn, query, page)
+}
+
+/// Direct statuses `viewer` wrote or was addressed in, newest first (the conversations view).
+pub fn direct(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<Vec<Status>> {
+    let mentioning = status_mentions::table
+        .filter(status_mentions::actor_id.eq(viewer))
+        .select(status_mentions::status_id);
+    let query = statuses::table
+        .filter(statuses::deleted_at.is_null())
+        .filter(statuses::visibility.eq(Visibility::Direct.as_str()))
+        .filter(statuses::group_id.is_null())
+        .filter(statuses::actor_id.eq(viewer).or(statuses::id.eq_any(mentioning)))
+        .filter(not_blocked(viewer))
+        .into_boxed();
     paged(conn, query, page)
 }
 

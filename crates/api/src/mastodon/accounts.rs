@@ -215,15 +215,64 @@ async fn actor_list(state: &AppState, ids: Vec<i64>) -> Result<Vec<Value>, ApiEr
         .map_err(ApiError::from)
 }
 
-async fn followers(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Whether membership of group `group_id` is hidden from `viewer`: a members-only group's
+/// members are known to its members and moderators only (for a safe space, belonging is
+/// itself sensitive).
+fn membership_hidden(
+    c: &mut guildhall_storage::DbConnection,
+    group_id: i64,
+    viewer: Option<i64>,
+) -> guildhall_storage::StorageResult<bool> {
+    use guildhall_storage::groups;
+    let Some(group) = groups::get(c, group_id)? else { return Ok(false) };
+    if group.visibility != guildhall_core::model::GroupVisibility::Members.as_str() {
+        return Ok(false);
+    }
+    Ok(match viewer {
+        Some(v) => !(groups::is_member(c, group_id, v)? || groups::is_moderator(c, group_id, v)?),
+        None => true,
+    })
+}
+
+async fn followers(
+    id: web::Path<String>,
+    auth: MaybeAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let actor = load(&state, &id).await?;
-    let ids = state.db.run(move |c| follows::followers(c, actor.id, FollowState::Accepted)).await?;
+    let viewer = auth.viewer();
+    let ids = state
+        .db
+        .run(move |c| {
+            if membership_hidden(c, actor.id, viewer)? {
+                return Ok(Vec::new());
+            }
+            follows::followers(c, actor.id, FollowState::Accepted)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(actor_list(&state, ids.into_iter().rev().take(80).collect()).await?))
 }
 
-async fn following(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Whom an account follows; members-only groups are left out for viewers outside them.
+async fn following(
+    id: web::Path<String>,
+    auth: MaybeAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let actor = load(&state, &id).await?;
-    let ids = state.db.run(move |c| follows::following(c, actor.id)).await?;
+    let viewer = auth.viewer();
+    let ids = state
+        .db
+        .run(move |c| {
+            let mut shown = Vec::new();
+            for target in follows::following(c, actor.id)? {
+                if viewer == Some(actor.id) || !membership_hidden(c, target, viewer)? {
+                    shown.push(target);
+                }
+            }
+            Ok(shown)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(actor_list(&state, ids.into_iter().rev().take(80).collect()).await?))
 }
 

@@ -14,6 +14,7 @@ mod oauth;
 pub(crate) mod params;
 mod personal;
 mod registrations;
+mod reports;
 mod sign_up_page;
 mod statuses;
 pub mod streaming;
@@ -52,7 +53,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(filters::configure)
         .configure(tags::configure)
         .configure(personal::configure)
-        .configure(streaming::configure);
+        .configure(streaming::configure)
+        .configure(reports::configure);
 }
 
 pub(crate) fn ctx(state: &AppState) -> Ctx {

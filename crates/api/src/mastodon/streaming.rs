@@ -30,6 +30,8 @@ use crate::{ApiError, AppState};
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
 /// How far back each look reaches again, for rows committed late (ids are time-ordered).
 const LOOKBACK_MILLIS: i64 = 3_000;
+/// Rows read per kind per look.
+const PAGE: i64 = 500;
 /// Comment lines that keep idle connections open.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -156,41 +158,65 @@ impl Cursor {
     fn read(&mut self, c: &mut DbConnection) -> StorageResult<Vec<Change>> {
         let lookback = LOOKBACK_MILLIS << 16;
         let window = chrono::Duration::milliseconds(LOOKBACK_MILLIS);
+        let now = guildhall_storage::now();
         let mut out = Vec::new();
-        for s in changes::statuses_after(c, self.status_id - lookback, 500)? {
+        // New rows past the cursor (which always moves on), then the window before it again
+        // for rows whose transaction committed late.
+        let (status_from, notification_from) = (self.status_id, self.notification_id);
+        let mut statuses = changes::statuses_after(c, status_from, PAGE)?;
+        statuses.extend(changes::statuses_between(c, status_from - lookback, status_from, PAGE)?);
+        for s in statuses {
             self.status_id = self.status_id.max(s.id);
             if self.first_time('s', s.id, 0) {
                 out.push(Change::New(s));
             }
         }
-        for n in changes::notifications_after(c, self.notification_id - lookback, 500)? {
+        let mut notifications = changes::notifications_after(c, notification_from, PAGE)?;
+        notifications.extend(changes::notifications_between(
+            c,
+            notification_from - lookback,
+            notification_from,
+            PAGE,
+        )?);
+        for n in notifications {
             self.notification_id = self.notification_id.max(n.id);
             if self.first_time('n', n.id, 0) {
                 out.push(Change::Notified(n));
             }
         }
         for (id, at) in changes::deleted_since(c, self.deleted_at - window)? {
-            self.deleted_at = self.deleted_at.max(at);
+            self.deleted_at = self.deleted_at.max(at.min(now));
             if self.first_time('d', id, at.and_utc().timestamp_micros()) {
                 out.push(Change::Deleted(id));
             }
         }
         for s in changes::edited_since(c, self.edited_at - window)? {
             let Some(at) = s.edited_at else { continue };
-            self.edited_at = self.edited_at.max(at);
+            // A remote server's clock may run ahead: never move past our own now.
+            self.edited_at = self.edited_at.max(at.min(now));
             if self.first_time('e', s.id, at.and_utc().timestamp_micros()) {
                 out.push(Change::Edited(s));
             }
         }
-        // Forget what is older than the window.
-        let floor_id =
-            Id::lower_bound_at(Id(self.status_id.min(self.notification_id)).millis() - 2 * LOOKBACK_MILLIS).0;
-        let floor_micros = (self.deleted_at.min(self.edited_at) - window * 2).and_utc().timestamp_micros();
-        self.seen.retain(|(kind, id, stamp)| match kind {
-            's' | 'n' => *id >= floor_id,
-            _ => *stamp >= floor_micros,
-        });
+        self.forget_old();
         Ok(out)
+    }
+
+    /// Forgets what each kind's window no longer reaches.
+    fn forget_old(&mut self) {
+        let keep = 2 * LOOKBACK_MILLIS;
+        let status_floor = Id::lower_bound_at(Id(self.status_id).millis() - keep).0;
+        let notification_floor = Id::lower_bound_at(Id(self.notification_id).millis() - keep).0;
+        let micros = |t: chrono::NaiveDateTime| {
+            (t - chrono::Duration::milliseconds(keep)).and_utc().timestamp_micros()
+        };
+        let (deleted_floor, edited_floor) = (micros(self.deleted_at), micros(self.edited_at));
+        self.seen.retain(|(kind, id, stamp)| match kind {
+            's' => *id >= status_floor,
+            'n' => *id >= notification_floor,
+            'd' => *stamp >= deleted_floor,
+            _ => *stamp >= edited_floor,
+        });
     }
 }
 
@@ -259,6 +285,14 @@ impl Stream {
         }
     }
 
+    /// The filter context of what this stream shows.
+    fn filter_context(&self) -> &'static str {
+        match self {
+            Stream::User | Stream::List(_) | Stream::Direct => "home",
+            _ => "public",
+        }
+    }
+
     /// The scope reading this stream needs (`None`: public streams, open to anyone).
     fn scope(&self) -> Option<&'static str> {
         match self {
@@ -322,16 +356,17 @@ impl Listener {
         match change {
             Change::New(s) | Change::Edited(s) => {
                 let event = if matches!(change, Change::New(_)) { "update" } else { "status.update" };
-                let mut payload: Option<String> = None;
+                // Rendered once per filter context (filters differ between home and public).
+                let mut rendered: HashMap<&'static str, Option<String>> = HashMap::new();
                 for stream in &self.streams {
                     if self.shows(c, stream, s)? {
-                        let rendered = match &payload {
-                            Some(p) => Some(p.clone()),
-                            None => self.render(c, ctx, s, stream)?,
-                        };
-                        if let Some(p) = rendered {
-                            payload = Some(p.clone());
-                            out.push((stream.names(), event, p));
+                        let context = stream.filter_context();
+                        if !rendered.contains_key(context) {
+                            let payload = self.render(c, ctx, s, context)?;
+                            rendered.insert(context, payload);
+                        }
+                        if let Some(Some(payload)) = rendered.get(context) {
+                            out.push((stream.names(), event, payload.clone()));
                         }
                     }
                 }
@@ -398,21 +433,17 @@ impl Listener {
         })
     }
 
-    /// The status entity as JSON text, with the viewer's filters for the stream's context
-    /// (`None` when a `hide` filter takes it out).
+    /// The status entity as JSON text, with the viewer's filters for `context` (`None` when a
+    /// `hide` filter takes it out).
     fn render(
         &self,
         c: &mut DbConnection,
         ctx: &Ctx,
         s: &Status,
-        stream: &Stream,
+        context: &str,
     ) -> StorageResult<Option<String>> {
         let value = status(c, ctx, s, self.viewer)?;
         let Some(viewer) = self.viewer else { return Ok(Some(value.to_string())) };
-        let context = match stream {
-            Stream::User | Stream::List(_) | Stream::Direct => "home",
-            _ => "public",
-        };
         Ok(super::filters::apply(c, viewer, context, vec![(s.clone(), value)])?.pop().map(|v| v.to_string()))
     }
 }

@@ -23,6 +23,7 @@ async fn home(auth: Auth, params: Params, state: web::Data<AppState>) -> Result<
     let (items, ids) = state
         .db
         .run(move |c| {
+            guildhall_storage::mutes::prune_expired(c, viewer)?;
             let rows = timelines::home(c, viewer, &page)?;
             let ids = rows.iter().map(|s| s.id).collect::<Vec<_>>();
             let items = render(c, &ctx, rows, Some(viewer), "home")?;

@@ -92,12 +92,17 @@ pub async fn delete_note(
         .db
         .run(move |c| {
             let Some(status) = statuses::find_by_ap_id(c, object.as_str())? else { return Ok(None) };
-            let allowed = status.actor_id == deleter || status.group_id == Some(deleter);
-            if !allowed || status.deleted_at.is_some() {
+            if status.deleted_at.is_some() {
                 return Ok(None);
             }
-            statuses::mark_deleted(c, status.id)?;
-            Ok(Some(status).filter(|s| s.actor_id == deleter))
+            if status.actor_id == deleter {
+                statuses::mark_deleted(c, status.id)?;
+                return Ok(Some(status));
+            }
+            if status.group_id == Some(deleter) {
+                remove_from_group(c, &status)?;
+            }
+            Ok(None)
         })
         .await?;
     if let Some(status) = deleted {
@@ -172,6 +177,9 @@ pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Res
     }
     let Some(object_id) = activity.object_id() else { return Ok(()) };
     let original = ObjectId::<DbStatus>::from(object_id).dereference(data).await?.row;
+    if !matches!(original.visibility.as_str(), "public" | "unlisted") {
+        return Err(FedError::Forbidden("only public posts can be boosted".into()));
+    }
     if original.group_id == Some(actor.row.id) {
         // A group's plain form of a post already shown as posted in it: once is enough.
         return Ok(());
@@ -181,8 +189,10 @@ pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Res
 
 /// A relayed `Create`/`Update`: the object is fetched from its origin. A members-only group's
 /// post is shown by its origin only to that server's own members, so when the fetch is refused
-/// the embedded copy is taken on the group's word — only for a non-public post addressed to
-/// that very group.
+/// the embedded copy is taken on the group's word — only for a new, non-public post of a
+/// remote author addressed to that very group, and then shown to the group's members alone
+/// (its other addressees and mentions are dropped, so a group cannot put words in anyone's
+/// mouth towards people outside it).
 async fn relayed_content(inner: &Value, group: &DbActor, data: &FedData) -> Result<(), FedError> {
     let Some(object_id) = inner.get("object").and_then(crate::protocol::id_of) else { return Ok(()) };
     let fetched = ObjectId::<DbStatus>::from(object_id).dereference_forced(data).await;
@@ -199,6 +209,19 @@ async fn relayed_content(inner: &Value, group: &DbActor, data: &FedData) -> Resu
     {
         return Err(fetch_error);
     }
+    let local_domain = data.config.domain.to_string();
+    let local = |u: &Url| crate::objects::actor::authority(u) == local_domain;
+    if local(&note.id) || local(&note.attributed_to) {
+        return Err(fetch_error);
+    }
+    let id = note.id.to_string();
+    if data.db.run(move |c| statuses::find_by_ap_id(c, &id)).await?.is_some() {
+        return Err(fetch_error);
+    }
+    let mut note = note;
+    note.to = vec![group.row.ap_id.clone()];
+    note.cc = Vec::new();
+    note.tag.retain(|t| t.kind != "Mention");
     tracing::debug!(id = %note.id, group = %group.row.ap_id, "members-only post taken from its group");
     store_remote(note, data).await?;
     Ok(())
@@ -214,12 +237,21 @@ async fn relayed_delete(inner: &Value, group: &DbActor, data: &FedData) -> Resul
                 && status.group_id == Some(group_id)
                 && status.deleted_at.is_none()
             {
-                statuses::mark_deleted(c, status.id)?;
+                remove_from_group(c, &status)?;
             }
             Ok(())
         })
         .await?;
     Ok(())
+}
+
+/// A group's removal of a post: a copy of someone else's post goes; our own users' posts are
+/// theirs, so they only leave the group.
+fn remove_from_group(
+    c: &mut guildhall_storage::DbConnection,
+    status: &Status,
+) -> guildhall_storage::StorageResult<()> {
+    if status.local { statuses::set_group(c, status.id, None) } else { statuses::mark_deleted(c, status.id) }
 }
 
 /// A relayed `Like`: applied once the liker's server confirms it (a signed fetch of its id).
