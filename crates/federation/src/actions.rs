@@ -307,7 +307,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
                 {
                     return Err(StorageError::Conflict(why.to_string()));
                 }
-                Ok(statuses::get(c, status.id)?)
+                statuses::get(c, status.id)
             })
         })
         .await

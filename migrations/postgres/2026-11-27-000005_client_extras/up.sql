@@ -86,6 +86,8 @@ CREATE TABLE pins (
     PRIMARY KEY (actor_id, status_id)
 );
 
--- The streaming API reads what changed since its last look.
-CREATE INDEX statuses_deleted_at ON statuses (deleted_at);
-CREATE INDEX statuses_edited_at ON statuses (edited_at);
+-- The streaming API reads what changed since its last look. Partial indexes: a full index on
+-- deleted_at would tempt SQLite's planner to answer "deleted_at IS NULL" (every timeline) by
+-- scanning it and sorting, instead of walking the id index and stopping after one page.
+CREATE INDEX statuses_deleted_at ON statuses (deleted_at) WHERE deleted_at IS NOT NULL;
+CREATE INDEX statuses_edited_at ON statuses (edited_at) WHERE edited_at IS NOT NULL;
