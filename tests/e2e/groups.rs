@@ -141,6 +141,11 @@ async fn a_group_relays_posts_replies_and_likes_to_every_member_once() {
     let liked_at_c = at_c.id;
     let likes_at_c = c.instance.db().run(move |x| favourites::count(x, liked_at_c)).await.unwrap();
     assert_eq!(likes_at_c, 1, "the relayed like counts on C");
+    // Taking it back is relayed too, and believed once A answers 410 for the like.
+    actions::unlike(&a.fed(), &ada, at_a.id).await.unwrap();
+    cluster.flush().await;
+    let likes_at_c = c.instance.db().run(move |x| favourites::count(x, liked_at_c)).await.unwrap();
+    assert_eq!(likes_at_c, 0, "the relayed unlike counts on C");
 
     // dan@C is no member: his post into the group is not relayed, and he gets a Reject.
     let spam = format!("Buy now @{circle_handle}");

@@ -488,7 +488,9 @@ pub async fn like(data: &FedData, actor: &Actor, status_id: i64) -> Result<(), F
                 {
                     inboxes.push(group.delivery_inbox().to_owned());
                 }
-                if !inboxes.is_empty() {
+                // In a group thread the Like is kept (and served) even with no one to send it
+                // to: members' servers confirm relayed likes at their origin.
+                if !inboxes.is_empty() || status.group_id.is_some() {
                     publish(c, &actor, &doc, &inboxes)?;
                 }
                 crate::groups::on_thread_activity(c, &urls, &status, &doc)
@@ -501,19 +503,28 @@ pub async fn like(data: &FedData, actor: &Actor, status_id: i64) -> Result<(), F
 
 /// Takes a like back; its remote author gets `Undo{Like}`.
 pub async fn unlike(data: &FedData, actor: &Actor, status_id: i64) -> Result<(), FedError> {
-    let (actor, undo_id) = (actor.clone(), new_activity_id(&data.urls));
+    let (actor, undo_id, urls) = (actor.clone(), new_activity_id(&data.urls), data.urls.clone());
     data.db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
                 let (status, author) = target_status(c, status_id)?;
                 let Some(existing) = favourites::find(c, actor.id, status.id)? else { return Ok(()) };
                 favourites::remove(c, actor.id, status.id)?;
+                let inner = json!({ "id": existing.ap_id, "type": "Like", "actor": actor.ap_id, "object": status.ap_id });
+                let doc = envelope(&undo_id, "Undo", &actor, inner, std::slice::from_ref(&author.ap_id), &[]);
+                let mut inboxes = Vec::new();
                 if !author.is_local() {
-                    let inner = json!({ "id": existing.ap_id, "type": "Like", "actor": actor.ap_id, "object": status.ap_id });
-                    let doc = envelope(&undo_id, "Undo", &actor, inner, std::slice::from_ref(&author.ap_id), &[]);
-                    publish(c, &actor, &doc, &[author.delivery_inbox().to_owned()])?;
+                    inboxes.push(author.delivery_inbox().to_owned());
                 }
-                Ok(())
+                if let Some(group) = status.group_id.map(|g| actors::get(c, g)).transpose()?
+                    && !group.is_local()
+                {
+                    inboxes.push(group.delivery_inbox().to_owned());
+                }
+                if !inboxes.is_empty() {
+                    publish(c, &actor, &doc, &inboxes)?;
+                }
+                crate::groups::on_thread_activity(c, &urls, &status, &doc)
             })
         })
         .await?;

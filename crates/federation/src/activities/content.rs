@@ -143,7 +143,8 @@ pub async fn undo_like(activity: Activity, actor: DbActor, data: &FedData) -> Re
     let like_id = crate::protocol::id_of(&inner).map(String::from);
     let object = inner.get("object").and_then(crate::protocol::id_of).map(String::from);
     let liker = actor.row.id;
-    data.db
+    let unliked = data
+        .db
         .run(move |c| {
             let by_id = like_id.map(|id| favourites::find_by_ap_id(c, &id)).transpose()?.flatten();
             let status = match (by_id, object) {
@@ -151,12 +152,15 @@ pub async fn undo_like(activity: Activity, actor: DbActor, data: &FedData) -> Re
                 (_, Some(o)) => statuses::find_by_ap_id(c, &o)?.map(|s| s.id),
                 _ => None,
             };
-            if let Some(status) = status {
-                favourites::remove(c, liker, status)?;
+            match status {
+                Some(status) if favourites::remove(c, liker, status)? => Ok(Some(statuses::get(c, status)?)),
+                _ => Ok(None),
             }
-            Ok(())
         })
         .await?;
+    if let Some(status) = unliked {
+        relay_in_group(status, &activity, data).await?;
+    }
     Ok(())
 }
 
@@ -170,6 +174,7 @@ pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Res
         "Create" | "Update" => return relayed_content(&object, &actor, data).await,
         "Delete" => return relayed_delete(&object, &actor, data).await,
         "Like" => return relayed_like(&object, &actor, data).await,
+        "Undo" => return relayed_unlike(&object, &actor, data).await,
         _ => {}
     }
     if !inner_type.is_empty() && !STATUS_TYPES.contains(&inner_type) {
@@ -238,6 +243,31 @@ async fn relayed_delete(inner: &Value, group: &DbActor, data: &FedData) -> Resul
                 && status.deleted_at.is_none()
             {
                 remove_from_group(c, &status)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// A relayed `Undo{Like}`: applied once the liker's server says the like is gone (410).
+async fn relayed_unlike(inner: &Value, group: &DbActor, data: &FedData) -> Result<(), FedError> {
+    let undone = inner.get("object").cloned().unwrap_or(Value::Null);
+    if group.row.kind != "group" || undone.get("type").and_then(Value::as_str) != Some("Like") {
+        return Ok(());
+    }
+    let Some(like_id) = crate::protocol::id_of(&undone) else { return Ok(()) };
+    match activitypub_federation::fetch::fetch_object_http::<_, Value>(&like_id, data).await {
+        Err(activitypub_federation::error::Error::ObjectDeleted(_)) => {}
+        _ => return Err(FedError::Forbidden("the like is still there at its origin".into())),
+    }
+    let (like_id, group_id) = (like_id.to_string(), group.row.id);
+    data.db
+        .run(move |c| {
+            if let Some(f) = favourites::find_by_ap_id(c, &like_id)?
+                && statuses::get(c, f.status_id)?.group_id == Some(group_id)
+            {
+                favourites::remove(c, f.actor_id, f.status_id)?;
             }
             Ok(())
         })

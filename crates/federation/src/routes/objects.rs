@@ -112,7 +112,14 @@ pub async fn activity(path: web::Path<String>, data: FedData) -> Result<HttpResp
     let ap_id = format!("{}/activities/{}", data.urls.base(), path.into_inner());
     let found = data.db.run(move |c| outbox::find_by_ap_id(c, &ap_id)).await?.ok_or(FedError::NotFound)?;
     let doc: serde_json::Value = serde_json::from_str(&found.json)?;
-    // Likes are served too: a group's members' servers confirm relayed likes here.
+    // Likes are served too: a group's members' servers confirm relayed likes here, and learn
+    // from a 410 that one was taken back.
+    if doc["type"] == "Like" {
+        let id = found.ap_id.clone();
+        if data.db.run(move |c| guildhall_storage::favourites::find_by_ap_id(c, &id)).await?.is_none() {
+            return Ok(tombstone(&found.ap_id));
+        }
+    }
     let addressed = doc["to"].as_array().into_iter().chain(doc["cc"].as_array()).flatten();
     if doc["type"] != "Like" && !addressed.filter_map(|a| a.as_str()).any(is_public) {
         return Err(FedError::NotFound);
