@@ -87,7 +87,8 @@ impl Instance {
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         let (stop_workers, stopped) = watch::channel(false);
-        let mut workers = vec![tokio::spawn(maintenance::run(db.clone(), stopped.clone()))];
+        let mut workers =
+            vec![tokio::spawn(maintenance::run(db.clone(), config.media_dir.clone(), stopped.clone()))];
         if options.run_delivery {
             workers.push(tokio::spawn(delivery.clone().run(stopped)));
         }

@@ -125,6 +125,31 @@ pub fn attach(conn: &mut DbConnection, status_id: i64, actor_id: i64, ids: &[i64
     Ok(())
 }
 
+/// Local uploads nobody needs any more — never attached and older than `before`, or attached
+/// to a deleted status — at most `limit` of them: their rows are deleted and their file names
+/// (originals and previews) returned, for the caller to remove from the media directory.
+pub fn sweep(conn: &mut DbConnection, before: crate::Timestamp, limit: i64) -> StorageResult<Vec<String>> {
+    use crate::schema::statuses;
+    crate::transaction(conn, |conn| {
+        let deleted =
+            statuses::table.filter(statuses::deleted_at.is_not_null()).select(statuses::id.nullable());
+        let gone: Vec<Attachment> = media_attachments::table
+            .filter(media_attachments::file_path.is_not_null())
+            .filter(
+                media_attachments::status_id
+                    .is_null()
+                    .and(media_attachments::created_at.lt(before))
+                    .or(media_attachments::status_id.eq_any(deleted)),
+            )
+            .limit(limit)
+            .select(Attachment::as_select())
+            .load(conn)?;
+        let ids: Vec<i64> = gone.iter().map(|m| m.id).collect();
+        diesel::delete(media_attachments::table.filter(media_attachments::id.eq_any(&ids))).execute(conn)?;
+        Ok(gone.into_iter().flat_map(|m| m.file_path.into_iter().chain(m.preview_path)).collect())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +213,39 @@ mod tests {
                 assert_eq!(status_parts::attachments(c, post.id)?.len(), 1);
                 assert_eq!(delete(c, ada.id, 2)?.id, 2);
                 assert!(find_own(c, ada.id, 2)?.is_none());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn sweeping_takes_old_uploads_and_media_of_deleted_statuses() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let ada = rows::local("ada");
+                actors::insert_local(c, &ada, "K")?;
+                for id in 1..=4 {
+                    insert(c, &upload(id, ada.id))?;
+                }
+                let kept = status(&ada, "kept");
+                statuses::insert(c, &kept)?;
+                attach(c, kept.id, ada.id, &[1])?;
+                let gone = status(&ada, "gone");
+                statuses::insert(c, &gone)?;
+                attach(c, gone.id, ada.id, &[2])?;
+                statuses::mark_deleted(c, gone.id)?;
+                // 3 and 4 are unattached: fresh ones survive a sweep of older uploads.
+                let mut names = sweep(c, now() - chrono::Duration::hours(1), 100)?;
+                names.sort();
+                assert_eq!(names, vec!["f2.png", "p2.png"], "only the deleted status's media");
+                let mut names = sweep(c, now() + chrono::Duration::seconds(1), 100)?;
+                names.sort();
+                assert_eq!(names, vec!["f3.png", "f4.png", "p3.png", "p4.png"]);
+                assert!(find_own(c, ada.id, 1)?.is_some(), "attached to a live status: kept");
+                assert!(sweep(c, now() + chrono::Duration::seconds(1), 100)?.is_empty());
                 Ok(())
             })
             .await
