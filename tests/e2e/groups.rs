@@ -254,6 +254,16 @@ async fn members_only_posts_are_readable_by_members_only() {
     // The member's instance fetched it (signed, as a member's server) and bob sees it.
     let at_b = b.status(&post.ap_id).await.expect("relayed to the member's instance");
     assert!(home(b, bob.id).await.contains(&post.ap_id));
+    // B learned from the group's actor that it is members-only: bob's public post into it is
+    // addressed to the group alone, and reaches ada through the group.
+    assert!(safe_at_b.members_only);
+    let from_bob = format!("hello from B @{}", a.handle("safe"));
+    let from_bob = actions::post(&b.fed(), &bob, NewPost::public(&from_bob)).await.unwrap();
+    assert_eq!(from_bob.visibility, Visibility::Direct.as_str());
+    cluster.flush().await;
+    assert!(home(a, ada.id).await.contains(&from_bob.ap_id));
+    assert!(!home(a, eve.id).await.contains(&from_bob.ap_id));
+    assert!(c.status(&from_bob.ap_id).await.is_none());
     assert!(c.status(&post.ap_id).await.is_none(), "never sent to a non-member's instance");
 
     // Non-members, local and remote, see nothing through storage visibility rules.

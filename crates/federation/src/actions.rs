@@ -5,14 +5,13 @@
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
 use guildhall_core::Id;
-use guildhall_core::model::{FollowState, GroupVisibility, Visibility};
+use guildhall_core::model::{FollowState, Visibility};
 use guildhall_core::text::{self, MentionRef, ResolvedMention};
 use guildhall_storage::actors::{self, Actor, ProfileField};
 use guildhall_storage::follows::Follow;
 use guildhall_storage::statuses::{self, Status};
 use guildhall_storage::{
-    DbConnection, StorageError, StorageResult, blocks, favourites, follows, groups, notifications, now,
-    status_parts,
+    DbConnection, StorageError, StorageResult, blocks, favourites, follows, notifications, now, status_parts,
 };
 use serde_json::{Value, json};
 
@@ -287,9 +286,9 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
                 let mut status = link_parent(c, status)?;
-                if let Some(group) = status.group_id.map(|g| groups::get(c, g)).transpose()?.flatten()
-                    && group.visibility()? == GroupVisibility::Members
-                {
+                // Ours or another server's (its actor says so), a members-only group's posts are
+                // addressed to the group alone.
+                if status.group_id.map(|g| actors::get(c, g)).transpose()?.is_some_and(|g| g.members_only) {
                     status.visibility = Visibility::Direct.as_str().to_owned();
                 }
                 statuses::insert(c, &status)?;

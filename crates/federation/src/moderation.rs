@@ -337,6 +337,7 @@ pub async fn update_group(
                 serde_json::to_string(&rules).map_err(|e| StorageError::Corrupt(e.to_string()))?;
         }
         row.manually_approves_followers = settings.membership != Membership::Open.as_str();
+        row.members_only = settings.visibility == GroupVisibility::Members.as_str();
         row.updated_at = guildhall_storage::now();
         actors::update_local(c, &row)?;
         groups::update(c, &settings)?;

@@ -72,6 +72,8 @@ pub struct Actor {
     pub created_at: Timestamp,
     /// Last row change.
     pub updated_at: Timestamp,
+    /// A group whose posts reach its members only.
+    pub members_only: bool,
 }
 
 /// The URLs of an actor, as the federation layer lays them out.
@@ -146,6 +148,7 @@ impl Actor {
             deleted_at: None,
             created_at: created,
             updated_at: created,
+            members_only: false,
         }
     }
 

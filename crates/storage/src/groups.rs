@@ -74,6 +74,7 @@ pub fn create(conn: &mut DbConnection, new: NewLocalGroup) -> StorageResult<(Act
     crate::transaction(conn, |conn| {
         let mut actor = new.actor;
         actor.manually_approves_followers = new.membership != Membership::Open;
+        actor.members_only = new.visibility == GroupVisibility::Members;
         actors::insert_local(conn, &actor, &new.private_key_pem)?;
         let group = Group {
             actor_id: actor.id,
@@ -108,7 +109,10 @@ pub fn update(conn: &mut DbConnection, group: &Group) -> StorageResult<()> {
         ))
         .execute(conn)?;
     diesel::update(actors_table::table.find(group.actor_id))
-        .set(actors_table::manually_approves_followers.eq(group.membership != Membership::Open.as_str()))
+        .set((
+            actors_table::manually_approves_followers.eq(group.membership != Membership::Open.as_str()),
+            actors_table::members_only.eq(group.visibility == GroupVisibility::Members.as_str()),
+        ))
         .execute(conn)?;
     Ok(())
 }

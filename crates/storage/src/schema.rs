@@ -48,6 +48,7 @@ diesel::table! {
         deleted_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        members_only -> Bool,
     }
 }
 

@@ -91,6 +91,7 @@ impl DbActor {
             url: parse(&row.url),
             moved_to: parse(&row.moved_to_ap_id),
             posting_restricted_to_mods: None,
+            members_only: (kind == ActorKind::Group && row.members_only).then_some(true),
         })
     }
 }
@@ -140,6 +141,7 @@ pub fn remote_row(json: &ApActor, instance_id: i64, domain: &str) -> Actor {
         deleted_at: None,
         created_at: stamp,
         updated_at: stamp,
+        members_only: kind == ActorKind::Group && json.members_only.unwrap_or(false),
     };
     row.set_fields(&fields);
     row

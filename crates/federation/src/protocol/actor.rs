@@ -127,6 +127,10 @@ pub struct ApActor {
     /// Lemmy: only moderators may post.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub posting_restricted_to_mods: Option<bool>,
+    /// Guildhall: a group whose posts reach its members only (posting into it is addressed to
+    /// the group alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_only: Option<bool>,
 }
 
 fn lenient_endpoints<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Endpoints>, D::Error> {
