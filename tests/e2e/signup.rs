@@ -484,3 +484,27 @@ async fn sign_up_page_in_approval_mode_asks_why_and_says_what_happens_next() {
         t.instance.stop().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn one_address_creates_at_most_ten_accounts_an_hour_behind_a_proxy_too() {
+    let t = start(&Backend::Sqlite, "open", &[]).await;
+    let app = app_token(&t).await;
+    for n in 0..10 {
+        let (s, body) = sign_up(&t, Some(&app), person(&format!("member{n}"))).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let (s, body) = sign_up(&t, Some(&app), person("member10")).await;
+    assert_eq!(s, 429, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("Too many sign-ups"));
+    // Behind the reverse proxy (a loopback peer), the client it names counts, not the proxy.
+    let res = http()
+        .post(t.url("/api/v1/accounts"))
+        .bearer_auth(&app)
+        .header("X-Real-IP", "203.0.113.5")
+        .json(&person("member10"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "another client behind the proxy");
+    t.instance.stop().await.unwrap();
+}

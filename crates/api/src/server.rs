@@ -115,3 +115,25 @@ async fn preflight() -> HttpResponse {
 async fn not_found() -> HttpResponse {
     json_error(StatusCode::NOT_FOUND, "Not found")
 }
+
+/// The address a request came from, for rate limits: the peer, or — when the peer is this
+/// machine or a private network (the reverse proxy, see `deploy/nginx.conf`) — the client it
+/// names in `X-Real-IP` or, failing that, the last hop of `X-Forwarded-For`.
+pub fn client_address(request: &actix_web::HttpRequest) -> String {
+    use std::net::IpAddr;
+    let Some(peer) = request.peer_addr().map(|a| a.ip()) else { return String::new() };
+    let proxied = match peer {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
+    };
+    if proxied {
+        let header =
+            |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let named = header("X-Real-IP")
+            .or_else(|| header("X-Forwarded-For").and_then(|f| f.rsplit(',').next().map(str::to_owned)));
+        if let Some(ip) = named.and_then(|n| n.trim().parse::<IpAddr>().ok()) {
+            return ip.to_string();
+        }
+    }
+    peer.to_string()
+}

@@ -157,6 +157,10 @@ impl FromRequest for MaybeAuth {
     }
 }
 
+/// Accounts one address may create per hour (open and approval modes).
+pub const SIGN_UPS_PER_HOUR: usize = 10;
+const SIGN_UP_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Failed sign-ins, limited per account and per address.
 #[derive(Debug, Default)]
 pub struct SignInLimiter {
@@ -182,6 +186,26 @@ impl SignInLimiter {
             }
         }
         Ok(())
+    }
+
+    /// 429 when `address` created [`SIGN_UPS_PER_HOUR`] accounts in the last hour.
+    pub fn check_sign_up(&self, address: &str) -> Result<(), ApiError> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let entries = map.entry(format!("signup:{address}")).or_default();
+        entries.retain(|t| now.duration_since(*t) < SIGN_UP_WINDOW);
+        if entries.len() >= SIGN_UPS_PER_HOUR {
+            return Err(ApiError::TooManyRequests(
+                "Too many sign-ups from this address; try again later".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records an account created from `address`.
+    pub fn signed_up(&self, address: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(format!("signup:{address}")).or_default().push(Instant::now());
     }
 
     /// Records a failure.

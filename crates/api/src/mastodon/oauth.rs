@@ -176,7 +176,7 @@ pub async fn authorize_submit(
         return Err(ApiError::Forbidden("The form expired; reload the page and try again".into()));
     }
     let login = params.required("login")?.to_owned();
-    let address = request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let address = crate::server::client_address(&request);
     state.sign_ins.check(&login, &address)?;
     let password = params.required("password")?.to_owned();
     let account = guildhall_federation::local_actors::check_password(&state.db, &login, &password)
@@ -335,7 +335,7 @@ async fn password_grant(
     let (Some(login), Some(password)) = (params.get("username"), params.get("password")) else {
         return Ok(Err("username and password are required".into()));
     };
-    let address = request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let address = crate::server::client_address(request);
     state.sign_ins.check(login, &address)?;
     let scopes = params.get("scope").map(|s| s.replace('+', " ")).unwrap_or_else(|| "read".into());
     if !scopes_within(&scopes, &app.scopes) {

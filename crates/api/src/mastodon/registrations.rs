@@ -104,12 +104,14 @@ pub(crate) enum Refusal {
 }
 
 /// Checks everything, then creates the account: approved in open mode, pending in approval
-/// mode. Nothing is written when any check fails.
-pub(crate) async fn sign_up(state: &AppState, form: SignUp) -> Result<LocalAccount, Refusal> {
+/// mode. Nothing is written when any check fails. One address may create
+/// [`super::auth::SIGN_UPS_PER_HOUR`] accounts an hour.
+pub(crate) async fn sign_up(state: &AppState, form: SignUp, address: &str) -> Result<LocalAccount, Refusal> {
     let mode = state.config.registrations;
     if mode == RegistrationMode::Closed {
         return Err(Refusal::Closed);
     }
+    state.sign_ins.check_sign_up(address).map_err(Refusal::Failed)?;
     let errors = validate(state, &form).await.map_err(Refusal::Failed)?;
     if !errors.is_empty() {
         return Err(Refusal::Invalid(errors));
@@ -118,7 +120,11 @@ pub(crate) async fn sign_up(state: &AppState, form: SignUp) -> Result<LocalAccou
     let registration = Registration { pending, locale: form.locale, reason: form.reason.filter(|_| pending) };
     let new =
         NewUser { username: &form.username, email: &form.email, password: &form.password, role: Role::User };
-    local_actors::register_user(&state.db, &state.urls, new, registration).await.map_err(|e| match e {
+    let created = local_actors::register_user(&state.db, &state.urls, new, registration).await;
+    if created.is_ok() {
+        state.sign_ins.signed_up(address);
+    }
+    created.map_err(|e| match e {
         // Someone took the name or address since the check.
         LocalActorError::Taken(what) if what.contains("e-mail") => {
             Refusal::Invalid(vec![FieldError::new("email", "ERR_TAKEN", "is already taken")])
@@ -256,9 +262,15 @@ fn validation_body(errors: &[FieldError]) -> Value {
 
 /// `POST /api/v1/accounts`: needs a token with `write:accounts` (an app's own token, from
 /// the client credentials grant); answers a Token for the new user, with the app's scopes.
-async fn create(auth: Auth, params: Params, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn create(
+    request: actix_web::HttpRequest,
+    auth: Auth,
+    params: Params,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     auth.scope("write:accounts")?;
-    let account = match sign_up(&state, SignUp::from_params(&params)).await {
+    let address = crate::server::client_address(&request);
+    let account = match sign_up(&state, SignUp::from_params(&params), &address).await {
         Ok(account) => account,
         Err(Refusal::Closed) => return Err(ApiError::Forbidden(CLOSED.into())),
         Err(Refusal::Invalid(errors)) => return Ok(validation_failed(&errors)),

@@ -65,7 +65,8 @@ async fn submit(
         in_form_order(&mut errors);
         return Ok(form(config, &params, &errors, None, StatusCode::UNPROCESSABLE_ENTITY));
     }
-    match sign_up(&state, signup).await {
+    let address = crate::server::client_address(&request);
+    match sign_up(&state, signup, &address).await {
         Ok(account) => Ok(welcome(config, &account)),
         Err(Refusal::Invalid(errors)) => {
             Ok(form(config, &params, &errors, None, StatusCode::UNPROCESSABLE_ENTITY))
