@@ -262,6 +262,19 @@ async fn markers_mutes_pins_and_edit_history() {
         assert!(ids(&home(&t, &ada).await).contains(&before));
         assert_eq!(call(M::POST, &t, "/api/v1/accounts/999/mute", Some(&ada), None).await.0, 404);
 
+        // Familiar followers: those ada follows who also follow bob.
+        let cy = t.user("cy").await;
+        let dee = t.user("dee").await;
+        for (who, whom) in [("cy", bob.id), ("dee", bob.id), ("ada", cy.id)] {
+            let follower = token(&t, who, "read write follow").await;
+            call(M::POST, &t, &format!("/api/v1/accounts/{whom}/follow"), Some(&follower), None).await;
+        }
+        let path = format!("/api/v1/accounts/familiar_followers?id[]={}", bob.id);
+        let (s, familiar) = call(M::GET, &t, &path, Some(&ada), None).await;
+        assert_eq!((s.as_u16(), familiar[0]["id"].as_str()), (200, Some(bob.id.to_string().as_str())));
+        assert_eq!(ids(&familiar[0]["accounts"]), vec![cy.id.to_string()], "cy, not dee: {familiar}");
+        let _ = dee;
+
         // Pins: own posts only, shown with pinned=true.
         let mine = post(&t, &ada, "pin me").await;
         let (s, pinned) = call(M::POST, &t, &format!("/api/v1/statuses/{mine}/pin"), Some(&ada), None).await;

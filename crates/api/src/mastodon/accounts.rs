@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/api/v1/accounts/lookup", web::get().to(lookup))
         .route("/api/v1/accounts/relationships", web::get().to(relationships))
         .route("/api/v1/accounts/search", web::get().to(search_accounts))
+        .route("/api/v1/accounts/familiar_followers", web::get().to(familiar_followers))
         .route("/api/v2/search", web::get().to(search))
         .route("/api/v1/follow_requests", web::get().to(follow_requests))
         .route("/api/v1/follow_requests/{id}/authorize", web::post().to(authorize_request))
@@ -461,4 +462,38 @@ async fn search(
         Vec::new()
     };
     Ok(HttpResponse::Ok().json(json!({ "accounts": accounts, "statuses": statuses, "hashtags": hashtags })))
+}
+
+/// `GET /api/v1/accounts/familiar_followers?id[]=…`: for each account, the accounts the viewer
+/// follows that follow it (members-only groups' memberships stay hidden as elsewhere).
+async fn familiar_followers(
+    auth: Auth,
+    params: Params,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = auth.user("read:follows")?.actor.id;
+    let ids = params.all("id").iter().take(40).map(|i| parse_id(i)).collect::<Result<Vec<_>, _>>()?;
+    let ctx = ctx(&state);
+    let body = state
+        .db
+        .run(move |c| {
+            let followed = follows::following(c, viewer)?;
+            let mut out = Vec::new();
+            for id in ids {
+                let mut accounts = Vec::new();
+                if !membership_hidden(c, id, Some(viewer))? {
+                    let followers = follows::followers(c, id, FollowState::Accepted)?;
+                    for follower in followers.into_iter().filter(|f| followed.contains(f)).take(40) {
+                        let actor = actors::get(c, follower)?;
+                        accounts.push(
+                            serde_json::to_value(account(c, &ctx, &actor, false)?).unwrap_or(Value::Null),
+                        );
+                    }
+                }
+                out.push(json!({ "id": id.to_string(), "accounts": accounts }));
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
 }
