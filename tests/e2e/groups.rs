@@ -264,6 +264,17 @@ async fn members_only_posts_are_readable_by_members_only() {
     assert!(home(a, ada.id).await.contains(&from_bob.ap_id));
     assert!(!home(a, eve.id).await.contains(&from_bob.ap_id));
     assert!(c.status(&from_bob.ap_id).await.is_none());
+    // A server that does not know (or ignores) the flag sends a public post: the group refuses
+    // it rather than hold a post readable by anyone where its author lives.
+    let mut unaware = safe_at_b.clone();
+    unaware.members_only = false;
+    b.instance.db().run(move |x| guildhall_storage::actors::upsert_remote(x, &unaware)).await.unwrap();
+    let loud = format!("loud @{}", a.handle("safe"));
+    let loud = actions::post(&b.fed(), &bob, NewPost::public(&loud)).await.unwrap();
+    assert_eq!(loud.visibility, "public");
+    cluster.flush().await;
+    assert_eq!(a.status(&loud.ap_id).await.expect("A received it").group_id, None);
+    assert!(!home(a, ada.id).await.contains(&loud.ap_id), "not taken into the group");
     assert!(c.status(&post.ap_id).await.is_none(), "never sent to a non-member's instance");
 
     // Non-members, local and remote, see nothing through storage visibility rules.

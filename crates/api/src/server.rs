@@ -118,7 +118,7 @@ async fn not_found() -> HttpResponse {
 
 /// The address a request came from, for rate limits: the peer, or — when the peer is this
 /// machine or a private network (the reverse proxy, see `deploy/nginx.conf`) — the client it
-/// names in `X-Real-IP` or, failing that, the last hop of `X-Forwarded-For`.
+/// names as the last hop of `X-Forwarded-For` or, failing that, in `X-Real-IP`.
 pub fn client_address(request: &actix_web::HttpRequest) -> String {
     use std::net::IpAddr;
     let Some(peer) = request.peer_addr().map(|a| a.ip()) else { return String::new() };
@@ -129,8 +129,11 @@ pub fn client_address(request: &actix_web::HttpRequest) -> String {
     if proxied {
         let header =
             |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let named = header("X-Real-IP")
-            .or_else(|| header("X-Forwarded-For").and_then(|f| f.rsplit(',').next().map(str::to_owned)));
+        // The proxy appends the address it saw as the last hop; a client can only forge the
+        // hops before it.
+        let named = header("X-Forwarded-For")
+            .and_then(|f| f.rsplit(',').next().map(str::to_owned))
+            .or_else(|| header("X-Real-IP"));
         if let Some(ip) = named.and_then(|n| n.trim().parse::<IpAddr>().ok()) {
             return ip.to_string();
         }

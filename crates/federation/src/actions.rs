@@ -773,11 +773,18 @@ pub async fn report(
             guildhall_storage::transaction(c, |c| {
                 let mut objects = vec![new.target.ap_id.clone()];
                 for &id in &new.status_ids {
-                    let status = statuses::get(c, id)?;
-                    if status.actor_id != new.target.id {
-                        return Err(StorageError::Conflict(
-                            "a reported post is not the reported account's".into(),
-                        ));
+                    let refused =
+                        || StorageError::Conflict("a reported post is not the reported account's".into());
+                    let status = statuses::get(c, id).map_err(|e| match e {
+                        StorageError::NotFound => refused(),
+                        other => other,
+                    })?;
+                    // What the reporter cannot see, or is not the reported account's, is
+                    // refused alike: a report must not tell who wrote what.
+                    if status.actor_id != new.target.id
+                        || !guildhall_storage::timelines::may_see(c, &status, Some(reporter.id))?
+                    {
+                        return Err(refused());
                     }
                     objects.push(status.ap_id);
                 }

@@ -70,8 +70,14 @@ fn addressed_group(c: &mut DbConnection, note: &ApNote) -> StorageResult<Option<
 /// already on the row), else its parent's — unless it is a direct message, which stays
 /// between the people it names.
 fn local_candidate(c: &mut DbConnection, status: &Status) -> StorageResult<Option<(Actor, Group)>> {
+    if let Some(group) = status.group_id {
+        // Already in a group (ours, chosen by a local author, or another server's).
+        return match groups::get(c, group)? {
+            Some(settings) => Ok(Some((actors::get(c, group)?, settings))),
+            None => Ok(None),
+        };
+    }
     let mut candidates = Vec::new();
-    candidates.extend(status.group_id);
     candidates.extend(guildhall_storage::status_parts::mentions(c, status.id)?);
     if status.visibility != "direct"
         && let Some(parent) = status.in_reply_to_id
@@ -181,7 +187,16 @@ pub fn on_new_status(
     let Some((group, settings)) = local_candidate(c, status)? else {
         return Ok(PostOutcome::NotInLocalGroup);
     };
-    match groups::may_post(c, &settings, status.actor_id)? {
+    let mut verdict = groups::may_post(c, &settings, status.actor_id)?;
+    // A members-only group takes posts addressed to it and (from Mastodon) followers-only ones,
+    // never public ones: those would be readable by anyone where their author lives.
+    if verdict.is_ok()
+        && settings.visibility()? == GroupVisibility::Members
+        && matches!(status.visibility.as_str(), "public" | "unlisted")
+    {
+        verdict = Err(Refusal::PublicInMembersOnly);
+    }
+    match verdict {
         Ok(()) => {
             statuses::set_group(c, status.id, Some(group.id))?;
             let status = Status { group_id: Some(group.id), ..status.clone() };

@@ -353,6 +353,8 @@ pub enum Refusal {
     Banned,
     /// Only moderators post here.
     ModeratorsOnly,
+    /// A public post into a members-only group.
+    PublicInMembersOnly,
 }
 
 impl std::fmt::Display for Refusal {
@@ -361,6 +363,7 @@ impl std::fmt::Display for Refusal {
             Refusal::NotMember => "only members may post in this group",
             Refusal::Banned => "banned from this group",
             Refusal::ModeratorsOnly => "only moderators may post in this group",
+            Refusal::PublicInMembersOnly => "posts in this members-only group must not be public",
         })
     }
 }

@@ -131,22 +131,36 @@ pub fn attach(conn: &mut DbConnection, status_id: i64, actor_id: i64, ids: &[i64
 pub fn sweep(conn: &mut DbConnection, before: crate::Timestamp, limit: i64) -> StorageResult<Vec<String>> {
     use crate::schema::statuses;
     crate::transaction(conn, |conn| {
-        let deleted =
-            statuses::table.filter(statuses::deleted_at.is_not_null()).select(statuses::id.nullable());
-        let gone: Vec<Attachment> = media_attachments::table
+        let unneeded = || {
+            let deleted =
+                statuses::table.filter(statuses::deleted_at.is_not_null()).select(statuses::id.nullable());
+            media_attachments::status_id
+                .is_null()
+                .and(media_attachments::created_at.lt(before))
+                .or(media_attachments::status_id.eq_any(deleted))
+        };
+        let found: Vec<Attachment> = media_attachments::table
             .filter(media_attachments::file_path.is_not_null())
-            .filter(
-                media_attachments::status_id
-                    .is_null()
-                    .and(media_attachments::created_at.lt(before))
-                    .or(media_attachments::status_id.eq_any(deleted)),
-            )
+            .filter(unneeded())
             .limit(limit)
             .select(Attachment::as_select())
             .load(conn)?;
-        let ids: Vec<i64> = gone.iter().map(|m| m.id).collect();
-        diesel::delete(media_attachments::table.filter(media_attachments::id.eq_any(&ids))).execute(conn)?;
-        Ok(gone.into_iter().flat_map(|m| m.file_path.into_iter().chain(m.preview_path)).collect())
+        let ids: Vec<i64> = found.iter().map(|m| m.id).collect();
+        // The same test again as the rows go: one attached meanwhile (by a post committed
+        // between the read and now) stays, and so do its files.
+        diesel::delete(
+            media_attachments::table.filter(media_attachments::id.eq_any(&ids)).filter(unneeded()),
+        )
+        .execute(conn)?;
+        let still_there: Vec<i64> = media_attachments::table
+            .filter(media_attachments::id.eq_any(&ids))
+            .select(media_attachments::id)
+            .load(conn)?;
+        Ok(found
+            .into_iter()
+            .filter(|m| !still_there.contains(&m.id))
+            .flat_map(|m| m.file_path.into_iter().chain(m.preview_path))
+            .collect())
     })
 }
 

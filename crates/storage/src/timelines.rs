@@ -253,6 +253,9 @@ fn group_statuses(
         Some(v) => crate::groups::is_member(conn, group, v)? || crate::groups::is_moderator(conn, group, v)?,
         None => false,
     };
+    if !member && crate::actors::get(conn, group)?.members_only {
+        return Ok(Vec::new());
+    }
     let mut query = statuses::table
         .filter(statuses::group_id.eq(group).or(statuses::actor_id.eq(group)))
         .filter(statuses::deleted_at.is_null())

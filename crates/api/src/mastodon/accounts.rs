@@ -225,8 +225,7 @@ fn membership_hidden(
     viewer: Option<i64>,
 ) -> guildhall_storage::StorageResult<bool> {
     use guildhall_storage::groups;
-    let Some(group) = groups::get(c, group_id)? else { return Ok(false) };
-    if group.visibility != guildhall_core::model::GroupVisibility::Members.as_str() {
+    if !actors::get(c, group_id)?.members_only {
         return Ok(false);
     }
     Ok(match viewer {

@@ -192,6 +192,10 @@ impl SignInLimiter {
     pub fn check_sign_up(&self, address: &str) -> Result<(), ApiError> {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
+        if map.len() > 10_000 {
+            // Forget addresses and logins with nothing recent, so the map cannot grow forever.
+            map.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < SIGN_UP_WINDOW));
+        }
         let entries = map.entry(format!("signup:{address}")).or_default();
         entries.retain(|t| now.duration_since(*t) < SIGN_UP_WINDOW);
         if entries.len() >= SIGN_UPS_PER_HOUR {

@@ -93,8 +93,7 @@ fn render_account(
     with_source: bool,
 ) -> StorageResult<Account> {
     // A members-only group's member count is for its members (the group API shows it to them).
-    let members_only = guildhall_storage::groups::get(c, actor.id)?
-        .is_some_and(|g| g.visibility == guildhall_core::model::GroupVisibility::Members.as_str());
+    let members_only = actor.members_only;
     let followers = if members_only { 0 } else { follows::count_followers(c, actor.id)? };
     let following = follows::count_following(c, actor.id)?;
     let statuses_count = statuses::count_public_by_actor(c, actor.id)?;

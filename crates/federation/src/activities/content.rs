@@ -182,7 +182,8 @@ pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Res
     }
     let Some(object_id) = activity.object_id() else { return Ok(()) };
     let original = ObjectId::<DbStatus>::from(object_id).dereference(data).await?.row;
-    if !matches!(original.visibility.as_str(), "public" | "unlisted") {
+    // Boosts of non-public posts only by their author (Mastodon's self-boost to followers).
+    if !matches!(original.visibility.as_str(), "public" | "unlisted") && original.actor_id != actor.row.id {
         return Err(FedError::Forbidden("only public posts can be boosted".into()));
     }
     if original.group_id == Some(actor.row.id) {
@@ -257,6 +258,10 @@ async fn relayed_unlike(inner: &Value, group: &DbActor, data: &FedData) -> Resul
         return Ok(());
     }
     let Some(like_id) = crate::protocol::id_of(&undone) else { return Ok(()) };
+    let known = like_id.to_string();
+    if data.db.run(move |c| favourites::find_by_ap_id(c, &known)).await?.is_none() {
+        return Ok(());
+    }
     match activitypub_federation::fetch::fetch_object_http::<_, Value>(&like_id, data).await {
         Err(activitypub_federation::error::Error::ObjectDeleted(_)) => {}
         _ => return Err(FedError::Forbidden("the like is still there at its origin".into())),
