@@ -413,3 +413,59 @@ async fn reports_reach_admins_and_are_forwarded_anonymously_and_direct_messages_
     assert_eq!(call(M::GET, a, "/api/v1/conversations", Some(&admin), None).await.1, json!([]));
     cluster.stop().await;
 }
+
+/// Timelines render a page from parts loaded at once; a single status renders alone. Both must
+/// say the same.
+#[tokio::test]
+async fn timeline_entities_match_single_status_entities() {
+    for backend in backends() {
+        let t = TestInstance::start(&backend).await;
+        t.user("ada").await;
+        let bob = t.user("bob").await;
+        let ada = token(&t, "ada", "read write follow").await;
+        let bob_token = token(&t, "bob", "read write follow").await;
+        call(M::POST, &t, &format!("/api/v1/accounts/{}/follow", bob.id), Some(&ada), None).await;
+        let first = post(&t, &bob_token, "Hello @ada, #GLAM data").await;
+        let second = post(&t, &ada, "my own, pinned").await;
+        call(M::POST, &t, &format!("/api/v1/statuses/{second}/pin"), Some(&ada), None).await;
+        for action in ["favourite", "bookmark", "reblog"] {
+            call(M::POST, &t, &format!("/api/v1/statuses/{first}/{action}"), Some(&ada), None).await;
+        }
+        let reply = json!({"status": "@bob indeed", "in_reply_to_id": first});
+        call(M::POST, &t, "/api/v1/statuses", Some(&ada), Some(reply)).await;
+        call(M::POST, &t, &format!("/api/v1/statuses/{second}/reblog"), Some(&bob_token), None).await;
+
+        let timeline = home(&t, &ada).await;
+        let items = timeline.as_array().unwrap();
+        assert!(items.len() >= 5, "{timeline}");
+        let mut checked = 0;
+        for item in items {
+            let id = item["id"].as_str().unwrap();
+            let (_, alone) = call(M::GET, &t, &format!("/api/v1/statuses/{id}"), Some(&ada), None).await;
+            assert_eq!(item, &alone, "status {id} renders the same in a timeline and alone");
+            checked += 1;
+        }
+        let boost = items.iter().find(|s| s["reblog"]["id"] == first.as_str()).expect("ada's boost");
+        let original = &boost["reblog"];
+        assert_eq!(
+            (
+                original["favourited"].as_bool(),
+                original["bookmarked"].as_bool(),
+                original["reblogged"].as_bool()
+            ),
+            (Some(true), Some(true), Some(true))
+        );
+        assert_eq!(
+            (
+                original["favourites_count"].as_i64(),
+                original["replies_count"].as_i64(),
+                original["reblogs_count"].as_i64()
+            ),
+            (Some(1), Some(1), Some(1))
+        );
+        assert_eq!(original["mentions"][0]["username"], "ada");
+        assert_eq!(original["tags"][0]["name"], "glam");
+        assert!(checked >= 5);
+        t.instance.stop().await.unwrap();
+    }
+}

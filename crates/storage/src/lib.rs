@@ -35,6 +35,7 @@ pub mod mutes;
 pub mod notifications;
 pub mod oauth;
 pub mod outbox;
+pub mod page_parts;
 pub mod pins;
 pub mod received;
 pub mod reports;

@@ -23,12 +23,22 @@ pub struct Ctx {
     pub base: String,
     /// Accounts rendered for this response, by actor id.
     pub accounts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, Account>>>,
+    /// The parts of the page being rendered, loaded at once ([`Ctx::preload`]).
+    pub page: std::sync::Arc<std::sync::OnceLock<guildhall_storage::page_parts::PageParts>>,
 }
 
 impl Ctx {
     /// A context for one response.
     pub fn new(base: String) -> Ctx {
-        Ctx { base, accounts: Default::default() }
+        Ctx { base, accounts: Default::default(), page: Default::default() }
+    }
+
+    /// Loads what rendering `page` for `viewer` needs, with one query per kind; statuses
+    /// rendered afterwards read from it (others still load their own parts).
+    pub fn preload(&self, c: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> StorageResult<()> {
+        let parts = guildhall_storage::page_parts::load(c, page, viewer)?;
+        let _ = self.page.set(parts);
+        Ok(())
     }
 }
 
@@ -146,39 +156,77 @@ fn render_account(
 
 /// Renders a status (and, for a boost, the boosted status inside it) for `viewer`.
 pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i64>) -> StorageResult<Value> {
-    let author = guildhall_storage::actors::get(c, status.actor_id)?;
+    let page = ctx.page.get().filter(|p| p.viewer == viewer && p.covered.contains(&status.id));
+    let author = match page.and_then(|p| p.actors.get(&status.actor_id)) {
+        Some(a) => a.clone(),
+        None => guildhall_storage::actors::get(c, status.actor_id)?,
+    };
     let reblog = match status.reblog_of_id {
         Some(id) => {
-            let original = statuses::get(c, id)?;
+            let original = match page.and_then(|p| p.originals.get(&id)) {
+                Some(s) => s.clone(),
+                None => statuses::get(c, id)?,
+            };
             Some(self::status(c, ctx, &original, viewer)?)
         }
         None => None,
     };
-    let mentions: Vec<Value> = status_parts::mentions(c, status.id)?
-        .into_iter()
-        .map(|id| guildhall_storage::actors::get(c, id))
-        .collect::<StorageResult<Vec<_>>>()?
+    let mentioned: Vec<Actor> = match page {
+        Some(p) => p
+            .mentions
+            .get(&status.id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| p.actors.get(id).cloned())
+            .collect(),
+        None => status_parts::mentions(c, status.id)?
+            .into_iter()
+            .map(|id| guildhall_storage::actors::get(c, id))
+            .collect::<StorageResult<Vec<_>>>()?,
+    };
+    let mentions: Vec<Value> = mentioned
         .into_iter()
         .map(|a| {
             let acct = a.domain.as_ref().map_or(a.username.clone(), |d| format!("{}@{d}", a.username));
             json!({"id": a.id.to_string(), "username": a.username, "acct": acct, "url": a.url.unwrap_or(a.ap_id)})
         })
         .collect();
-    let tags: Vec<Value> = status_parts::tags(c, status.id)?
-        .into_iter()
-        .map(|t| json!({"name": t, "url": format!("{}/tags/{t}", ctx.base)}))
-        .collect();
-    let media: Vec<Value> =
-        status_parts::attachments(c, status.id)?.iter().map(|m| attachment(ctx, m)).collect();
-    let (favourited, reblogged, bookmarked) = match viewer {
-        Some(v) => (
+    let tag_names = match page {
+        Some(p) => p.tags.get(&status.id).cloned().unwrap_or_default(),
+        None => status_parts::tags(c, status.id)?,
+    };
+    let tags: Vec<Value> =
+        tag_names.into_iter().map(|t| json!({"name": t, "url": format!("{}/tags/{t}", ctx.base)})).collect();
+    let media: Vec<Value> = match page {
+        Some(p) => p.attachments.get(&status.id).into_iter().flatten().map(|m| attachment(ctx, m)).collect(),
+        None => status_parts::attachments(c, status.id)?.iter().map(|m| attachment(ctx, m)).collect(),
+    };
+    let (favourited, reblogged, bookmarked, pinned) = match (viewer, page) {
+        (Some(_), Some(p)) => (
+            p.favourited.contains(&status.id),
+            p.boosted.contains(&status.id),
+            p.bookmarked.contains(&status.id),
+            p.pinned.contains(&status.id),
+        ),
+        (Some(v), None) => (
             favourites::find(c, v, status.id)?.is_some(),
             statuses::boosted_by(c, status.id, v)?,
             guildhall_storage::bookmarks::exists(c, v, status.id)?,
+            v == status.actor_id && guildhall_storage::pins::is_pinned(c, v, status.id)?,
         ),
-        None => (false, false, false),
+        (None, _) => (false, false, false, false),
     };
-    let (replies, reblogs) = statuses::reply_and_boost_counts(c, status.id)?;
+    let (replies, reblogs, favourites_count) = match page {
+        Some(p) => (
+            p.replies.get(&status.id).copied().unwrap_or(0),
+            p.boosts.get(&status.id).copied().unwrap_or(0),
+            p.favourites.get(&status.id).copied().unwrap_or(0),
+        ),
+        None => {
+            let (replies, reblogs) = statuses::reply_and_boost_counts(c, status.id)?;
+            (replies, reblogs, favourites::count(c, status.id)?)
+        }
+    };
     let content = match &status.title {
         Some(title) if !title.is_empty() => {
             format!("<p><strong>{}</strong></p>{}", guildhall_core::text::escape(title), status.content)
@@ -202,7 +250,7 @@ pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i
         "tags": tags,
         "emojis": [],
         "reblogs_count": reblogs,
-        "favourites_count": favourites::count(c, status.id)?,
+        "favourites_count": favourites_count,
         "replies_count": replies,
         "in_reply_to_id": status.in_reply_to_id.map(|i| i.to_string()),
         "in_reply_to_account_id": status.in_reply_to_actor_id.map(|i| i.to_string()),
@@ -215,10 +263,7 @@ pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i
         "reblogged": reblogged,
         "muted": false,
         "bookmarked": bookmarked,
-        "pinned": match viewer {
-            Some(v) if v == status.actor_id => guildhall_storage::pins::is_pinned(c, v, status.id)?,
-            _ => false,
-        },
+        "pinned": pinned,
         "filtered": [],
     }))
 }

@@ -95,6 +95,7 @@ fn render(
     viewer: Option<i64>,
     context: &str,
 ) -> guildhall_storage::StorageResult<Vec<serde_json::Value>> {
+    ctx.preload(c, &rows, viewer)?;
     let rendered = rows
         .into_iter()
         .map(|s| {

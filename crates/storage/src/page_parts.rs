@@ -1,0 +1,156 @@
+//! Everything needed to render a page of statuses, loaded with one query per kind instead of
+//! a dozen per status: authors and mentioned accounts, hashtags, attachments, counts, and the
+//! viewer's own favourites, boosts, bookmarks and pins.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+
+use crate::actors::Actor;
+use crate::schema::{
+    actors, bookmarks, favourites, media_attachments, pins, status_mentions, status_tags, statuses,
+};
+use crate::status_parts::Attachment;
+use crate::statuses::Status;
+use crate::{DbConnection, StorageResult};
+
+/// The parts of a page of statuses (and of the statuses they boost).
+#[derive(Debug, Clone, Default)]
+pub struct PageParts {
+    /// The statuses covered.
+    pub covered: HashSet<i64>,
+    /// Whose view the viewer-specific parts are.
+    pub viewer: Option<i64>,
+    /// The statuses boosted by the page's boosts.
+    pub originals: HashMap<i64, Status>,
+    /// Authors and mentioned accounts.
+    pub actors: HashMap<i64, Actor>,
+    /// Mentioned account ids per status, in id order.
+    pub mentions: HashMap<i64, Vec<i64>>,
+    /// Hashtags per status, in name order.
+    pub tags: HashMap<i64, Vec<String>>,
+    /// Attachments per status, in position order.
+    pub attachments: HashMap<i64, Vec<Attachment>>,
+    /// Live replies per status.
+    pub replies: HashMap<i64, i64>,
+    /// Live boosts per status.
+    pub boosts: HashMap<i64, i64>,
+    /// Favourites per status.
+    pub favourites: HashMap<i64, i64>,
+    /// Statuses the viewer favourited.
+    pub favourited: HashSet<i64>,
+    /// Statuses the viewer boosted.
+    pub boosted: HashSet<i64>,
+    /// Statuses the viewer bookmarked.
+    pub bookmarked: HashSet<i64>,
+    /// Statuses the viewer pinned.
+    pub pinned: HashSet<i64>,
+}
+
+fn tally(ids: Vec<i64>) -> HashMap<i64, i64> {
+    let mut counts = HashMap::new();
+    for id in ids {
+        *counts.entry(id).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Loads the parts of `page` (and of what its boosts boost) for `viewer`.
+pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> StorageResult<PageParts> {
+    let boosted_ids: Vec<i64> = page.iter().filter_map(|s| s.reblog_of_id).collect();
+    let originals: Vec<Status> =
+        statuses::table.filter(statuses::id.eq_any(&boosted_ids)).select(Status::as_select()).load(conn)?;
+    let ids: Vec<i64> = page.iter().map(|s| s.id).chain(originals.iter().map(|s| s.id)).collect();
+
+    let mention_rows: Vec<(i64, i64)> = status_mentions::table
+        .filter(status_mentions::status_id.eq_any(&ids))
+        .order((status_mentions::status_id, status_mentions::actor_id))
+        .select((status_mentions::status_id, status_mentions::actor_id))
+        .load(conn)?;
+    let mut mentions: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (status, actor) in &mention_rows {
+        mentions.entry(*status).or_default().push(*actor);
+    }
+    let actor_ids: Vec<i64> = page
+        .iter()
+        .chain(&originals)
+        .map(|s| s.actor_id)
+        .chain(mention_rows.iter().map(|(_, a)| *a))
+        .collect();
+    let actors: HashMap<i64, Actor> = actors::table
+        .filter(actors::id.eq_any(&actor_ids))
+        .select(Actor::as_select())
+        .load::<Actor>(conn)?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+
+    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+    let tag_rows: Vec<(i64, String)> = status_tags::table
+        .filter(status_tags::status_id.eq_any(&ids))
+        .order((status_tags::status_id, status_tags::tag))
+        .select((status_tags::status_id, status_tags::tag))
+        .load(conn)?;
+    for (status, tag) in tag_rows {
+        tags.entry(status).or_default().push(tag);
+    }
+    let mut attachments: HashMap<i64, Vec<Attachment>> = HashMap::new();
+    let media: Vec<Attachment> = media_attachments::table
+        .filter(media_attachments::status_id.eq_any(&ids))
+        .order((media_attachments::status_id, media_attachments::position))
+        .select(Attachment::as_select())
+        .load(conn)?;
+    for m in media {
+        if let Some(status) = m.status_id {
+            attachments.entry(status).or_default().push(m);
+        }
+    }
+
+    let replies: Vec<Option<i64>> = statuses::table
+        .filter(statuses::in_reply_to_id.eq_any(&ids))
+        .filter(statuses::deleted_at.is_null())
+        .select(statuses::in_reply_to_id)
+        .load(conn)?;
+    let boosts: Vec<(Option<i64>, i64)> = statuses::table
+        .filter(statuses::reblog_of_id.eq_any(&ids))
+        .filter(statuses::deleted_at.is_null())
+        .select((statuses::reblog_of_id, statuses::actor_id))
+        .load(conn)?;
+    let likes: Vec<(i64, i64)> = favourites::table
+        .filter(favourites::status_id.eq_any(&ids))
+        .select((favourites::status_id, favourites::actor_id))
+        .load(conn)?;
+
+    let mut parts = PageParts {
+        covered: ids.iter().copied().collect(),
+        viewer,
+        originals: originals.into_iter().map(|s| (s.id, s)).collect(),
+        actors,
+        mentions,
+        tags,
+        attachments,
+        replies: tally(replies.into_iter().flatten().collect()),
+        boosts: tally(boosts.iter().filter_map(|(s, _)| *s).collect()),
+        favourites: tally(likes.iter().map(|(s, _)| *s).collect()),
+        ..PageParts::default()
+    };
+    if let Some(v) = viewer {
+        parts.favourited = likes.iter().filter(|(_, a)| *a == v).map(|(s, _)| *s).collect();
+        parts.boosted = boosts.iter().filter(|(_, a)| *a == v).filter_map(|(s, _)| *s).collect();
+        parts.bookmarked = bookmarks::table
+            .filter(bookmarks::actor_id.eq(v))
+            .filter(bookmarks::status_id.eq_any(&ids))
+            .select(bookmarks::status_id)
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+        parts.pinned = pins::table
+            .filter(pins::actor_id.eq(v))
+            .filter(pins::status_id.eq_any(&ids))
+            .select(pins::status_id)
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+    }
+    Ok(parts)
+}
