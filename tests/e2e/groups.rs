@@ -222,6 +222,26 @@ async fn open_and_invite_only_groups_decide_joins_and_local_members_post_in() {
         "a non-member cannot post in: {refused:?}"
     );
 
+    // The member list is for moderators; the count is public for a public group.
+    let path = format!("/api/v1/accounts/{}/followers", open.id);
+    let (_, anonymous) = crate::client_api::call(reqwest::Method::GET, a, &path, None, None).await;
+    assert_eq!(anonymous, serde_json::json!([]));
+    let owner = crate::client_api::token(a, "ada", "read").await;
+    let (_, listed) = crate::client_api::call(reqwest::Method::GET, a, &path, Some(&owner), None).await;
+    let mut names: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|m| m["username"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, vec!["bob", "eli"]);
+    let (_, group) = crate::client_api::call(
+        reqwest::Method::GET,
+        a,
+        &format!("/api/v1/accounts/{}", open.id),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(group["followers_count"], 2);
+
     // Unfollowing leaves.
     actions::unfollow(&b.fed(), &bob, &open_at_b).await.unwrap();
     cluster.flush().await;

@@ -244,6 +244,17 @@ async fn followers(
     let ids = state
         .db
         .run(move |c| {
+            // A group's member list is for its moderators (its count is public for public
+            // groups); the Guildhall group API pages it for them too.
+            if actor.kind == "group" {
+                let moderator = match viewer {
+                    Some(v) => guildhall_storage::groups::is_moderator(c, actor.id, v)?,
+                    None => false,
+                };
+                if !moderator {
+                    return Ok(Vec::new());
+                }
+            }
             if membership_hidden(c, actor.id, viewer)? {
                 return Ok(Vec::new());
             }
