@@ -10,7 +10,7 @@ use url::Url;
 use crate::error::FedError;
 use crate::groups;
 use crate::objects::actor::DbActor;
-use crate::objects::status::{DbStatus, store_remote, visibility_of};
+use crate::objects::status::{DbStatus, store_remote, store_remote_then, visibility_of};
 use crate::protocol::activity::Activity;
 use crate::protocol::note::{ApNote, STATUS_TYPES};
 use crate::state::FedData;
@@ -30,8 +30,17 @@ fn embedded_note(activity: &Activity, actor: &DbActor) -> Result<Option<ApNote>,
 
 /// `Create` of a status. A post into one of our groups is relayed to its members (or refused).
 pub async fn create(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
+    let (doc, urls) = (activity.to_json(), data.urls.clone());
     let stored = match embedded_note(&activity, &actor)? {
-        Some(note) => Some(store_remote(note, data).await?),
+        Some(note) => {
+            // Stored and decided by our group in one transaction.
+            store_remote_then(note, data, move |c, status| {
+                groups::on_new_status(c, &urls, status, &doc).map(|_| ())
+            })
+            .await?;
+            data.delivery_wakeup.notify_one();
+            return Ok(());
+        }
         None if activity.object.as_ref().is_some_and(Value::is_string) => {
             // Only an id: fetch it from its origin, which also proves who wrote it.
             let Some(id) = activity.object_id() else { return Ok(()) };
@@ -44,7 +53,6 @@ pub async fn create(activity: Activity, actor: DbActor, data: &FedData) -> Resul
         None => None,
     };
     if let Some(status) = stored {
-        let (doc, urls) = (activity.to_json(), data.urls.clone());
         data.db
             .run(move |c| {
                 guildhall_storage::transaction(c, |c| groups::on_new_status(c, &urls, &status.row, &doc))

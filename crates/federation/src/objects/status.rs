@@ -168,6 +168,16 @@ fn document(media: &status_parts::Attachment, base_url: &str) -> Result<Attachme
 /// sanitized, visibility read from the addressing, mentions, hashtags and attachments kept,
 /// the parent linked (and fetched, within the request's fetch budget) when known.
 pub async fn store_remote(note: ApNote, data: &Data<FedState>) -> Result<DbStatus, FedError> {
+    store_remote_then(note, data, |_, _| Ok(())).await
+}
+
+/// [`store_remote`], running `then` on the stored status in the same transaction (a group
+/// decides about a post as it is stored, so nobody sees it in between).
+pub async fn store_remote_then(
+    note: ApNote,
+    data: &Data<FedState>,
+    then: impl FnOnce(&mut DbConnection, &Status) -> StorageResult<()> + Send + 'static,
+) -> Result<DbStatus, FedError> {
     if !STATUS_TYPES.contains(&note.kind.as_str()) {
         return Err(FedError::BadRequest(format!("{} is not shown as a status", note.kind)));
     }
@@ -187,7 +197,8 @@ pub async fn store_remote(note: ApNote, data: &Data<FedState>) -> Result<DbStatu
                 if is_new {
                     guildhall_storage::notifications::mentioned(c, &status)?;
                 }
-                Ok(status)
+                then(c, &status)?;
+                statuses::get(c, status.id)
             })
         })
         .await?;
