@@ -402,6 +402,17 @@ async fn avatar_and_header_uploads_change_the_profile() {
         assert_eq!(s, 422);
         let (_, me) = call(M::GET, &t, "/api/v1/accounts/verify_credentials", Some(&tok), None).await;
         assert_eq!(me["avatar"], account["avatar"]);
+
+        // A new avatar replaces the old, whose file goes; the header stays.
+        let again = png_with_text(300, 300);
+        let files = [("avatar", "new.png", again.as_slice())];
+        let (s, changed) =
+            send(M::PATCH, &t, "/api/v1/accounts/update_credentials", Some(&tok), &[], &files).await;
+        assert_eq!(s, 200, "{changed}");
+        assert_ne!(changed["avatar"], account["avatar"]);
+        assert_eq!(fetch(avatar_url).await.0, 404, "the replaced avatar is removed");
+        assert_eq!(served_image(changed["avatar"].as_str().unwrap(), "image/png").await, (300, 300));
+        assert_eq!(fetch(account["header"].as_str().unwrap()).await.0, 200);
         t.instance.stop().await.unwrap();
     }
 }

@@ -105,7 +105,21 @@ async fn update_credentials(
         avatar_url,
         header_url,
     };
+    let replaced: Vec<Option<String>> = vec![
+        update.avatar_url.as_ref().and(user.actor.avatar_url.clone()),
+        update.header_url.as_ref().and(user.actor.header_url.clone()),
+    ];
     let updated = actions::update_profile(&fed, &user.actor, update).await?;
+    // The images replaced are ours to remove (other servers fetch the new ones from the Update).
+    let prefix = format!("{}/media/", state.urls.base());
+    let old_files: Vec<String> = replaced
+        .into_iter()
+        .flatten()
+        .filter_map(|url| url.strip_prefix(&prefix).map(str::to_owned))
+        .collect();
+    if !old_files.is_empty() {
+        crate::media::remove(state.config.media_dir.clone(), old_files).await;
+    }
     Ok(HttpResponse::Ok().json(render(&state, updated, true).await?))
 }
 
