@@ -262,6 +262,16 @@ async fn markers_mutes_pins_and_edit_history() {
         assert!(ids(&home(&t, &ada).await).contains(&before));
         assert_eq!(call(M::POST, &t, "/api/v1/accounts/999/mute", Some(&ada), None).await.0, 404);
 
+        // Blocks are listed too (and a read-only token without the blocks scope may not).
+        assert_eq!(call(M::GET, &t, "/api/v1/blocks", Some(&ada), None).await.1, json!([]));
+        call(M::POST, &t, &format!("/api/v1/accounts/{}/block", bob.id), Some(&ada), None).await;
+        let (_, blocked) = call(M::GET, &t, "/api/v1/blocks", Some(&ada), None).await;
+        assert_eq!(ids(&blocked), vec![bob.id.to_string()]);
+        let statuses_only = token(&t, "ada", "read:statuses").await;
+        assert_eq!(call(M::GET, &t, "/api/v1/blocks", Some(&statuses_only), None).await.0, 403);
+        call(M::POST, &t, &format!("/api/v1/accounts/{}/unblock", bob.id), Some(&ada), None).await;
+        call(M::POST, &t, &format!("/api/v1/accounts/{}/follow", bob.id), Some(&ada), None).await;
+
         // Familiar followers: those ada follows who also follow bob.
         let cy = t.user("cy").await;
         let dee = t.user("dee").await;

@@ -50,6 +50,15 @@ pub fn remove(conn: &mut DbConnection, actor_id: i64, target_id: i64) -> Storage
     Ok(n > 0)
 }
 
+/// The accounts `actor_id` blocks, most recently blocked first.
+pub fn blocked_by(conn: &mut DbConnection, actor_id: i64) -> StorageResult<Vec<i64>> {
+    Ok(blocks::table
+        .filter(blocks::actor_id.eq(actor_id))
+        .order(blocks::created_at.desc())
+        .select(blocks::target_id)
+        .load(conn)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

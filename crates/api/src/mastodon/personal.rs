@@ -1,4 +1,4 @@
-//! What only concerns the signed-in user: read markers, mutes and pinned posts.
+//! What only concerns the signed-in user: read markers, mutes, blocks and pinned posts.
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};
@@ -15,6 +15,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/api/v1/markers", web::get().to(get_markers))
         .route("/api/v1/markers", web::post().to(set_markers))
         .route("/api/v1/mutes", web::get().to(muted))
+        .route("/api/v1/blocks", web::get().to(blocked))
         .route("/api/v1/accounts/{id}/mute", web::post().to(mute))
         .route("/api/v1/accounts/{id}/unmute", web::post().to(unmute))
         .route("/api/v1/statuses/{id}/pin", web::post().to(pin))
@@ -146,6 +147,24 @@ async fn muted(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse, A
                     serde_json::to_value(account(c, &ctx, &actor, false)?).unwrap_or(Value::Null);
                 entity["mute_expires_at"] = json!(m.expires_at.map(time));
                 out.push(entity);
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/blocks`: the accounts the caller blocks.
+async fn blocked(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let viewer = auth.user("read:blocks")?.actor.id;
+    let ctx = ctx(&state);
+    let body = state
+        .db
+        .run(move |c| {
+            let mut out = Vec::new();
+            for id in guildhall_storage::blocks::blocked_by(c, viewer)?.into_iter().take(80) {
+                let actor = guildhall_storage::actors::get(c, id)?;
+                out.push(serde_json::to_value(account(c, &ctx, &actor, false)?).unwrap_or(Value::Null));
             }
             Ok(out)
         })
