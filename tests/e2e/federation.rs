@@ -183,7 +183,7 @@ async fn like_boost_edit_delete_profile_and_account_deletion() {
     assert!(a.status(&boost.ap_id).await.unwrap().deleted_at.is_some());
 
     // Edit.
-    actions::edit(&a.fed(), &ada, post.id, "final text", "cw").await.unwrap();
+    actions::edit(&a.fed(), &ada, post.id, "final text", "cw", None).await.unwrap();
     cluster.flush().await;
     let edited = b.status(&post.ap_id).await.unwrap();
     assert!(edited.content.contains("final text") && edited.edited_at.is_some());

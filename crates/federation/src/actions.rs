@@ -355,20 +355,10 @@ fn announce_status(
     Ok(doc)
 }
 
-/// Edits a status's text (and content warning); sends `Update` to the same audience.
+/// Edits a status's text and content warning (`media_ids`, when given, become its attachments,
+/// in this order; ones attached before and not listed are detached); sends `Update` to the
+/// same audience.
 pub async fn edit(
-    data: &FedData,
-    author: &Actor,
-    status_id: i64,
-    text: &str,
-    spoiler_text: &str,
-) -> Result<Status, FedError> {
-    edit_with_media(data, author, status_id, text, spoiler_text, None).await
-}
-
-/// Like [`edit`]; `media_ids`, when given, become the status's attachments (in this order:
-/// ones attached before and not listed are detached).
-pub async fn edit_with_media(
     data: &FedData,
     author: &Actor,
     status_id: i64,

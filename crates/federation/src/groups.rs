@@ -98,7 +98,7 @@ pub fn plain_announce_id(group: &Actor, status_id: i64) -> String {
 }
 
 /// The `to` and `cc` of what a group sends: public groups address the public too.
-fn group_addressing(group: &Actor, settings: &Group) -> StorageResult<(Vec<String>, Vec<String>)> {
+pub(crate) fn addressing(group: &Actor, settings: &Group) -> StorageResult<(Vec<String>, Vec<String>)> {
     let followers = group.followers_url.clone().unwrap_or_default();
     Ok(match settings.visibility()? {
         GroupVisibility::Public => (vec![PUBLIC.to_owned()], vec![followers]),
@@ -106,9 +106,22 @@ fn group_addressing(group: &Actor, settings: &Group) -> StorageResult<(Vec<Strin
     })
 }
 
-/// The inboxes of a group's remote members, with the software their servers run.
-fn member_inboxes(c: &mut DbConnection, group_id: i64) -> StorageResult<Vec<(String, Option<String>)>> {
-    follows::follower_inboxes_with_software(c, group_id)
+/// The inboxes among `targets` (inbox, software) of Mastodon-family servers.
+pub(crate) fn mastodon_inboxes(targets: &[(String, Option<String>)]) -> Vec<String> {
+    targets
+        .iter()
+        .filter(|(_, software)| is_mastodon_family(software.as_deref()))
+        .map(|(inbox, _)| inbox.clone())
+        .collect()
+}
+
+/// An activity to embed in another: without its own `@context`.
+fn without_context(activity: &Value) -> Value {
+    let mut inner = activity.clone();
+    if let Some(object) = inner.as_object_mut() {
+        object.remove("@context");
+    }
+    inner
 }
 
 /// The local group `status` is in, with its settings, when it is in one.
@@ -129,26 +142,18 @@ pub fn relay(
     activity: &Value,
     plain: Option<&Status>,
 ) -> StorageResult<()> {
-    let (to, cc) = group_addressing(group, settings)?;
-    let targets = member_inboxes(c, group.id)?;
+    let (to, cc) = addressing(group, settings)?;
+    let targets = follows::follower_inboxes_with_software(c, group.id)?;
     if targets.is_empty() {
         return Ok(());
     }
     let inboxes: Vec<String> = targets.iter().map(|(inbox, _)| inbox.clone()).collect();
-    let mut inner = activity.clone();
-    if let Some(object) = inner.as_object_mut() {
-        object.remove("@context");
-    }
-    let doc = envelope(&new_activity_id(urls), "Announce", group, inner, &to, &cc);
+    let doc = envelope(&new_activity_id(urls), "Announce", group, without_context(activity), &to, &cc);
     publish(c, group, &doc, &inboxes)?;
     // The plain form is a boost: only for public top-level posts.
     let boostable = |s: &&Status| matches!(s.visibility.as_str(), "public" | "unlisted");
     if let Some(status) = plain.filter(|s| s.in_reply_to_ap_id.is_none()).filter(boostable) {
-        let mastodon: Vec<String> = targets
-            .iter()
-            .filter(|(_, software)| is_mastodon_family(software.as_deref()))
-            .map(|(inbox, _)| inbox.clone())
-            .collect();
+        let mastodon = mastodon_inboxes(&targets);
         if !mastodon.is_empty() {
             let doc = envelope(
                 &plain_announce_id(group, status.id),
@@ -207,15 +212,11 @@ pub fn on_new_status(
             statuses::set_group(c, status.id, None)?;
             let author = actors::get(c, status.actor_id)?;
             if !author.is_local() {
-                let mut inner = create.clone();
-                if let Some(object) = inner.as_object_mut() {
-                    object.remove("@context");
-                }
                 let mut doc = envelope(
                     &new_activity_id(urls),
                     "Reject",
                     &group,
-                    inner,
+                    without_context(create),
                     std::slice::from_ref(&author.ap_id),
                     &[],
                 );

@@ -11,7 +11,7 @@ use guildhall_storage::{DbConnection, StorageError, StorageResult, follows, stat
 use serde_json::json;
 
 use crate::error::FedError;
-use crate::groups::{is_mastodon_family, plain_announce_id};
+use crate::groups::{mastodon_inboxes, plain_announce_id};
 use crate::objects::actor::DbActor;
 use crate::outgoing::{envelope, new_activity_id, publish};
 use crate::protocol::PUBLIC;
@@ -210,21 +210,13 @@ pub async fn remove_status(
         let targets = follows::follower_inboxes_with_software(c, group.id)?;
         let inboxes = members_and(c, &group, Some(&author))?;
         statuses::mark_deleted(c, status.id)?;
-        let followers = group.followers_url.clone().unwrap_or_default();
-        let (to, cc) = match settings.visibility()? {
-            GroupVisibility::Public => (vec![PUBLIC.to_owned()], vec![followers]),
-            GroupVisibility::Members => (vec![followers], vec![]),
-        };
+        let (to, cc) = crate::groups::addressing(&group, &settings)?;
         let mut doc = envelope(&new_activity_id(&urls), "Delete", &group, json!(status.ap_id), &to, &cc);
         if !reason.is_empty() {
             doc["summary"] = json!(reason);
         }
         publish(c, &group, &doc, &inboxes)?;
-        let mastodon: Vec<String> = targets
-            .into_iter()
-            .filter(|(_, software)| is_mastodon_family(software.as_deref()))
-            .map(|(inbox, _)| inbox)
-            .collect();
+        let mastodon = mastodon_inboxes(&targets);
         if !mastodon.is_empty() && status.in_reply_to_ap_id.is_none() {
             let announce = json!({ "id": plain_announce_id(&group, status.id), "type": "Announce",
                                    "actor": group.ap_id, "object": status.ap_id });

@@ -61,15 +61,17 @@ pub fn list(conn: &mut DbConnection, actor_id: i64) -> StorageResult<Vec<Mute>> 
     Ok(all.into_iter().filter(|m| m.expires_at.is_none_or(|at| at > stamp)).collect())
 }
 
-/// Drops `actor_id`'s mutes that have run out.
+/// Drops `actor_id`'s mutes that have run out. Called on every home timeline read, so it
+/// looks first: a delete would take SQLite's write lock even when nothing has expired.
 pub fn prune_expired(conn: &mut DbConnection, actor_id: i64) -> StorageResult<usize> {
-    Ok(diesel::delete(
-        mutes::table
-            .filter(mutes::actor_id.eq(actor_id))
-            .filter(mutes::expires_at.is_not_null())
-            .filter(mutes::expires_at.le(now())),
-    )
-    .execute(conn)?)
+    let expired = mutes::table
+        .filter(mutes::actor_id.eq(actor_id))
+        .filter(mutes::expires_at.is_not_null())
+        .filter(mutes::expires_at.le(now()));
+    if !diesel::select(diesel::dsl::exists(expired)).get_result::<bool>(conn)? {
+        return Ok(0);
+    }
+    Ok(diesel::delete(expired).execute(conn)?)
 }
 
 /// The accounts whose notifications `actor_id` muted.

@@ -96,16 +96,7 @@ pub fn group(
     }))
 }
 
-/// Mastodon `Account`s of these actors, in order, skipping deleted ones.
-pub fn accounts(c: &mut DbConnection, ctx: &Ctx, list: &[Actor]) -> StorageResult<Vec<Value>> {
-    list.iter().filter(|a| a.deleted_at.is_none()).map(|a| Ok(json!(account(c, ctx, a, false)?))).collect()
-}
-
-/// Mastodon `Account`s of the actors with these ids, in order, skipping deleted ones.
-pub fn accounts_by_id(c: &mut DbConnection, ctx: &Ctx, ids: &[i64]) -> StorageResult<Vec<Value>> {
-    let list = ids.iter().map(|id| actors::get(c, *id)).collect::<StorageResult<Vec<_>>>()?;
-    accounts(c, ctx, &list)
-}
+pub use crate::mastodon::entities::{accounts, accounts_by_id};
 
 /// A `Ban`: who, why, since when.
 pub fn ban(

@@ -214,20 +214,7 @@ async fn account_statuses(
 
 async fn actor_list(state: &AppState, ids: Vec<i64>) -> Result<Vec<Value>, ApiError> {
     let ctx = ctx(state);
-    state
-        .db
-        .run(move |c| {
-            let mut out = Vec::new();
-            for id in ids {
-                let actor = actors::get(c, id)?;
-                if actor.deleted_at.is_none() {
-                    out.push(serde_json::to_value(account(c, &ctx, &actor, false)?).unwrap_or_default());
-                }
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(ApiError::from)
+    state.db.run(move |c| super::entities::accounts_by_id(c, &ctx, &ids)).await.map_err(ApiError::from)
 }
 
 /// Whether membership of group `group_id` is hidden from `viewer`: a members-only group's
@@ -504,16 +491,12 @@ async fn familiar_followers(
             let followed = follows::following(c, viewer)?;
             let mut out = Vec::new();
             for id in ids {
-                let mut accounts = Vec::new();
+                let mut familiar = Vec::new();
                 if !membership_hidden(c, id, Some(viewer))? {
                     let followers = follows::followers(c, id, FollowState::Accepted)?;
-                    for follower in followers.into_iter().filter(|f| followed.contains(f)).take(40) {
-                        let actor = actors::get(c, follower)?;
-                        accounts.push(
-                            serde_json::to_value(account(c, &ctx, &actor, false)?).unwrap_or(Value::Null),
-                        );
-                    }
+                    familiar = followers.into_iter().filter(|f| followed.contains(f)).take(40).collect();
                 }
+                let accounts = super::entities::accounts_by_id(c, &ctx, &familiar)?;
                 out.push(json!({ "id": id.to_string(), "accounts": accounts }));
             }
             Ok(out)

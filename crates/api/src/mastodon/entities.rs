@@ -154,6 +154,18 @@ fn render_account(
     })
 }
 
+/// `Account`s of these actors, in order, leaving out deleted ones.
+pub fn accounts(c: &mut DbConnection, ctx: &Ctx, list: &[Actor]) -> StorageResult<Vec<Value>> {
+    list.iter().filter(|a| a.deleted_at.is_none()).map(|a| Ok(json!(account(c, ctx, a, false)?))).collect()
+}
+
+/// `Account`s of the actors with these ids, in order, leaving out deleted ones.
+pub fn accounts_by_id(c: &mut DbConnection, ctx: &Ctx, ids: &[i64]) -> StorageResult<Vec<Value>> {
+    let list =
+        ids.iter().map(|id| guildhall_storage::actors::get(c, *id)).collect::<StorageResult<Vec<_>>>()?;
+    accounts(c, ctx, &list)
+}
+
 /// Renders a status (and, for a boost, the boosted status inside it) for `viewer`.
 pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i64>) -> StorageResult<Value> {
     let page = ctx.page.get().filter(|p| p.viewer == viewer && p.covered.contains(&status.id));

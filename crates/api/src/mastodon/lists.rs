@@ -7,7 +7,7 @@ use guildhall_storage::{follows, timelines};
 use serde_json::{Value, json};
 
 use super::auth::Auth;
-use super::entities::{account, status};
+use super::entities::accounts_by_id;
 use super::params::Params;
 use super::{ctx, page, paged_response, parse_id};
 use crate::{ApiError, AppState};
@@ -126,12 +126,7 @@ async fn members(
         .db
         .run(move |c| {
             let ids = lists::members(c, list.id)?;
-            let mut out = Vec::new();
-            for id in ids {
-                let actor = guildhall_storage::actors::get(c, id)?;
-                out.push(serde_json::to_value(account(c, &ctx, &actor, false)?).unwrap_or(Value::Null));
-            }
-            Ok(out)
+            accounts_by_id(c, &ctx, &ids)
         })
         .await?;
     Ok(HttpResponse::Ok().json(accounts))
@@ -199,11 +194,7 @@ async fn timeline(
         .run(move |c| {
             let rows = timelines::list(c, &list, &page)?;
             let ids = rows.iter().map(|s| s.id).collect::<Vec<_>>();
-            let rendered = rows
-                .iter()
-                .map(|s| Ok((s.clone(), status(c, &ctx, s, Some(viewer))?)))
-                .collect::<Result<Vec<_>, guildhall_storage::StorageError>>()?;
-            Ok((super::filters::apply(c, viewer, "home", rendered)?, ids))
+            Ok((super::timelines::render(c, &ctx, rows, Some(viewer), "home")?, ids))
         })
         .await?;
     Ok(paged_response(&path, &state, items, &ids))

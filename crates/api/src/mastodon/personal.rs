@@ -6,7 +6,7 @@ use guildhall_storage::{markers, mutes, pins, statuses};
 use serde_json::{Map, Value, json};
 
 use super::auth::Auth;
-use super::entities::{account, relationship, status, time};
+use super::entities::{account, accounts_by_id, relationship, status, time};
 use super::params::Params;
 use super::{ctx, parse_id};
 use crate::{ApiError, AppState};
@@ -161,12 +161,9 @@ async fn blocked(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse,
     let body = state
         .db
         .run(move |c| {
-            let mut out = Vec::new();
-            for id in guildhall_storage::blocks::blocked_by(c, viewer)?.into_iter().take(80) {
-                let actor = guildhall_storage::actors::get(c, id)?;
-                out.push(serde_json::to_value(account(c, &ctx, &actor, false)?).unwrap_or(Value::Null));
-            }
-            Ok(out)
+            let blocked: Vec<i64> =
+                guildhall_storage::blocks::blocked_by(c, viewer)?.into_iter().take(80).collect();
+            accounts_by_id(c, &ctx, &blocked)
         })
         .await?;
     Ok(HttpResponse::Ok().json(body))

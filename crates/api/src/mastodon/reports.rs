@@ -142,11 +142,7 @@ fn conversation_list(
         participants.sort_unstable();
         participants.dedup();
         participants.retain(|p| *p != viewer);
-        let mut accounts = Vec::new();
-        for id in participants {
-            let actor = actors::get(c, id)?;
-            accounts.push(serde_json::to_value(account(c, ctx, &actor, false)?).unwrap_or(Value::Null));
-        }
+        let accounts = super::entities::accounts_by_id(c, ctx, &participants)?;
         out.push(json!({
             "id": root.to_string(), "unread": false, "accounts": accounts,
             "last_status": status(c, ctx, &last, Some(viewer))?,

@@ -166,7 +166,7 @@ async fn edit(
         return Err(ApiError::Unprocessable("Validation failed: Text character limit exceeded".into()));
     }
     let spoiler = params.get("spoiler_text").unwrap_or("");
-    let edited = actions::edit_with_media(&fed, &user.actor, s.id, text, spoiler, media_ids).await?;
+    let edited = actions::edit(&fed, &user.actor, s.id, text, spoiler, media_ids).await?;
     Ok(HttpResponse::Ok().json(render(&state, edited, Some(user.actor.id)).await?))
 }
 

@@ -308,6 +308,7 @@ impl Stream {
 type Event = (Vec<String>, &'static str, String);
 
 /// Who is listening and to what.
+#[derive(Clone)]
 struct Listener {
     viewer: Option<i64>,
     scopes: String,
@@ -566,12 +567,7 @@ async fn pump(
                 };
                 let events = {
                     let (ctx, change) = (ctx.clone(), Arc::clone(&change));
-                    let snapshot = Listener {
-                        viewer: listener.viewer,
-                        scopes: listener.scopes.clone(),
-                        streams: listener.streams.clone(),
-                        lists: listener.lists.clone(),
-                    };
+                    let snapshot = listener.clone();
                     state.db.run(move |c| snapshot.events(c, &ctx, &change)).await
                 };
                 let events = match events {

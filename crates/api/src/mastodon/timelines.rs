@@ -88,7 +88,7 @@ async fn tag(
 }
 
 /// Renders a page of statuses for `viewer`, with its filters for `context` applied.
-fn render(
+pub(super) fn render(
     c: &mut guildhall_storage::DbConnection,
     ctx: &super::entities::Ctx,
     rows: Vec<guildhall_storage::statuses::Status>,
