@@ -58,7 +58,9 @@ async fn inbox(request: HttpRequest, body: web::Bytes, state: web::Data<Receiver
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
     let path = request.uri().path().to_owned();
-    let ok = IncomingSignature::parse("POST", &path, headers, Some(&body))
+    // The receiver stands in for many instances: each request's own host is "ours".
+    let host = headers.get("host").cloned().unwrap_or_default();
+    let ok = IncomingSignature::parse("POST", &path, headers, Some(&body), &host)
         .is_ok_and(|sig| state.keys.get(sig.key_id()).is_some_and(|pem| sig.verify(pem).is_ok()));
     let counter = if ok { &state.verified } else { &state.refused };
     counter.fetch_add(1, Ordering::Relaxed);

@@ -22,7 +22,7 @@ pub const ANSWER_WITHIN: Duration = Duration::from_secs(3);
 
 /// Handles one POST to an inbox.
 pub async fn receive(request: &HttpRequest, body: Bytes, data: FedData) -> Result<HttpResponse, FedError> {
-    let signature = parse_signature(request, &body)?;
+    let signature = parse_signature(request, &body, &data.config.domain.to_string())?;
     let activity: Activity = serde_json::from_slice(&body)?;
     check_origin(&activity, signature.key_id(), &data)?;
     let Some(actor) = signer(&activity, &signature, &data).await? else {
@@ -37,10 +37,14 @@ pub async fn receive(request: &HttpRequest, body: Bytes, data: FedData) -> Resul
     process_in_time(activity, actor, data).await
 }
 
-fn parse_signature(request: &HttpRequest, body: &[u8]) -> Result<IncomingSignature, FedError> {
+fn parse_signature(
+    request: &HttpRequest,
+    body: &[u8],
+    our_host: &str,
+) -> Result<IncomingSignature, FedError> {
     let headers = crate::signing::header_map(request);
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    Ok(IncomingSignature::parse("POST", path, headers, Some(body))?)
+    Ok(IncomingSignature::parse("POST", path, headers, Some(body), our_host)?)
 }
 
 /// The activity must come from the actor's own server, the key must be the actor's, and no

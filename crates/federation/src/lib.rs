@@ -16,6 +16,7 @@ pub mod actions;
 pub mod activities;
 pub mod delivery;
 pub mod error;
+pub mod fetch_signing;
 pub mod groups;
 pub mod inbox;
 pub mod local_actors;

@@ -99,34 +99,49 @@ pub struct IncomingSignature {
 }
 
 impl IncomingSignature {
-    /// Parses the `Signature` header of a request (header names lower-case). Checks the date
-    /// window, that `(request-target)`, `host` and `date` are signed, and for a body that the
-    /// digest is signed and matches.
+    /// Parses the `Signature` (or `Authorization: Signature …`) header of a request addressed
+    /// to `our_host` (header names lower-case) and binds it to us:
+    /// - every parameter appears once (the parser we verify with keeps the last of a
+    ///   duplicate, so two `headers=` lists could show us one and it another);
+    /// - `(request-target)`, `host` and `date` or `(created)` are signed;
+    /// - the `Host` header is our domain, so a request signed for another server cannot be
+    ///   replayed here;
+    /// - the date (or `created`) is within [`SIGNATURE_MAX_AGE`] of now either way, and
+    ///   `expires`, if given, has not passed;
+    /// - for a body, the digest is signed and matches.
     pub fn parse(
         method: &str,
         path_and_query: &str,
-        headers: BTreeMap<String, String>,
+        mut headers: BTreeMap<String, String>,
         body: Option<&[u8]>,
+        our_host: &str,
     ) -> Result<IncomingSignature, SignatureError> {
-        if !headers.contains_key("signature") && !headers.contains_key("authorization") {
-            return Err(SignatureError::Missing);
-        }
+        let header = match headers.remove("authorization") {
+            Some(auth) if auth.trim_start().starts_with("Signature ") => {
+                headers.remove("signature");
+                auth
+            }
+            _ => headers.remove("signature").ok_or(SignatureError::Missing)?,
+        };
+        let params = SignatureParams::parse(&header)?;
         if let Some(body) = body {
             check_digest(headers.get("digest").map(String::as_str), body)?;
+            params.require("digest")?;
         }
-        let signed = signed_headers(headers.get("signature").or_else(|| headers.get("authorization")));
-        if !signed.iter().any(|h| h == "(request-target)") {
-            return Err(SignatureError::Invalid("(request-target) is not signed".into()));
+        params.require("(request-target)")?;
+        params.require("host")?;
+        let host = headers.get("host").map(|h| h.to_lowercase());
+        if host.as_deref() != Some(&our_host.to_lowercase()) {
+            return Err(SignatureError::Invalid("the signed host is not this server".into()));
         }
-        if !signed.iter().any(|h| h == "date" || h == "(created)") {
-            return Err(SignatureError::Invalid("neither date nor (created) is signed".into()));
-        }
+        params.check_time(headers.get("date").map(String::as_str), SystemTime::now())?;
         // Verification accepts both Mastodon's form (date, host) and draft 11's (created)
         // and (expires), as activitypub_federation (Lemmy) signs its fetches.
         let mut cfg = SigConfig::new().set_expiration(SIGNATURE_MAX_AGE);
         if body.is_some() {
             cfg = cfg.require_digest();
         }
+        headers.insert("signature".into(), header);
         let unverified = cfg
             .begin_verify(&method.to_lowercase(), path_and_query, headers)
             .map_err(|e| SignatureError::Invalid(e.to_string()))?;
@@ -152,13 +167,69 @@ impl IncomingSignature {
     }
 }
 
-/// The `headers="..."` list of a Signature header, lower-cased (the draft's default is `date`).
-fn signed_headers(header: Option<&String>) -> Vec<String> {
-    let Some(header) = header else { return Vec::new() };
-    let list = header.split(',').map(str::trim).find_map(|part| part.strip_prefix("headers="));
-    match list {
-        Some(list) => list.trim_matches('"').split_whitespace().map(str::to_lowercase).collect(),
-        None => vec!["date".to_owned()],
+/// The parameters of a Signature header, split exactly as the verifying library splits them.
+#[derive(Debug)]
+struct SignatureParams {
+    /// The signed header names, lower-case (the draft's default is `(created)`).
+    signed: Vec<String>,
+    created: Option<u64>,
+    expires: Option<u64>,
+}
+
+impl SignatureParams {
+    fn parse(header: &str) -> Result<SignatureParams, SignatureError> {
+        let body = header.trim().trim_start_matches("Signature").trim();
+        let mut seen = std::collections::HashMap::new();
+        for part in body.split(',') {
+            let Some((key, value)) = part.split_once('=') else { continue };
+            if seen.insert(key.to_owned(), value.trim_matches('"').to_owned()).is_some() {
+                return Err(SignatureError::Invalid(format!("the {key} parameter is repeated")));
+            }
+        }
+        let number = |name: &str| -> Result<Option<u64>, SignatureError> {
+            seen.get(name)
+                .map(|v| v.parse().map_err(|_| SignatureError::Invalid(format!("{name} is not a timestamp"))))
+                .transpose()
+        };
+        let signed = match seen.get("headers") {
+            Some(list) => list.split_whitespace().map(str::to_lowercase).collect(),
+            None => vec!["(created)".to_owned()],
+        };
+        Ok(SignatureParams { signed, created: number("created")?, expires: number("expires")? })
+    }
+
+    fn signs(&self, name: &str) -> bool {
+        self.signed.iter().any(|h| h == name)
+    }
+
+    fn require(&self, name: &str) -> Result<(), SignatureError> {
+        if self.signs(name) { Ok(()) } else { Err(SignatureError::Invalid(format!("{name} is not signed"))) }
+    }
+
+    /// The signed date or `(created)` lies within [`SIGNATURE_MAX_AGE`] of `now`, both ways;
+    /// a signed `(expires)` has not passed.
+    fn check_time(&self, date: Option<&str>, now: SystemTime) -> Result<(), SignatureError> {
+        let from_unix = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        let when = if self.signs("(created)") {
+            from_unix(self.created.ok_or_else(|| SignatureError::Invalid("created is missing".into()))?)
+        } else if self.signs("date") {
+            let date = date.ok_or_else(|| SignatureError::Invalid("the Date header is missing".into()))?;
+            httpdate::parse_http_date(date)
+                .map_err(|_| SignatureError::Invalid("the Date header is malformed".into()))?
+        } else {
+            return Err(SignatureError::Invalid("neither date nor (created) is signed".into()));
+        };
+        let skew = now.duration_since(when).unwrap_or_else(|e| e.duration());
+        if skew > SIGNATURE_MAX_AGE {
+            return Err(SignatureError::Invalid("the signature is too old or dated in the future".into()));
+        }
+        if self.signs("(expires)") {
+            let expires = self.expires.ok_or_else(|| SignatureError::Invalid("expires is missing".into()))?;
+            if from_unix(expires) < now {
+                return Err(SignatureError::Invalid("the signature has expired".into()));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -177,6 +248,9 @@ fn check_digest(header: Option<&str>, body: &[u8]) -> Result<(), SignatureError>
 mod tests {
     use super::*;
 
+    /// The host the test requests are addressed to.
+    const US: &str = "localhost:8081";
+
     fn signed_request(body: &[u8]) -> (BTreeMap<String, String>, guildhall_core::keys::ActorKeys) {
         let keys = guildhall_core::keys::generate().unwrap();
         let key = SigningKey::from_pem(&keys.private_pem).unwrap();
@@ -190,7 +264,7 @@ mod tests {
     fn a_signed_request_verifies() {
         let (headers, keys) = signed_request(b"{}");
         assert_eq!(headers["host"], "localhost:8081");
-        let sig = IncomingSignature::parse("POST", "/users/ada/inbox", headers, Some(b"{}")).unwrap();
+        let sig = IncomingSignature::parse("POST", "/users/ada/inbox", headers, Some(b"{}"), US).unwrap();
         assert_eq!(sig.key_id(), "http://localhost:8080/users/bob#main-key");
         assert_eq!(sig.verify(&keys.public_pem), Ok(()));
         let other = guildhall_core::keys::generate().unwrap();
@@ -200,14 +274,16 @@ mod tests {
     #[test]
     fn tampering_is_detected() {
         let (headers, keys) = signed_request(b"{}");
-        let tampered = IncomingSignature::parse("POST", "/users/ada/inbox", headers.clone(), Some(b"{ }"));
+        let tampered =
+            IncomingSignature::parse("POST", "/users/ada/inbox", headers.clone(), Some(b"{ }"), US);
         assert_eq!(tampered.unwrap_err(), SignatureError::Digest);
-        let other_path = IncomingSignature::parse("POST", "/inbox", headers.clone(), Some(b"{}")).unwrap();
+        let other_path =
+            IncomingSignature::parse("POST", "/inbox", headers.clone(), Some(b"{}"), US).unwrap();
         assert_eq!(other_path.verify(&keys.public_pem), Err(SignatureError::Mismatch));
         let mut no_sig = headers;
         no_sig.remove("signature");
         assert_eq!(
-            IncomingSignature::parse("POST", "/", no_sig, Some(b"{}")).unwrap_err(),
+            IncomingSignature::parse("POST", "/", no_sig, Some(b"{}"), US).unwrap_err(),
             SignatureError::Missing
         );
     }
@@ -217,24 +293,26 @@ mod tests {
         let keys = guildhall_core::keys::generate().unwrap();
         let key = SigningKey::from_pem(&keys.private_pem).unwrap();
         let signature = SigConfig::new()
-            .begin_sign("get", "/users/ada/statuses/1", BTreeMap::new())
+            .begin_sign(
+                "get",
+                "/users/ada/statuses/1",
+                BTreeMap::from([("host".to_string(), US.to_string())]),
+            )
             .unwrap()
             .sign("http://localhost:8081/actor#main-key".into(), |s| key.sign_base64(s.as_bytes()))
             .unwrap()
             .signature_header();
-        let headers = BTreeMap::from([("signature".to_string(), signature)]);
-        let sig = IncomingSignature::parse("GET", "/users/ada/statuses/1", headers, None).unwrap();
+        let headers = BTreeMap::from([("signature".to_string(), signature), ("host".into(), US.into())]);
+        let sig = IncomingSignature::parse("GET", "/users/ada/statuses/1", headers, None, US).unwrap();
         assert_eq!(sig.verify(&keys.public_pem), Ok(()));
     }
 
     #[test]
     fn undated_signatures_are_refused() {
         let header = r#"keyId="k",algorithm="hs2019",headers="(request-target) host",signature="AAAA""#;
-        let headers = BTreeMap::from([
-            ("signature".to_string(), header.to_string()),
-            ("host".into(), "localhost".into()),
-        ]);
-        let err = IncomingSignature::parse("GET", "/x", headers, None).unwrap_err();
+        let headers =
+            BTreeMap::from([("signature".to_string(), header.to_string()), ("host".into(), US.into())]);
+        let err = IncomingSignature::parse("GET", "/x", headers, None, US).unwrap_err();
         assert_eq!(err, SignatureError::Invalid("neither date nor (created) is signed".into()));
     }
 
@@ -242,7 +320,61 @@ mod tests {
     fn old_signatures_are_refused() {
         let (mut headers, _) = signed_request(b"{}");
         headers.insert("date".into(), httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(7200)));
-        let err = IncomingSignature::parse("POST", "/users/ada/inbox", headers, Some(b"{}")).unwrap_err();
+        let err = IncomingSignature::parse("POST", "/users/ada/inbox", headers, Some(b"{}"), US).unwrap_err();
         assert!(matches!(err, SignatureError::Invalid(_)), "{err:?}");
+    }
+
+    /// Signs `headers` (which must hold `date`, `host` and `digest`) over a chosen list.
+    fn signature_over(list: &str, headers: &BTreeMap<String, String>, key: &SigningKey) -> String {
+        let mut signing = vec!["(request-target): post /users/ada/inbox".to_owned()];
+        for name in list.split_whitespace().skip(1) {
+            signing.push(format!("{name}: {}", headers[name]));
+        }
+        let sig = key.sign_base64(signing.join("\n").as_bytes()).unwrap();
+        format!(
+            r#"keyId="http://localhost:8080/users/bob#main-key",algorithm="hs2019",headers="{list}",signature="{sig}""#
+        )
+    }
+
+    #[test]
+    fn signatures_are_bound_to_our_host() {
+        let (headers, _) = signed_request(b"{}");
+        let err = IncomingSignature::parse("POST", "/users/ada/inbox", headers, Some(b"{}"), "other.example")
+            .unwrap_err();
+        assert_eq!(err, SignatureError::Invalid("the signed host is not this server".into()));
+    }
+
+    #[test]
+    fn signatures_must_cover_host_date_and_target_and_name_each_parameter_once() {
+        let keys = guildhall_core::keys::generate().unwrap();
+        let key = SigningKey::from_pem(&keys.private_pem).unwrap();
+        let (mut headers, _) = signed_request(b"{}");
+        // A valid signature over the target and digest only: no host, no date.
+        headers.insert("signature".into(), signature_over("(request-target) digest", &headers, &key));
+        let err = IncomingSignature::parse("POST", "/users/ada/inbox", headers.clone(), Some(b"{}"), US);
+        assert_eq!(err.unwrap_err(), SignatureError::Invalid("host is not signed".into()));
+        // Two headers= lists: ours would read one, the library the other.
+        let full = signature_over("(request-target) host date digest", &headers, &key);
+        let doubled = full.replacen("headers=", r#"headers="(request-target) digest",headers="#, 1);
+        headers.insert("signature".into(), doubled);
+        let err = IncomingSignature::parse("POST", "/users/ada/inbox", headers.clone(), Some(b"{}"), US);
+        assert_eq!(err.unwrap_err(), SignatureError::Invalid("the headers parameter is repeated".into()));
+        // The same signature once: accepted.
+        headers.insert("signature".into(), full);
+        let sig = IncomingSignature::parse("POST", "/users/ada/inbox", headers, Some(b"{}"), US).unwrap();
+        assert_eq!(sig.verify(&keys.public_pem), Ok(()));
+    }
+
+    #[test]
+    fn signatures_dated_in_the_future_are_refused() {
+        let keys = guildhall_core::keys::generate().unwrap();
+        let key = SigningKey::from_pem(&keys.private_pem).unwrap();
+        let (mut headers, _) = signed_request(b"{}");
+        let later = SystemTime::now() + Duration::from_secs(30 * 24 * 3600);
+        headers.insert("date".into(), httpdate::fmt_http_date(later));
+        headers
+            .insert("signature".into(), signature_over("(request-target) host date digest", &headers, &key));
+        let err = IncomingSignature::parse("POST", "/users/ada/inbox", headers, Some(b"{}"), US).unwrap_err();
+        assert_eq!(err, SignatureError::Invalid("the signature is too old or dated in the future".into()));
     }
 }

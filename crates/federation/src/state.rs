@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use activitypub_federation::config::{Data, FederationConfig, UrlVerifier};
+use activitypub_federation::traits::Actor as _;
 use guildhall_core::Config;
 use guildhall_storage::Db;
 use tokio::sync::Notify;
@@ -79,9 +80,19 @@ impl FedState {
         let insecure = self.config.insecure;
         let domain = self.config.domain.to_string();
         let client = http_client(insecure)?;
+        let pem = instance_actor
+            .private_key_pem()
+            .ok_or_else(|| FedError::Internal("the instance actor has no private key".into()))?;
+        let key = guildhall_core::keys::SigningKey::from_pem(&pem)
+            .map_err(|e| FedError::Internal(format!("instance key: {e}")))?;
+        // The key id activitypub_federation gives the instance actor's signatures.
+        let key_id = format!("{}#main-key", instance_actor.row.ap_id);
+        let client = reqwest_middleware::ClientBuilder::new(client)
+            .with(crate::fetch_signing::SignFetches::new(key_id, key))
+            .build();
         FederationConfig::builder()
             .domain(domain)
-            .client(reqwest_middleware::ClientWithMiddleware::from(client))
+            .client(client)
             .app_data(self)
             .debug(insecure)
             .allow_http_urls(insecure)
