@@ -7,7 +7,7 @@
 //! Posts from non-members, banned accounts, or members of an announcement channel are not
 //! relayed and their authors get a `Reject`.
 
-use guildhall_core::model::GroupVisibility;
+use guildhall_core::model::{GroupVisibility, Visibility};
 use guildhall_storage::actors::{self, Actor};
 use guildhall_storage::groups::{self, Group, Refusal};
 use guildhall_storage::statuses::{self, Status};
@@ -97,12 +97,19 @@ pub fn plain_announce_id(group: &Actor, status_id: i64) -> String {
     format!("{}/announces/{status_id}", group.ap_id)
 }
 
-/// The `to` and `cc` of what a group sends: public groups address the public too.
-pub(crate) fn addressing(group: &Actor, settings: &Group) -> StorageResult<(Vec<String>, Vec<String>)> {
+/// The `to` and `cc` of what a group sends about `status`: public groups address the public
+/// too, but only for a public or unlisted status; a followers-only post relayed by a public
+/// group goes to its members alone, never wider than its author chose.
+pub(crate) fn addressing(
+    group: &Actor,
+    settings: &Group,
+    status: &Status,
+) -> StorageResult<(Vec<String>, Vec<String>)> {
     let followers = group.followers_url.clone().unwrap_or_default();
+    let public_status = matches!(status.visibility()?, Visibility::Public | Visibility::Unlisted);
     Ok(match settings.visibility()? {
-        GroupVisibility::Public => (vec![PUBLIC.to_owned()], vec![followers]),
-        GroupVisibility::Members => (vec![followers], vec![]),
+        GroupVisibility::Public if public_status => (vec![PUBLIC.to_owned()], vec![followers]),
+        _ => (vec![followers], vec![]),
     })
 }
 
@@ -140,9 +147,10 @@ pub fn relay(
     group: &Actor,
     settings: &Group,
     activity: &Value,
-    plain: Option<&Status>,
+    about: &Status,
+    plain: bool,
 ) -> StorageResult<()> {
-    let (to, cc) = addressing(group, settings)?;
+    let (to, cc) = addressing(group, settings, about)?;
     let targets = follows::follower_inboxes_with_software(c, group.id)?;
     if targets.is_empty() {
         return Ok(());
@@ -151,8 +159,11 @@ pub fn relay(
     let doc = envelope(&new_activity_id(urls), "Announce", group, without_context(activity), &to, &cc);
     publish(c, group, &doc, &inboxes)?;
     // The plain form is a boost: only for public top-level posts.
-    let boostable = |s: &&Status| matches!(s.visibility.as_str(), "public" | "unlisted");
-    if let Some(status) = plain.filter(|s| s.in_reply_to_ap_id.is_none()).filter(boostable) {
+    let boostable =
+        |s: &&Status| s.visibility().is_ok_and(|v| matches!(v, Visibility::Public | Visibility::Unlisted));
+    if let Some(status) =
+        Some(about).filter(|_| plain).filter(|s| s.in_reply_to_ap_id.is_none()).filter(boostable)
+    {
         let mastodon = mastodon_inboxes(&targets);
         if !mastodon.is_empty() {
             let doc = envelope(
@@ -197,7 +208,7 @@ pub fn on_new_status(
     // never public ones: those would be readable by anyone where their author lives.
     if verdict.is_ok()
         && settings.visibility()? == GroupVisibility::Members
-        && matches!(status.visibility.as_str(), "public" | "unlisted")
+        && matches!(status.visibility()?, Visibility::Public | Visibility::Unlisted)
     {
         verdict = Err(Refusal::PublicInMembersOnly);
     }
@@ -205,7 +216,7 @@ pub fn on_new_status(
         Ok(()) => {
             statuses::set_group(c, status.id, Some(group.id))?;
             let status = Status { group_id: Some(group.id), ..status.clone() };
-            relay(c, urls, &group, &settings, create, Some(&status))?;
+            relay(c, urls, &group, &settings, create, &status, true)?;
             Ok(PostOutcome::Relayed)
         }
         Err(refusal) => {
@@ -236,7 +247,7 @@ pub fn on_thread_activity(
     activity: &Value,
 ) -> StorageResult<()> {
     if let Some((group, settings)) = local_group_of(c, status)? {
-        relay(c, urls, &group, &settings, activity, None)?;
+        relay(c, urls, &group, &settings, activity, status, false)?;
     }
     Ok(())
 }

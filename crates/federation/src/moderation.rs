@@ -210,7 +210,7 @@ pub async fn remove_status(
         let targets = follows::follower_inboxes_with_software(c, group.id)?;
         let inboxes = members_and(c, &group, Some(&author))?;
         statuses::mark_deleted(c, status.id)?;
-        let (to, cc) = crate::groups::addressing(&group, &settings)?;
+        let (to, cc) = crate::groups::addressing(&group, &settings, &status)?;
         let mut doc = envelope(&new_activity_id(&urls), "Delete", &group, json!(status.ap_id), &to, &cc);
         if !reason.is_empty() {
             doc["summary"] = json!(reason);

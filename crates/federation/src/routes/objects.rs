@@ -62,7 +62,7 @@ pub async fn status(
 pub(crate) async fn signed_fetcher(request: &HttpRequest, data: &FedData) -> Result<DbActor, FedError> {
     let headers = crate::signing::header_map(request);
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    let signature = IncomingSignature::parse("GET", path, headers, None)?;
+    let signature = IncomingSignature::parse("GET", path, headers, None, &data.config.domain.to_string())?;
     let key = url::Url::parse(signature.key_id()).map_err(|_| FedError::Unauthorized("bad keyId".into()))?;
     let mut actor_url = key.clone();
     actor_url.set_fragment(None);
@@ -107,22 +107,54 @@ async fn may_see(
         .await?)
 }
 
-/// `GET /activities/{id}`: one of our published activities, when it is public or a `Like`.
-pub async fn activity(path: web::Path<String>, data: FedData) -> Result<HttpResponse, FedError> {
+/// `GET /activities/{id}`: one of our published activities. An activity about a status (a
+/// group's relay, a `Like`) is served as that status would be: to anyone when the status is
+/// public or unlisted and the activity is addressed publicly (or is a `Like`), otherwise only
+/// to a signed fetch by an actor allowed to see the status.
+pub async fn activity(
+    request: HttpRequest,
+    path: web::Path<String>,
+    data: FedData,
+) -> Result<HttpResponse, FedError> {
     let ap_id = format!("{}/activities/{}", data.urls.base(), path.into_inner());
     let found = data.db.run(move |c| outbox::find_by_ap_id(c, &ap_id)).await?.ok_or(FedError::NotFound)?;
     let doc: serde_json::Value = serde_json::from_str(&found.json)?;
+    let is_like = doc["type"] == "Like";
     // Likes are served too: a group's members' servers confirm relayed likes here, and learn
     // from a 410 that one was taken back.
-    if doc["type"] == "Like" {
+    if is_like {
         let id = found.ap_id.clone();
         if data.db.run(move |c| guildhall_storage::favourites::find_by_ap_id(c, &id)).await?.is_none() {
             return Ok(tombstone(&found.ap_id));
         }
     }
     let addressed = doc["to"].as_array().into_iter().chain(doc["cc"].as_array()).flatten();
-    if doc["type"] != "Like" && !addressed.filter_map(|a| a.as_str()).any(is_public) {
-        return Err(FedError::NotFound);
+    let public_outer = is_like || addressed.filter_map(|a| a.as_str()).any(is_public);
+    let concerned = match concerned_status_id(&doc) {
+        Some(id) => data.db.run(move |c| statuses::find_by_ap_id(c, &id)).await?,
+        None => None,
+    };
+    let public_inner = match &concerned {
+        Some(s) => matches!(s.visibility()?, Visibility::Public | Visibility::Unlisted),
+        None => true,
+    };
+    if !(public_outer && public_inner) {
+        let Some(status) = concerned else { return Err(FedError::NotFound) };
+        let signer = signed_fetcher(&request, &data).await?;
+        let visibility = status.visibility()?;
+        if !may_see(&status, visibility, &signer, &data).await? {
+            return Err(FedError::NotFound);
+        }
     }
     Ok(activity_json(&doc))
+}
+
+/// The status an activity is about: the object of a `Like`, `Create`, `Update` or `Delete`
+/// (embedded or by id), looked through an `Announce` (a group's relay).
+fn concerned_status_id(doc: &serde_json::Value) -> Option<String> {
+    let mut object = &doc["object"];
+    if doc["type"] == "Announce" && object.is_object() {
+        object = &object["object"];
+    }
+    crate::protocol::id_of(object).map(String::from)
 }
