@@ -40,6 +40,21 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Hashing(e.to_string()))
 }
 
+/// Spends the time [`verify`] would on a real account, for a login that has none, so the time
+/// a sign-in takes does not tell whether an address is registered. Always false.
+pub fn verify_nobody(password: &str) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"no account has this password", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    });
+    verify(password, dummy);
+    false
+}
+
 /// True when `password` matches the stored `hash`. A malformed hash never matches.
 pub fn verify(password: &str, hash: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else {

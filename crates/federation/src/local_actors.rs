@@ -133,10 +133,12 @@ pub async fn check_password(
     password: &str,
 ) -> Result<Option<LocalAccount>, LocalActorError> {
     let login = login.to_owned();
+    let candidate = password.to_owned();
     let Some(account) = db.run(move |c| accounts::find_by_login(c, &login)).await? else {
+        // As slow as a wrong password for a real account: timing tells nothing.
+        tokio_blocking(move || Ok::<_, LocalActorError>(password::verify_nobody(&candidate))).await?;
         return Ok(None);
     };
-    let candidate = password.to_owned();
     let hash = account.user.password_hash.clone();
     let matches =
         tokio_blocking(move || Ok::<_, LocalActorError>(password::verify(&candidate, &hash))).await?;

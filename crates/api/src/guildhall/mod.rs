@@ -161,7 +161,7 @@ async fn named_account(params: &Params, state: &AppState, fed: &FedData) -> Resu
 
 /// The signed-in viewer whose token may read groups (anonymous otherwise).
 fn viewer(auth: &MaybeAuth) -> Option<i64> {
-    auth.0.as_ref().filter(|a| a.scope(READ).is_ok()).and(auth.viewer())
+    auth.viewer(READ)
 }
 
 /// `limit` (1..=`max`, default `default`) and `offset` (at least 0) from the query.

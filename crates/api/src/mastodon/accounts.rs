@@ -167,7 +167,7 @@ async fn account_statuses(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = load(&state, &id).await?;
-    let viewer = auth.viewer();
+    let viewer = auth.viewer("read:statuses");
     let page = page(&params, 20, 40)?;
     let (exclude_replies, exclude_reblogs) =
         (params.flag("exclude_replies").unwrap_or(false), params.flag("exclude_reblogs").unwrap_or(false));
@@ -241,7 +241,7 @@ async fn followers(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = load(&state, &id).await?;
-    let viewer = auth.viewer();
+    let viewer = auth.viewer("read:accounts");
     let ids = state
         .db
         .run(move |c| {
@@ -272,7 +272,7 @@ async fn following(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = load(&state, &id).await?;
-    let viewer = auth.viewer();
+    let viewer = auth.viewer("read:accounts");
     let ids = state
         .db
         .run(move |c| {
@@ -420,9 +420,14 @@ async fn search_accounts(
     fed: FedData,
 ) -> Result<HttpResponse, ApiError> {
     let q = params.required("q")?;
-    let found =
-        find_accounts(q, params.flag("resolve").unwrap_or(false), auth.viewer().is_some(), &state, &fed)
-            .await?;
+    let found = find_accounts(
+        q,
+        params.flag("resolve").unwrap_or(false),
+        auth.viewer("read:accounts").is_some(),
+        &state,
+        &fed,
+    )
+    .await?;
     let ids = found.into_iter().map(|a| a.id).collect();
     Ok(HttpResponse::Ok().json(actor_list(&state, ids).await?))
 }
@@ -436,11 +441,12 @@ async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let q = params.required("q")?.trim().to_owned();
     let kind = params.get("type").unwrap_or("");
-    let resolve = params.flag("resolve").unwrap_or(false) && auth.viewer().is_some();
+    let viewer = auth.viewer("read:search");
+    let resolve = params.flag("resolve").unwrap_or(false) && viewer.is_some();
     let mut accounts = Vec::new();
     let mut statuses = Vec::new();
     if kind.is_empty() || kind == "accounts" {
-        let found = find_accounts(&q, resolve, auth.viewer().is_some(), &state, &fed).await?;
+        let found = find_accounts(&q, resolve, viewer.is_some(), &state, &fed).await?;
         accounts = actor_list(&state, found.into_iter().map(|a| a.id).collect()).await?;
     }
     if (kind.is_empty() || kind == "statuses") && q.starts_with("http") {
@@ -452,7 +458,7 @@ async fn search(
             }
         };
         if let Some(found) = found {
-            let (viewer, ctx) = (auth.viewer(), ctx(&state));
+            let ctx = ctx(&state);
             let rendered = state
                 .db
                 .run(move |c| {
@@ -466,8 +472,12 @@ async fn search(
             statuses.extend(rendered);
         }
     }
-    let hashtags: Vec<Value> = if (kind.is_empty() || kind == "hashtags") && q.starts_with('#') {
-        let tag = q.trim_start_matches('#').to_lowercase();
+    // A hashtag search answers the tag asked for, with or without its `#` (Mastodon's apps
+    // send `q=museumhour` with `type=hashtags`); a bare word in a search of every type too.
+    let tag = q.trim_start_matches('#').to_lowercase();
+    let is_tag =
+        !tag.is_empty() && tag.chars().count() <= 100 && tag.chars().all(|c| c.is_alphanumeric() || c == '_');
+    let hashtags: Vec<Value> = if (kind.is_empty() || kind == "hashtags") && is_tag {
         vec![json!({"name": tag, "url": format!("{}/tags/{tag}", state.urls.base()), "history": []})]
     } else {
         Vec::new()

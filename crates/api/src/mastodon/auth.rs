@@ -135,9 +135,11 @@ impl FromRequest for Auth {
 pub struct MaybeAuth(pub Option<Auth>);
 
 impl MaybeAuth {
-    /// The viewer's actor id, when signed in with `read` access.
-    pub fn viewer(&self) -> Option<i64> {
-        self.0.as_ref().and_then(|a| a.user.as_ref()).map(|u| u.actor.id)
+    /// The viewer's actor id, when signed in with a token holding `scope` (`read:statuses`,
+    /// …). A token without it is treated as anonymous: a `profile` or `write:media` token must
+    /// not read its owner's private posts.
+    pub fn viewer(&self, scope: &str) -> Option<i64> {
+        self.0.as_ref().filter(|a| a.scope(scope).is_ok()).and_then(|a| a.user.as_ref()).map(|u| u.actor.id)
     }
 }
 
@@ -159,48 +161,138 @@ impl FromRequest for MaybeAuth {
 
 /// Accounts one address may create per hour (open and approval modes).
 pub const SIGN_UPS_PER_HOUR: usize = 10;
-const SIGN_UP_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Refused sign-up forms (a taken name or address, a bad field) one address may send per hour:
+/// past that the form stops telling whether an address is registered.
+pub const SIGN_UP_FAILURES_PER_HOUR: usize = 30;
+const SIGN_UP_WINDOW: Duration = Duration::from_secs(3600);
+/// Failed sign-ins with one login from one address before that pair waits.
+const FAILURES_PER_LOGIN: usize = 5;
+/// Failed sign-ins from one address (any login) before the address waits.
+const FAILURES_PER_ADDRESS: usize = 20;
+/// The window sign-in failures are counted in.
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Most keys the limiter holds; past it, expired keys go, then arbitrary ones.
+const MAX_KEYS: usize = 50_000;
 
-/// Failed sign-ins, limited per account and per address.
-#[derive(Debug, Default)]
-pub struct SignInLimiter {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+/// What a limiter key counts.
+#[derive(Debug, Clone, Copy, Hash)]
+enum Counted {
+    /// Failed sign-ins of one login from one address.
+    LoginFailure,
+    /// Failed sign-ins from one address.
+    AddressFailure,
+    /// Accounts created from one address.
+    SignUp,
+    /// Refused sign-up forms from one address.
+    SignUpFailure,
 }
 
-/// The window failures are counted in.
-const WINDOW: Duration = Duration::from_secs(15 * 60);
+impl Counted {
+    fn limit(self) -> usize {
+        match self {
+            Counted::LoginFailure => FAILURES_PER_LOGIN,
+            Counted::AddressFailure => FAILURES_PER_ADDRESS,
+            Counted::SignUp => SIGN_UPS_PER_HOUR,
+            Counted::SignUpFailure => SIGN_UP_FAILURES_PER_HOUR,
+        }
+    }
+
+    fn window(self) -> Duration {
+        match self {
+            Counted::LoginFailure | Counted::AddressFailure => WINDOW,
+            Counted::SignUp | Counted::SignUpFailure => SIGN_UP_WINDOW,
+        }
+    }
+}
+
+/// Failed sign-ins and sign-ups, limited per login and address together and per address.
+///
+/// Keys are 64-bit hashes under a per-process random key, so a megabyte-long login costs eight
+/// bytes; only failures and sign-ups insert (a check never does); each key keeps at most its
+/// limit of instants; and the map holds at most [`MAX_KEYS`] keys. Per process: several
+/// processes behind one balancer each count their own share.
+#[derive(Debug, Default)]
+pub struct SignInLimiter {
+    hasher: std::hash::RandomState,
+    failures: Mutex<HashMap<u64, Vec<Instant>>>,
+}
 
 impl SignInLimiter {
-    /// 429 when `login` has failed 5 times, or `address` 20 times, in the last 15 minutes.
-    pub fn check(&self, login: &str, address: &str) -> Result<(), ApiError> {
+    fn key(&self, counted: Counted, address: &str, login: Option<&str>) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.hasher.build_hasher();
+        counted.hash(&mut h);
+        address.hash(&mut h);
+        if let Some(login) = login {
+            // Logins are e-mail addresses or usernames, never longer than this; a longer one
+            // hashes only its head (and never matches an account).
+            let head: String = login.chars().take(320).flat_map(char::to_lowercase).collect();
+            head.hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// True when `key` has reached the limit of `counted`; reads only.
+    fn limited(&self, counted: Counted, key: u64) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        map.get(&key).is_some_and(|times| {
+            times.iter().filter(|t| now.duration_since(**t) < counted.window()).count() >= counted.limit()
+        })
+    }
+
+    fn record(&self, counted: Counted, key: u64) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        for (key, limit) in [(format!("login:{}", login.to_lowercase()), 5), (format!("addr:{address}"), 20)]
-        {
-            let entries = map.entry(key).or_default();
-            entries.retain(|t| now.duration_since(*t) < WINDOW);
-            if entries.len() >= limit {
-                return Err(ApiError::TooManyRequests(
-                    "Too many failed sign-in attempts; try again later".into(),
-                ));
+        if map.len() >= MAX_KEYS && !map.contains_key(&key) {
+            map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < SIGN_UP_WINDOW));
+            if map.len() >= MAX_KEYS {
+                // Still full of live keys: forget a quarter, arbitrarily (the map's order).
+                let drop: Vec<u64> = map.keys().take(MAX_KEYS / 4).copied().collect();
+                for k in drop {
+                    map.remove(&k);
+                }
             }
+        }
+        let times = map.entry(key).or_default();
+        times.retain(|t| now.duration_since(*t) < counted.window());
+        if times.len() >= counted.limit() {
+            times.remove(0);
+        }
+        times.push(now);
+    }
+
+    /// 429 when `login` failed [`FAILURES_PER_LOGIN`] times from `address`, or `address`
+    /// failed [`FAILURES_PER_ADDRESS`] times, in the last 15 minutes. Someone guessing from
+    /// elsewhere never locks the account's owner out.
+    pub fn check(&self, login: &str, address: &str) -> Result<(), ApiError> {
+        let pair = self.key(Counted::LoginFailure, address, Some(login));
+        let addr = self.key(Counted::AddressFailure, address, None);
+        if self.limited(Counted::LoginFailure, pair) || self.limited(Counted::AddressFailure, addr) {
+            return Err(ApiError::TooManyRequests(
+                "Too many failed sign-in attempts; try again later".into(),
+            ));
         }
         Ok(())
     }
 
-    /// 429 when `address` created [`SIGN_UPS_PER_HOUR`] accounts in the last hour.
+    /// Records a failed sign-in.
+    pub fn failed(&self, login: &str, address: &str) {
+        self.record(Counted::LoginFailure, self.key(Counted::LoginFailure, address, Some(login)));
+        self.record(Counted::AddressFailure, self.key(Counted::AddressFailure, address, None));
+    }
+
+    /// 429 when `address` created [`SIGN_UPS_PER_HOUR`] accounts, or sent
+    /// [`SIGN_UP_FAILURES_PER_HOUR`] refused sign-up forms, in the last hour.
     pub fn check_sign_up(&self, address: &str) -> Result<(), ApiError> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        if map.len() > 10_000 {
-            // Forget addresses and logins with nothing recent, so the map cannot grow forever.
-            map.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < SIGN_UP_WINDOW));
-        }
-        let entries = map.entry(format!("signup:{address}")).or_default();
-        entries.retain(|t| now.duration_since(*t) < SIGN_UP_WINDOW);
-        if entries.len() >= SIGN_UPS_PER_HOUR {
+        if self.limited(Counted::SignUp, self.key(Counted::SignUp, address, None)) {
             return Err(ApiError::TooManyRequests(
                 "Too many sign-ups from this address; try again later".into(),
+            ));
+        }
+        if self.limited(Counted::SignUpFailure, self.key(Counted::SignUpFailure, address, None)) {
+            return Err(ApiError::TooManyRequests(
+                "Too many refused sign-ups from this address; try again later".into(),
             ));
         }
         Ok(())
@@ -208,16 +300,17 @@ impl SignInLimiter {
 
     /// Records an account created from `address`.
     pub fn signed_up(&self, address: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(format!("signup:{address}")).or_default().push(Instant::now());
+        self.record(Counted::SignUp, self.key(Counted::SignUp, address, None));
     }
 
-    /// Records a failure.
-    pub fn failed(&self, login: &str, address: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        map.entry(format!("login:{}", login.to_lowercase())).or_default().push(now);
-        map.entry(format!("addr:{address}")).or_default().push(now);
+    /// Records a sign-up form refused for its content (a taken name, a bad field).
+    pub fn sign_up_refused(&self, address: &str) {
+        self.record(Counted::SignUpFailure, self.key(Counted::SignUpFailure, address, None));
+    }
+
+    /// How many keys are held (for tests and the memory benchmark).
+    pub fn keys(&self) -> usize {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
@@ -245,7 +338,26 @@ mod tests {
             assert!(limiter.check("ada", "10.0.0.1").is_ok());
             limiter.failed("ADA", "10.0.0.1");
         }
-        assert!(limiter.check("ada", "10.0.0.2").is_err(), "the account is limited from any address");
-        assert!(limiter.check("bob", "10.0.0.2").is_ok());
+        assert!(limiter.check("ada", "10.0.0.1").is_err(), "the pair is limited");
+        assert!(limiter.check("ada", "10.0.0.2").is_ok(), "the owner elsewhere is not locked out");
+        assert!(limiter.check("bob", "10.0.0.1").is_ok());
+        for i in 0..15 {
+            limiter.failed(&format!("user{i}"), "10.0.0.1");
+        }
+        assert!(limiter.check("bob", "10.0.0.1").is_err(), "the address is limited after 20 failures");
+    }
+
+    #[test]
+    fn limiter_checks_without_inserting_and_stays_bounded() {
+        let limiter = SignInLimiter::default();
+        let huge = "x".repeat(1 << 20);
+        for i in 0..1000 {
+            assert!(limiter.check(&huge, &format!("10.1.{}.{}", i / 256, i % 256)).is_ok());
+        }
+        assert_eq!(limiter.keys(), 0, "a check records nothing");
+        for i in 0..(MAX_KEYS + 10) {
+            limiter.signed_up(&format!("addr{i}"));
+        }
+        assert!(limiter.keys() <= MAX_KEYS, "{} keys", limiter.keys());
     }
 }

@@ -105,7 +105,8 @@ pub(crate) enum Refusal {
 
 /// Checks everything, then creates the account: approved in open mode, pending in approval
 /// mode. Nothing is written when any check fails. One address may create
-/// [`super::auth::SIGN_UPS_PER_HOUR`] accounts an hour.
+/// [`super::auth::SIGN_UPS_PER_HOUR`] accounts an hour and have
+/// [`super::auth::SIGN_UP_FAILURES_PER_HOUR`] forms refused.
 pub(crate) async fn sign_up(state: &AppState, form: SignUp, address: &str) -> Result<LocalAccount, Refusal> {
     let mode = state.config.registrations;
     if mode == RegistrationMode::Closed {
@@ -114,6 +115,8 @@ pub(crate) async fn sign_up(state: &AppState, form: SignUp, address: &str) -> Re
     state.sign_ins.check_sign_up(address).map_err(Refusal::Failed)?;
     let errors = validate(state, &form).await.map_err(Refusal::Failed)?;
     if !errors.is_empty() {
+        // Counted, so the form cannot be used to test addresses for membership without end.
+        state.sign_ins.sign_up_refused(address);
         return Err(Refusal::Invalid(errors));
     }
     let pending = mode == RegistrationMode::Approval;

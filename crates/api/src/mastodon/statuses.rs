@@ -13,6 +13,11 @@ use super::auth::{Auth, MaybeAuth};
 use super::entities::{Ctx, account, status};
 use super::params::Params;
 use super::{ctx, parse_id};
+
+/// The scope that lets a signed-in caller see their own and followed accounts' private posts.
+const READ_STATUSES: &str = "read:statuses";
+/// The scope for lists of accounts (who liked or boosted a status).
+const READ_ACCOUNTS: &str = "read:accounts";
 use crate::{ApiError, AppState};
 
 /// Longest status text accepted.
@@ -117,8 +122,8 @@ async fn get(
     auth: MaybeAuth,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = visible(&state, &id, auth.viewer()).await?;
-    Ok(HttpResponse::Ok().json(render(&state, s, auth.viewer()).await?))
+    let s = visible(&state, &id, auth.viewer(READ_STATUSES)).await?;
+    Ok(HttpResponse::Ok().json(render(&state, s, auth.viewer(READ_STATUSES)).await?))
 }
 
 async fn own(
@@ -186,10 +191,10 @@ async fn history(
     auth: MaybeAuth,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = visible(&state, &id, auth.viewer()).await?;
+    let s = visible(&state, &id, auth.viewer(READ_STATUSES)).await?;
     let status_id = s.id;
     let earlier = state.db.run(move |c| guildhall_storage::edits::history(c, status_id)).await?;
-    let rendered = render(&state, s, auth.viewer()).await?;
+    let rendered = render(&state, s, auth.viewer(READ_STATUSES)).await?;
     let mut versions: Vec<serde_json::Value> = earlier
         .iter()
         .map(|e| {
@@ -213,7 +218,7 @@ async fn context(
     auth: MaybeAuth,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let viewer = auth.viewer();
+    let viewer = auth.viewer(READ_STATUSES);
     let s = visible(&state, &id, viewer).await?;
     let ctx = ctx(&state);
     let (ancestors, descendants) = state.db.run(move |c| thread(c, &ctx, &s, viewer)).await?;
@@ -351,7 +356,7 @@ async fn favourited_by(
     auth: MaybeAuth,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = visible(&state, &id, auth.viewer()).await?;
+    let s = visible(&state, &id, auth.viewer(READ_ACCOUNTS)).await?;
     let ids = state.db.run(move |c| favourites::likers(c, s.id)).await?;
     accounts_of(&state, ids).await
 }
@@ -361,7 +366,7 @@ async fn reblogged_by(
     auth: MaybeAuth,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = visible(&state, &id, auth.viewer()).await?;
+    let s = visible(&state, &id, auth.viewer(READ_ACCOUNTS)).await?;
     let ids = state
         .db
         .run(move |c| {

@@ -39,7 +39,7 @@ async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let name = tag_name(&name)?;
-    let following = match auth.viewer() {
+    let following = match auth.viewer("read:follows") {
         Some(viewer) => {
             let tag = name.clone();
             Some(state.db.run(move |c| followed_tags::is_following(c, viewer, &tag)).await?)

@@ -44,7 +44,7 @@ async fn public(
         _ => Scope::All,
     };
     let only_media = params.flag("only_media").unwrap_or(false);
-    let viewer = auth.viewer();
+    let viewer = auth.viewer("read:statuses");
     let page = page(&params, 20, 40)?;
     let ctx = ctx(&state);
     let (items, ids) = state
@@ -71,7 +71,7 @@ async fn tag(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let tag = name.into_inner().to_lowercase();
-    let viewer = auth.viewer();
+    let viewer = auth.viewer("read:statuses");
     let page = page(&params, 20, 40)?;
     let ctx = ctx(&state);
     let path = format!("/api/v1/timelines/tag/{tag}");
