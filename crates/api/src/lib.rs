@@ -12,6 +12,7 @@ mod guildhall;
 mod health;
 mod mastodon;
 mod media;
+mod request_log;
 mod server;
 
 pub use error::ApiError;

@@ -69,9 +69,10 @@ pub fn serve(
             .app_data(web::FormConfig::default().limit(MAX_BODY_BYTES))
             .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::request_log::RequestSpan>::new())
             .wrap(FederationMiddleware::new(federation.clone()))
             .wrap(cors())
+            .wrap(actix_web::middleware::from_fn(content_security_policy))
             .service(health::health)
             .configure(crate::mastodon::configure)
             .configure(crate::media::configure)
@@ -98,6 +99,34 @@ fn cors() -> actix_web::middleware::DefaultHeaders {
         .add(("Access-Control-Expose-Headers", "Link"))
 }
 
+/// What every HTML page may load: its own stylesheet and images (and remote https images,
+/// avatars and media), no script at all, no framing, no plugins, no `<base>`.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
+     media-src 'self' https:; frame-ancestors 'none'; base-uri 'none'";
+
+/// Adds [`CONTENT_SECURITY_POLICY`] (and `nosniff`) to every HTML response, whichever door
+/// made it: a page served without it is one a stored string could script.
+async fn content_security_policy(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{
+        CONTENT_SECURITY_POLICY as CSP, CONTENT_TYPE, HeaderValue, X_CONTENT_TYPE_OPTIONS,
+    };
+    let mut res = next.call(req).await?;
+    let html = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/html"));
+    let headers = res.headers_mut();
+    if html {
+        headers.insert(CSP, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    }
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(res)
+}
+
 /// Answers CORS preflight requests.
 async fn preflight() -> HttpResponse {
     HttpResponse::NoContent()
@@ -116,27 +145,89 @@ async fn not_found() -> HttpResponse {
     json_error(StatusCode::NOT_FOUND, "Not found")
 }
 
-/// The address a request came from, for rate limits: the peer, or — when the peer is this
-/// machine or a private network (the reverse proxy, see `deploy/nginx.conf`) — the client it
-/// names as the last hop of `X-Forwarded-For` or, failing that, in `X-Real-IP`.
-pub fn client_address(request: &actix_web::HttpRequest) -> String {
-    use std::net::IpAddr;
-    let Some(peer) = request.peer_addr().map(|a| a.ip()) else { return String::new() };
-    let proxied = match peer {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
-    };
-    if proxied {
-        let header =
-            |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        // The proxy appends the address it saw as the last hop; a client can only forge the
-        // hops before it.
-        let named = header("X-Forwarded-For")
-            .and_then(|f| f.rsplit(',').next().map(str::to_owned))
-            .or_else(|| header("X-Real-IP"));
-        if let Some(ip) = named.and_then(|n| n.trim().parse::<IpAddr>().ok()) {
-            return ip.to_string();
+/// The client's address: the peer, or — when the peer is one of `trusted_proxies` — the
+/// rightmost hop of `X-Forwarded-For` that is not itself a trusted proxy (each proxy appends
+/// the address it saw, so only the hops left of the last trusted one can be forged), or
+/// `X-Real-IP` when there is no `X-Forwarded-For`. IPv4-mapped addresses come back as IPv4.
+pub fn client_ip(request: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+    let trusted = request
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.config.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    forwarded_client(request.peer_addr()?.ip(), request.headers(), trusted)
+}
+
+/// [`client_ip`] over the parts of a request.
+pub fn forwarded_client(
+    peer: std::net::IpAddr,
+    headers: &actix_web::http::header::HeaderMap,
+    trusted: &[guildhall_core::net::Cidr],
+) -> Option<std::net::IpAddr> {
+    use guildhall_core::net::canonical;
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let mut client = canonical(peer);
+    if !is_trusted(client) {
+        return Some(client);
+    }
+    let header =
+        |name: &str| headers.get_all(name).filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let forwarded = header("X-Forwarded-For");
+    let hops: Vec<&str> =
+        if forwarded.trim().is_empty() { vec![] } else { forwarded.split(',').map(str::trim).collect() };
+    if hops.is_empty() {
+        let real = header("X-Real-IP");
+        return Some(real.trim().parse().map(canonical).unwrap_or(client));
+    }
+    for hop in hops.iter().rev() {
+        // A hop that is not an address means the chain can no longer be trusted: stop at the
+        // last one we could read.
+        let Ok(ip) = hop.parse::<std::net::IpAddr>() else { break };
+        client = canonical(ip);
+        if !is_trusted(client) {
+            break;
         }
     }
-    peer.to_string()
+    Some(client)
+}
+
+/// The key rate limits count a request under: [`client_ip`], per /64 for IPv6.
+pub fn client_address(request: &actix_web::HttpRequest) -> String {
+    client_ip(request).map(guildhall_core::net::limit_key).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+    use guildhall_core::net::Cidr;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap_or_else(|_| panic!("{s}"))
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_from_trusted_proxies() {
+        let loopback = Cidr::loopback();
+        let xff = headers(&[("x-forwarded-for", "198.51.100.1, 203.0.113.5")]);
+        // From the trusted proxy: the rightmost untrusted hop.
+        assert_eq!(forwarded_client(ip("127.0.0.1"), &xff, &loopback), Some(ip("203.0.113.5")));
+        // From anyone else, even a private-network neighbour: the peer.
+        assert_eq!(forwarded_client(ip("10.0.0.9"), &xff, &loopback), Some(ip("10.0.0.9")));
+        // Chains of trusted proxies are walked through.
+        let two = Cidr::parse_list("127.0.0.1,10.0.0.0/8").unwrap_or_default();
+        let chain = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.5, 10.0.0.7")]);
+        assert_eq!(forwarded_client(ip("127.0.0.1"), &chain, &two), Some(ip("203.0.113.5")));
+        // X-Real-IP only without X-Forwarded-For; mapped IPv4 peers are IPv4.
+        let real = headers(&[("x-real-ip", "203.0.113.8")]);
+        assert_eq!(forwarded_client(ip("::1"), &real, &loopback), Some(ip("203.0.113.8")));
+        assert_eq!(forwarded_client(ip("::ffff:203.0.113.9"), &xff, &loopback), Some(ip("203.0.113.9")));
+    }
 }

@@ -17,7 +17,7 @@ use crate::domain::Domain;
 
 /// Every configuration key, as written in the file; the environment name is
 /// `GUILDHALL_` followed by the key in upper case.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 11] = [
     "domain",
     "listen",
     "database_url",
@@ -28,6 +28,7 @@ pub const KEYS: [&str; 10] = [
     "registrations",
     "registrations_reason_required",
     "password_min_length",
+    "trusted_proxies",
 ];
 
 /// Environment variables with the `GUILDHALL_` prefix that are not configuration keys but are
@@ -59,6 +60,9 @@ pub struct Config {
     /// Shortest password a sign-up (or an admin setting one) may choose; at least
     /// [`crate::password::MIN_PASSWORD_LEN`].
     pub password_min_length: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits and logs);
+    /// requests from anywhere else are known by their peer address alone.
+    pub trusted_proxies: Vec<crate::net::Cidr>,
 }
 
 /// Who may create an account (`registrations`).
@@ -198,6 +202,8 @@ impl Config {
             parse_or(s, "registrations_reason_required", "false", parse_bool, BOOL_HINT)?;
         let password_min_length =
             parse_or(s, "password_min_length", "8", parse_password_length, PASSWORD_LENGTH_HINT)?;
+        let trusted_proxies =
+            parse_or(s, "trusted_proxies", "127.0.0.0/8,::1", crate::net::Cidr::parse_list, PROXIES_HINT)?;
         Ok(Config {
             domain,
             listen,
@@ -209,6 +215,7 @@ impl Config {
             registrations,
             registrations_reason_required,
             password_min_length,
+            trusted_proxies,
         })
     }
 }
@@ -221,6 +228,7 @@ const DB_HINT: &str = "sqlite://PATH or postgres://USER@HOST/DATABASE";
 const BOOL_HINT: &str = "true or false";
 const LOG_HINT: &str = "text or json";
 const REGISTRATIONS_HINT: &str = "closed, approval or open";
+const PROXIES_HINT: &str = "comma-separated addresses or ranges, such as 127.0.0.1,10.0.0.0/8";
 const PASSWORD_LENGTH_HINT: &str = "a whole number from 8 to 256";
 
 fn read_file(

@@ -15,6 +15,7 @@ pub mod email;
 pub mod id;
 pub mod keys;
 pub mod model;
+pub mod net;
 pub mod password;
 pub mod text;
 pub mod username;

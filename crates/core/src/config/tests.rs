@@ -156,3 +156,17 @@ fn redaction_keeps_everything_but_the_password() {
     assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     assert_eq!(redact_url("postgres://h/db?password=p"), "postgres://h/db?password=***");
 }
+
+#[test]
+fn trusted_proxies_default_to_loopback_and_parse_from_file_and_env() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(c.trusted_proxies, crate::net::Cidr::loopback());
+    let file = "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n";
+    let c = Config::load(Some(("g.toml", file)), env(&[])).unwrap();
+    assert_eq!(c.trusted_proxies.len(), 2);
+    let c = Config::load(None, env(&[("GUILDHALL_TRUSTED_PROXIES", "")])).unwrap();
+    assert!(c.trusted_proxies.is_empty(), "an empty list trusts no proxy");
+    let (key, value, _) =
+        bad_value(Config::load(None, env(&[("GUILDHALL_TRUSTED_PROXIES", "10.0.0.0/8,proxy")])));
+    assert_eq!((key.as_str(), value.as_str()), ("GUILDHALL_TRUSTED_PROXIES", "10.0.0.0/8,proxy"));
+}
