@@ -151,7 +151,9 @@ fn render_line(
                     escape(u)
                 );
             }
-            Token::Mention(m) => match resolve(&m) {
+            // Only a web link is ever written into a post (a stored remote URL of another
+            // scheme would be a script).
+            Token::Mention(m) => match resolve(&m).filter(|r| is_web_link(&r.href)) {
                 Some(r) => {
                     let _ = write!(
                         out.html,
@@ -178,6 +180,12 @@ fn render_line(
             }
         }
     }
+}
+
+/// True for an `http:` or `https:` URL.
+pub fn is_web_link(href: &str) -> bool {
+    let lower = href.trim_start().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
 }
 
 fn mention_text(m: &MentionRef) -> String {

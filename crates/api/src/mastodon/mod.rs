@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/oauth/token", web::post().to(oauth::token))
         .route("/oauth/revoke", web::post().to(oauth::revoke))
         .route("/.well-known/oauth-authorization-server", web::get().to(oauth::metadata))
+        .route(oauth::STYLESHEET_PATH, web::get().to(oauth::stylesheet))
         .configure(instance::configure)
         .configure(accounts::configure)
         .configure(registrations::configure)

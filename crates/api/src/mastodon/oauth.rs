@@ -117,13 +117,28 @@ const HIDDEN: [&str; 7] = [
 pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}\
-         label{{display:block;margin-top:1rem}}input{{width:100%;padding:.5rem;font-size:1rem}}\
-         button{{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}}.error{{color:#a00}}\
-         textarea{{width:100%;padding:.5rem;font-size:1rem}}input[type=checkbox]{{width:auto}}\
-         .hint{{color:#555;margin:.25rem 0}}</style></head>\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"{STYLESHEET_PATH}\"></head>\
          <body><main>{body}</main></body></html>"
     )
+}
+
+/// Where the forms' stylesheet is served: a file, not an inline `<style>`, so the
+/// Content-Security-Policy needs no exception.
+pub(crate) const STYLESHEET_PATH: &str = "/static/forms.css";
+
+/// `GET /static/forms.css`.
+pub(crate) async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(
+            "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}\
+             label{display:block;margin-top:1rem}label.inline{display:inline}\
+             input{width:100%;padding:.5rem;font-size:1rem}\
+             button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}.error{color:#a00}\
+             textarea{width:100%;padding:.5rem;font-size:1rem}input[type=checkbox]{width:auto}\
+             .hint{color:#555;margin:.25rem 0}",
+        )
 }
 
 fn authorize_form(req: &AuthorizeRequest, params: &Params, csrf: &str, error: Option<&str>) -> HttpResponse {

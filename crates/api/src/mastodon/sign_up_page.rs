@@ -276,7 +276,7 @@ fn agreement(domain: &str, params: &Params, errors: &[FieldError]) -> String {
     let checked = if params.flag("agreement") == Some(true) { " checked" } else { "" };
     format!(
         "{error}<p><input id=\"agreement\" name=\"agreement\" type=\"checkbox\" value=\"true\" required{checked}{aria}> \
-         <label for=\"agreement\" style=\"display:inline\">I agree to follow the rules of {domain}.</label></p>",
+         <label for=\"agreement\" class=\"inline\">I agree to follow the rules of {domain}.</label></p>",
         aria = described_by(&ids, !error.is_empty()),
     )
 }

@@ -72,3 +72,17 @@ fn sanitize_keeps_mastodon_markup() {
     );
     assert_eq!(strip_html("<p>Hi <b>there</b></p>"), "Hi there");
 }
+
+#[test]
+fn a_mention_of_an_actor_with_a_script_url_is_not_linked() {
+    let evil = |m: &MentionRef| {
+        Some(ResolvedMention {
+            href: "javascript:alert(document.cookie)".into(),
+            actor_id: format!("https://evil.example/users/{}", m.username),
+            name: format!("@{}@evil.example", m.username),
+        })
+    };
+    let r = render_plain("hi @mallory@evil.example", evil, tag_url);
+    assert!(!r.html.contains("javascript:"), "{}", r.html);
+    assert!(r.html.contains("@mallory@evil.example"));
+}

@@ -52,10 +52,17 @@ pub fn with_context(mut value: Value) -> Value {
     value
 }
 
-/// The id of a value that is either a URL string or an object with an `id` (or `href`).
+/// `text` as a URL when it is `http` or `https`: the only schemes we store from another
+/// server, so a `javascript:` or `data:` URL can never reach a link we render.
+pub fn web_url(text: &str) -> Option<Url> {
+    Url::parse(text).ok().filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// The id of a value that is either a URL string or an object with an `id` (or `href`);
+/// http(s) only.
 pub fn id_of(value: &Value) -> Option<Url> {
     match value {
-        Value::String(s) => Url::parse(s).ok(),
+        Value::String(s) => web_url(s),
         Value::Object(map) => map.get("id").or_else(|| map.get("href")).and_then(id_of),
         Value::Array(items) => items.iter().find_map(id_of),
         _ => None,
@@ -114,7 +121,7 @@ pub fn url_ref<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>
 /// (preferring `text/html` links).
 pub fn link_href(value: &Value) -> Option<Url> {
     match value {
-        Value::String(s) => Url::parse(s).ok(),
+        Value::String(s) => web_url(s),
         Value::Object(map) => {
             map.get("href").or_else(|| map.get("id")).or_else(|| map.get("url")).and_then(link_href)
         }
@@ -129,6 +136,18 @@ pub fn link_href(value: &Value) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_web_urls_are_read_from_other_servers() {
+        for bad in
+            ["javascript:alert(1)", "data:text/html,<script>x</script>", "file:///etc/passwd", "vbscript:x"]
+        {
+            assert_eq!(link_href(&json!(bad)), None, "{bad}");
+            assert_eq!(id_of(&json!({"id": bad})), None, "{bad}");
+        }
+        let mixed = json!([{"href": "javascript:x", "mediaType": "text/html"}, "https://a.example/@x"]);
+        assert_eq!(link_href(&mixed).map(String::from).as_deref(), Some("https://a.example/@x"));
+    }
 
     #[test]
     fn ids_and_links_are_read_in_every_shape() {
