@@ -19,5 +19,6 @@ mod inbox;
 mod mastodon_client;
 mod media;
 mod restart;
+mod scope_matrix;
 mod signup;
 mod streaming;

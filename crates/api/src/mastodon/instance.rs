@@ -42,11 +42,13 @@ async fn empty() -> HttpResponse {
     HttpResponse::Ok().json(json!([]))
 }
 
-async fn preferences() -> HttpResponse {
-    HttpResponse::Ok().json(json!({
+/// `GET /api/v1/preferences` (`read:accounts`, as Mastodon): the caller's posting defaults.
+async fn preferences(auth: super::auth::Auth) -> Result<HttpResponse, ApiError> {
+    auth.user("read:accounts")?;
+    Ok(HttpResponse::Ok().json(json!({
         "posting:default:visibility": "public", "posting:default:sensitive": false, "posting:default:language": null,
         "reading:expand:media": "default", "reading:expand:spoilers": false,
-    }))
+    })))
 }
 
 async fn peers(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
