@@ -122,6 +122,28 @@ pub fn token_hash(token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
+/// True when `a` and `b` are equal, in time that depends only on their lengths (for secrets).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The prefix of a hashed client secret as stored (older rows held the secret itself).
+pub const HASHED_SECRET_PREFIX: &str = "sha256:";
+
+/// How a client secret is stored: [`HASHED_SECRET_PREFIX`] and its [`token_hash`].
+pub fn secret_hash(secret: &str) -> String {
+    format!("{HASHED_SECRET_PREFIX}{}", token_hash(secret))
+}
+
+/// True when `given` is the secret `stored` (as [`secret_hash`] made it, or a legacy plain
+/// secret), compared in constant time.
+pub fn secret_matches(stored: &str, given: &str) -> bool {
+    match stored.strip_prefix(HASHED_SECRET_PREFIX) {
+        Some(hash) => constant_time_eq(hash.as_bytes(), token_hash(given).as_bytes()),
+        None => constant_time_eq(stored.as_bytes(), given.as_bytes()),
+    }
+}
+
 /// The DER bytes inside PEM armour (any label).
 fn der_from_pem(pem: &str) -> Option<Vec<u8>> {
     let body: String =

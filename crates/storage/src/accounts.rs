@@ -236,11 +236,15 @@ fn first(conn: &mut DbConnection, query: AccountQuery) -> StorageResult<Option<L
 
 /// Replaces the password hash of the local user `username`.
 pub fn set_password(conn: &mut DbConnection, username: &str, password_hash: &str) -> StorageResult<()> {
-    let account = find_by_username(conn, username)?.ok_or(StorageError::NotFound)?;
-    diesel::update(users::table.find(account.user.id))
-        .set((users::password_hash.eq(password_hash), users::updated_at.eq(now())))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        let account = find_by_username(conn, username)?.ok_or(StorageError::NotFound)?;
+        diesel::update(users::table.find(account.user.id))
+            .set((users::password_hash.eq(password_hash), users::updated_at.eq(now())))
+            .execute(conn)?;
+        // Whoever knew the old password keeps no app signed in.
+        crate::oauth::revoke_all_of_user(conn, account.user.id)?;
+        Ok(())
+    })
 }
 
 /// Records a successful sign-in.

@@ -53,7 +53,9 @@ impl DbConnection {
             DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
         };
-        applied.map_err(|e| StorageError::Migration(e.to_string()))
+        let applied = applied.map_err(|e| StorageError::Migration(e.to_string()))?;
+        crate::oauth::hash_plain_secrets(self)?;
+        Ok(applied)
     }
 
     /// True on PostgreSQL.

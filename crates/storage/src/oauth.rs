@@ -146,6 +146,40 @@ pub fn revoke_token(conn: &mut DbConnection, token_hash: &str, app_id: i64) -> S
     Ok(n > 0)
 }
 
+/// Replaces every client secret still stored as itself (rows from before secrets were
+/// hashed) with its hash; returns how many. Run at start-up, after the migrations.
+pub fn hash_plain_secrets(conn: &mut DbConnection) -> StorageResult<usize> {
+    use guildhall_core::keys::{HASHED_SECRET_PREFIX, secret_hash};
+    let plain: Vec<(i64, String)> = oauth_apps::table
+        .filter(oauth_apps::client_secret.not_like(format!("{HASHED_SECRET_PREFIX}%")))
+        .select((oauth_apps::id, oauth_apps::client_secret))
+        .load(conn)?;
+    for (id, secret) in &plain {
+        diesel::update(oauth_apps::table.find(id))
+            .set(oauth_apps::client_secret.eq(secret_hash(secret)))
+            .execute(conn)?;
+    }
+    Ok(plain.len())
+}
+
+/// Revokes every token of `user_id` and voids their unused codes (a new password signs every
+/// app out); returns how many tokens.
+pub fn revoke_all_of_user(conn: &mut DbConnection, user_id: i64) -> StorageResult<usize> {
+    let n = diesel::update(
+        oauth_tokens::table
+            .filter(oauth_tokens::user_id.eq(user_id))
+            .filter(oauth_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_tokens::revoked_at.eq(Some(now())))
+    .execute(conn)?;
+    diesel::update(
+        oauth_codes::table.filter(oauth_codes::user_id.eq(user_id)).filter(oauth_codes::used_at.is_null()),
+    )
+    .set(oauth_codes::used_at.eq(Some(now())))
+    .execute(conn)?;
+    Ok(n)
+}
+
 /// Stores an authorization code.
 pub fn create_code(conn: &mut DbConnection, code: &Code) -> StorageResult<()> {
     diesel::insert_into(oauth_codes::table).values(code).execute(conn)?;

@@ -47,7 +47,8 @@ pub async fn create_app(params: Params, state: web::Data<AppState>) -> Result<Ht
         client_secret: random_token(),
         created_at: now(),
     };
-    let stored = app.clone();
+    // The secret is shown once, here; only its hash is kept.
+    let stored = App { client_secret: guildhall_core::keys::secret_hash(&app.client_secret), ..app.clone() };
     state.db.run(move |c| oauth::create_app(c, &stored)).await?;
     Ok(HttpResponse::Ok().json(json!({
         "id": app.id.to_string(), "name": app.name, "website": app.website,
@@ -257,7 +258,7 @@ async fn client(params: &Params, state: &AppState) -> Result<Option<App>, ApiErr
     };
     let (id, secret) = (id.to_owned(), secret.to_owned());
     let app = state.db.run(move |c| oauth::find_app(c, &id)).await?;
-    Ok(app.filter(|a| a.client_secret == secret))
+    Ok(app.filter(|a| guildhall_core::keys::secret_matches(&a.client_secret, &secret)))
 }
 
 /// `POST /oauth/token`: `authorization_code` (with PKCE), `password`, `client_credentials`.
