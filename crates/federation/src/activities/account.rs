@@ -19,6 +19,10 @@ pub async fn update_actor(activity: Activity, actor: DbActor, data: &FedData) ->
         ObjectId::<DbActor>::from(json.id).dereference_forced(data).await?;
         return Ok(());
     }
+    // The checks a fetched actor document gets: inbox and shared inbox on the actor's own
+    // server, the key the actor's own.
+    let own_id = json.id.clone();
+    <DbActor as activitypub_federation::traits::Object>::verify(&json, &own_id, data).await?;
     let domain = authority(&json.id);
     let instance_id = actor.row.instance_id.unwrap_or_default();
     let row = remote_row(&json, instance_id, &domain);
