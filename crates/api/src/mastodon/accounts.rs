@@ -146,13 +146,22 @@ async fn lookup(params: Params, state: web::Data<AppState>) -> Result<HttpRespon
     Ok(HttpResponse::Ok().json(render(&state, actor, false).await?))
 }
 
+/// Most accounts one relationships request may ask about.
+const MAX_RELATIONSHIP_IDS: usize = 80;
+
 async fn relationships(
     auth: Auth,
     params: Params,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = auth.user("read:follows")?.actor.id;
-    let ids: Vec<i64> = params.all("id").iter().filter_map(|i| i.parse().ok()).collect();
+    let ids = params.all("id");
+    if ids.len() > MAX_RELATIONSHIP_IDS {
+        return Err(ApiError::Unprocessable(format!(
+            "Validation failed: id[] may name at most {MAX_RELATIONSHIP_IDS} accounts"
+        )));
+    }
+    let ids: Vec<i64> = ids.iter().filter_map(|i| i.parse().ok()).collect();
     let rels = state
         .db
         .run(move |c| ids.into_iter().map(|t| relationship(c, viewer, t)).collect::<Result<Vec<_>, _>>())
