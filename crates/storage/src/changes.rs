@@ -76,14 +76,13 @@ pub fn notifications_after(
         .load(conn)?)
 }
 
-/// Statuses deleted after `since`: `(id, when)`.
-pub fn deleted_since(conn: &mut DbConnection, since: Timestamp) -> StorageResult<Vec<(i64, Timestamp)>> {
-    let rows: Vec<(i64, Option<Timestamp>)> = statuses::table
+/// Statuses deleted after `since`, oldest deletion first.
+pub fn deleted_statuses_since(conn: &mut DbConnection, since: Timestamp) -> StorageResult<Vec<Status>> {
+    Ok(statuses::table
         .filter(statuses::deleted_at.gt(since))
         .order(statuses::deleted_at.asc())
-        .select((statuses::id, statuses::deleted_at))
-        .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(id, at)| Some((id, at?))).collect())
+        .select(Status::as_select())
+        .load(conn)?)
 }
 
 /// Live statuses edited after `since`, oldest edit first.

@@ -17,6 +17,7 @@ mod registrations;
 mod reports;
 mod sign_up_page;
 mod statuses;
+mod stream_slots;
 pub mod streaming;
 mod tags;
 mod timelines;

@@ -15,6 +15,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use guildhall_core::Id;
+use guildhall_core::model::Visibility;
 use guildhall_storage::notifications::Notification;
 use guildhall_storage::statuses::Status;
 use guildhall_storage::{Db, DbConnection, StorageResult, changes, status_parts, timelines};
@@ -52,17 +53,64 @@ pub enum Change {
     New(Status),
     /// A status was edited.
     Edited(Status),
-    /// A status was deleted.
-    Deleted(i64),
+    /// A status was deleted (the row, to decide who may hear of it).
+    Deleted(Status),
     /// A notification was created.
     Notified(Notification),
+}
+
+/// A change as handed to every stream, with what a stranger sees of it worked out once for
+/// all anonymous streams together (not once per listener).
+#[derive(Debug)]
+pub struct Broadcast {
+    change: Change,
+    public_view: tokio::sync::OnceCell<Arc<PublicView>>,
+}
+
+/// What an anonymous listener may know of a change.
+#[derive(Debug, Default)]
+struct PublicView {
+    /// The status entity a stranger sees, for a public original status a stranger may see.
+    rendered: Option<String>,
+    local: bool,
+    has_media: bool,
+    tags: Vec<String>,
+    /// The id of a deleted public or unlisted status.
+    deleted: Option<i64>,
+}
+
+impl PublicView {
+    fn of(c: &mut DbConnection, ctx: &Ctx, change: &Change) -> StorageResult<PublicView> {
+        Ok(match change {
+            Change::New(s) | Change::Edited(s) => {
+                let public_original = s.visibility == "public" && s.reblog_of_id.is_none();
+                if !(public_original && timelines::may_see(c, s, None)?) {
+                    return Ok(PublicView::default());
+                }
+                PublicView {
+                    rendered: Some(status(c, ctx, s, None)?.to_string()),
+                    local: s.local,
+                    has_media: !status_parts::attachments(c, s.id)?.is_empty(),
+                    tags: status_parts::tags(c, s.id)?,
+                    deleted: None,
+                }
+            }
+            Change::Deleted(s) => PublicView {
+                deleted: matches!(s.visibility()?, Visibility::Public | Visibility::Unlisted).then_some(s.id),
+                ..PublicView::default()
+            },
+            Change::Notified(_) => PublicView::default(),
+        })
+    }
 }
 
 /// The per-process change feed.
 #[derive(Debug)]
 pub struct Streamer {
     db: Db,
-    tx: broadcast::Sender<Arc<Change>>,
+    tx: broadcast::Sender<Arc<Broadcast>>,
+    /// Bounds on open streams.
+    slots: Arc<super::stream_slots::StreamSlots>,
     polling: Mutex<bool>,
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -72,7 +120,7 @@ impl Streamer {
     pub fn new(db: Db) -> Streamer {
         let (tx, _) = broadcast::channel(1024);
         let (closing, _) = tokio::sync::watch::channel(false);
-        Streamer { db, tx, polling: Mutex::new(false), closing }
+        Streamer { db, tx, polling: Mutex::new(false), closing, slots: Arc::default() }
     }
 
     /// Ends every open stream (the server is shutting down: streams would otherwise hold the
@@ -81,8 +129,13 @@ impl Streamer {
         self.closing.send_replace(true);
     }
 
+    /// How many streams are open in this process.
+    pub fn open_streams(&self) -> usize {
+        self.slots.open()
+    }
+
     /// Listens to the feed, starting the poller when it is idle.
-    pub fn subscribe(self: &Arc<Self>) -> broadcast::Receiver<Arc<Change>> {
+    pub fn subscribe(self: &Arc<Self>) -> broadcast::Receiver<Arc<Broadcast>> {
         let rx = self.tx.subscribe();
         let mut polling = self.polling.lock().unwrap_or_else(|e| e.into_inner());
         if !*polling {
@@ -123,7 +176,8 @@ impl Streamer {
                 Ok((next, found)) => {
                     cursor = next;
                     for change in found {
-                        let _ = self.tx.send(Arc::new(change));
+                        let broadcast = Broadcast { change, public_view: tokio::sync::OnceCell::new() };
+                        let _ = self.tx.send(Arc::new(broadcast));
                     }
                 }
                 // Tried again at the next tick from where it stood.
@@ -184,10 +238,11 @@ impl Cursor {
                 out.push(Change::Notified(n));
             }
         }
-        for (id, at) in changes::deleted_since(c, self.deleted_at - window)? {
+        for s in changes::deleted_statuses_since(c, self.deleted_at - window)? {
+            let Some(at) = s.deleted_at else { continue };
             self.deleted_at = self.deleted_at.max(at.min(now));
-            if self.first_time('d', id, at.and_utc().timestamp_micros()) {
-                out.push(Change::Deleted(id));
+            if self.first_time('d', s.id, at.and_utc().timestamp_micros()) {
+                out.push(Change::Deleted(s));
             }
         }
         for s in changes::edited_since(c, self.edited_at - window)? {
@@ -372,9 +427,13 @@ impl Listener {
                     }
                 }
             }
-            Change::Deleted(id) => {
-                for stream in self.streams.iter().filter(|s| **s != Stream::UserNotification) {
-                    out.push((stream.names(), "delete", id.to_string()));
+            Change::Deleted(s) => {
+                // Only whoever could have seen the status hears that it is gone.
+                let alive = Status { deleted_at: None, ..s.clone() };
+                if timelines::may_see(c, &alive, self.viewer)? {
+                    for stream in self.streams.iter().filter(|s| **s != Stream::UserNotification) {
+                        out.push((stream.names(), "delete", s.id.to_string()));
+                    }
                 }
             }
             Change::Notified(n) => {
@@ -399,6 +458,32 @@ impl Listener {
             }
         }
         Ok(out)
+    }
+
+    /// The events of an anonymous listener, from what a stranger sees of the change (no
+    /// database work of its own).
+    fn public_events(&self, change: &Change, view: &PublicView) -> Vec<Event> {
+        let event = if matches!(change, Change::Edited(_)) { "status.update" } else { "update" };
+        let mut out = Vec::new();
+        if let Some(id) = view.deleted {
+            for stream in &self.streams {
+                out.push((stream.names(), "delete", id.to_string()));
+            }
+        }
+        let Some(rendered) = &view.rendered else { return out };
+        for stream in &self.streams {
+            let shows = match stream {
+                Stream::Public { local, only_media } => {
+                    local.is_none_or(|l| l == view.local) && (!only_media || view.has_media)
+                }
+                Stream::Hashtag { tag, local } => (!local || view.local) && view.tags.contains(tag),
+                _ => false,
+            };
+            if shows {
+                out.push((stream.names(), event, rendered.clone()));
+            }
+        }
+        out
     }
 
     /// Whether `s` belongs on `stream` for this viewer (the timelines' own rules).
@@ -484,11 +569,12 @@ async fn server_sent_events(
     let stream =
         Stream::parse(&name, query_value(&req, "tag").as_deref(), query_value(&req, "list").as_deref())?;
     let auth = authenticate(&req, &state).await?;
+    let slot = take_slot(&req, &state, auth.as_ref())?;
     let mut listener = Listener::new(auth.as_ref());
     listener.add(&state, stream).await?;
     let rx = state.streams.subscribe();
     let (tx, out) = tokio::sync::mpsc::channel::<Bytes>(64);
-    actix_web::rt::spawn(pump(state.clone(), listener, rx, Sink::Sse(tx)));
+    actix_web::rt::spawn(pump(state.clone(), listener, rx, Sink::Sse(tx), slot));
     let body = futures::stream::unfold(out, |mut out| async move {
         let chunk = out.recv().await?;
         Some((Ok::<_, actix_web::Error>(chunk), out))
@@ -508,6 +594,7 @@ async fn websocket(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&req, &state).await?;
+    let slot = take_slot(&req, &state, auth.as_ref())?;
     let mut listener = Listener::new(auth.as_ref());
     if let Some(name) = query_value(&req, "stream") {
         let stream =
@@ -520,7 +607,7 @@ async fn websocket(
         response.headers_mut().insert(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
     }
     let rx = state.streams.subscribe();
-    actix_web::rt::spawn(pump(state.clone(), listener, rx, Sink::Ws(session, messages)));
+    actix_web::rt::spawn(pump(state.clone(), listener, rx, Sink::Ws(session, messages), slot));
     Ok(response)
 }
 
@@ -533,8 +620,9 @@ enum Sink {
 async fn pump(
     state: web::Data<AppState>,
     mut listener: Listener,
-    mut rx: broadcast::Receiver<Arc<Change>>,
+    mut rx: broadcast::Receiver<Arc<Broadcast>>,
     mut sink: Sink,
+    _slot: super::stream_slots::Slot,
 ) {
     use futures::StreamExt;
     let ctx = ctx(&state);
@@ -565,10 +653,12 @@ async fn pump(
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                let events = {
+                let events = if listener.viewer.is_none() {
+                    public_view(&state, &ctx, &change).await.map(|view| listener.public_events(&change.change, &view))
+                } else {
                     let (ctx, change) = (ctx.clone(), Arc::clone(&change));
                     let snapshot = listener.clone();
-                    state.db.run(move |c| snapshot.events(c, &ctx, &change)).await
+                    state.db.run(move |c| snapshot.events(c, &ctx, &change.change)).await
                 };
                 let events = match events {
                     Ok(events) => events,
@@ -617,6 +707,35 @@ async fn pump(
             }
         }
     }
+}
+
+/// What a stranger sees of `broadcast`, worked out by the first anonymous stream to ask.
+async fn public_view(
+    state: &AppState,
+    ctx: &Ctx,
+    broadcast: &Arc<Broadcast>,
+) -> StorageResult<Arc<PublicView>> {
+    let view =
+        broadcast
+            .public_view
+            .get_or_try_init(|| {
+                let (ctx, broadcast) = (ctx.clone(), Arc::clone(broadcast));
+                async move {
+                    state.db.run(move |c| PublicView::of(c, &ctx, &broadcast.change)).await.map(Arc::new)
+                }
+            })
+            .await?;
+    Ok(Arc::clone(view))
+}
+
+/// A slot for a new stream, bounded per address, per token and in total (429 beyond).
+fn take_slot(
+    req: &HttpRequest,
+    state: &AppState,
+    auth: Option<&Auth>,
+) -> Result<super::stream_slots::Slot, ApiError> {
+    let address = crate::server::client_address(req);
+    state.streams.slots.take(&address, auth.map(|a| a.token.id))
 }
 
 /// A client's `{"type": "subscribe"|"unsubscribe", "stream": …, "tag"?, "list"?}`.
