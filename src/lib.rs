@@ -76,13 +76,7 @@ impl Instance {
         if !options.disable_signals {
             tokio::spawn(close_streams_on_signal(streams.clone()));
         }
-        let state = AppState {
-            db: db.clone(),
-            config: config.clone(),
-            urls,
-            sign_ins: Default::default(),
-            streams: streams.clone(),
-        };
+        let state = AppState::new(db.clone(), config.clone(), urls, streams.clone());
         let server = guildhall_api::serve(state, federation.clone(), listener, options)?;
         let handle = server.handle();
         let server_task = tokio::spawn(server);

@@ -17,6 +17,6 @@ mod server;
 
 pub use error::ApiError;
 pub use guildhall::route_list as guildhall_routes;
-pub use mastodon::SignInLimiter;
+pub use mastodon::RateLimits;
 pub use mastodon::streaming::Streamer;
 pub use server::{AppState, HttpOptions, serve};

@@ -29,9 +29,32 @@ pub struct AppState {
     /// Our URL layout.
     pub urls: Urls,
     /// Failed sign-ins, for rate limiting.
-    pub sign_ins: Arc<crate::SignInLimiter>,
+    pub limits: Arc<crate::RateLimits>,
     /// The change feed of the streaming API.
     pub streams: Arc<crate::mastodon::streaming::Streamer>,
+    /// Images decoded at once: each may take a hundred megabytes or more while it is worked on.
+    pub image_work: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// The state of a server over `db`, with fresh rate limits and as many concurrent image
+    /// decodes as there are cores (at most four).
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        urls: Urls,
+        streams: Arc<crate::mastodon::streaming::Streamer>,
+    ) -> AppState {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        AppState {
+            db,
+            config,
+            urls,
+            limits: Arc::default(),
+            streams,
+            image_work: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, 4))),
+        }
+    }
 }
 
 /// Server tuning that is not configuration (tests use one worker per instance and flush

@@ -93,7 +93,7 @@ async fn update_credentials(
     }
     fields.sort_by_key(|f| f.0);
     let has_fields = !fields.is_empty();
-    let (avatar_url, header_url) = super::media::profile_images(&state, &params).await?;
+    let (avatar_url, header_url) = super::media::profile_images(&state, user.actor.id, &params).await?;
     let update = ProfileUpdate {
         display_name: params.get("display_name").map(str::to_owned),
         note: params.get("note").map(str::to_owned),

@@ -171,6 +171,11 @@ const FAILURES_PER_LOGIN: usize = 5;
 const FAILURES_PER_ADDRESS: usize = 20;
 /// The window sign-in failures are counted in.
 const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Images one account may upload per [`UPLOAD_WINDOW`] (attachments, avatars, headers), as
+/// Mastodon allows.
+pub const UPLOADS_PER_WINDOW: usize = 30;
+/// The window uploads are counted in.
+const UPLOAD_WINDOW: Duration = Duration::from_secs(30 * 60);
 /// Most keys the limiter holds; past it, expired keys go, then arbitrary ones.
 const MAX_KEYS: usize = 50_000;
 
@@ -185,6 +190,8 @@ enum Counted {
     SignUp,
     /// Refused sign-up forms from one address.
     SignUpFailure,
+    /// Images uploaded by one account.
+    Upload,
 }
 
 impl Counted {
@@ -194,6 +201,7 @@ impl Counted {
             Counted::AddressFailure => FAILURES_PER_ADDRESS,
             Counted::SignUp => SIGN_UPS_PER_HOUR,
             Counted::SignUpFailure => SIGN_UP_FAILURES_PER_HOUR,
+            Counted::Upload => UPLOADS_PER_WINDOW,
         }
     }
 
@@ -201,23 +209,25 @@ impl Counted {
         match self {
             Counted::LoginFailure | Counted::AddressFailure => WINDOW,
             Counted::SignUp | Counted::SignUpFailure => SIGN_UP_WINDOW,
+            Counted::Upload => UPLOAD_WINDOW,
         }
     }
 }
 
-/// Failed sign-ins and sign-ups, limited per login and address together and per address.
+/// The in-memory rate limits: failed sign-ins (per login and address together, and per
+/// address), sign-ups and refused sign-up forms per address, image uploads per account.
 ///
 /// Keys are 64-bit hashes under a per-process random key, so a megabyte-long login costs eight
-/// bytes; only failures and sign-ups insert (a check never does); each key keeps at most its
+/// bytes; only what is counted inserts (a check never does); each key keeps at most its
 /// limit of instants; and the map holds at most [`MAX_KEYS`] keys. Per process: several
 /// processes behind one balancer each count their own share.
 #[derive(Debug, Default)]
-pub struct SignInLimiter {
+pub struct RateLimits {
     hasher: std::hash::RandomState,
     failures: Mutex<HashMap<u64, Vec<Instant>>>,
 }
 
-impl SignInLimiter {
+impl RateLimits {
     fn key(&self, counted: Counted, address: &str, login: Option<&str>) -> u64 {
         use std::hash::{BuildHasher, Hash, Hasher};
         let mut h = self.hasher.build_hasher();
@@ -308,6 +318,19 @@ impl SignInLimiter {
         self.record(Counted::SignUpFailure, self.key(Counted::SignUpFailure, address, None));
     }
 
+    /// 429 when account `actor_id` uploaded [`UPLOADS_PER_WINDOW`] images in the window.
+    pub fn check_upload(&self, actor_id: i64) -> Result<(), ApiError> {
+        if self.limited(Counted::Upload, self.key(Counted::Upload, &actor_id.to_string(), None)) {
+            return Err(ApiError::TooManyRequests("Too many uploads; try again later".into()));
+        }
+        Ok(())
+    }
+
+    /// Records an image upload by account `actor_id`.
+    pub fn uploaded(&self, actor_id: i64) {
+        self.record(Counted::Upload, self.key(Counted::Upload, &actor_id.to_string(), None));
+    }
+
     /// How many keys are held (for tests and the memory benchmark).
     pub fn keys(&self) -> usize {
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -333,7 +356,7 @@ mod tests {
 
     #[test]
     fn limiter_counts_per_login_and_address() {
-        let limiter = SignInLimiter::default();
+        let limiter = RateLimits::default();
         for _ in 0..5 {
             assert!(limiter.check("ada", "10.0.0.1").is_ok());
             limiter.failed("ADA", "10.0.0.1");
@@ -349,7 +372,7 @@ mod tests {
 
     #[test]
     fn limiter_checks_without_inserting_and_stays_bounded() {
-        let limiter = SignInLimiter::default();
+        let limiter = RateLimits::default();
         let huge = "x".repeat(1 << 20);
         for i in 0..1000 {
             assert!(limiter.check(&huge, &format!("10.1.{}.{}", i / 256, i % 256)).is_ok());

@@ -78,9 +78,12 @@ pub(crate) fn media_ids(params: &Params) -> Result<Vec<i64>, ApiError> {
     Ok(ids)
 }
 
-/// Processes and stores an uploaded image by `profile`; refuses files over the limit.
+/// Processes and stores an image `uploader` sent, by `profile`: refuses files over the size
+/// limit and uploaders over theirs ([`super::auth::UPLOADS_PER_WINDOW`]), and decodes no more
+/// images at once than the server allows.
 async fn store_upload(
     state: &AppState,
+    uploader: i64,
     file: &Upload,
     profile: Profile,
 ) -> Result<crate::media::Stored, ApiError> {
@@ -90,6 +93,10 @@ async fn store_upload(
             MAX_UPLOAD_BYTES >> 20
         )));
     }
+    state.limits.check_upload(uploader)?;
+    state.limits.uploaded(uploader);
+    let _permit =
+        state.image_work.acquire().await.map_err(|_| ApiError::Internal("image work closed".into()))?;
     store(state.config.media_dir.clone(), file.data.clone(), profile).await
 }
 
@@ -97,6 +104,7 @@ async fn store_upload(
 /// update, when sent; returns their URLs.
 pub(crate) async fn profile_images(
     state: &AppState,
+    uploader: i64,
     params: &Params,
 ) -> Result<(Option<String>, Option<String>), ApiError> {
     let mut urls = [None, None];
@@ -104,7 +112,7 @@ pub(crate) async fn profile_images(
         urls.iter_mut().zip([("avatar", process::AVATAR), ("header", process::HEADER)])
     {
         if let Some(file) = params.file(field) {
-            let stored = store_upload(state, file, profile).await?;
+            let stored = store_upload(state, uploader, file, profile).await?;
             *url = Some(state.urls.media(&stored.original.name));
         }
     }
@@ -118,7 +126,7 @@ async fn upload(auth: Auth, params: Params, state: web::Data<AppState>) -> Resul
         .file("file")
         .ok_or_else(|| ApiError::Unprocessable("Validation failed: File can't be blank".into()))?;
     let (description, focus) = (description(&params)?.filter(|d| !d.is_empty()), focus_param(&params)?);
-    let stored = store_upload(&state, file, process::ATTACHMENT).await?;
+    let stored = store_upload(&state, user.actor.id, file, process::ATTACHMENT).await?;
     let row = Attachment {
         id: Id::generate().0,
         status_id: None,

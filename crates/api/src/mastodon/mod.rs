@@ -22,7 +22,7 @@ pub mod streaming;
 mod tags;
 mod timelines;
 
-pub use auth::SignInLimiter;
+pub use auth::RateLimits;
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};

@@ -193,13 +193,13 @@ pub async fn authorize_submit(
     }
     let login = params.required("login")?.to_owned();
     let address = crate::server::client_address(&request);
-    state.sign_ins.check(&login, &address)?;
+    state.limits.check(&login, &address)?;
     let password = params.required("password")?.to_owned();
     let account = guildhall_federation::local_actors::check_password(&state.db, &login, &password)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(account) = account else {
-        state.sign_ins.failed(&login, &address);
+        state.limits.failed(&login, &address);
         return Ok(authorize_form(
             &req,
             &params,
@@ -352,7 +352,7 @@ async fn password_grant(
         return Ok(Err("username and password are required".into()));
     };
     let address = crate::server::client_address(request);
-    state.sign_ins.check(login, &address)?;
+    state.limits.check(login, &address)?;
     let scopes = params.get("scope").map(|s| s.replace('+', " ")).unwrap_or_else(|| "read".into());
     if !scopes_within(&scopes, &app.scopes) {
         return Ok(Err("The requested scope is not allowed".into()));
@@ -370,7 +370,7 @@ async fn password_grant(
             Ok(Ok((app.id, Some(a.user.id), scopes)))
         }
         (None, _) => {
-            state.sign_ins.failed(login, &address);
+            state.limits.failed(login, &address);
             Ok(Err("Invalid username or password".into()))
         }
     }

@@ -112,11 +112,11 @@ pub(crate) async fn sign_up(state: &AppState, form: SignUp, address: &str) -> Re
     if mode == RegistrationMode::Closed {
         return Err(Refusal::Closed);
     }
-    state.sign_ins.check_sign_up(address).map_err(Refusal::Failed)?;
+    state.limits.check_sign_up(address).map_err(Refusal::Failed)?;
     let errors = validate(state, &form).await.map_err(Refusal::Failed)?;
     if !errors.is_empty() {
         // Counted, so the form cannot be used to test addresses for membership without end.
-        state.sign_ins.sign_up_refused(address);
+        state.limits.sign_up_refused(address);
         return Err(Refusal::Invalid(errors));
     }
     let pending = mode == RegistrationMode::Approval;
@@ -125,7 +125,7 @@ pub(crate) async fn sign_up(state: &AppState, form: SignUp, address: &str) -> Re
         NewUser { username: &form.username, email: &form.email, password: &form.password, role: Role::User };
     let created = local_actors::register_user(&state.db, &state.urls, new, registration).await;
     if created.is_ok() {
-        state.sign_ins.signed_up(address);
+        state.limits.signed_up(address);
     }
     created.map_err(|e| match e {
         // Someone took the name or address since the check.

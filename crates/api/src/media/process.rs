@@ -21,6 +21,14 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 /// `image_matrix_limit`, so apps downscale before sending).
 pub const MAX_PIXELS: u64 = 33_177_600;
 
+/// Most bytes a decoded image may fill: an 8-bit RGBA image of [`MAX_PIXELS`]. A 16-bit image
+/// (which fills twice as much per pixel) must have half as many pixels. The decoders are held
+/// to this (plus a little for their own buffers) too.
+pub const MAX_DECODED_BYTES: u64 = MAX_PIXELS * 4;
+
+/// What a decoder may allocate beyond the image itself.
+const DECODER_SLACK_BYTES: u64 = 16 << 20;
+
 /// JPEG quality of re-encoded images.
 const JPEG_QUALITY: u8 = 85;
 
@@ -63,6 +71,11 @@ pub enum MediaError {
     /// Too many pixels.
     #[error("Validation failed: the image is {0}x{1} pixels; at most {MAX_PIXELS} pixels are accepted")]
     TooLarge(u32, u32),
+    /// Too many bytes once decoded (deep colour at a large size).
+    #[error(
+        "Validation failed: the image is {0}x{1} pixels at {2} bytes a pixel; send it with 8 bits per channel or fewer pixels"
+    )]
+    TooDeep(u32, u32, u16),
     /// Encoding the result failed (a bug, not the client's fault).
     #[error("encoding failed: {0}")]
     Encode(String),
@@ -153,11 +166,25 @@ fn decode(bytes: &[u8]) -> Result<(DynamicImage, ImageFormat), MediaError> {
     };
     let mut decoder = reader.into_decoder().map_err(undecodable)?;
     let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
         return Err(MediaError::TooLarge(width, height));
     }
+    let depth = decoder.color_type().bytes_per_pixel();
+    if pixels * u64::from(depth) > MAX_DECODED_BYTES {
+        return Err(MediaError::TooDeep(width, height, depth.into()));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODED_BYTES + DECODER_SLACK_BYTES);
+    decoder.set_limits(limits).map_err(undecodable)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    // Every output is 8 bits a channel: narrow deep images now, before any copy of them.
+    let mut image = match (image.color().bytes_per_pixel() > 4, image.color().has_alpha()) {
+        (false, _) => image,
+        (true, true) => DynamicImage::ImageRgba8(image.to_rgba8()),
+        (true, false) => DynamicImage::ImageRgb8(image.to_rgb8()),
+    };
     image.apply_orientation(orientation);
     Ok((image, format))
 }
@@ -188,6 +215,14 @@ fn shrink(
     if (width, height) == (image.width(), image.height()) {
         return image;
     }
+    // A large reduction by area averaging first: its memory is the result's, where a
+    // filtered resize holds a float copy of (new width x old height).
+    let image =
+        if u64::from(width) * u64::from(height) * 4 < u64::from(image.width()) * u64::from(image.height()) {
+            image.thumbnail_exact(width.saturating_mul(2), height.saturating_mul(2))
+        } else {
+            image
+        };
     image.resize_exact(width, height, filter)
 }
 
