@@ -69,6 +69,7 @@ impl Instance {
             config: config.clone(),
             urls: urls.clone(),
             delivery_wakeup: wakeup.clone(),
+            fetch_signer: None,
         };
         let federation = fed_state.federation_config(&instance_actor).await?;
         let delivery = DeliveryWorker::new(db.clone(), wakeup, config.insecure)?;

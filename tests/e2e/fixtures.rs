@@ -241,7 +241,11 @@ async fn lemmy_communities_and_guppe_groups_are_groups_and_lemmy_pages_show_thei
     )
     .await;
     let note: ApNote = serde_json::from_value(page).unwrap();
-    let stored = guildhall_federation::objects::status::store_remote(note, &node.fed()).await.unwrap().row;
+    // As the community relays it: stored in that group, its audience.
+    let stored = guildhall_federation::objects::status::store_relayed(note, &community, &node.fed())
+        .await
+        .unwrap()
+        .row;
     assert_eq!(stored.group_id, Some(community.id), "the page's audience is its community");
     let entity: Value = client
         .get(node.url(&format!("/api/v1/statuses/{}", stored.id)))

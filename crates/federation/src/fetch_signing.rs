@@ -33,6 +33,25 @@ impl SignFetches {
     }
 }
 
+impl SignFetches {
+    /// The status code `url` answers a GET signed by us with: how a refusal (401, 403) is told
+    /// from absence (404), which activitypub_federation's fetch does not say.
+    pub async fn status_of(
+        &self,
+        url: &url::Url,
+        insecure: bool,
+    ) -> Result<reqwest::StatusCode, crate::FedError> {
+        let client = crate::state::http_client(insecure)?;
+        let mut request = client.get(url.as_str()).header("Accept", crate::AP_CONTENT_TYPE);
+        for (name, value) in signing::sign("GET", url, None, &self.key.0, &self.key.1)? {
+            request = request.header(name, value);
+        }
+        let response =
+            request.send().await.map_err(|e| crate::FedError::Internal(format!("fetching {url}: {e}")))?;
+        Ok(response.status())
+    }
+}
+
 #[async_trait::async_trait]
 impl Middleware for SignFetches {
     async fn handle(

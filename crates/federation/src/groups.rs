@@ -31,39 +31,42 @@ pub fn is_mastodon_family(software: Option<&str>) -> bool {
     })
 }
 
-/// The remote group a received note is posted into: its `audience`, a group it is addressed
-/// to or mentions, or else (unless it is a direct message) its parent's group.
+/// Whether `note` names the group `group_ap_id`: as its `audience`, in `to` or `cc`, or as a
+/// mention.
 ///
-/// Our own groups are never assigned here: only [`on_new_status`] puts a status into a local
-/// group, after checking that its author may post there.
-pub fn group_of(c: &mut DbConnection, note: &ApNote, parent: Option<&Status>) -> StorageResult<Option<i64>> {
-    if let Some(group) = addressed_group(c, note)? {
-        return Ok(Some(group.id).filter(|_| !group.is_local()));
-    }
-    let direct =
-        !note.to.iter().chain(&note.cc).any(|a| crate::protocol::is_public(a) || a.ends_with("/followers"));
-    let inherited = parent.and_then(|p| p.group_id).filter(|_| !direct);
-    match inherited {
-        Some(g) if actors::get(c, g)?.is_local() => Ok(None),
-        other => Ok(other),
-    }
+/// A note naming a group is not yet in it: a remote post is placed into a remote group only
+/// when that group relays it ([`claim_for_group`]), so nobody can put a post past a group's
+/// moderation by addressing it there. Our own groups decide in [`on_new_status`].
+pub fn names_group(note: &ApNote, group_ap_id: &str) -> bool {
+    let mut mentions = note.tag.iter().filter(|t| t.kind == "Mention").filter_map(|t| t.href.as_deref());
+    note.audience.iter().any(|a| a.as_str() == group_ap_id)
+        || note.to.iter().chain(&note.cc).any(|a| a == group_ap_id)
+        || mentions.any(|m| m == group_ap_id)
 }
 
-/// The group a note names: its `audience`, or a group in `to`, `cc` or its mentions.
-fn addressed_group(c: &mut DbConnection, note: &ApNote) -> StorageResult<Option<Actor>> {
-    let mentions = note.tag.iter().filter(|t| t.kind == "Mention").filter_map(|t| t.href.clone());
-    let named = note.audience.iter().map(url::Url::to_string).chain(note.to.iter().cloned());
-    for id in named.chain(note.cc.iter().cloned()).chain(mentions) {
-        if crate::protocol::is_public(&id) {
-            continue;
-        }
-        if let Some(actor) = actors::find_by_ap_id(c, &id)?
-            && actor.kind == "group"
-        {
-            return Ok(Some(actor));
-        }
+/// Puts `status`, just relayed by the remote group `group`, into that group: when it names the
+/// group (`named`, from [`names_group`]; a members-only group's posts are addressed to it
+/// alone) or, unless it is a direct message, replies in one of the group's threads; and only
+/// when it is in no group yet.
+pub fn claim_for_group(
+    c: &mut DbConnection,
+    status: &Status,
+    group: &Actor,
+    named: bool,
+) -> StorageResult<()> {
+    if group.is_local() || group.kind != "group" || status.group_id.is_some() {
+        return Ok(());
     }
-    Ok(None)
+    let in_thread = match status.in_reply_to_id {
+        Some(parent) if status.visibility()? != Visibility::Direct => {
+            statuses::get(c, parent)?.group_id == Some(group.id)
+        }
+        _ => false,
+    };
+    if named || in_thread {
+        statuses::set_group(c, status.id, Some(group.id))?;
+    }
+    Ok(())
 }
 
 /// The local group a new status asks to be posted into: the one it names (for local authors,

@@ -29,6 +29,8 @@ pub struct FedState {
     pub urls: Urls,
     /// Wakes the delivery worker when something was queued.
     pub delivery_wakeup: Arc<Notify>,
+    /// Signs our fetches as the instance actor (set by [`FedState::federation_config`]).
+    pub fetch_signer: Option<crate::fetch_signing::SignFetches>,
 }
 
 /// Request-scoped federation data (counts outgoing fetches to bound recursion).
@@ -76,7 +78,7 @@ impl FedState {
     /// Builds the library configuration. In insecure mode http, ports and loopback are
     /// allowed; otherwise only https to public addresses. Fetches are signed by the instance
     /// actor, for servers in authorized-fetch mode.
-    pub async fn federation_config(self, instance_actor: &DbActor) -> Result<FedConfig, FedError> {
+    pub async fn federation_config(mut self, instance_actor: &DbActor) -> Result<FedConfig, FedError> {
         let insecure = self.config.insecure;
         let domain = self.config.domain.to_string();
         let client = http_client(insecure)?;
@@ -87,9 +89,9 @@ impl FedState {
             .map_err(|e| FedError::Internal(format!("instance key: {e}")))?;
         // The key id activitypub_federation gives the instance actor's signatures.
         let key_id = format!("{}#main-key", instance_actor.row.ap_id);
-        let client = reqwest_middleware::ClientBuilder::new(client)
-            .with(crate::fetch_signing::SignFetches::new(key_id, key))
-            .build();
+        let signer = crate::fetch_signing::SignFetches::new(key_id, key);
+        self.fetch_signer = Some(signer.clone());
+        let client = reqwest_middleware::ClientBuilder::new(client).with(signer).build();
         FederationConfig::builder()
             .domain(domain)
             .client(client)

@@ -108,6 +108,18 @@ pub fn set_group(conn: &mut DbConnection, id: i64, group_id: Option<i64>) -> Sto
     Ok(())
 }
 
+/// Whether `actor_id` has a live post in group `group_id`.
+pub fn has_post_in_group(conn: &mut DbConnection, actor_id: i64, group_id: i64) -> StorageResult<bool> {
+    let found: Option<i64> = statuses::table
+        .filter(statuses::actor_id.eq(actor_id))
+        .filter(statuses::group_id.eq(group_id))
+        .filter(statuses::deleted_at.is_null())
+        .select(statuses::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Marks a status deleted and blanks its content; its boosts and edit history go with it.
 pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
     crate::transaction(conn, |conn| {

@@ -10,7 +10,7 @@ use url::Url;
 use crate::error::FedError;
 use crate::groups;
 use crate::objects::actor::DbActor;
-use crate::objects::status::{DbStatus, store_remote, store_remote_then, visibility_of};
+use crate::objects::status::{DbStatus, store_relayed, store_remote, store_remote_then, visibility_of};
 use crate::protocol::activity::Activity;
 use crate::protocol::note::{ApNote, STATUS_TYPES};
 use crate::state::FedData;
@@ -189,7 +189,20 @@ pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Res
         return Ok(());
     }
     let Some(object_id) = activity.object_id() else { return Ok(()) };
-    let original = ObjectId::<DbStatus>::from(object_id).dereference(data).await?.row;
+    let mut original = ObjectId::<DbStatus>::from(object_id).dereference(data).await?.row;
+    if actor.row.kind == "group" && original.group_id.is_none() {
+        // A group's plain Announce is its relay in the form Mastodon shows: the post is in the
+        // group when it mentions the group or replies in its thread.
+        let (group, status) = (actor.row.clone(), original.clone());
+        original = data
+            .db
+            .run(move |c| {
+                let named = guildhall_storage::status_parts::mentions(c, status.id)?.contains(&group.id);
+                groups::claim_for_group(c, &status, &group, named)?;
+                statuses::get(c, status.id)
+            })
+            .await?;
+    }
     // Boosts of non-public posts only by their author (Mastodon's self-boost to followers).
     if !matches!(original.visibility.as_str(), "public" | "unlisted") && original.actor_id != actor.row.id {
         return Err(FedError::Forbidden("only public posts can be boosted".into()));
@@ -201,44 +214,85 @@ pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Res
     store_boost(&activity, &actor, original, data).await
 }
 
-/// A relayed `Create`/`Update`: the object is fetched from its origin. A members-only group's
-/// post is shown by its origin only to that server's own members, so when the fetch is refused
-/// the embedded copy is taken on the group's word — only for a new, non-public post of a
-/// remote author addressed to that very group, and then shown to the group's members alone
-/// (its other addressees and mentions are dropped, so a group cannot put words in anyone's
+/// A relayed `Create`/`Update`: the object is fetched from its origin and stored in the group
+/// that relayed it.
+///
+/// A members-only group's post may be shown by its origin only to that server's own members.
+/// When the origin refuses our signed fetch (401 or 403, not a 404), the embedded copy is taken
+/// on the group's word, and only then when: the group is members-only; the author already has
+/// a post in this group that we fetched from its origin (a known member); the post is new,
+/// remote, not public and addressed to that very group. It is shown to the group's members
+/// alone (other addressees and mentions are dropped, so a group cannot put words in anyone's
 /// mouth towards people outside it).
 async fn relayed_content(inner: &Value, group: &DbActor, data: &FedData) -> Result<(), FedError> {
     let Some(object_id) = inner.get("object").and_then(crate::protocol::id_of) else { return Ok(()) };
-    let fetched = ObjectId::<DbStatus>::from(object_id).dereference_forced(data).await;
-    let Err(fetch_error) = fetched else { return Ok(()) };
-    let Some(embedded) = inner.get("object").filter(|o| o.is_object()) else { return Err(fetch_error) };
-    let note: ApNote = serde_json::from_value(embedded.clone())?;
-    let for_this_group = note.audience.as_ref().is_some_and(|a| a.as_str() == group.row.ap_id);
-    let public = note.to.iter().chain(&note.cc).any(|a| crate::protocol::is_public(a));
-    let inner_actor = inner.get("actor").and_then(crate::protocol::id_of);
-    if group.row.kind != "group"
-        || !for_this_group
-        || public
-        || inner_actor.as_ref() != Some(&note.attributed_to)
-    {
-        return Err(fetch_error);
-    }
-    let local_domain = data.config.domain.to_string();
-    let local = |u: &Url| crate::objects::actor::authority(u) == local_domain;
-    if local(&note.id) || local(&note.attributed_to) {
-        return Err(fetch_error);
-    }
-    let id = note.id.to_string();
-    if data.db.run(move |c| statuses::find_by_ap_id(c, &id)).await?.is_some() {
-        return Err(fetch_error);
+    let fetch_error = match fetch_note(&object_id, data).await {
+        Ok(note) => {
+            store_relayed(note, &group.row, data).await?;
+            return Ok(());
+        }
+        Err(e) => e,
+    };
+    let note = embedded_copy(inner, group, data).await?.ok_or(fetch_error)?;
+    let refused = match &data.fetch_signer {
+        Some(signer) => signer.status_of(&note.id, data.config.insecure).await.ok(),
+        None => None,
+    };
+    if !refused.is_some_and(|s| s == 401 || s == 403) {
+        return Err(FedError::Forbidden("the relayed post is not confirmed by its origin".into()));
     }
     let mut note = note;
     note.to = vec![group.row.ap_id.clone()];
     note.cc = Vec::new();
     note.tag.retain(|t| t.kind != "Mention");
     tracing::debug!(id = %note.id, group = %group.row.ap_id, "members-only post taken from its group");
-    store_remote(note, data).await?;
+    store_relayed(note, &group.row, data).await?;
     Ok(())
+}
+
+/// The note at `id`, from its origin (which must be the note's own server).
+async fn fetch_note(id: &Url, data: &FedData) -> Result<ApNote, FedError> {
+    let fetched = activitypub_federation::fetch::fetch_object_http::<_, ApNote>(id, data).await?;
+    let note = fetched.object;
+    activitypub_federation::protocol::verification::verify_domains_match(&note.id, id)?;
+    Ok(note)
+}
+
+/// The embedded note of a relay when the rules of [`relayed_content`] let it be taken on the
+/// group's word (before asking the origin); `None` otherwise.
+async fn embedded_copy(inner: &Value, group: &DbActor, data: &FedData) -> Result<Option<ApNote>, FedError> {
+    let Some(embedded) = inner.get("object").filter(|o| o.is_object()) else { return Ok(None) };
+    let Ok(note) = serde_json::from_value::<ApNote>(embedded.clone()) else { return Ok(None) };
+    let for_this_group = note.audience.as_ref().is_some_and(|a| a.as_str() == group.row.ap_id);
+    let public = note.to.iter().chain(&note.cc).any(|a| crate::protocol::is_public(a));
+    let inner_actor = inner.get("actor").and_then(crate::protocol::id_of);
+    if group.row.kind != "group"
+        || !group.row.members_only
+        || !for_this_group
+        || public
+        || inner_actor.as_ref() != Some(&note.attributed_to)
+    {
+        return Ok(None);
+    }
+    let local_domain = data.config.domain.to_string();
+    let local = |u: &Url| crate::objects::actor::authority(u) == local_domain;
+    if local(&note.id) || local(&note.attributed_to) {
+        return Ok(None);
+    }
+    let (id, author, group_id) = (note.id.to_string(), note.attributed_to.to_string(), group.row.id);
+    let known_member = data
+        .db
+        .run(move |c| {
+            if statuses::find_by_ap_id(c, &id)?.is_some() {
+                return Ok(false);
+            }
+            let Some(author) = guildhall_storage::actors::find_by_ap_id(c, &author)? else {
+                return Ok(false);
+            };
+            statuses::has_post_in_group(c, author.id, group_id)
+        })
+        .await?;
+    Ok(known_member.then_some(note))
 }
 
 /// A relayed `Delete`: the group may remove anything posted in it.

@@ -171,6 +171,16 @@ pub async fn store_remote(note: ApNote, data: &Data<FedState>) -> Result<DbStatu
     store_remote_then(note, data, |_, _| Ok(())).await
 }
 
+/// Stores a note that the remote group `group` relayed (fetched from its origin, or taken on
+/// the group's word where that is allowed), and places it in the group
+/// ([`crate::groups::claim_for_group`]).
+pub async fn store_relayed(note: ApNote, group: &Actor, data: &Data<FedState>) -> Result<DbStatus, FedError> {
+    let named = crate::groups::names_group(&note, &group.ap_id);
+    let group = group.clone();
+    store_remote_then(note, data, move |c, status| crate::groups::claim_for_group(c, status, &group, named))
+        .await
+}
+
 /// [`store_remote`], running `then` on the stored status in the same transaction (a group
 /// decides about a post as it is stored, so nobody sees it in between).
 pub async fn store_remote_then(
@@ -236,11 +246,9 @@ fn upsert_status(
         in_reply_to_ap_id: note.in_reply_to.as_ref().map(Url::to_string),
         in_reply_to_actor_id: parent.map(|p| p.actor_id),
         reblog_of_id: None,
-        // A stored status keeps its group (a local group may have refused it).
-        group_id: match &existing {
-            Some(s) => s.group_id,
-            None => crate::groups::group_of(c, note, parent)?,
-        },
+        // A stored status keeps its group (a local group may have refused it); a new one is
+        // in none until a group takes it (ours) or relays it (another server's).
+        group_id: existing.as_ref().and_then(|s| s.group_id),
         visibility: visibility.as_str().to_owned(),
         title: note.name.as_deref().map(strip_html),
         content: sanitize_html(&note.html()),
