@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::support::{Cluster, TestInstance, http};
 
 /// Signs `body` as `key_id` with `key` and POSTs `sent_body` (normally the same) to `inbox`.
-async fn post_signed(
+pub(crate) async fn post_signed(
     inbox: &str,
     body: &[u8],
     sent_body: &[u8],
@@ -24,7 +24,7 @@ async fn post_signed(
     request.send().await.unwrap().status()
 }
 
-async fn key_of(node: &TestInstance, actor_id: i64) -> SigningKey {
+pub(crate) async fn key_of(node: &TestInstance, actor_id: i64) -> SigningKey {
     let pem = node.instance.db().run(move |c| actors::private_key(c, actor_id)).await.unwrap();
     SigningKey::from_pem(&pem).unwrap()
 }
