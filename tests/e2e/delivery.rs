@@ -203,7 +203,7 @@ async fn a_fan_out_interrupted_by_a_crash_completes_after_restart() {
 #[tokio::test]
 async fn two_processes_on_postgres_share_the_queue_without_duplicates() {
     let Some(url) = guildhall_storage::testing::postgres_url() else {
-        eprintln!("GUILDHALL_TEST_POSTGRES_URL not set: skipped");
+        guildhall_storage::testing::cannot_run("GUILDHALL_TEST_POSTGRES_URL not set: the two-process test");
         return;
     };
     let backend = crate::support::Backend::Postgres(url);

@@ -34,7 +34,7 @@ async fn every_error_body_is_json() {
 #[tokio::test]
 async fn health_is_503_when_the_database_is_gone() {
     let Some(base) = std::env::var("GUILDHALL_TEST_POSTGRES_URL").ok() else {
-        eprintln!("GUILDHALL_TEST_POSTGRES_URL not set: skipped");
+        guildhall_storage::testing::cannot_run("GUILDHALL_TEST_POSTGRES_URL not set: the database-gone test");
         return;
     };
     let name = format!("gh_health_{}", guildhall_core::Id::generate().0);

@@ -18,7 +18,9 @@ fn mastodon_py_available() -> bool {
 #[tokio::test]
 async fn mastodon_py_signs_in_posts_follows_and_replies_across_instances() {
     if !mastodon_py_available() {
-        eprintln!("python3 with Mastodon.py not found (pip install Mastodon.py): skipped");
+        guildhall_storage::testing::cannot_run(
+            "python3 with Mastodon.py not found (pip install Mastodon.py)",
+        );
         return;
     }
     let cluster = Cluster::start(2).await;

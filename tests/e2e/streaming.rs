@@ -111,6 +111,22 @@ impl Ws {
         }
     }
 
+    /// Waits until the server has handled every message sent so far: it answers messages in
+    /// order, so the error it answers a message of unknown type with is that signal.
+    async fn subscribed(&mut self) {
+        self.send(r#"{"type":"barrier","stream":"public"}"#).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let text = tokio::time::timeout_at(deadline, self.next_text())
+                .await
+                .unwrap_or_else(|_| panic!("no answer to the barrier within {WAIT:?}"));
+            let message: Value = serde_json::from_str(&text).unwrap();
+            if message["error"].as_str().is_some_and(|e| e.contains("Unknown message type")) {
+                return;
+            }
+        }
+    }
+
     /// Waits for a message of `event` whose payload contains `needle`.
     async fn until(&mut self, event: &str, needle: &str) -> Value {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -177,7 +193,7 @@ async fn streams_deliver_updates_notifications_and_deletions() {
         let message = ws.until("update", "on the wire").await;
         assert_eq!(message["stream"], json!(["public:local"]));
         ws.send(r#"{"type":"subscribe","stream":"hashtag","tag":"GLAM"}"#).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        ws.subscribed().await;
         call(M::POST, &t, "/api/v1/statuses", Some(&bob_token), Some(json!({"status": "about #glam"}))).await;
         // The post is on both streams this socket listens to: one message for each.
         let mut streams = vec![ws.until("update", "about").await["stream"].clone()];

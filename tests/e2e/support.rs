@@ -22,7 +22,9 @@ pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite];
     match guildhall_storage::testing::postgres_url() {
         Some(url) => all.push(Backend::Postgres(url)),
-        None => eprintln!("GUILDHALL_TEST_POSTGRES_URL not set: PostgreSQL half skipped"),
+        None => {
+            guildhall_storage::testing::cannot_run("GUILDHALL_TEST_POSTGRES_URL not set: PostgreSQL half")
+        }
     }
     all
 }

@@ -1,7 +1,8 @@
 //! Test support: fresh databases on both backends.
 //!
 //! PostgreSQL tests read `GUILDHALL_TEST_POSTGRES_URL`; without it they are skipped with a
-//! printed notice, so `cargo test` passes on a machine with no PostgreSQL.
+//! printed notice, so `cargo test` passes on a machine with no PostgreSQL — except in CI
+//! (`CI` set), where a part that cannot run fails the run ([`cannot_run`]).
 
 #[cfg(test)]
 use std::future::Future;
@@ -29,8 +30,19 @@ where
             let (db, _) = Db::connect_and_migrate(&url).await.expect("postgres");
             test(db).await;
         }
-        None => eprintln!("GUILDHALL_TEST_POSTGRES_URL not set: PostgreSQL half skipped"),
+        None => cannot_run("GUILDHALL_TEST_POSTGRES_URL not set: PostgreSQL half"),
     }
+}
+
+/// Says that part of a test cannot run here (`what`, such as "PostgreSQL half"): a printed
+/// notice on a developer's machine, a failure in CI, where every test must run.
+///
+/// # Panics
+/// When the `CI` variable is set (to anything but `false` or `0`).
+pub fn cannot_run(what: &str) {
+    let in_ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
+    assert!(!in_ci, "{what} cannot run, and CI runs every test");
+    eprintln!("{what}: skipped");
 }
 
 /// A URL for a fresh, empty schema on the test PostgreSQL server, or `None` without one.
