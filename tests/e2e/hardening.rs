@@ -527,3 +527,85 @@ async fn finding_18_a_deletion_reaches_only_streams_that_could_see_the_post() {
     assert!(!seen.iter().any(|(_, data)| data.contains(dm_id)), "a stranger heard of the DM: {seen:?}");
     t.instance.stop().await.unwrap();
 }
+
+/// Outbox documents of `actor_id` on `node` of `kind`, oldest first.
+async fn published(node: &TestInstance, actor_id: i64, kind: &'static str) -> Vec<Value> {
+    use diesel::prelude::*;
+    use guildhall_storage::schema::outbox_activities as o;
+    let rows: Vec<String> = node
+        .instance
+        .db()
+        .run(move |c| {
+            Ok(o::table
+                .filter(o::actor_id.eq(actor_id))
+                .filter(o::kind.eq(kind))
+                .order(o::id.asc())
+                .select(o::json)
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    rows.iter().map(|j| serde_json::from_str(j).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn one_door_unblocking_sends_undo_block_embedding_the_original() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    let ada = a.user("ada").await;
+    let bob = b.user("bob").await;
+    let bob_at_a = actions::resolve_actor(&a.fed(), &b.handle("bob")).await.unwrap();
+    let ada_token = token(a, "ada", "read write follow").await;
+    let path = |verb: &str| format!("/api/v1/accounts/{}/{verb}", bob_at_a.id);
+    assert_eq!(call(M::POST, a, &path("block"), Some(&ada_token), None).await.0, 200);
+    cluster.flush().await;
+    let ada_at_b = b.actor(&ada.ap_id).await.unwrap();
+    let blocked = |node: &TestInstance, by: i64, of: i64| {
+        let db = node.instance.db().clone();
+        async move { db.run(move |c| guildhall_storage::blocks::exists(c, by, of)).await.unwrap() }
+    };
+    assert!(blocked(b, ada_at_b.id, bob.id).await, "B learned of the block");
+    assert_eq!(call(M::POST, a, &path("unblock"), Some(&ada_token), None).await.0, 200);
+    cluster.flush().await;
+    assert!(!blocked(b, ada_at_b.id, bob.id).await, "the Undo reached B");
+    let block = &published(a, ada.id, "Block").await[0];
+    let undo = &published(a, ada.id, "Undo").await[0];
+    assert_eq!(undo["object"]["id"], block["id"], "the Undo embeds the original Block: {undo}");
+
+    // A group's unban embeds its ban too.
+    let owner = a.user("owner").await;
+    let guild = group(a, "guild", "owner", false).await;
+    join(&cluster, b, &bob, &a.handle("guild")).await;
+    let bob_at_a = a.actor(&bob.ap_id).await.unwrap();
+    guildhall_federation::moderation::ban(&a.fed(), &owner, &guild, &bob_at_a, "spam").await.unwrap();
+    guildhall_federation::moderation::unban(&a.fed(), &owner, &guild, &bob_at_a).await.unwrap();
+    let ban = &published(a, guild.id, "Block").await[0];
+    let unban = &published(a, guild.id, "Undo").await[0];
+    assert_eq!((&unban["object"]["id"], unban["object"].get("@context")), (&ban["id"], None), "{unban}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn one_door_an_emoji_reaction_counts_as_a_like_and_its_undo_takes_it_back() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    let ada = a.user("ada").await;
+    let bob = b.user("bob").await;
+    let post = actions::post(&a.fed(), &ada, NewPost::public("react to this")).await.unwrap();
+    let (key_id, key) = (format!("{}#main-key", bob.ap_id), key_of(b, bob.id).await);
+    let react = json!({"id": format!("{}/reactions/1", bob.ap_id), "type": "EmojiReact", "actor": bob.ap_id,
+                       "object": post.ap_id, "content": "🏛️"});
+    let body = serde_json::to_vec(&react).unwrap();
+    assert_eq!(post_signed(&a.url("/inbox"), &body, &body, &key_id, &key).await, 202);
+    let likes = |id: i64| {
+        let db = a.instance.db().clone();
+        async move { db.run(move |c| guildhall_storage::favourites::count(c, id)).await.unwrap() }
+    };
+    assert_eq!(likes(post.id).await, 1);
+    let undo = json!({"id": format!("{}/reactions/1/undo", bob.ap_id), "type": "Undo", "actor": bob.ap_id,
+                      "object": react});
+    let body = serde_json::to_vec(&undo).unwrap();
+    assert_eq!(post_signed(&a.url("/inbox"), &body, &body, &key_id, &key).await, 202);
+    assert_eq!(likes(post.id).await, 0);
+    cluster.stop().await;
+}

@@ -729,6 +729,38 @@ pub async fn block(data: &FedData, actor: &Actor, target: &Actor) -> Result<(), 
     Ok(())
 }
 
+/// Lifts a block; a remote actor gets `Undo{Block}` embedding the original `Block` (its id
+/// included, so the receiver finds what it undoes).
+pub async fn unblock(data: &FedData, actor: &Actor, target: &Actor) -> Result<(), FedError> {
+    let (actor, target, urls) = (actor.clone(), target.clone(), data.urls.clone());
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let original = blocks::ap_id_of(c, actor.id, target.id)?;
+                if !blocks::remove(c, actor.id, target.id)? || target.is_local() {
+                    return Ok(());
+                }
+                let mut block = json!({ "type": "Block", "actor": actor.ap_id, "object": target.ap_id });
+                if let Some(id) = original {
+                    block["id"] = json!(id);
+                }
+                let doc = envelope(
+                    &new_activity_id(&urls),
+                    "Undo",
+                    &actor,
+                    block,
+                    std::slice::from_ref(&target.ap_id),
+                    &[],
+                );
+                publish(c, &actor, &doc, &[target.delivery_inbox().to_owned()])?;
+                Ok(())
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
+}
+
 /// Fetches a remote status by URL (signed by the instance actor) and stores it.
 pub async fn resolve_status(data: &FedData, url: &str) -> Result<Status, FedError> {
     let url = url::Url::parse(url)?;

@@ -126,7 +126,7 @@ pub(crate) fn mastodon_inboxes(targets: &[(String, Option<String>)]) -> Vec<Stri
 }
 
 /// An activity to embed in another: without its own `@context`.
-fn without_context(activity: &Value) -> Value {
+pub(crate) fn without_context(activity: &Value) -> Value {
     let mut inner = activity.clone();
     if let Some(object) = inner.as_object_mut() {
         object.remove("@context");

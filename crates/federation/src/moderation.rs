@@ -171,8 +171,11 @@ pub async fn unban(data: &FedData, moderator: &Actor, group: &Actor, target: &Ac
             return Err(StorageError::NotFound);
         }
         let inboxes = members_and(c, &group, Some(&target))?;
-        let block =
-            json!({ "type": "Block", "actor": group.ap_id, "object": target.ap_id, "target": group.ap_id });
+        // The original Block, id and all, so every receiver finds what is undone.
+        let block = guildhall_storage::outbox::latest_about(c, group.id, "Block", &target.ap_id)?.unwrap_or_else(
+            || json!({ "type": "Block", "actor": group.ap_id, "object": target.ap_id, "target": group.ap_id }),
+        );
+        let block = crate::groups::without_context(&block);
         let doc = envelope(
             &new_activity_id(&urls),
             "Undo",

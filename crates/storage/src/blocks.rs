@@ -41,6 +41,18 @@ pub fn between(conn: &mut DbConnection, a: i64, b: i64) -> StorageResult<bool> {
     Ok(exists(conn, a, b)? || exists(conn, b, a)?)
 }
 
+/// The ActivityPub id of the `Block` behind `actor_id`'s block of `target_id` (for a block we
+/// sent); `None` when there is no block or it had none.
+pub fn ap_id_of(conn: &mut DbConnection, actor_id: i64, target_id: i64) -> StorageResult<Option<String>> {
+    Ok(blocks::table
+        .filter(blocks::actor_id.eq(actor_id))
+        .filter(blocks::target_id.eq(target_id))
+        .select(blocks::ap_id)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
 /// Removes a block; returns whether there was one.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, target_id: i64) -> StorageResult<bool> {
     let n = diesel::delete(

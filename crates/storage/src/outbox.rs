@@ -125,6 +125,26 @@ pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Opti
         .optional()?)
 }
 
+/// The latest activity of `kind` that `actor_id` published about `object` (an ActivityPub id
+/// in its `object`): the original an `Undo` embeds.
+pub fn latest_about(
+    conn: &mut DbConnection,
+    actor_id: i64,
+    kind: &str,
+    object: &str,
+) -> StorageResult<Option<serde_json::Value>> {
+    let rows: Vec<String> = outbox_activities::table
+        .filter(outbox_activities::actor_id.eq(actor_id))
+        .filter(outbox_activities::kind.eq(kind))
+        .order(outbox_activities::id.desc())
+        .select(outbox_activities::json)
+        .load(conn)?;
+    Ok(rows
+        .iter()
+        .filter_map(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .find(|doc| doc["object"] == object))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -345,12 +345,12 @@ async fn unblock(
     auth: Auth,
     id: web::Path<String>,
     state: web::Data<AppState>,
+    fed: FedData,
 ) -> Result<HttpResponse, ApiError> {
     let user = auth.user("write:blocks")?;
     let target = load(&state, &id).await?;
-    let (viewer, target_id) = (user.actor.id, target.id);
-    state.db.run(move |c| guildhall_storage::blocks::remove(c, viewer, target_id)).await?;
-    relationship_response(&state, viewer, target_id).await
+    actions::unblock(&fed, &user.actor, &target).await?;
+    relationship_response(&state, user.actor.id, target.id).await
 }
 
 async fn follow_requests(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

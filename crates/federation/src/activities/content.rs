@@ -10,7 +10,7 @@ use url::Url;
 use crate::error::FedError;
 use crate::groups;
 use crate::objects::actor::DbActor;
-use crate::objects::status::{DbStatus, store_relayed, store_remote, store_remote_then, visibility_of};
+use crate::objects::status::{DbStatus, store_relayed, store_remote_then, visibility_of};
 use crate::protocol::activity::Activity;
 use crate::protocol::note::{ApNote, STATUS_TYPES};
 use crate::state::FedData;
@@ -63,12 +63,25 @@ pub async fn create(activity: Activity, actor: DbActor, data: &FedData) -> Resul
     Ok(())
 }
 
-/// Relays an activity about `status` when it is in one of our groups.
-async fn relay_in_group(status: Status, activity: &Activity, data: &FedData) -> Result<(), FedError> {
+/// Runs `change` in one transaction with the relay of `activity` to the members of our group
+/// its status is in, if any: `change` returns the status it changed (`None`: nothing changed,
+/// nothing to relay). A failed relay rolls the change back, so a retry finds it new again.
+async fn change_and_relay(
+    activity: &Activity,
+    data: &FedData,
+    change: impl FnOnce(&mut guildhall_storage::DbConnection) -> guildhall_storage::StorageResult<Option<Status>>
+    + Send
+    + 'static,
+) -> Result<(), FedError> {
     let (doc, urls) = (activity.to_json(), data.urls.clone());
     data.db
         .run(move |c| {
-            guildhall_storage::transaction(c, |c| groups::on_thread_activity(c, &urls, &status, &doc))
+            guildhall_storage::transaction(c, |c| {
+                if let Some(status) = change(c)? {
+                    groups::on_thread_activity(c, &urls, &status, &doc)?;
+                }
+                Ok(())
+            })
         })
         .await?;
     data.delivery_wakeup.notify_one();
@@ -81,8 +94,10 @@ pub async fn update_note(activity: Activity, actor: DbActor, data: &FedData) -> 
     let id = note.id.to_string();
     let known = data.db.run(move |c| statuses::find_by_ap_id(c, &id)).await?;
     if known.is_some_and(|s| s.actor_id == actor.row.id && s.deleted_at.is_none()) {
-        let stored = store_remote(note, data).await?;
-        relay_in_group(stored.row, &activity, data).await?;
+        let (doc, urls) = (activity.to_json(), data.urls.clone());
+        store_remote_then(note, data, move |c, status| groups::on_thread_activity(c, &urls, status, &doc))
+            .await?;
+        data.delivery_wakeup.notify_one();
     }
     Ok(())
 }
@@ -96,27 +111,21 @@ pub async fn delete_note(
     data: &FedData,
 ) -> Result<(), FedError> {
     let deleter = actor.row.id;
-    let deleted = data
-        .db
-        .run(move |c| {
-            let Some(status) = statuses::find_by_ap_id(c, object.as_str())? else { return Ok(None) };
-            if status.deleted_at.is_some() {
-                return Ok(None);
-            }
-            if status.actor_id == deleter {
-                statuses::mark_deleted(c, status.id)?;
-                return Ok(Some(status));
-            }
-            if status.group_id == Some(deleter) {
-                remove_from_group(c, &status)?;
-            }
-            Ok(None)
-        })
-        .await?;
-    if let Some(status) = deleted {
-        relay_in_group(status, activity, data).await?;
-    }
-    Ok(())
+    change_and_relay(activity, data, move |c| {
+        let Some(status) = statuses::find_by_ap_id(c, object.as_str())? else { return Ok(None) };
+        if status.deleted_at.is_some() {
+            return Ok(None);
+        }
+        if status.actor_id == deleter {
+            statuses::mark_deleted(c, status.id)?;
+            return Ok(Some(status));
+        }
+        if status.group_id == Some(deleter) {
+            remove_from_group(c, &status)?;
+        }
+        Ok(None)
+    })
+    .await
 }
 
 /// `Like` (and Misskey's `EmojiReact`) of a status we have; relayed when in one of our groups.
@@ -124,25 +133,18 @@ pub async fn like(activity: Activity, actor: DbActor, data: &FedData) -> Result<
     let Some(object) = activity.object_id() else { return Ok(()) };
     let liker = actor.row.id;
     let like_id = activity.id.to_string();
-    let liked = data
-        .db
-        .run(move |c| {
-            let Some(status) =
-                statuses::find_by_ap_id(c, object.as_str())?.filter(|s| s.deleted_at.is_none())
-            else {
-                return Ok(None);
-            };
-            let (_, new) = favourites::add(c, liker, status.id, Some(&like_id))?;
-            if new {
-                notifications::notify(c, status.actor_id, "favourite", liker, Some(status.id))?;
-            }
-            Ok(Some(status).filter(|_| new))
-        })
-        .await?;
-    if let Some(status) = liked {
-        relay_in_group(status, &activity, data).await?;
-    }
-    Ok(())
+    change_and_relay(&activity, data, move |c| {
+        let Some(status) = statuses::find_by_ap_id(c, object.as_str())?.filter(|s| s.deleted_at.is_none())
+        else {
+            return Ok(None);
+        };
+        let (_, new) = favourites::add(c, liker, status.id, Some(&like_id))?;
+        if new {
+            notifications::notify(c, status.actor_id, "favourite", liker, Some(status.id))?;
+        }
+        Ok(Some(status).filter(|_| new))
+    })
+    .await
 }
 
 /// `Undo{Like}`.
@@ -151,25 +153,19 @@ pub async fn undo_like(activity: Activity, actor: DbActor, data: &FedData) -> Re
     let like_id = crate::protocol::id_of(&inner).map(String::from);
     let object = inner.get("object").and_then(crate::protocol::id_of).map(String::from);
     let liker = actor.row.id;
-    let unliked = data
-        .db
-        .run(move |c| {
-            let by_id = like_id.map(|id| favourites::find_by_ap_id(c, &id)).transpose()?.flatten();
-            let status = match (by_id, object) {
-                (Some(f), _) if f.actor_id == liker => Some(f.status_id),
-                (_, Some(o)) => statuses::find_by_ap_id(c, &o)?.map(|s| s.id),
-                _ => None,
-            };
-            match status {
-                Some(status) if favourites::remove(c, liker, status)? => Ok(Some(statuses::get(c, status)?)),
-                _ => Ok(None),
-            }
-        })
-        .await?;
-    if let Some(status) = unliked {
-        relay_in_group(status, &activity, data).await?;
-    }
-    Ok(())
+    change_and_relay(&activity, data, move |c| {
+        let by_id = like_id.map(|id| favourites::find_by_ap_id(c, &id)).transpose()?.flatten();
+        let status = match (by_id, object) {
+            (Some(f), _) if f.actor_id == liker => Some(f.status_id),
+            (_, Some(o)) => statuses::find_by_ap_id(c, &o)?.map(|s| s.id),
+            _ => None,
+        };
+        match status {
+            Some(status) if favourites::remove(c, liker, status)? => Ok(Some(statuses::get(c, status)?)),
+            _ => Ok(None),
+        }
+    })
+    .await
 }
 
 /// `Announce`: a boost of a status (fetched from its origin when unknown), or — from a group —

@@ -11,78 +11,66 @@ pub use social::{Decision, decide as decide_follow, respond};
 
 use crate::error::FedError;
 use crate::objects::actor::DbActor;
-use crate::protocol::activity::Activity;
+use crate::protocol::activity::{Activity, ActivityKind};
 use crate::state::FedData;
-
-/// Types we act on; anything else is accepted and ignored.
-pub const HANDLED: [&str; 13] = [
-    "Follow",
-    "Accept",
-    "Reject",
-    "Undo",
-    "Create",
-    "Update",
-    "Delete",
-    "Like",
-    "Announce",
-    "Block",
-    "Move",
-    "Flag",
-    "EmojiReact",
-];
 
 /// Applies a verified activity from `actor`.
 pub async fn receive(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
-    match activity.kind.as_str() {
-        "Follow" => social::follow(activity, actor, data).await,
-        "Accept" => social::accept(activity, actor, data).await,
-        "Reject" => social::reject(activity, actor, data).await,
-        "Block" => social::block(activity, actor, data).await,
-        "Undo" => undo(activity, actor, data).await,
-        "Create" => content::create(activity, actor, data).await,
-        "Update" => update(activity, actor, data).await,
-        "Delete" => delete(activity, actor, data).await,
-        "Like" => content::like(activity, actor, data).await,
-        "Announce" => content::announce(activity, actor, data).await,
-        "Move" => account::moved(activity, actor, data).await,
-        "Flag" => account::flag(activity, actor, data).await,
-        other => {
-            tracing::debug!(kind = other, "ignored activity type");
+    use ActivityKind as K;
+    match activity.kind() {
+        Some(K::Follow) => social::follow(activity, actor, data).await,
+        Some(K::Accept) => social::accept(activity, actor, data).await,
+        Some(K::Reject) => social::reject(activity, actor, data).await,
+        Some(K::Block) => social::block(activity, actor, data).await,
+        Some(K::Undo) => undo(activity, actor, data).await,
+        Some(K::Create) => content::create(activity, actor, data).await,
+        Some(K::Update) => update(activity, actor, data).await,
+        Some(K::Delete) => delete(activity, actor, data).await,
+        // A reaction counts as a like, as its Undo does.
+        Some(K::Like | K::EmojiReact) => content::like(activity, actor, data).await,
+        Some(K::Announce) => content::announce(activity, actor, data).await,
+        Some(K::Move) => account::moved(activity, actor, data).await,
+        Some(K::Flag) => account::flag(activity, actor, data).await,
+        None => {
+            tracing::debug!(kind = %activity.kind, "ignored activity type");
             Ok(())
         }
     }
 }
 
 async fn undo(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
-    let inner_type = match activity.object_type() {
-        Some(t) => t.to_owned(),
-        None => lookup_type_of_undone(&activity, data).await?,
+    use ActivityKind as K;
+    let inner = match activity.object_type() {
+        Some(_) => activity.object_kind(),
+        None => lookup_kind_of_undone(&activity, data).await?,
     };
-    match inner_type.as_str() {
-        "Follow" => social::undo_follow(activity, actor, data).await,
-        "Block" => social::undo_block(activity, actor, data).await,
-        "Like" | "EmojiReact" => content::undo_like(activity, actor, data).await,
-        "Announce" => content::undo_announce(activity, actor, data).await,
+    match inner {
+        Some(K::Follow) => social::undo_follow(activity, actor, data).await,
+        Some(K::Block) => social::undo_block(activity, actor, data).await,
+        Some(K::Like | K::EmojiReact) => content::undo_like(activity, actor, data).await,
+        Some(K::Announce) => content::undo_announce(activity, actor, data).await,
         _ => Ok(()),
     }
 }
 
 /// An `Undo` that names the undone activity only by id: find what we stored under that id.
-async fn lookup_type_of_undone(activity: &Activity, data: &FedData) -> Result<String, FedError> {
-    let Some(id) = activity.object_id().map(String::from) else { return Ok(String::new()) };
+async fn lookup_kind_of_undone(
+    activity: &Activity,
+    data: &FedData,
+) -> Result<Option<ActivityKind>, FedError> {
+    let Some(id) = activity.object_id().map(String::from) else { return Ok(None) };
     data.db
         .run(move |c| {
             use guildhall_storage::{favourites, follows, statuses};
             Ok(if follows::find_by_ap_id(c, &id)?.is_some() {
-                "Follow"
+                Some(ActivityKind::Follow)
             } else if favourites::find_by_ap_id(c, &id)?.is_some() {
-                "Like"
+                Some(ActivityKind::Like)
             } else if statuses::find_by_ap_id(c, &id)?.is_some_and(|s| s.reblog_of_id.is_some()) {
-                "Announce"
+                Some(ActivityKind::Announce)
             } else {
-                ""
-            }
-            .to_owned())
+                None
+            })
         })
         .await
         .map_err(FedError::from)

@@ -56,3 +56,89 @@ impl Activity {
         self.object.as_ref().and_then(|o| o.get("type")).and_then(Value::as_str)
     }
 }
+
+/// The activity types we act on (anything else is accepted and ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityKind {
+    /// Asks to follow.
+    Follow,
+    /// Accepts a follow (or, from Friendica, an event).
+    Accept,
+    /// Refuses a follow or a post into a group.
+    Reject,
+    /// Takes back an earlier activity.
+    Undo,
+    /// A new object.
+    Create,
+    /// A changed object or actor.
+    Update,
+    /// A removed object or actor.
+    Delete,
+    /// A favourite.
+    Like,
+    /// Misskey's reaction: a like with an emoji, kept as a like.
+    EmojiReact,
+    /// A boost, or a group's relay.
+    Announce,
+    /// A block.
+    Block,
+    /// An account moving.
+    Move,
+    /// A report.
+    Flag,
+}
+
+impl ActivityKind {
+    /// Every kind we act on.
+    pub const ALL: [ActivityKind; 13] = [
+        ActivityKind::Follow,
+        ActivityKind::Accept,
+        ActivityKind::Reject,
+        ActivityKind::Undo,
+        ActivityKind::Create,
+        ActivityKind::Update,
+        ActivityKind::Delete,
+        ActivityKind::Like,
+        ActivityKind::EmojiReact,
+        ActivityKind::Announce,
+        ActivityKind::Block,
+        ActivityKind::Move,
+        ActivityKind::Flag,
+    ];
+
+    /// The kind named `name` (ActivityStreams spelling), if we act on it.
+    pub fn parse(name: &str) -> Option<ActivityKind> {
+        ActivityKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The ActivityStreams name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityKind::Follow => "Follow",
+            ActivityKind::Accept => "Accept",
+            ActivityKind::Reject => "Reject",
+            ActivityKind::Undo => "Undo",
+            ActivityKind::Create => "Create",
+            ActivityKind::Update => "Update",
+            ActivityKind::Delete => "Delete",
+            ActivityKind::Like => "Like",
+            ActivityKind::EmojiReact => "EmojiReact",
+            ActivityKind::Announce => "Announce",
+            ActivityKind::Block => "Block",
+            ActivityKind::Move => "Move",
+            ActivityKind::Flag => "Flag",
+        }
+    }
+}
+
+impl Activity {
+    /// This activity's kind, when we act on it.
+    pub fn kind(&self) -> Option<ActivityKind> {
+        ActivityKind::parse(&self.kind)
+    }
+
+    /// The kind of the embedded object, when it is an activity we act on.
+    pub fn object_kind(&self) -> Option<ActivityKind> {
+        self.object_type().and_then(ActivityKind::parse)
+    }
+}
