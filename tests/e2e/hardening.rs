@@ -609,3 +609,31 @@ async fn one_door_an_emoji_reaction_counts_as_a_like_and_its_undo_takes_it_back(
     assert_eq!(likes(post.id).await, 0);
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn one_door_concurrent_retries_with_one_idempotency_key_post_once() {
+    for backend in crate::support::backends() {
+        let t = TestInstance::start(&backend).await;
+        let ada = t.user("ada").await;
+        let writer = token(&t, "ada", "read write").await;
+        let mut attempts = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let request = http()
+                .post(t.url("/api/v1/statuses"))
+                .bearer_auth(&writer)
+                .header("Idempotency-Key", "5f1e-retry")
+                .json(&json!({"status": "posted once"}));
+            attempts.spawn(async move {
+                let answer = request.send().await.unwrap();
+                assert_eq!(answer.status(), 200);
+                answer.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+            });
+        }
+        let mut ids = attempts.join_all().await;
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "every retry answers the one status: {ids:?}");
+        assert_eq!(published(&t, ada.id, "Create").await.len(), 1, "and it went out once");
+        t.instance.stop().await.unwrap();
+    }
+}

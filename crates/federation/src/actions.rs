@@ -165,6 +165,9 @@ pub struct NewPost {
     pub language: Option<String>,
     /// The author's unattached uploads to attach, in order (at most four).
     pub media_ids: Vec<i64>,
+    /// The client's `Idempotency-Key`, with the user it belongs to: a retry with the same key
+    /// answers the status the first made, and only one of two concurrent ones posts.
+    pub idempotency: Option<(i64, String)>,
 }
 
 impl NewPost {
@@ -178,6 +181,7 @@ impl NewPost {
             sensitive: false,
             language: Some("en".into()),
             media_ids: Vec::new(),
+            idempotency: None,
         }
     }
 }
@@ -280,11 +284,16 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
         created_at: stamp,
         updated_at: stamp,
     };
-    let (data2, tags, media_ids) = (data.clone(), rendered.tags, new.media_ids);
+    let (data2, tags, media_ids, idempotency) = (data.clone(), rendered.tags, new.media_ids, new.idempotency);
     let stored = data
         .db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
+                if let Some((user, key)) = &idempotency
+                    && let Some(earlier) = guildhall_storage::bookmarks::idempotent_status(c, *user, key)?
+                {
+                    return statuses::get(c, earlier);
+                }
                 let mut status = link_parent(c, status)?;
                 // Ours or another server's (its actor says so), a members-only group's posts are
                 // addressed to the group alone.
@@ -292,6 +301,10 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
                     status.visibility = Visibility::Direct.as_str().to_owned();
                 }
                 statuses::insert(c, &status)?;
+                if let Some((user, key)) = &idempotency {
+                    // A concurrent retry that got here first makes this fail: nothing is posted.
+                    guildhall_storage::bookmarks::remember_idempotent(c, *user, key, status.id)?;
+                }
                 status_parts::replace_mentions(c, status.id, &mention_ids)?;
                 status_parts::replace_tags(c, status.id, &tags)?;
                 guildhall_storage::media::attach(c, status.id, status.actor_id, &media_ids)?;

@@ -65,6 +65,9 @@ async fn render(state: &AppState, s: Status, viewer: Option<i64>) -> Result<Valu
     Ok(state.db.run(move |c| status(c, &ctx, &s, viewer)).await?)
 }
 
+/// Longest `Idempotency-Key` kept (apps send UUIDs).
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
 async fn create(
     request: HttpRequest,
     auth: Auth,
@@ -74,12 +77,10 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let user = auth.user("write:statuses")?.clone();
     let key = request.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if let Some(key) = key.clone() {
-        let uid = user.user.id;
-        if let Some(existing) = state.db.run(move |c| bookmarks::idempotent_status(c, uid, &key)).await? {
-            let s = state.db.run(move |c| statuses::get(c, existing)).await?;
-            return Ok(HttpResponse::Ok().json(render(&state, s, Some(user.actor.id)).await?));
-        }
+    if key.as_ref().is_some_and(|k| k.len() > MAX_IDEMPOTENCY_KEY) {
+        return Err(ApiError::Unprocessable(format!(
+            "Validation failed: Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} bytes"
+        )));
     }
     let text = params.get("status").unwrap_or("").to_owned();
     let media_ids = super::media::media_ids(&params)?;
@@ -108,12 +109,20 @@ async fn create(
         sensitive: params.flag("sensitive").unwrap_or(false),
         language: params.get("language").map(str::to_owned).or(Some("en".into())),
         media_ids,
+        idempotency: key.clone().map(|k| (user.user.id, k)),
     };
-    let posted = actions::post(&fed, &user.actor, new).await?;
-    if let Some(key) = key {
-        let (uid, sid) = (user.user.id, posted.id);
-        state.db.run(move |c| bookmarks::remember_idempotent(c, uid, &key, sid)).await?;
-    }
+    let posted = match (actions::post(&fed, &user.actor, new).await, key) {
+        (Ok(posted), _) => posted,
+        // Lost the race to a concurrent retry with the same key: answer what it posted.
+        (Err(e), Some(key)) => {
+            let uid = user.user.id;
+            match state.db.run(move |c| bookmarks::idempotent_status(c, uid, &key)).await? {
+                Some(earlier) => state.db.run(move |c| statuses::get(c, earlier)).await?,
+                None => return Err(e.into()),
+            }
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
     Ok(HttpResponse::Ok().json(render(&state, posted, Some(user.actor.id)).await?))
 }
 
