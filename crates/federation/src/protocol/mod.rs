@@ -20,6 +20,9 @@ pub fn is_public(addr: &str) -> bool {
     matches!(addr, PUBLIC | "as:Public" | "Public")
 }
 
+/// Guildhall's own vocabulary (`membersOnly` on groups), so JSON-LD readers keep its terms.
+pub const GUILDHALL_NS: &str = "https://w3id.org/guildhall/ns#";
+
 /// The `@context` of every document we publish.
 pub fn context() -> Value {
     json!([
@@ -36,7 +39,9 @@ pub fn context() -> Value {
             "value": "schema:value",
             "lemmy": "https://join-lemmy.org/ns#",
             "moderators": { "@id": "lemmy:moderators", "@type": "@id" },
-            "postingRestrictedToMods": "lemmy:postingRestrictedToMods"
+            "postingRestrictedToMods": "lemmy:postingRestrictedToMods",
+            "guildhall": GUILDHALL_NS,
+            "membersOnly": "guildhall:membersOnly"
         }
     ])
 }
@@ -136,6 +141,14 @@ pub fn link_href(value: &Value) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_term_we_add_is_defined_in_our_context() {
+        let context = context().to_string();
+        for term in ["membersOnly", "postingRestrictedToMods", "discoverable", "sensitive"] {
+            assert!(context.contains(&format!("\"{term}\":")), "{term} is not defined");
+        }
+    }
 
     #[test]
     fn only_web_urls_are_read_from_other_servers() {
