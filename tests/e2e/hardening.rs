@@ -637,3 +637,46 @@ async fn one_door_concurrent_retries_with_one_idempotency_key_post_once() {
         t.instance.stop().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn groups_moderators_see_and_answer_join_requests_as_follow_requests() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    a.user("ada").await;
+    a.user("eve").await;
+    let bob = b.user("bob").await;
+    let urls = guildhall_federation::Urls::new(a.instance.config());
+    let new = NewGroup {
+        name: "circle",
+        owner: "ada",
+        display_name: None,
+        membership: Membership::Approval,
+        posting: PostingPolicy::Members,
+        visibility: GroupVisibility::Public,
+    };
+    let circle = create_group(a.instance.db(), &urls, new).await.unwrap().0;
+    let circle_at_b = join(&cluster, b, &bob, &a.handle("circle")).await;
+    let bob_at_a = a.actor(&bob.ap_id).await.unwrap();
+    let (ada, eve) = (token(a, "ada", "read write follow").await, token(a, "eve", "read write follow").await);
+
+    let (_, listed) = call(M::GET, a, "/api/v1/follow_requests", Some(&ada), None).await;
+    assert_eq!(listed[0]["id"], bob_at_a.id.to_string(), "{listed}");
+    let (_, none) = call(M::GET, a, "/api/v1/follow_requests", Some(&eve), None).await;
+    assert_eq!(none, json!([]), "not eve's group");
+    let authorize = format!("/api/v1/follow_requests/{}/authorize", bob_at_a.id);
+    assert_ne!(call(M::POST, a, &authorize, Some(&eve), None).await.0, 200, "eve cannot let bob in");
+    assert_eq!(call(M::POST, a, &authorize, Some(&ada), None).await.0, 200);
+    cluster.flush().await;
+    let state = |node: &TestInstance, follower: i64, target: i64| {
+        let db = node.instance.db().clone();
+        async move {
+            db.run(move |c| guildhall_storage::follows::find(c, follower, target))
+                .await
+                .unwrap()
+                .map(|f| f.state)
+        }
+    };
+    assert_eq!(state(a, bob_at_a.id, circle.id).await.as_deref(), Some("accepted"));
+    assert_eq!(state(b, bob.id, circle_at_b.id).await.as_deref(), Some("accepted"), "bob's server heard");
+    cluster.stop().await;
+}

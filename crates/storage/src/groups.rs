@@ -166,7 +166,16 @@ pub fn remove_moderator(conn: &mut DbConnection, group_id: i64, actor_id: i64) -
     Ok(n > 0)
 }
 
-/// Whether `actor_id` moderates the group.
+/// The groups `actor_id` moderates.
+pub fn moderated_by(conn: &mut DbConnection, actor_id: i64) -> StorageResult<Vec<i64>> {
+    Ok(group_moderators::table
+        .filter(group_moderators::actor_id.eq(actor_id))
+        .order(group_moderators::group_id)
+        .select(group_moderators::group_id)
+        .load(conn)?)
+}
+
+/// Whether `actor_id` moderates group `group_id`.
 pub fn is_moderator(conn: &mut DbConnection, group_id: i64, actor_id: i64) -> StorageResult<bool> {
     Ok(diesel::select(diesel::dsl::exists(
         group_moderators::table

@@ -353,11 +353,43 @@ async fn unblock(
     relationship_response(&state, user.actor.id, target.id).await
 }
 
+/// `GET /api/v1/follow_requests`: who asks to follow the caller, then who asks to join a
+/// group the caller moderates (each account once; apps act on them by account id).
 async fn follow_requests(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let user = auth.user("read:follows")?;
     let id = user.actor.id;
-    let ids = state.db.run(move |c| follows::followers(c, id, FollowState::Pending)).await?;
+    let ids = state
+        .db
+        .run(move |c| {
+            let mut ids = follows::followers(c, id, FollowState::Pending)?;
+            for group in guildhall_storage::groups::moderated_by(c, id)? {
+                ids.extend(follows::followers(c, group, FollowState::Pending)?);
+            }
+            let mut seen = std::collections::HashSet::new();
+            ids.retain(|i| seen.insert(*i));
+            Ok(ids)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(actor_list(&state, ids).await?))
+}
+
+/// The group among those `moderator` moderates that `applicant` asks to join (the oldest
+/// request), when the applicant has not asked to follow the moderator themself.
+fn group_request(
+    c: &mut guildhall_storage::DbConnection,
+    moderator: i64,
+    applicant: i64,
+) -> guildhall_storage::StorageResult<Option<Actor>> {
+    let personal = follows::find(c, applicant, moderator)?;
+    if personal.is_some_and(|f| f.state == FollowState::Pending.as_str()) {
+        return Ok(None);
+    }
+    for group in guildhall_storage::groups::moderated_by(c, moderator)? {
+        if follows::find(c, applicant, group)?.is_some_and(|f| f.state == FollowState::Pending.as_str()) {
+            return Ok(Some(actors::get(c, group)?));
+        }
+    }
+    Ok(None)
 }
 
 async fn answer_request(
@@ -369,7 +401,11 @@ async fn answer_request(
 ) -> Result<HttpResponse, ApiError> {
     let user = auth.user("write:follows")?;
     let follower = load(state, id).await?;
-    if accept {
+    let (moderator, applicant) = (user.actor.id, follower.id);
+    if let Some(group) = state.db.run(move |c| group_request(c, moderator, applicant)).await? {
+        // A request to join a group the caller moderates.
+        guildhall_federation::moderation::answer_request(fed, &user.actor, &group, &follower, accept).await?;
+    } else if accept {
         actions::approve_follower(fed, &user.actor, &follower).await?;
     } else {
         actions::reject_follower(fed, &user.actor, &follower).await?;
