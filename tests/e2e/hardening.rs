@@ -680,3 +680,18 @@ async fn groups_moderators_see_and_answer_join_requests_as_follow_requests() {
     assert_eq!(state(b, bob.id, circle_at_b.id).await.as_deref(), Some("accepted"), "bob's server heard");
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn correctness_what_another_server_said_stays_in_our_logs() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    t.user("ada").await;
+    let ada = token(&t, "ada", "read write").await;
+    let (s, guild) =
+        call(M::POST, &t, "/api/guildhall/v1/groups", Some(&ada), Some(json!({"name": "Guild"}))).await;
+    assert_eq!(s, 200);
+    // Inviting someone on a server that does not answer: a plain 404, no connection details.
+    let path = format!("/api/guildhall/v1/groups/{}/invitations", guild["id"].as_str().unwrap());
+    let (s, body) = call(M::POST, &t, &path, Some(&ada), Some(json!({"acct": "nobody@localhost:1"}))).await;
+    assert_eq!((s.as_u16(), body["error"].as_str()), (404, Some("Record not found")), "{body}");
+    t.instance.stop().await.unwrap();
+}

@@ -70,6 +70,10 @@ impl From<guildhall_storage::StorageError> for ApiError {
         match e {
             S::NotFound => ApiError::NotFound("Record not found".into()),
             S::Conflict(what) => ApiError::Unprocessable(what),
+            S::Duplicate(detail) => {
+                tracing::debug!(%detail, "duplicate refused by the database");
+                ApiError::Unprocessable("Validation failed: it already exists".into())
+            }
             S::Forbidden(why) => ApiError::Forbidden(why),
             S::Pool(_) | S::Connection(_) => ApiError::Unavailable("database unavailable".into()),
             other => ApiError::Internal(other.to_string()),
@@ -129,8 +133,25 @@ impl From<guildhall_federation::FedError> for ApiError {
             F::BadRequest(why) => ApiError::Unprocessable(why),
             F::Unauthorized(why) => ApiError::Unprocessable(why),
             F::Storage(s) => s.into(),
-            F::Federation(inner) => ApiError::NotFound(format!("could not resolve: {inner}")),
+            F::Federation(inner) => {
+                // What another server (or the network) said stays in our logs.
+                tracing::debug!(error = %inner, "remote lookup failed");
+                ApiError::NotFound("Record not found".into())
+            }
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_words_never_reach_a_client() {
+        let from_db = guildhall_storage::StorageError::Duplicate("users_email_key (23505)".into());
+        let message = ApiError::from(from_db).to_string();
+        assert!(!message.contains("users_email_key"), "{message}");
+        assert!(message.starts_with("Validation failed"), "{message}");
     }
 }

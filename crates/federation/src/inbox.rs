@@ -75,7 +75,10 @@ async fn signer(
     let actor = match tokio::time::timeout(ANSWER_WITHIN, actor_id.dereference(data)).await {
         Ok(Ok(actor)) => actor,
         _ if is_self_delete_of_unknown(activity, data).await? => return Ok(None),
-        Ok(Err(e)) => return Err(FedError::Unauthorized(format!("cannot fetch the signer's key: {e}"))),
+        Ok(Err(e)) => {
+            tracing::debug!(actor = %activity.actor, error = %e, "signer's key not fetched");
+            return Err(FedError::Unauthorized("cannot fetch the signer's key".into()));
+        }
         Err(_) => return Err(FedError::Unauthorized("fetching the signer's key timed out".into())),
     };
     if !key_matches(&actor, signature.key_id()) {

@@ -49,7 +49,7 @@ impl LocalActorError {
 impl From<StorageError> for LocalActorError {
     fn from(e: StorageError) -> Self {
         match e {
-            StorageError::Conflict(what) => LocalActorError::Taken(what),
+            StorageError::Conflict(what) | StorageError::Duplicate(what) => LocalActorError::Taken(what),
             other => LocalActorError::Storage(other),
         }
     }
@@ -216,7 +216,7 @@ pub async fn ensure_instance_actor(db: &Db, urls: &Urls, domain: &str) -> Result
     match inserted {
         Ok(()) => Ok(actor),
         // Another process created it first: use theirs.
-        Err(StorageError::Conflict(_)) => db
+        Err(StorageError::Conflict(_) | StorageError::Duplicate(_)) => db
             .run(move |c| actors::find_by_ap_id(c, &ap_id))
             .await?
             .ok_or(LocalActorError::Storage(StorageError::NotFound)),

@@ -3,15 +3,20 @@
 use thiserror::Error;
 
 /// What can go wrong in the storage layer. The HTTP edge maps [`StorageError::NotFound`] to 404
-/// and [`StorageError::Conflict`] to 409/422; everything else is an unexpected 500.
+/// and [`StorageError::Conflict`] and [`StorageError::Duplicate`] to 422; everything else is
+/// an unexpected 500.
 #[derive(Debug, Error)]
 pub enum StorageError {
     /// The row asked for does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was broken (the message names what was duplicated).
+    /// A rule of ours was broken; the message, written by us, is meant for the client.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// The database refused a duplicate row. The detail (a constraint name or the database's
+    /// own words) is for logs and for code that tells which rule it was, never for a client.
+    #[error("already exists")]
+    Duplicate(String),
     /// The acting account may not do this (checked where the rule lives in storage, such as
     /// group moderation).
     #[error("forbidden: {0}")]
@@ -40,7 +45,7 @@ impl From<diesel::result::Error> for StorageError {
             Error::NotFound => StorageError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 let what = info.constraint_name().map(str::to_owned);
-                StorageError::Conflict(what.unwrap_or_else(|| info.message().to_owned()))
+                StorageError::Duplicate(what.unwrap_or_else(|| info.message().to_owned()))
             }
             other => StorageError::Database(other),
         }

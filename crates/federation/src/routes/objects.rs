@@ -66,10 +66,10 @@ pub(crate) async fn signed_fetcher(request: &HttpRequest, data: &FedData) -> Res
     let key = url::Url::parse(signature.key_id()).map_err(|_| FedError::Unauthorized("bad keyId".into()))?;
     let mut actor_url = key.clone();
     actor_url.set_fragment(None);
-    let actor = ObjectId::<DbActor>::from(actor_url)
-        .dereference(data)
-        .await
-        .map_err(|e| FedError::Unauthorized(format!("cannot fetch the signer: {e}")))?;
+    let actor = ObjectId::<DbActor>::from(actor_url).dereference(data).await.map_err(|e| {
+        tracing::debug!(error = %e, "signer of a fetch not fetched");
+        FedError::Unauthorized("cannot fetch the signer".into())
+    })?;
     signature.verify(actor.public_key_pem())?;
     Ok(actor)
 }

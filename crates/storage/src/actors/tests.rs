@@ -30,7 +30,7 @@ async fn unique_index_catches_what_the_check_misses() {
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, StorageError::Conflict(_)), "{err}");
+        assert!(matches!(err, StorageError::Duplicate(_)), "{err}");
     })
     .await;
 }
