@@ -695,3 +695,27 @@ async fn correctness_what_another_server_said_stays_in_our_logs() {
     assert_eq!((s.as_u16(), body["error"].as_str()), (404, Some("Record not found")), "{body}");
     t.instance.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn correctness_profile_text_is_stored_as_typed_and_escaped_once_where_shown() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    t.user("ada").await;
+    let ada = token(&t, "ada", "read write").await;
+    // As Ice Cubes sends it: JSON, with fields_attributes as an object of objects.
+    let body = json!({"display_name": "\"><b>Ada</b> & co",
+                      "fields_attributes": {"0": {"name": "Role & rank", "value": "Curator"}}});
+    let (s, me) = call(M::PATCH, &t, "/api/v1/accounts/update_credentials", Some(&ada), Some(body)).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["display_name"], "\">Ada & co");
+    assert_eq!(me["fields"][0]["name"], "Role & rank", "{me}");
+    assert!(me["fields"][0]["value"].as_str().unwrap().contains("Curator"));
+    // The same as an array of objects.
+    let body = json!({"fields_attributes": [{"name": "Museum", "value": "Hunterian"}]});
+    let (_, me) = call(M::PATCH, &t, "/api/v1/accounts/update_credentials", Some(&ada), Some(body)).await;
+    assert_eq!(me["fields"][0]["name"], "Museum", "{me}");
+    let page = http().get(t.url("/@ada")).header("accept", "text/html").send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("&quot;&gt;Ada &amp; co"), "escaped once: {html}");
+    assert!(!html.contains("&amp;quot;") && !html.contains("<b>"), "{html}");
+    t.instance.stop().await.unwrap();
+}

@@ -63,9 +63,19 @@ pub fn sanitize_html(html: &str) -> String {
         .to_string()
 }
 
-/// Strips all markup, for plain-text summaries (names, content warnings).
+/// The text of `html` with every tag removed and every character reference decoded: plain
+/// text, as a person reads it (names, content warnings, titles). It is stored and sent as it
+/// is, and escaped once, where it is put into HTML.
 pub fn strip_html(html: &str) -> String {
-    ammonia::Builder::empty().clean(html).to_string()
+    let cleaned = ammonia::Builder::empty().clean(html).to_string();
+    // The cleaner writes text back out as HTML: undo its escapes (`&amp;` last).
+    cleaned
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
 }
 
 /// A mention found in typed text: `@user` (local) or `@user@domain`.

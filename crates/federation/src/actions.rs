@@ -661,7 +661,7 @@ pub async fn update_profile(data: &FedData, actor: &Actor, update: ProfileUpdate
     if let Some(fields) = update.fields {
         let fields: Vec<ProfileField> = fields
             .into_iter()
-            .map(|(n, v)| ProfileField { name: text::escape(&n), value: render(data, &v, &[]).html })
+            .map(|(n, v)| ProfileField { name: text::strip_html(&n), value: render(data, &v, &[]).html })
             .collect();
         row.set_fields(&fields);
     }

@@ -29,17 +29,35 @@ impl Params {
         }
     }
 
+    /// A JSON body, read as the same names a form would send: nested objects become
+    /// `outer[inner]` (`{"source": {"privacy": "x"}}` is `source[privacy]`), arrays of objects
+    /// `outer[0][inner]` (`fields_attributes` either way), arrays of values repeated names.
     fn add_json(&mut self, value: Value) {
         let Value::Object(map) = value else { return };
         for (k, v) in map {
-            match v {
-                Value::Array(items) if items.is_empty() => {
-                    self.0.entry(k.trim_end_matches("[]").to_owned()).or_default();
-                }
-                Value::Array(items) => items.into_iter().for_each(|i| self.insert(&k, scalar(i))),
-                Value::Null => {}
-                other => self.insert(&k, scalar(other)),
+            self.add_json_value(k, v);
+        }
+    }
+
+    fn add_json_value(&mut self, key: String, value: Value) {
+        match value {
+            Value::Array(items) if items.is_empty() => {
+                self.0.entry(key.trim_end_matches("[]").to_owned()).or_default();
             }
+            Value::Array(items) if items.iter().any(Value::is_object) => {
+                let base = key.trim_end_matches("[]").to_owned();
+                for (i, item) in items.into_iter().enumerate() {
+                    self.add_json_value(format!("{base}[{i}]"), item);
+                }
+            }
+            Value::Array(items) => items.into_iter().for_each(|i| self.insert(&key, scalar(i))),
+            Value::Object(map) => {
+                for (inner, v) in map {
+                    self.add_json_value(format!("{key}[{inner}]"), v);
+                }
+            }
+            Value::Null => {}
+            other => self.insert(&key, scalar(other)),
         }
     }
 

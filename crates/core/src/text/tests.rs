@@ -86,3 +86,11 @@ fn a_mention_of_an_actor_with_a_script_url_is_not_linked() {
     assert!(!r.html.contains("javascript:"), "{}", r.html);
     assert!(r.html.contains("@mallory@evil.example"));
 }
+
+#[test]
+fn plain_text_is_decoded_once_and_never_holds_markup() {
+    assert_eq!(strip_html(r#""><b>Ada</b> & co"#), r#"">Ada & co"#);
+    assert_eq!(strip_html("Tom &amp; Jerry &lt;3"), "Tom & Jerry <3");
+    assert_eq!(strip_html("<script>alert(1)</script>Name"), "Name");
+    assert_eq!(strip_html("&amp;lt;"), "&lt;", "decoded once, not twice");
+}
