@@ -255,3 +255,31 @@ async fn lemmy_communities_and_guppe_groups_are_groups_and_lemmy_pages_show_thei
     assert!(content.starts_with("<p><strong>Post title</strong></p>"), "{content}");
     node.instance.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn media_objects_and_multi_typed_notes_become_statuses_with_their_files() {
+    let dir = fixtures_dir();
+    let node = TestInstance::start(&Backend::Sqlite).await;
+    for (name, kind) in [("peertube/video.json", "Video"), ("funkwhale/funkwhale_audio.json", "Audio")] {
+        let doc =
+            to_loopback(&serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap());
+        let note: ApNote = serde_json::from_value(doc).unwrap();
+        seed_actor(&node, note.attributed_to.as_str()).await;
+        let stored =
+            guildhall_federation::objects::status::store_remote(note, &node.fed()).await.unwrap().row;
+        assert_eq!(stored.kind, kind, "{name}");
+        let id = stored.id;
+        let media =
+            node.instance.db().run(move |c| guildhall_storage::status_parts::attachments(c, id)).await;
+        assert!(!media.unwrap().is_empty(), "{name}: the file is attached");
+    }
+    // Several types at once, as some servers send them: the first plain one counts.
+    let author = "http://localhost:9/users/typist";
+    seed_actor(&node, author).await;
+    let doc = json!({"id": "http://localhost:9/objects/1", "type": ["Note", "Article"], "attributedTo": author,
+                     "content": "<p>two types</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"]});
+    let note: ApNote = serde_json::from_value(doc).unwrap();
+    let stored = guildhall_federation::objects::status::store_remote(note, &node.fed()).await.unwrap().row;
+    assert_eq!(stored.content, "<p>two types</p>");
+    node.instance.stop().await.unwrap();
+}

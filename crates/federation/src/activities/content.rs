@@ -18,7 +18,7 @@ use crate::state::FedData;
 /// The embedded object as a note written by `actor`, or `None` when it is not status-like.
 fn embedded_note(activity: &Activity, actor: &DbActor) -> Result<Option<ApNote>, FedError> {
     let Some(object) = activity.object.clone().filter(Value::is_object) else { return Ok(None) };
-    if !object.get("type").and_then(Value::as_str).is_some_and(|t| STATUS_TYPES.contains(&t)) {
+    if !crate::protocol::type_of(&object).is_some_and(|t| STATUS_TYPES.contains(&t.as_str())) {
         return Ok(None);
     }
     let note: ApNote = serde_json::from_value(object)?;
@@ -173,7 +173,8 @@ pub async fn undo_like(activity: Activity, actor: DbActor, data: &FedData) -> Re
 /// group's own authority over its threads).
 pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
     let Some(object) = activity.object.clone() else { return Ok(()) };
-    let inner_type = object.get("type").and_then(Value::as_str).unwrap_or("");
+    let inner_type = crate::protocol::type_of(&object).unwrap_or_default();
+    let inner_type = inner_type.as_str();
     match inner_type {
         "Create" | "Update" => return relayed_content(&object, &actor, data).await,
         "Delete" => return relayed_delete(&object, &actor, data).await,

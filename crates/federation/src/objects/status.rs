@@ -140,7 +140,7 @@ pub fn render_note(parts: &NoteParts, base_url: &str, local_domain: &str) -> Res
         source: s.source.clone().map(|text| serde_json::json!({"content": text, "mediaType": "text/plain"})),
         published: Some(s.published_at.and_utc()),
         updated: s.edited_at.map(|t| t.and_utc()),
-        url: s.url.as_deref().map(Url::parse).transpose()?,
+        url: s.url.as_deref().map(Url::parse).transpose()?.into(),
         tag,
         attachment: parts.attachments.iter().map(|m| document(m, base_url)).collect::<Result<_, _>>()?,
     })
@@ -238,7 +238,7 @@ fn upsert_status(
     let row = Status {
         id: existing.as_ref().map_or_else(|| Id::generate().0, |s| s.id),
         ap_id: note.id.to_string(),
-        url: note.url.as_ref().map(Url::to_string),
+        url: note.url.page.as_ref().map(Url::to_string),
         actor_id: author.id,
         local: false,
         kind: note.kind.clone(),
@@ -290,7 +290,7 @@ fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageR
         .collect();
     status_parts::replace_tags(c, status.id, &tags)?;
     let media: Vec<RemoteMedia> = note
-        .attachment
+        .media()
         .iter()
         .filter_map(|a| {
             Some(RemoteMedia {

@@ -78,15 +78,24 @@ pub fn id_of(value: &Value) -> Option<Url> {
 /// prefixed extension type, such as `vcard:individual`, counts).
 pub fn type_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let value = Value::deserialize(deserializer)?;
-    let found = match &value {
+    name_of_type(&value)
+        .ok_or_else(|| serde::de::Error::custom("type must be a string or an array of strings"))
+}
+
+/// The `type` of an object, read as [`type_name`] reads it (`["Note", "Article"]` is a Note).
+pub fn type_of(object: &Value) -> Option<String> {
+    object.get("type").and_then(name_of_type)
+}
+
+fn name_of_type(value: &Value) -> Option<String> {
+    match value {
         Value::String(s) => Some(s.clone()),
         Value::Array(items) => {
             let names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
             names.iter().find(|n| !n.contains(':')).or(names.first()).map(|n| (*n).to_owned())
         }
         _ => None,
-    };
-    found.ok_or_else(|| serde::de::Error::custom("type must be a string or an array of strings"))
+    }
 }
 
 /// Reads a boolean that some servers send as a string (`"true"`); anything else is `None`.

@@ -9,8 +9,72 @@ use url::Url;
 
 use crate::protocol::strings;
 
-/// Object types we show as statuses.
-pub const STATUS_TYPES: [&str; 5] = ["Note", "Article", "Page", "Question", "Event"];
+/// Object types we show as statuses (media objects as a status with their file attached, as
+/// Mastodon shows PeerTube videos, Funkwhale tracks and Pixelfed-style images).
+pub const STATUS_TYPES: [&str; 8] =
+    ["Note", "Article", "Page", "Question", "Event", "Image", "Audio", "Video"];
+
+/// Media object types: their own `url` holds the file.
+const MEDIA_TYPES: [&str; 3] = ["Image", "Audio", "Video"];
+
+/// A `url` value: the page to link (an HTML link preferred) and the media files it names
+/// (links with an `image/`, `audio/` or `video/` media type). Sent as the page URL alone.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Links {
+    /// The page.
+    pub page: Option<Url>,
+    /// Media files among the links, as attachments.
+    pub media: Vec<Attachment>,
+}
+
+impl From<Option<Url>> for Links {
+    fn from(page: Option<Url>) -> Links {
+        Links { page, media: Vec::new() }
+    }
+}
+
+/// A link's media type (Funkwhale names it `mimeType`).
+fn type_of(link: &Value) -> Option<&str> {
+    link.get("mediaType").or_else(|| link.get("mimeType")).and_then(Value::as_str)
+}
+
+impl Serialize for Links {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.page.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Links {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Links, D::Error> {
+        let value = Option::<Value>::deserialize(d)?.unwrap_or(Value::Null);
+        let mut items = match &value {
+            Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        // PeerTube puts the files of an HLS playlist in the playlist link's own `tag`.
+        let nested: Vec<Value> =
+            items.iter().filter_map(|l| l.get("tag")?.as_array().cloned()).flatten().collect();
+        items.extend(nested);
+        let media = items
+            .iter()
+            .filter(|l| {
+                type_of(l).is_some_and(|t| ["image/", "audio/", "video/"].iter().any(|p| t.starts_with(p)))
+            })
+            .filter_map(|l| {
+                Some(Attachment {
+                    kind: "Document".into(),
+                    url: Some(crate::protocol::link_href(l)?),
+                    media_type: type_of(l).map(str::to_owned),
+                    name: None,
+                    blurhash: None,
+                    width: l.get("width").and_then(Value::as_i64),
+                    height: l.get("height").and_then(Value::as_i64),
+                })
+            })
+            .collect();
+        Ok(Links { page: crate::protocol::link_href(&value), media })
+    }
+}
 
 /// A `tag` entry: `Mention` or `Hashtag` (others are kept as their type with no effect).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,15 +165,19 @@ pub struct ApNote {
     /// When last edited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<DateTime<Utc>>,
-    /// HTML page.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::protocol::url_ref")]
-    pub url: Option<Url>,
+    /// HTML page (and, for media objects, the files).
+    #[serde(default, skip_serializing_if = "links_are_empty")]
+    pub url: Links,
     /// Mentions, hashtags, emoji.
     #[serde(default, deserialize_with = "lenient_list")]
     pub tag: Vec<Tag>,
     /// Media.
     #[serde(default, deserialize_with = "lenient_list")]
     pub attachment: Vec<Attachment>,
+}
+
+fn links_are_empty(links: &Links) -> bool {
+    links.page.is_none()
 }
 
 fn attributed_to<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
@@ -146,6 +214,31 @@ impl ApNote {
             .clone()
             .or_else(|| self.content_map.as_ref().and_then(|m| m.values().next().cloned()))
             .unwrap_or_default()
+    }
+
+    /// The media to attach: the `attachment` list, or for a media object (`Video`, `Audio`,
+    /// `Image`) without one, the files its `url` names (a bare `url` of an `Image` is the
+    /// image).
+    pub fn media(&self) -> Vec<Attachment> {
+        if !self.attachment.is_empty() || !MEDIA_TYPES.contains(&self.kind.as_str()) {
+            return self.attachment.clone();
+        }
+        if let Some(file) = self.url.media.first() {
+            // One file, as Mastodon shows it (the others are other sizes of the same).
+            return vec![file.clone()];
+        }
+        match (&self.url.page, self.kind.as_str()) {
+            (Some(image), "Image") => vec![Attachment {
+                kind: "Image".into(),
+                url: Some(image.clone()),
+                media_type: None,
+                name: self.name.clone(),
+                blurhash: None,
+                width: None,
+                height: None,
+            }],
+            _ => Vec::new(),
+        }
     }
 
     /// The language, from the first `contentMap` key.
