@@ -57,6 +57,15 @@ pub enum Admin {
         #[arg(long)]
         admin: bool,
     },
+    /// Delete a local user for good: their posts go, their sign-in and apps end, and every
+    /// instance that knew them is told.
+    DeleteUser {
+        /// The user's username.
+        username: String,
+        /// Confirms that this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Set a local user's password.
     SetPassword {
         /// The user's username.
@@ -218,6 +227,17 @@ async fn admin_command(db: &Db, urls: &Urls, min_password: usize, admin: Admin) 
             let password = read_password(password, min_password)?;
             local_actors::set_password(db, &username, &password).await?;
             println!("password of {username} changed");
+        }
+        Admin::DeleteUser { username, yes } => {
+            if !yes {
+                return Err(Failure::usage(format!(
+                    "deleting {username} removes their posts and cannot be undone: add --yes"
+                )));
+            }
+            local_actors::delete_user(db, urls, &username).await?;
+            println!(
+                "deleted {username}: their posts are gone, and the network is told when the server runs"
+            );
         }
         Admin::ApproveUser { username } => match local_actors::approve_user(db, &username).await? {
             true => println!("approved {username}: they can sign in now"),

@@ -181,3 +181,23 @@ fn every_command_has_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: guildhall"), "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn delete_user_closes_the_account_and_asks_to_be_sure() {
+    let dir = tempfile::tempdir().unwrap();
+    let create =
+        ["admin", "create-user", "ada", "--email", "ada@museum.example", "--password", "correct horse"];
+    assert!(guildhall(dir.path(), &create).status.success());
+    let unsure = guildhall(dir.path(), &["admin", "delete-user", "ada"]);
+    assert_eq!(unsure.status.code(), Some(2), "{}", stderr(&unsure));
+    assert!(stderr(&unsure).contains("--yes"));
+    let nobody = guildhall(dir.path(), &["admin", "delete-user", "nobody", "--yes"]);
+    assert_ne!(nobody.status.code(), Some(0));
+    let out = guildhall(dir.path(), &["admin", "delete-user", "ada", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let db = open(dir.path()).await;
+    assert!(db.run(|c| accounts::find_by_username(c, "ada")).await.unwrap().is_none(), "the account is gone");
+    let signed_in =
+        guildhall_federation::local_actors::check_password(&db, "ada", "correct horse").await.unwrap();
+    assert!(signed_in.is_none(), "a closed account cannot sign in");
+}

@@ -719,3 +719,60 @@ async fn correctness_profile_text_is_stored_as_typed_and_escaped_once_where_show
     assert!(!html.contains("&amp;quot;") && !html.contains("<b>"), "{html}");
     t.instance.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn one_door_pins_federate_through_the_featured_collection() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    let ada = a.user("ada").await;
+    let bob = b.user("bob").await;
+    let ada_at_b = actions::resolve_actor(&b.fed(), &a.handle("ada")).await.unwrap();
+    actions::follow(&b.fed(), &bob, &ada_at_b).await.unwrap();
+    cluster.flush().await;
+    let token = token(a, "ada", "read write").await;
+    let post = actions::post(&a.fed(), &ada, NewPost::public("our collections policy")).await.unwrap();
+    let (s, _) = call(M::POST, a, &format!("/api/v1/statuses/{}/pin", post.id), Some(&token), None).await;
+    assert_eq!(s, 200);
+
+    let person: Value =
+        http().get(&ada.ap_id).header("accept", AP).send().await.unwrap().json().await.unwrap();
+    let featured = person["featured"].as_str().expect("the actor names its featured collection").to_owned();
+    let collection: Value =
+        http().get(&featured).header("accept", AP).send().await.unwrap().json().await.unwrap();
+    assert_eq!(collection["orderedItems"][0]["id"], post.ap_id.as_str(), "{collection}");
+    let add = &published(a, ada.id, "Add").await[0];
+    assert_eq!((&add["object"], &add["target"]), (&json!(post.ap_id), &json!(featured)));
+
+    let (s, _) = call(M::POST, a, &format!("/api/v1/statuses/{}/unpin", post.id), Some(&token), None).await;
+    assert_eq!(s, 200);
+    let collection: Value =
+        http().get(&featured).header("accept", AP).send().await.unwrap().json().await.unwrap();
+    assert_eq!(collection["totalItems"], 0);
+    assert_eq!(published(a, ada.id, "Remove").await.len(), 1);
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn one_door_a_member_closes_their_account_with_their_password() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    let ada = a.user("ada").await;
+    let bob = b.user("bob").await;
+    let ada_at_b = actions::resolve_actor(&b.fed(), &a.handle("ada")).await.unwrap();
+    actions::follow(&b.fed(), &bob, &ada_at_b).await.unwrap();
+    cluster.flush().await;
+    let post = actions::post(&a.fed(), &ada, NewPost::public("goodbye")).await.unwrap();
+    let token = token(a, "ada", "read write").await;
+    let path = "/api/guildhall/v1/accounts/me";
+    let (s, body) = call(M::DELETE, a, path, Some(&token), Some(json!({"password": "wrong horse"}))).await;
+    assert_eq!(s, 403, "{body}");
+    let (s, _) = call(M::DELETE, a, path, Some(&token), Some(json!({"password": "correct horse"}))).await;
+    assert_eq!(s, 204);
+    cluster.flush().await;
+    assert_eq!(call(M::GET, a, "/api/v1/accounts/verify_credentials", Some(&token), None).await.0, 401);
+    let gone = http().get(&ada.ap_id).header("accept", AP).send().await.unwrap();
+    assert_eq!(gone.status(), 410);
+    assert!(a.status(&post.ap_id).await.unwrap().deleted_at.is_some());
+    assert!(b.actor(&ada.ap_id).await.unwrap().deleted_at.is_some(), "B was told");
+    cluster.stop().await;
+}

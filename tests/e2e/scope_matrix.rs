@@ -143,6 +143,7 @@ const REQUIRED: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/guildhall/v1/groups/{g}/moderators/{a}", "write:groups"),
     ("POST", "/api/guildhall/v1/groups/{g}/statuses/{s}/remove", "write:groups"),
     ("GET", "/api/guildhall/v1/groups/{g}/log", "read:groups"),
+    ("DELETE", "/api/guildhall/v1/accounts/me", "write:accounts"),
 ];
 
 /// Routes where signing in is optional, with the scope that makes the caller count.

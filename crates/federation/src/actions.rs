@@ -686,33 +686,94 @@ pub async fn update_profile(data: &FedData, actor: &Actor, update: ProfileUpdate
     Ok(row)
 }
 
-/// Deletes a local account: it is marked gone, its statuses go, its follows end, and
-/// `Delete{actor}` reaches every instance that knew it.
+/// Deletes a local account: it is marked gone, its statuses go, its follows end, its sign-in
+/// and every token end, and `Delete{actor}` reaches every instance that knew it.
 pub async fn delete_account(data: &FedData, actor: &Actor) -> Result<(), FedError> {
-    let (actor, id) = (actor.clone(), new_activity_id(&data.urls));
-    data.db
-        .run(move |c| {
-            guildhall_storage::transaction(c, |c| {
-                let inboxes = network_inboxes(c, &actor)?;
-                let doc = envelope(
-                    &id,
-                    "Delete",
-                    &actor,
-                    Value::String(actor.ap_id.clone()),
-                    &[PUBLIC.into()],
-                    &[],
-                );
-                publish(c, &actor, &doc, &inboxes)?;
-                for status in statuses::by_actor(c, actor.id, None, i64::MAX)? {
-                    statuses::mark_deleted(c, status.id)?;
-                }
-                follows::remove_all_of(c, actor.id)?;
-                actors::mark_deleted(c, actor.id)
-            })
-        })
-        .await?;
+    let (actor, urls) = (actor.clone(), data.urls.clone());
+    data.db.run(move |c| close_account(c, &urls, &actor)).await?;
     wake(data);
     Ok(())
+}
+
+/// [`delete_account`] in one transaction on `c` (the command line runs it without a server;
+/// the delivery worker sends what it queued).
+pub fn close_account(c: &mut DbConnection, urls: &crate::Urls, actor: &Actor) -> StorageResult<()> {
+    guildhall_storage::transaction(c, |c| {
+        let inboxes = network_inboxes(c, actor)?;
+        let doc = envelope(
+            &new_activity_id(urls),
+            "Delete",
+            actor,
+            Value::String(actor.ap_id.clone()),
+            &[PUBLIC.into()],
+            &[],
+        );
+        publish(c, actor, &doc, &inboxes)?;
+        for status in statuses::by_actor(c, actor.id, None, i64::MAX)? {
+            statuses::mark_deleted(c, status.id)?;
+        }
+        follows::remove_all_of(c, actor.id)?;
+        if let Some(account) = guildhall_storage::accounts::find_by_actor_id(c, actor.id)? {
+            guildhall_storage::accounts::disable(c, account.user.id)?;
+            guildhall_storage::oauth::revoke_all_of_user(c, account.user.id)?;
+        }
+        actors::mark_deleted(c, actor.id)
+    })
+}
+
+/// Pins (or, with `pinned` false, unpins) one of `actor`'s own posts, and tells the network
+/// with `Add` (or `Remove`) on its `featured` collection. Boosts and direct messages are
+/// never pinned. Returns the status.
+pub async fn set_pinned(
+    data: &FedData,
+    actor: &Actor,
+    status_id: i64,
+    pinned: bool,
+) -> Result<Status, FedError> {
+    let (actor, urls) = (actor.clone(), data.urls.clone());
+    let status = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let s = statuses::get(c, status_id)?;
+                if s.actor_id != actor.id || s.deleted_at.is_some() {
+                    return Err(StorageError::NotFound);
+                }
+                let visibility = s.visibility()?;
+                if pinned && (s.reblog_of_id.is_some() || visibility == Visibility::Direct) {
+                    return Err(StorageError::Conflict("Boosts and direct messages cannot be pinned".into()));
+                }
+                let changed = if pinned {
+                    let before = guildhall_storage::pins::is_pinned(c, actor.id, s.id)?;
+                    guildhall_storage::pins::pin(c, actor.id, s.id)?;
+                    !before
+                } else {
+                    guildhall_storage::pins::unpin(c, actor.id, s.id)?
+                };
+                if changed {
+                    let followers = actor.followers_url.clone().unwrap_or_default();
+                    let (to, cc) = match visibility {
+                        Visibility::Public | Visibility::Unlisted => {
+                            (vec![PUBLIC.to_owned()], vec![followers])
+                        }
+                        _ => (vec![followers], vec![]),
+                    };
+                    let kind = if pinned { "Add" } else { "Remove" };
+                    let mut doc = envelope(&new_activity_id(&urls), kind, &actor, json!(s.ap_id), &to, &cc);
+                    doc["target"] = json!(crate::urls::featured(&actor.ap_id));
+                    let inboxes = network_inboxes(c, &actor)?;
+                    publish(c, &actor, &doc, &inboxes)?;
+                }
+                Ok(s)
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(why) => FedError::BadRequest(why),
+            other => other.into(),
+        })?;
+    wake(data);
+    Ok(status)
 }
 
 /// Blocks an actor: follows both ways end; a remote actor gets `Block`.

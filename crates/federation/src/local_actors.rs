@@ -126,6 +126,22 @@ pub async fn set_password(db: &Db, username: &str, new_password: &str) -> Result
     })
 }
 
+/// Closes the account of local user `username` ([`crate::actions::close_account`]): what
+/// `guildhall admin delete-user` does. The running server's delivery worker sends the
+/// `Delete` to every instance that knew the account.
+pub async fn delete_user(db: &Db, urls: &Urls, username: &str) -> Result<(), LocalActorError> {
+    let (name, urls) = (username.to_owned(), urls.clone());
+    db.run(move |c| {
+        let account = accounts::find_by_username(c, &name)?.ok_or(StorageError::NotFound)?;
+        crate::actions::close_account(c, &urls, &account.actor)
+    })
+    .await
+    .map_err(|e| match e {
+        StorageError::NotFound => LocalActorError::NoSuchUser(username.to_owned()),
+        other => other.into(),
+    })
+}
+
 /// Checks a sign-in: the account when `login` (username or e-mail) and `password` match.
 pub async fn check_password(
     db: &Db,

@@ -60,6 +60,11 @@ impl Urls {
     }
 }
 
+/// A local actor's pinned posts (Mastodon's `featured` collection).
+pub fn featured(actor_ap_id: &str) -> String {
+    format!("{actor_ap_id}/collections/featured")
+}
+
 /// `base/media/file`: where a stored media file is served (for renderers that only hold the base).
 pub fn media_url(base: &str, file: &str) -> String {
     format!("{base}/media/{file}")

@@ -247,6 +247,14 @@ pub fn set_password(conn: &mut DbConnection, username: &str, password_hash: &str
     })
 }
 
+/// Disables a user's sign-in (a closed account); true when it was enabled.
+pub fn disable(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
+    let n = diesel::update(users::table.find(user_id).filter(users::disabled.eq(false)))
+        .set((users::disabled.eq(true), users::updated_at.eq(now())))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
 /// Records a successful sign-in.
 pub fn touch_sign_in(conn: &mut DbConnection, user_id: i64) -> StorageResult<()> {
     diesel::update(users::table.find(user_id)).set(users::last_sign_in_at.eq(Some(now()))).execute(conn)?;

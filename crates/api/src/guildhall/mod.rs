@@ -8,6 +8,7 @@
 //! scope or when the caller does not moderate the group, 404 for unknown ids (and ids that are
 //! not local groups), 422 for invalid content, 400 for malformed query numbers.
 
+mod account;
 mod directory;
 mod entities;
 mod groups;
@@ -73,7 +74,8 @@ fn routes(r: &mut Routes<'_>) {
         .add(M::POST, "/api/guildhall/v1/groups/{id}/moderators", m::appoint)
         .add(M::DELETE, "/api/guildhall/v1/groups/{id}/moderators/{account_id}", m::dismiss)
         .add(M::POST, "/api/guildhall/v1/groups/{id}/statuses/{status_id}/remove", m::remove_status)
-        .add(M::GET, "/api/guildhall/v1/groups/{id}/log", m::log);
+        .add(M::GET, "/api/guildhall/v1/groups/{id}/log", m::log)
+        .add(M::DELETE, "/api/guildhall/v1/accounts/me", account::delete_me);
 }
 
 /// Registers routes (when given a [`ServiceConfig`]) and remembers them.

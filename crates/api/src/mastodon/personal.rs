@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};
-use guildhall_storage::{markers, mutes, pins, statuses};
+use guildhall_storage::{markers, mutes};
 use serde_json::{Map, Value, json};
 
 use super::auth::Auth;
@@ -169,52 +169,36 @@ async fn blocked(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse,
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// Pins one of the caller's own posts (not a boost, not a direct message).
+/// Pins one of the caller's own posts (not a boost, not a direct message); the network hears
+/// of it through the `featured` collection.
 async fn pin(
     id: web::Path<String>,
     auth: Auth,
     state: web::Data<AppState>,
+    fed: guildhall_federation::FedData,
 ) -> Result<HttpResponse, ApiError> {
-    let viewer = auth.user("write:accounts")?.actor.id;
-    let status_id = parse_id(&id)?;
-    let ctx = ctx(&state);
-    let body = state
-        .db
-        .run(move |c| {
-            let s = statuses::get(c, status_id)?;
-            if s.actor_id != viewer || s.deleted_at.is_some() {
-                return Err(guildhall_storage::StorageError::NotFound);
-            }
-            if s.reblog_of_id.is_some() || s.visibility == "direct" {
-                return Err(guildhall_storage::StorageError::Conflict(
-                    "Boosts and direct messages cannot be pinned".into(),
-                ));
-            }
-            pins::pin(c, viewer, status_id)?;
-            status(c, &ctx, &s, Some(viewer))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(body))
+    set_pinned(&id, &auth, &state, &fed, true).await
 }
 
 async fn unpin(
     id: web::Path<String>,
     auth: Auth,
     state: web::Data<AppState>,
+    fed: guildhall_federation::FedData,
 ) -> Result<HttpResponse, ApiError> {
-    let viewer = auth.user("write:accounts")?.actor.id;
-    let status_id = parse_id(&id)?;
-    let ctx = ctx(&state);
-    let body = state
-        .db
-        .run(move |c| {
-            let s = statuses::get(c, status_id)?;
-            if s.actor_id != viewer {
-                return Err(guildhall_storage::StorageError::NotFound);
-            }
-            pins::unpin(c, viewer, status_id)?;
-            status(c, &ctx, &s, Some(viewer))
-        })
-        .await?;
+    set_pinned(&id, &auth, &state, &fed, false).await
+}
+
+async fn set_pinned(
+    id: &str,
+    auth: &Auth,
+    state: &AppState,
+    fed: &guildhall_federation::FedData,
+    pinned: bool,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user("write:accounts")?;
+    let s = guildhall_federation::actions::set_pinned(fed, &user.actor, parse_id(id)?, pinned).await?;
+    let (ctx, viewer) = (ctx(state), user.actor.id);
+    let body = state.db.run(move |c| status(c, &ctx, &s, Some(viewer))).await?;
     Ok(HttpResponse::Ok().json(body))
 }

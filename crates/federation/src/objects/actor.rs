@@ -64,6 +64,9 @@ impl DbActor {
             moderators: (kind == ActorKind::Group)
                 .then(|| self.id.join(&format!("{}/moderators", row.username)).ok())
                 .flatten(),
+            featured: (row.is_local() && kind != ActorKind::Application)
+                .then(|| Url::parse(&crate::urls::featured(&row.ap_id)).ok())
+                .flatten(),
             endpoints: Some(Endpoints { shared_inbox: parse(&row.shared_inbox_url) }),
             public_key: Some(PublicKey {
                 id: row.public_key_id.clone().unwrap_or_else(|| format!("{}#main-key", row.ap_id)),

@@ -90,6 +90,9 @@ pub struct ApActor {
     /// Lemmy-style moderators collection (groups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderators: Option<Url>,
+    /// Mastodon's pinned posts collection.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::protocol::url_ref")]
+    pub featured: Option<Url>,
     /// Shared inbox and friends (a non-object value is ignored).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_endpoints")]
     pub endpoints: Option<Endpoints>,

@@ -44,6 +44,38 @@ async fn actor_response(request: &HttpRequest, actor: Actor) -> Result<HttpRespo
     Ok(activity_json(&with_context(doc)))
 }
 
+/// `GET /{users|groups}/{name}/collections/featured`: the pinned posts, newest pin first,
+/// those that anyone may read (as Mastodon serves it, the notes embedded).
+pub async fn featured(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    data: FedData,
+) -> Result<HttpResponse, FedError> {
+    let (kind, name) = path.into_inner();
+    let actor = local_actor(&data, name, kind_of(&kind)).await?;
+    members_only_check(&request, &actor, &data).await?;
+    let (id, collection) = (actor.id, crate::urls::featured(&actor.ap_id));
+    let (base, domain) = (data.urls.base().to_owned(), data.config.domain.to_string());
+    let parts = data
+        .db
+        .run(move |c| {
+            let mut parts = Vec::new();
+            for status_id in guildhall_storage::pins::pinned(c, id)? {
+                let s = statuses::get(c, status_id)?;
+                let public = matches!(s.visibility()?, Visibility::Public | Visibility::Unlisted);
+                if public && s.deleted_at.is_none() {
+                    parts.push(load_parts(c, s)?);
+                }
+            }
+            Ok(parts)
+        })
+        .await?;
+    let items = parts.iter().map(|p| render_note(p, &base, &domain)).collect::<Result<Vec<_>, _>>()?;
+    let doc = json!({ "id": collection, "type": "OrderedCollection", "totalItems": items.len(),
+                      "orderedItems": items });
+    Ok(activity_json(&with_context(doc)))
+}
+
 /// `GET /users/{name}`.
 pub async fn person(
     request: HttpRequest,

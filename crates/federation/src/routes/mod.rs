@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/{kind:users|groups}/{name}/followers", web::get().to(actors::followers))
         .route("/{kind:users|groups}/{name}/following", web::get().to(actors::following))
         .route("/groups/{name}/moderators", web::get().to(actors::moderators))
+        .route("/{kind:users|groups}/{name}/collections/featured", web::get().to(actors::featured))
         .route("/{kind:users|groups}/{name}/statuses/{id}", web::get().to(objects::status))
         .route("/{kind:users|groups}/{name}/statuses/{id}/activity", web::get().to(objects::status))
         .route("/activities/{id}", web::get().to(objects::activity));
