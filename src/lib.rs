@@ -122,6 +122,11 @@ impl Instance {
         self.federation.to_request_data()
     }
 
+    /// The streaming API's change feed (benchmarks read how many streams are open).
+    pub fn streams(&self) -> &Arc<guildhall_api::Streamer> {
+        &self.streams
+    }
+
     /// The delivery worker (tests flush it instead of waiting).
     pub fn delivery(&self) -> &DeliveryWorker {
         &self.delivery

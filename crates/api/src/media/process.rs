@@ -13,7 +13,6 @@ use std::io::Cursor;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
-use image::imageops::FilterType;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
@@ -137,14 +136,14 @@ pub struct Processed {
 pub fn process(bytes: &[u8], profile: &Profile) -> Result<Processed, MediaError> {
     let (image, input) = decode(bytes)?;
     let image =
-        shrink(image, profile.max_width, profile.max_height, profile.max_pixels, FilterType::Lanczos3);
+        shrink(image, profile.max_width, profile.max_height, profile.max_pixels);
     let format = match input {
         ImageFormat::Jpeg => Output::Jpeg,
         ImageFormat::WebP if !image.color().has_alpha() => Output::Jpeg,
         _ => Output::Png,
     };
     let preview =
-        profile.preview.map(|side| shrink(image.clone(), side, side, u64::MAX, FilterType::Triangle));
+        profile.preview.map(|side| shrink(image.clone(), side, side, u64::MAX));
     let blurhash = preview.as_ref().map(blurhash).transpose()?;
     Ok(Processed {
         format,
@@ -204,26 +203,15 @@ pub fn fit(width: u32, height: u32, max_width: u32, max_height: u32, max_pixels:
     (side(w), side(h))
 }
 
-fn shrink(
-    image: DynamicImage,
-    max_width: u32,
-    max_height: u32,
-    max_pixels: u64,
-    filter: FilterType,
-) -> DynamicImage {
+/// The image reduced to fit the bounds, by area averaging: it needs memory for the result
+/// only, where a filtered resize holds a float copy of (old width x new height) — 265 MB for
+/// the largest image we take. For reductions, averaging is also what a photo needs.
+fn shrink(image: DynamicImage, max_width: u32, max_height: u32, max_pixels: u64) -> DynamicImage {
     let (width, height) = fit(image.width(), image.height(), max_width, max_height, max_pixels);
     if (width, height) == (image.width(), image.height()) {
         return image;
     }
-    // A large reduction by area averaging first: its memory is the result's, where a
-    // filtered resize holds a float copy of (new width x old height).
-    let image =
-        if u64::from(width) * u64::from(height) * 4 < u64::from(image.width()) * u64::from(image.height()) {
-            image.thumbnail_exact(width.saturating_mul(2), height.saturating_mul(2))
-        } else {
-            image
-        };
-    image.resize_exact(width, height, filter)
+    image.thumbnail_exact(width, height)
 }
 
 fn encode(image: &DynamicImage, format: Output) -> Result<Encoded, MediaError> {
