@@ -216,3 +216,49 @@ async fn streams_deliver_updates_notifications_and_deletions() {
         t.instance.stop().await.unwrap();
     }
 }
+
+/// Review finding: a stream outlived its token. It is checked again at every heartbeat; the
+/// stream ends (the explicit signal waited for) once the password changed.
+#[tokio::test]
+async fn a_stream_ends_when_its_token_stops_working() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    let ada = token(&t, "ada", "read").await;
+    let mut sse = http().get(t.url("/api/v1/streaming/user")).bearer_auth(&ada).send().await.unwrap();
+    assert_eq!(sse.status(), 200);
+    guildhall_federation::local_actors::set_password(t.instance.db(), "ada", "a new horse battery")
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        match tokio::time::timeout_at(deadline, sse.chunk()).await {
+            Err(_) => panic!("the stream was still open 40 s after its token was revoked"),
+            Ok(Ok(Some(_))) => continue,
+            Ok(_) => break,
+        }
+    }
+    t.instance.stop().await.unwrap();
+}
+
+/// Review finding: one connection could subscribe to unlimited streams.
+#[tokio::test]
+async fn one_connection_follows_a_bounded_number_of_streams() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    let (code, ws) = Ws::connect(&t, "/api/v1/streaming", None).await;
+    assert_eq!(code, 101);
+    let mut ws = ws.unwrap();
+    for i in 0..64 {
+        ws.send(&format!(r#"{{"type":"subscribe","stream":"hashtag","tag":"t{i}"}}"#)).await;
+    }
+    ws.send(r#"{"type":"subscribe","stream":"hashtag","tag":"one_too_many"}"#).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = tokio::time::timeout_at(deadline, ws.next_text()).await.expect("an answer in time");
+        let message: Value = serde_json::from_str(&text).unwrap();
+        if let Some(error) = message["error"].as_str() {
+            assert!(error.contains("at most 64 streams"), "{error}");
+            break;
+        }
+    }
+    t.instance.stop().await.unwrap();
+}

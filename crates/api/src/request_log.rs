@@ -45,8 +45,15 @@ pub fn redacted_target(path: &str, query: &str) -> String {
     let parts: Vec<String> = query
         .split('&')
         .map(|pair| {
+            // Compared decoded, as the parameters are read (`access%5Ftoken` is `access_token`).
             let name = pair.split('=').next().unwrap_or("");
-            if SECRET_PARAMS.contains(&name) { format!("{name}=[redacted]") } else { pair.to_owned() }
+            let decoded: String =
+                url::form_urlencoded::parse(name.as_bytes()).map(|(k, _)| k.into_owned()).collect();
+            if SECRET_PARAMS.contains(&decoded.as_str()) {
+                format!("{name}=[redacted]")
+            } else {
+                pair.to_owned()
+            }
         })
         .collect();
     format!("{path}?{}", parts.join("&"))
@@ -62,5 +69,7 @@ mod tests {
         assert_eq!(target, "/api/v1/streaming?stream=user&access_token=[redacted]&x=1");
         assert!(!redacted_target("/oauth/authorize", "code=abc&client_secret=def").contains("abc"));
         assert_eq!(redacted_target("/health", ""), "/health");
+        let encoded = redacted_target("/api/v1/streaming", "access%5Ftoken=s3cret");
+        assert!(!encoded.contains("s3cret"), "{encoded}");
     }
 }

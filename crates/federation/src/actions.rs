@@ -5,7 +5,7 @@
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
 use guildhall_core::Id;
-use guildhall_core::model::{FollowState, Visibility};
+use guildhall_core::model::{ActorKind, FollowState, Visibility};
 use guildhall_core::text::{self, MentionRef, ResolvedMention};
 use guildhall_storage::actors::{self, Actor, ProfileField};
 use guildhall_storage::follows::Follow;
@@ -256,7 +256,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
     let mentioned = resolve_mentions(data, &new.text).await;
     let rendered = render(data, &new.text, &mentioned);
     let mention_ids: Vec<i64> = mentioned.iter().map(|(_, a)| a.id).collect();
-    let mentioned_group = mentioned.iter().map(|(_, a)| a).find(|a| a.kind == "group").map(|a| a.id);
+    let mentioned_group = mentioned.iter().map(|(_, a)| a).find(|a| a.is(ActorKind::Group)).map(|a| a.id);
     let id = Id::generate().0;
     let stamp = now();
     let status = Status {
@@ -761,7 +761,11 @@ pub async fn set_pinned(
                     let kind = if pinned { "Add" } else { "Remove" };
                     let mut doc = envelope(&new_activity_id(&urls), kind, &actor, json!(s.ap_id), &to, &cc);
                     doc["target"] = json!(crate::urls::featured(&actor.ap_id));
-                    let inboxes = network_inboxes(c, &actor)?;
+                    // A followers-only post's pin is news for its followers alone.
+                    let inboxes = match visibility {
+                        Visibility::Public | Visibility::Unlisted => network_inboxes(c, &actor)?,
+                        _ => follows::follower_inboxes(c, actor.id)?,
+                    };
                     publish(c, &actor, &doc, &inboxes)?;
                 }
                 Ok(s)

@@ -7,7 +7,7 @@
 //! Posts from non-members, banned accounts, or members of an announcement channel are not
 //! relayed and their authors get a `Reject`.
 
-use guildhall_core::model::{GroupVisibility, Visibility};
+use guildhall_core::model::{ActorKind, GroupVisibility, Visibility};
 use guildhall_storage::actors::{self, Actor};
 use guildhall_storage::groups::{self, Group, Refusal};
 use guildhall_storage::statuses::{self, Status};
@@ -38,7 +38,7 @@ pub fn is_mastodon_family(software: Option<&str>) -> bool {
 /// when that group relays it ([`claim_for_group`]), so nobody can put a post past a group's
 /// moderation by addressing it there. Our own groups decide in [`on_new_status`].
 pub fn names_group(note: &ApNote, group_ap_id: &str) -> bool {
-    let mut mentions = note.tag.iter().filter(|t| t.kind == "Mention").filter_map(|t| t.href.as_deref());
+    let mut mentions = note.tag.iter().filter(|t| t.is_mention()).filter_map(|t| t.href.as_deref());
     note.audience.iter().any(|a| a.as_str() == group_ap_id)
         || note.to.iter().chain(&note.cc).any(|a| a == group_ap_id)
         || mentions.any(|m| m == group_ap_id)
@@ -54,7 +54,7 @@ pub fn claim_for_group(
     group: &Actor,
     named: bool,
 ) -> StorageResult<()> {
-    if group.is_local() || group.kind != "group" || status.group_id.is_some() {
+    if group.is_local() || !group.is(ActorKind::Group) || status.group_id.is_some() {
         return Ok(());
     }
     let in_thread = match status.in_reply_to_id {
@@ -82,7 +82,7 @@ fn local_candidate(c: &mut DbConnection, status: &Status) -> StorageResult<Optio
     }
     let mut candidates = Vec::new();
     candidates.extend(guildhall_storage::status_parts::mentions(c, status.id)?);
-    if status.visibility != "direct"
+    if !status.is(Visibility::Direct)
         && let Some(parent) = status.in_reply_to_id
     {
         candidates.extend(statuses::get(c, parent)?.group_id);

@@ -99,7 +99,8 @@ fn key_matches(actor: &DbActor, key_id: &str) -> bool {
 }
 
 async fn is_self_delete_of_unknown(activity: &Activity, data: &FedData) -> Result<bool, FedError> {
-    if activity.kind != "Delete" || activity.object_id().as_ref() != Some(&activity.actor) {
+    let is_delete = activity.kind() == Some(crate::protocol::activity::ActivityKind::Delete);
+    if !is_delete || activity.object_id().as_ref() != Some(&activity.actor) {
         return Ok(false);
     }
     let id = activity.actor.to_string();

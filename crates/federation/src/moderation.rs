@@ -3,7 +3,7 @@
 //! moderate the group), recorded in the group's moderation log, and federated where other
 //! servers must know: a removal reaches every member's server, a ban too.
 
-use guildhall_core::model::{GroupVisibility, Membership, PostingPolicy};
+use guildhall_core::model::{ActorKind, FollowState, GroupVisibility, Membership, PostingPolicy};
 use guildhall_core::text;
 use guildhall_storage::actors::{self, Actor};
 use guildhall_storage::groups::{self, Group};
@@ -88,7 +88,7 @@ pub async fn invite(
             return Err(StorageError::Conflict("the account is banned from this group".into()));
         }
         groups::invite(c, group.id, invitee.id, moderator.id)?;
-        if let Some(request) = follows::find(c, invitee.id, group.id)?.filter(|f| f.state == "pending") {
+        if let Some(request) = follows::find(c, invitee.id, group.id)?.filter(|f| f.is(FollowState::Pending)) {
             follows::accept(c, invitee.id, group.id)?;
             let follow_doc = json!({ "id": request.ap_id, "type": "Follow", "actor": invitee.ap_id, "object": group.ap_id });
             crate::activities::respond(c, &urls, &group, &invitee, "Accept", follow_doc)?;
@@ -242,7 +242,7 @@ pub async fn appoint(
     let (moderator, group, target) = (moderator.clone(), group.clone(), target.clone());
     act(data, move |c| {
         moderated(c, &group, &moderator)?;
-        if target.kind != "person" {
+        if !target.is(ActorKind::Person) {
             return Err(StorageError::Conflict("only people moderate groups".into()));
         }
         if groups::is_banned(c, group.id, target.id)? {

@@ -157,6 +157,11 @@ impl Actor {
         parse_text(&self.kind, ActorKind::parse)
     }
 
+    /// Whether this actor is of `kind` (a stored kind we cannot read is none).
+    pub fn is(&self, kind: ActorKind) -> bool {
+        self.kind().is_ok_and(|k| k == kind)
+    }
+
     /// True for actors of this instance.
     pub fn is_local(&self) -> bool {
         self.domain.is_none()

@@ -32,6 +32,11 @@ impl Follow {
     pub fn state(&self) -> StorageResult<FollowState> {
         parse_text(&self.state, FollowState::parse)
     }
+
+    /// Whether the follow is in `state` (a stored state we cannot read is none).
+    pub fn is(&self, state: FollowState) -> bool {
+        self.state().is_ok_and(|s| s == state)
+    }
 }
 
 /// Records that `follower` follows (or asks to follow) `target`. Following again updates the

@@ -63,6 +63,11 @@ impl Status {
     pub fn visibility(&self) -> StorageResult<Visibility> {
         parse_text(&self.visibility, Visibility::parse)
     }
+
+    /// Whether the status has `visibility` (a stored value we cannot read is none).
+    pub fn is(&self, visibility: Visibility) -> bool {
+        self.visibility().is_ok_and(|v| v == visibility)
+    }
 }
 
 /// Stores a new status.

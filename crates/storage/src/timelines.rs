@@ -285,7 +285,7 @@ pub fn account(
     exclude_reblogs: bool,
     page: &Page,
 ) -> StorageResult<Vec<Status>> {
-    if crate::actors::get(conn, author)?.kind == "group" {
+    if crate::actors::get(conn, author)?.is(guildhall_core::model::ActorKind::Group) {
         return group_statuses(conn, author, viewer, exclude_replies, page);
     }
     let mut query = statuses::table

@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};
-use guildhall_core::model::FollowState;
+use guildhall_core::model::{ActorKind, FollowState};
 use guildhall_federation::FedData;
 use guildhall_federation::actions::{self, ProfileUpdate};
 use guildhall_storage::actors::{self, Actor};
@@ -49,7 +49,7 @@ async fn render(state: &AppState, actor: Actor, with_source: bool) -> Result<Val
 async fn load(state: &AppState, id: &str) -> Result<Actor, ApiError> {
     let id = parse_id(id)?;
     let actor = state.db.run(move |c| actors::get(c, id)).await?;
-    if actor.deleted_at.is_some() || actor.kind == "application" {
+    if actor.deleted_at.is_some() || actor.is(ActorKind::Application) {
         return Err(ApiError::NotFound("Record not found".into()));
     }
     Ok(actor)
@@ -141,7 +141,7 @@ async fn lookup(params: Params, state: web::Data<AppState>) -> Result<HttpRespon
             None => actors::find_local(c, &acct),
         })
         .await?
-        .filter(|a| a.kind != "application")
+        .filter(|a| !a.is(ActorKind::Application))
         .ok_or_else(|| ApiError::NotFound("Record not found".into()))?;
     Ok(HttpResponse::Ok().json(render(&state, actor, false).await?))
 }
@@ -256,7 +256,7 @@ async fn followers(
         .run(move |c| {
             // A group's member list is for its moderators (its count is public for public
             // groups); the Guildhall group API pages it for them too.
-            if actor.kind == "group" {
+            if actor.is(ActorKind::Group) {
                 let moderator = match viewer {
                     Some(v) => guildhall_storage::groups::is_moderator(c, actor.id, v)?,
                     None => false,

@@ -224,7 +224,24 @@ impl Counted {
 #[derive(Debug, Default)]
 pub struct RateLimits {
     hasher: std::hash::RandomState,
-    failures: Mutex<HashMap<u64, Vec<Instant>>>,
+    failures: Mutex<HashMap<u64, Counts>>,
+}
+
+/// What one key counted, and when.
+#[derive(Debug)]
+struct Counts {
+    counted: Counted,
+    times: Vec<Instant>,
+}
+
+impl Counts {
+    fn live(&self, now: Instant) -> usize {
+        self.times.iter().filter(|t| now.duration_since(**t) < self.counted.window()).count()
+    }
+
+    fn at_limit(&self, now: Instant) -> bool {
+        self.live(now) >= self.counted.limit()
+    }
 }
 
 impl RateLimits {
@@ -246,30 +263,35 @@ impl RateLimits {
     fn limited(&self, counted: Counted, key: u64) -> bool {
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        map.get(&key).is_some_and(|times| {
-            times.iter().filter(|t| now.duration_since(**t) < counted.window()).count() >= counted.limit()
-        })
+        // The key already says what it counts (the kind is hashed into it).
+        let _ = counted;
+        map.get(&key).is_some_and(|counts| counts.at_limit(now))
     }
 
     fn record(&self, counted: Counted, key: u64) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if map.len() >= MAX_KEYS && !map.contains_key(&key) {
-            map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < SIGN_UP_WINDOW));
+            map.retain(|_, counts| counts.live(now) > 0);
             if map.len() >= MAX_KEYS {
-                // Still full of live keys: forget a quarter, arbitrarily (the map's order).
-                let drop: Vec<u64> = map.keys().take(MAX_KEYS / 4).copied().collect();
-                for k in drop {
+                // Still full of live keys: forget a quarter, those below their limit and least
+                // recently counted first, so a flood of new keys cannot lift a standing limit.
+                let mut order: Vec<(bool, Instant, u64)> = map
+                    .iter()
+                    .map(|(k, c)| (c.at_limit(now), c.times.last().copied().unwrap_or(now), *k))
+                    .collect();
+                order.sort_unstable();
+                for (_, _, k) in order.into_iter().take(MAX_KEYS / 4) {
                     map.remove(&k);
                 }
             }
         }
-        let times = map.entry(key).or_default();
-        times.retain(|t| now.duration_since(*t) < counted.window());
-        if times.len() >= counted.limit() {
-            times.remove(0);
+        let counts = map.entry(key).or_insert_with(|| Counts { counted, times: Vec::new() });
+        counts.times.retain(|t| now.duration_since(*t) < counted.window());
+        if counts.times.len() >= counted.limit() {
+            counts.times.remove(0);
         }
-        times.push(now);
+        counts.times.push(now);
     }
 
     /// 429 when `login` failed [`FAILURES_PER_LOGIN`] times from `address`, or `address`
@@ -382,5 +404,17 @@ mod tests {
             limiter.signed_up(&format!("addr{i}"));
         }
         assert!(limiter.keys() <= MAX_KEYS, "{} keys", limiter.keys());
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_does_not_lift_a_standing_limit() {
+        let limiter = RateLimits::default();
+        for _ in 0..5 {
+            limiter.failed("ada", "203.0.113.9");
+        }
+        for i in 0..(2 * MAX_KEYS) {
+            limiter.signed_up(&format!("flood{i}"));
+        }
+        assert!(limiter.check("ada", "203.0.113.9").is_err(), "the guesser is still held");
     }
 }

@@ -1,6 +1,6 @@
 //! Mastodon API entities, rendered from storage rows.
 
-use guildhall_core::model::ActorKind;
+use guildhall_core::model::{ActorKind, FollowState};
 use guildhall_core::text::strip_html;
 use guildhall_federation::urls::media_url;
 use guildhall_storage::actors::Actor;
@@ -332,8 +332,8 @@ pub fn focus(text: &str) -> Option<(f64, f64)> {
 pub fn relationship(c: &mut DbConnection, viewer: i64, target: i64) -> StorageResult<Value> {
     let following = follows::find(c, viewer, target)?;
     let followed_by = follows::find(c, target, viewer)?;
-    let accepted = |f: &Option<follows::Follow>| f.as_ref().is_some_and(|f| f.state == "accepted");
-    let pending = |f: &Option<follows::Follow>| f.as_ref().is_some_and(|f| f.state == "pending");
+    let accepted = |f: &Option<follows::Follow>| f.as_ref().is_some_and(|f| f.is(FollowState::Accepted));
+    let pending = |f: &Option<follows::Follow>| f.as_ref().is_some_and(|f| f.is(FollowState::Pending));
     let mute = guildhall_storage::mutes::find(c, viewer, target)?;
     Ok(json!({
         "id": target.to_string(),

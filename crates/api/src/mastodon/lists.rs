@@ -2,6 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};
+use guildhall_core::model::FollowState;
 use guildhall_storage::lists::{self, List, REPLIES_POLICIES};
 use guildhall_storage::{follows, timelines};
 use serde_json::{Value, json};
@@ -153,7 +154,8 @@ async fn add_members(
         .db
         .run(move |c| {
             for &id in &ids {
-                let followed = follows::find(c, list.owner_id, id)?.is_some_and(|f| f.state == "accepted");
+                let followed =
+                    follows::find(c, list.owner_id, id)?.is_some_and(|f| f.is(FollowState::Accepted));
                 if !followed {
                     return Err(guildhall_storage::StorageError::Conflict(
                         "You must follow an account to add it to a list".into(),

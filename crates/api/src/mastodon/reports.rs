@@ -1,6 +1,7 @@
 //! Reports (`POST /api/v1/reports`, and the admins' list) and conversations (direct messages
 //! grouped by thread).
 
+use guildhall_core::model::ActorKind;
 use std::collections::BTreeMap;
 
 use actix_web::HttpResponse;
@@ -71,7 +72,7 @@ async fn create(
     let status_ids = params.all("status_ids").iter().map(|i| parse_id(i)).collect::<Result<Vec<_>, _>>()?;
     let forward = params.flag("forward").unwrap_or(false);
     let target = state.db.run(move |c| actors::get(c, target_id)).await?;
-    if target.id == reporter.id || target.kind == "application" || target.deleted_at.is_some() {
+    if target.id == reporter.id || target.is(ActorKind::Application) || target.deleted_at.is_some() {
         return Err(ApiError::NotFound("Record not found".into()));
     }
     let forwarded = forward && !target.is_local();

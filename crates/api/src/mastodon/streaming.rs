@@ -33,7 +33,12 @@ pub const POLL_EVERY: Duration = Duration::from_millis(500);
 const LOOKBACK_MILLIS: i64 = 3_000;
 /// Rows read per kind per look.
 const PAGE: i64 = 500;
-/// Comment lines that keep idle connections open.
+/// Most streams one connection may subscribe to.
+const MAX_SUBSCRIPTIONS: usize = 64;
+/// Longest hashtag a stream may follow.
+const MAX_TAG_CHARS: usize = 100;
+/// Comment lines that keep idle connections open (and, for a signed-in stream, when its
+/// token is checked again).
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -83,7 +88,7 @@ impl PublicView {
     fn of(c: &mut DbConnection, ctx: &Ctx, change: &Change) -> StorageResult<PublicView> {
         Ok(match change {
             Change::New(s) | Change::Edited(s) => {
-                let public_original = s.visibility == "public" && s.reblog_of_id.is_none();
+                let public_original = s.is(Visibility::Public) && s.reblog_of_id.is_none();
                 if !(public_original && timelines::may_see(c, s, None)?) {
                     return Ok(PublicView::default());
                 }
@@ -302,8 +307,8 @@ impl Stream {
             "public:remote:media" => Stream::Public { local: Some(false), only_media: true },
             "hashtag" | "hashtag:local" => Stream::Hashtag {
                 tag: tag
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| ApiError::BadRequest("Missing tag".into()))?
+                    .filter(|t| !t.is_empty() && t.chars().count() <= MAX_TAG_CHARS)
+                    .ok_or_else(|| ApiError::BadRequest("Missing or overlong tag".into()))?
                     .to_lowercase(),
                 local: name.ends_with(":local"),
             },
@@ -367,6 +372,8 @@ type Event = (Vec<String>, &'static str, String);
 struct Listener {
     viewer: Option<i64>,
     scopes: String,
+    /// The token's hash, to check on every heartbeat that it still holds.
+    token_hash: Option<String>,
     streams: Vec<Stream>,
     lists: HashMap<i64, guildhall_storage::lists::List>,
 }
@@ -376,9 +383,35 @@ impl Listener {
         Listener {
             viewer: auth.and_then(|a| a.user.as_ref()).map(|u| u.actor.id),
             scopes: auth.map(|a| a.token.scopes.clone()).unwrap_or_default(),
+            token_hash: auth.map(|a| a.token.token_hash.clone()),
             streams: Vec::new(),
             lists: HashMap::new(),
         }
+    }
+
+    /// Whether statuses are shown to this listener as its viewer sees them: only with
+    /// `read:statuses` (a `profile` token reads what a stranger reads, as elsewhere).
+    fn reads_statuses(&self) -> bool {
+        self.viewer.is_some() && has_scope(&self.scopes, "read:statuses")
+    }
+
+    /// Whether the token (and its user) still may read: a revoked token, a new password, a
+    /// closed or disabled account end the stream.
+    async fn still_allowed(&self, state: &AppState) -> bool {
+        let Some(hash) = self.token_hash.clone() else { return true };
+        let found = state
+            .db
+            .run(move |c| {
+                let Some(token) = guildhall_storage::oauth::find_token(c, &hash)? else { return Ok(false) };
+                Ok(match token.user_id {
+                    Some(uid) => guildhall_storage::accounts::find_by_user_id(c, uid)?
+                        .is_some_and(|a| super::auth::login_refusal(&a.user).is_none()),
+                    None => true,
+                })
+            })
+            .await;
+        // A database that does not answer is no reason to cut a stream off.
+        found.unwrap_or(true)
     }
 
     /// Adds a stream after checking the caller may read it.
@@ -397,6 +430,11 @@ impl Listener {
             self.lists.insert(id, list);
         }
         if !self.streams.contains(&stream) {
+            if self.streams.len() >= MAX_SUBSCRIPTIONS {
+                return Err(ApiError::TooManyRequests(format!(
+                    "A connection may follow at most {MAX_SUBSCRIPTIONS} streams"
+                )));
+            }
             self.streams.push(stream);
         }
         Ok(())
@@ -466,7 +504,7 @@ impl Listener {
         let event = if matches!(change, Change::Edited(_)) { "status.update" } else { "update" };
         let mut out = Vec::new();
         if let Some(id) = view.deleted {
-            for stream in &self.streams {
+            for stream in self.streams.iter().filter(|s| **s != Stream::UserNotification) {
                 out.push((stream.names(), "delete", id.to_string()));
             }
         }
@@ -490,7 +528,7 @@ impl Listener {
     fn shows(&self, c: &mut DbConnection, stream: &Stream, s: &Status) -> StorageResult<bool> {
         let around =
             timelines::Page { max_id: Some(s.id + 1), since_id: Some(s.id - 1), min_id: None, limit: 1 };
-        let public_original = s.visibility == "public" && s.reblog_of_id.is_none();
+        let public_original = s.is(Visibility::Public) && s.reblog_of_id.is_none();
         Ok(match stream {
             Stream::User => match self.viewer {
                 Some(v) => timelines::home(c, v, &around)?.iter().any(|h| h.id == s.id),
@@ -514,7 +552,7 @@ impl Listener {
                 None => false,
             },
             Stream::Direct => {
-                s.visibility == "direct" && self.viewer.is_some() && timelines::may_see(c, s, self.viewer)?
+                s.is(Visibility::Direct) && self.viewer.is_some() && timelines::may_see(c, s, self.viewer)?
             }
         })
     }
@@ -653,7 +691,9 @@ async fn pump(
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                let events = if listener.viewer.is_none() {
+                // Statuses reach a listener without read:statuses as a stranger sees them.
+                let personal = listener.reads_statuses() || matches!(change.change, Change::Notified(_));
+                let events = if !personal {
                     public_view(&state, &ctx, &change).await.map(|view| listener.public_events(&change.change, &view))
                 } else {
                     let (ctx, change) = (ctx.clone(), Arc::clone(&change));
@@ -697,6 +737,12 @@ async fn pump(
                 return;
             }
             _ = heartbeat.tick() => {
+                if !listener.still_allowed(&state).await {
+                    if let Sink::Ws(session, _) = sink {
+                        let _ = session.close(Some(actix_ws::CloseCode::Policy.into())).await;
+                    }
+                    return;
+                }
                 let alive = match &mut sink {
                     Sink::Sse(tx) => tx.send(Bytes::from_static(b":thump\n\n")).await.is_ok(),
                     Sink::Ws(session, _) => session.ping(b"").await.is_ok(),

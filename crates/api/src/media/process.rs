@@ -135,15 +135,13 @@ pub struct Processed {
 /// blurhash for attachments).
 pub fn process(bytes: &[u8], profile: &Profile) -> Result<Processed, MediaError> {
     let (image, input) = decode(bytes)?;
-    let image =
-        shrink(image, profile.max_width, profile.max_height, profile.max_pixels);
+    let image = shrink(image, profile.max_width, profile.max_height, profile.max_pixels);
     let format = match input {
         ImageFormat::Jpeg => Output::Jpeg,
         ImageFormat::WebP if !image.color().has_alpha() => Output::Jpeg,
         _ => Output::Png,
     };
-    let preview =
-        profile.preview.map(|side| shrink(image.clone(), side, side, u64::MAX));
+    let preview = profile.preview.map(|side| shrink(image.clone(), side, side, u64::MAX));
     let blurhash = preview.as_ref().map(blurhash).transpose()?;
     Ok(Processed {
         format,

@@ -2,6 +2,7 @@
 
 use activitypub_federation::fetch::object_id::ObjectId;
 use guildhall_core::Id;
+use guildhall_core::model::{ActorKind, Visibility};
 use guildhall_storage::statuses::{self, Status};
 use guildhall_storage::{favourites, notifications, now};
 use serde_json::Value;
@@ -187,7 +188,12 @@ pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Res
     }
     let Some(object_id) = activity.object_id() else { return Ok(()) };
     let mut original = ObjectId::<DbStatus>::from(object_id).dereference(data).await?.row;
-    if actor.row.kind == "group" && original.group_id.is_none() {
+    // Boosts of non-public posts only by their author (Mastodon's self-boost to followers).
+    let public = original.is(Visibility::Public) || original.is(Visibility::Unlisted);
+    if !public && original.actor_id != actor.row.id {
+        return Err(FedError::Forbidden("only public posts can be boosted".into()));
+    }
+    if actor.row.is(ActorKind::Group) && original.group_id.is_none() {
         // A group's plain Announce is its relay in the form Mastodon shows: the post is in the
         // group when it mentions the group or replies in its thread.
         let (group, status) = (actor.row.clone(), original.clone());
@@ -199,10 +205,6 @@ pub async fn announce(activity: Activity, actor: DbActor, data: &FedData) -> Res
                 statuses::get(c, status.id)
             })
             .await?;
-    }
-    // Boosts of non-public posts only by their author (Mastodon's self-boost to followers).
-    if !matches!(original.visibility.as_str(), "public" | "unlisted") && original.actor_id != actor.row.id {
-        return Err(FedError::Forbidden("only public posts can be boosted".into()));
     }
     if original.group_id == Some(actor.row.id) {
         // A group's plain form of a post already shown as posted in it: once is enough.
@@ -231,20 +233,32 @@ async fn relayed_content(inner: &Value, group: &DbActor, data: &FedData) -> Resu
         Err(e) => e,
     };
     let note = embedded_copy(inner, group, data).await?.ok_or(fetch_error)?;
-    let refused = match &data.fetch_signer {
-        Some(signer) => signer.status_of(&note.id, data.config.insecure).await.ok(),
-        None => None,
-    };
-    if !refused.is_some_and(|s| s == 401 || s == 403) {
+    if !origin_protects(&note.id, data).await {
         return Err(FedError::Forbidden("the relayed post is not confirmed by its origin".into()));
     }
     let mut note = note;
     note.to = vec![group.row.ap_id.clone()];
     note.cc = Vec::new();
-    note.tag.retain(|t| t.kind != "Mention");
+    note.tag.retain(|t| !t.is_mention());
     tracing::debug!(id = %note.id, group = %group.row.ap_id, "members-only post taken from its group");
     store_relayed(note, &group.row, data).await?;
     Ok(())
+}
+
+/// Whether the origin of `id` protects it rather than lacks it: our signed fetch of it is
+/// refused (401 or 403) while one of an id that cannot exist beside it is not found (404). A
+/// server that refuses us everything (it blocks us, or allows only a list of servers) proves
+/// nothing, so a group cannot pass off made-up posts by its members there.
+async fn origin_protects(id: &Url, data: &FedData) -> bool {
+    let Some(signer) = &data.fetch_signer else { return false };
+    let refused = signer.status_of(id, data.config.insecure).await.ok();
+    if !refused.is_some_and(|s| s == 401 || s == 403) {
+        return false;
+    }
+    let mut absent = id.clone();
+    absent.set_path(&format!("{}-{}", id.path().trim_end_matches('/'), guildhall_core::keys::random_token()));
+    absent.set_query(None);
+    signer.status_of(&absent, data.config.insecure).await.ok().is_some_and(|s| s == 404)
 }
 
 /// The note at `id`, from its origin (which must be the note's own server).
@@ -263,7 +277,7 @@ async fn embedded_copy(inner: &Value, group: &DbActor, data: &FedData) -> Result
     let for_this_group = note.audience.as_ref().is_some_and(|a| a.as_str() == group.row.ap_id);
     let public = note.to.iter().chain(&note.cc).any(|a| crate::protocol::is_public(a));
     let inner_actor = inner.get("actor").and_then(crate::protocol::id_of);
-    if group.row.kind != "group"
+    if !group.row.is(ActorKind::Group)
         || !group.row.members_only
         || !for_this_group
         || public
@@ -313,7 +327,7 @@ async fn relayed_delete(inner: &Value, group: &DbActor, data: &FedData) -> Resul
 /// A relayed `Undo{Like}`: applied once the liker's server says the like is gone (410).
 async fn relayed_unlike(inner: &Value, group: &DbActor, data: &FedData) -> Result<(), FedError> {
     let undone = inner.get("object").cloned().unwrap_or(Value::Null);
-    if group.row.kind != "group" || undone.get("type").and_then(Value::as_str) != Some("Like") {
+    if !group.row.is(ActorKind::Group) || undone.get("type").and_then(Value::as_str) != Some("Like") {
         return Ok(());
     }
     let Some(like_id) = crate::protocol::id_of(&undone) else { return Ok(()) };
@@ -351,7 +365,7 @@ fn remove_from_group(
 /// A relayed `Like`: applied once the liker's server confirms it (a signed fetch of its id).
 async fn relayed_like(inner: &Value, group: &DbActor, data: &FedData) -> Result<(), FedError> {
     let Some(like_id) = crate::protocol::id_of(inner) else { return Ok(()) };
-    if group.row.kind != "group" {
+    if !group.row.is(ActorKind::Group) {
         return Ok(());
     }
     let confirmed: Value = activitypub_federation::fetch::fetch_object_http(&like_id, data).await?.object;

@@ -30,7 +30,7 @@ pub async fn follow(activity: Activity, actor: DbActor, data: &FedData) -> Resul
     });
     let follow_id = activity.id.to_string();
     let urls = data.urls.clone();
-    if target.kind == "group" {
+    if target.is(ActorKind::Group) {
         // A group sends Mastodon-family servers a plain form of its posts: learn the software.
         crate::nodeinfo::learn_software(data, &follower).await;
     }
@@ -48,8 +48,8 @@ pub async fn follow(activity: Activity, actor: DbActor, data: &FedData) -> Resul
                         notifications::notify(c, target.id, "follow_request", follower.id, None)
                     }
                     Decision::Accept => {
-                        let known =
-                            follows::find(c, follower.id, target.id)?.is_some_and(|f| f.state == "accepted");
+                        let known = follows::find(c, follower.id, target.id)?
+                            .is_some_and(|f| f.is(FollowState::Accepted));
                         follows::upsert(c, follower.id, target.id, FollowState::Accepted, Some(&follow_id))?;
                         if !known {
                             notifications::notify(c, target.id, "follow", follower.id, None)?;
@@ -199,7 +199,7 @@ pub async fn undo_follow(activity: Activity, actor: DbActor, data: &FedData) -> 
 /// `Block` of a local actor: recorded, and follows both ways end. A group's `Block` is a ban:
 /// recorded for any account we know, whose membership of that group ends.
 pub async fn block(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
-    let target = if actor.row.kind == "group" {
+    let target = if actor.row.is(ActorKind::Group) {
         let Some(id) = activity.object_id().map(String::from) else { return Ok(()) };
         data.db.run(move |c| actors::find_by_ap_id(c, &id)).await?
     } else {

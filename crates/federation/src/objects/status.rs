@@ -272,7 +272,7 @@ fn upsert_status(
 
 fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageResult<()> {
     let mut mentioned = Vec::new();
-    let hrefs = note.tag.iter().filter(|t| t.kind == "Mention").filter_map(|t| t.href.clone());
+    let hrefs = note.tag.iter().filter(|t| t.is_mention()).filter_map(|t| t.href.clone());
     // Direct statuses name their recipients in to/cc; treat known ones as mentioned.
     let recipients = note.to.iter().chain(&note.cc).cloned();
     for href in hrefs.chain(recipients) {
@@ -284,7 +284,7 @@ fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageR
     let tags: Vec<String> = note
         .tag
         .iter()
-        .filter(|t| t.kind == "Hashtag")
+        .filter(|t| t.is_hashtag())
         .filter_map(|t| t.name.clone())
         .map(|n| n.trim_start_matches('#').to_owned())
         .collect();

@@ -90,6 +90,18 @@ pub struct Tag {
     pub name: Option<String>,
 }
 
+impl Tag {
+    /// A `Mention` of an actor.
+    pub fn is_mention(&self) -> bool {
+        self.kind == "Mention"
+    }
+
+    /// A `Hashtag`.
+    pub fn is_hashtag(&self) -> bool {
+        self.kind == "Hashtag"
+    }
+}
+
 /// A media attachment (`Document`, `Image`, …).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

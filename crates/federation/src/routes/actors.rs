@@ -124,7 +124,7 @@ async fn members_only_check(request: &HttpRequest, actor: &Actor, data: &FedData
             if members.contains(&signer.id) {
                 return Ok(true);
             }
-            match (&signer.domain, signer.kind == "application") {
+            match (&signer.domain, signer.is(ActorKind::Application)) {
                 (Some(domain), true) => actors::any_on_domain(c, &members, domain),
                 _ => Ok(false),
             }

@@ -5,7 +5,7 @@ use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::traits::Actor as _;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
-use guildhall_core::model::{FollowState, Visibility};
+use guildhall_core::model::{ActorKind, FollowState, Visibility};
 use guildhall_core::text::escape;
 use guildhall_storage::statuses::Status;
 use guildhall_storage::{actors, follows, outbox, status_parts, statuses};
@@ -99,7 +99,7 @@ async fn may_see(
             if allowed.contains(&signer_row.id) {
                 return Ok(true);
             }
-            match (&signer_row.domain, signer_row.kind == "application") {
+            match (&signer_row.domain, signer_row.is(ActorKind::Application)) {
                 (Some(domain), true) => actors::any_on_domain(c, &allowed, domain),
                 _ => Ok(false),
             }
