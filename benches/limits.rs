@@ -3,8 +3,8 @@
 //!
 //! 1. peak RSS while the largest image we accept (7680x4320, 8-bit RGBA) is uploaded, alone and
 //!    four at once, and what a 16-bit bomb of the same size costs (refused from its header);
-//! 2. RSS after `GUILDHALL_BENCH_SIGN_INS` (default 10,000) refused sign-ins with 1 MB logins
-//!    (each checked against a password hash, as a wrong password is),
+//! 2. RSS after `GUILDHALL_BENCH_SIGN_INS` (default 10,000) refused sign-ins with 1 MB logins,
+//!    with 60 KB logins, and with short unknown logins (which cost a password hash),
 //!    each from its own address (behind the loopback proxy), so every one is counted;
 //! 3. the latency of an authenticated API call with no stream open, then with
 //!    `GUILDHALL_BENCH_STREAMS` (default 3,000) anonymous streams open while posts are made.
@@ -188,11 +188,9 @@ async fn futures_four(bench: &Bench, token: &str, file: &[u8]) -> Vec<u16> {
     vec![a, b, c, d]
 }
 
-async fn sign_ins(bench: &Bench, count: usize) {
-    let (app, _) = bench.user_and_token("signer", "read").await;
-    // Just under the 1 MiB body limit with the other fields: the largest login that reaches
-    // the password check.
-    let login = "x".repeat(1_000_000);
+/// `count` refused sign-ins with logins of `login_len` bytes, each from its own address.
+async fn sign_ins(bench: &Bench, app: &Value, count: usize, login_len: usize) {
+    let login = "x".repeat(login_len);
     let before = rss_mib();
     let started = Instant::now();
     let mut codes = std::collections::BTreeMap::<u16, usize>::new();
@@ -219,7 +217,7 @@ async fn sign_ins(bench: &Bench, count: usize) {
         *codes.entry(status.unwrap()).or_default() += 1;
     }
     println!(
-        "sign-ins: {count} with 1 MB logins from {count} addresses, answered {codes:?}, in {:.0} s; RSS {before:.0} -> {:.0} MiB",
+        "sign-ins: {count} with {login_len}-byte logins from {count} addresses, answered {codes:?}, in {:.0} s; RSS {before:.0} -> {:.0} MiB",
         started.elapsed().as_secs_f64(),
         rss_mib()
     );
@@ -305,7 +303,13 @@ async fn main() {
     let bench = Bench::start().await;
     println!("started: RSS {:.0} MiB", rss_mib());
     images(&bench).await;
-    sign_ins(&bench, env_count("GUILDHALL_BENCH_SIGN_INS", 10_000)).await;
+    let count = env_count("GUILDHALL_BENCH_SIGN_INS", 10_000);
+    let (app, _) = bench.user_and_token("signer", "read").await;
+    // 1 MB logins (refused at the door now), logins just under the OAuth form limit, and
+    // short unknown logins, which cost a password hash as a wrong password does.
+    for login_len in [1_000_000, 60_000, 12] {
+        sign_ins(&bench, &app, count, login_len).await;
+    }
     streams(&bench, env_count("GUILDHALL_BENCH_STREAMS", 3_000)).await;
     bench.instance.stop().await.unwrap();
 }

@@ -776,3 +776,25 @@ async fn one_door_a_member_closes_their_account_with_their_password() {
     assert!(b.actor(&ada.ap_id).await.unwrap().deleted_at.is_some(), "B was told");
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn finding_2_a_megabyte_login_is_refused_at_the_door() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    let (_, app) = call(
+        M::POST,
+        &t,
+        "/api/v1/apps",
+        None,
+        Some(json!({"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read"})),
+    )
+    .await;
+    let login = "x".repeat(1_000_000);
+    assert_eq!(sign_in_from(&t, &app, &login, "guess", "198.51.100.70").await, 413);
+    // A long login that fits the form is a failed sign-in, counted like any other.
+    let long = "y".repeat(60_000);
+    for _ in 0..5 {
+        assert_eq!(sign_in_from(&t, &app, &long, "guess", "198.51.100.71").await, 400);
+    }
+    assert_eq!(sign_in_from(&t, &app, &long, "guess", "198.51.100.71").await, 429);
+    t.instance.stop().await.unwrap();
+}

@@ -20,6 +20,9 @@ pub enum ApiError {
     /// 403: the token lacks a scope, or the action is not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// 413: the body is over the route's limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// 429: too many attempts.
     #[error("{0}")]
     TooManyRequests(String),
@@ -48,6 +51,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -142,12 +142,20 @@ pub async fn delete_user(db: &Db, urls: &Urls, username: &str) -> Result<(), Loc
     })
 }
 
+/// The longest login (username or e-mail address) that can belong to an account.
+const MAX_LOGIN_CHARS: usize = 320;
+
 /// Checks a sign-in: the account when `login` (username or e-mail) and `password` match.
 pub async fn check_password(
     db: &Db,
     login: &str,
     password: &str,
 ) -> Result<Option<LocalAccount>, LocalActorError> {
+    // No account has a longer login (an e-mail address is at most 254 characters) or a longer
+    // password: such a sign-in fails at once, costing neither a query nor a hash.
+    if login.chars().count() > MAX_LOGIN_CHARS || password.chars().count() > password::MAX_PASSWORD_LEN {
+        return Ok(None);
+    }
     let login = login.to_owned();
     let candidate = password.to_owned();
     let Some(account) = db.run(move |c| accounts::find_by_login(c, &login)).await? else {
@@ -241,11 +249,21 @@ pub async fn ensure_instance_actor(db: &Db, urls: &Urls, domain: &str) -> Result
 }
 
 /// Runs CPU-heavy work (Argon2, RSA key generation) off the async threads.
+/// Password hashes computed at once in this process. Each Argon2 run takes 19 MiB and a
+/// core for tens of milliseconds; sign-in attempts by strangers must queue for them rather
+/// than fill the blocking thread pool (512 threads, 10 GB) with them.
+static PASSWORD_WORK: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Runs password hashing off the async threads, at most [`PASSWORD_WORK`] at once.
 async fn tokio_blocking<T, F>(f: F) -> Result<T, LocalActorError>
 where
     F: FnOnce() -> Result<T, LocalActorError> + Send + 'static,
     T: Send + 'static,
 {
+    let _permit = PASSWORD_WORK
+        .acquire()
+        .await
+        .map_err(|e| LocalActorError::Storage(StorageError::Pool(format!("password work closed: {e}"))))?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| LocalActorError::Storage(StorageError::Pool(format!("blocking task failed: {e}"))))?

@@ -32,14 +32,24 @@ use crate::{ApiError, AppState};
 use entities::Ctx;
 use params::Params;
 
+/// The body limit of the OAuth forms: a few short fields, never a megabyte a stranger could
+/// make us read, parse and hash for nothing.
+fn small_form() -> web::PayloadConfig {
+    web::PayloadConfig::new(64 * 1024)
+}
+
 /// Registers every route of the client API.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/api/v1/apps", web::post().to(oauth::create_app))
         .route("/api/v1/apps/verify_credentials", web::get().to(oauth::verify_app))
         .route("/oauth/authorize", web::get().to(oauth::authorize_page))
-        .route("/oauth/authorize", web::post().to(oauth::authorize_submit))
-        .route("/oauth/token", web::post().to(oauth::token))
-        .route("/oauth/revoke", web::post().to(oauth::revoke))
+        .service(
+            web::resource("/oauth/authorize")
+                .app_data(small_form())
+                .route(web::post().to(oauth::authorize_submit)),
+        )
+        .service(web::resource("/oauth/token").app_data(small_form()).route(web::post().to(oauth::token)))
+        .service(web::resource("/oauth/revoke").app_data(small_form()).route(web::post().to(oauth::revoke)))
         .route("/.well-known/oauth-authorization-server", web::get().to(oauth::metadata))
         .route(oauth::STYLESHEET_PATH, web::get().to(oauth::stylesheet))
         .configure(instance::configure)

@@ -145,7 +145,10 @@ impl FromRequest for Params {
             let query: Vec<(String, String)> =
                 serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
             params.add_pairs(query);
-            let body = body.await.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            let body = body.await.map_err(|e| match e.as_response_error().status_code().as_u16() {
+                413 => ApiError::PayloadTooLarge("The request body is too large".into()),
+                _ => ApiError::BadRequest(e.to_string()),
+            })?;
             if body.is_empty() {
                 return Ok(params);
             }
