@@ -249,24 +249,55 @@ pub async fn ensure_instance_actor(db: &Db, urls: &Urls, domain: &str) -> Result
 }
 
 /// Runs CPU-heavy work (Argon2, RSA key generation) off the async threads.
-/// Password hashes computed at once in this process. Each Argon2 run takes 19 MiB and a
-/// core for tens of milliseconds; sign-in attempts by strangers must queue for them rather
-/// than fill the blocking thread pool (512 threads, 10 GB) with them.
-static PASSWORD_WORK: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+/// Threads that hash passwords and make keys. Each Argon2 run takes 19 MiB and a core for
+/// tens of milliseconds. On the shared blocking pool (up to 512 threads) sign-in attempts by
+/// strangers could run hundreds at once, and every thread's allocator arena kept its 19 MiB:
+/// 10,000 refused sign-ins left 540 MiB behind. Four long-lived threads bound both.
+const PASSWORD_THREADS: usize = 4;
 
-/// Runs password hashing off the async threads, at most [`PASSWORD_WORK`] at once.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The queue of the password threads, started on first use.
+fn password_queue() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
+    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for n in 0..PASSWORD_THREADS {
+            let rx = std::sync::Arc::clone(&rx);
+            let spawned = std::thread::Builder::new().name(format!("password-{n}")).spawn(move || {
+                loop {
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match job {
+                        // A job that panics loses its answer (its caller gets an error), not
+                        // the thread.
+                        Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+                        Err(_) => return,
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "a password thread could not start");
+            }
+        }
+        std::sync::Mutex::new(tx)
+    })
+}
+
+/// Runs password hashing (or key making) on the password threads, off the async ones.
 async fn tokio_blocking<T, F>(f: F) -> Result<T, LocalActorError>
 where
     F: FnOnce() -> Result<T, LocalActorError> + Send + 'static,
     T: Send + 'static,
 {
-    let _permit = PASSWORD_WORK
-        .acquire()
-        .await
-        .map_err(|e| LocalActorError::Storage(StorageError::Pool(format!("password work closed: {e}"))))?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| LocalActorError::Storage(StorageError::Pool(format!("blocking task failed: {e}"))))?
+    let failed = |what: &str| LocalActorError::Storage(StorageError::Pool(format!("password work {what}")));
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(f());
+    });
+    password_queue().lock().unwrap_or_else(|p| p.into_inner()).send(job).map_err(|_| failed("stopped"))?;
+    result.await.map_err(|_| failed("failed"))?
 }
 
 #[cfg(test)]
