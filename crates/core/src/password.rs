@@ -2,7 +2,7 @@
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use thiserror::Error;
 
 /// Shortest password accepted for a new account.
@@ -56,11 +56,36 @@ pub fn verify_nobody(password: &str) -> bool {
 }
 
 /// True when `password` matches the stored `hash`. A malformed hash never matches.
+///
+/// The Argon2 working memory (19 MiB with the default parameters) is kept per thread and
+/// reused: allocated and freed per sign-in, the allocator kept it around in every thread's
+/// arena (10,000 refused sign-ins left hundreds of megabytes behind).
 pub fn verify(password: &str, hash: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(hash) else {
+    thread_local! {
+        static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let (Ok(params), Some(salt), Some(expected)) =
+        (argon2::Params::try_from(&parsed), parsed.salt, parsed.hash)
+    else {
         return false;
     };
-    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else { return false };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+        None => argon2::Version::default(),
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let mut out = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let hashed = MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        memory.resize(params.block_count(), argon2::Block::default());
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory.as_mut_slice())
+    });
+    hashed.is_ok() && crate::keys::constant_time_eq(&out, expected.as_bytes())
 }
 
 #[cfg(test)]
