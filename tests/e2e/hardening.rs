@@ -295,27 +295,12 @@ async fn sign_up_from(t: &TestInstance, app: &str, name: &str, forwarded_for: &s
     res.status().as_u16()
 }
 
-async fn app_token(t: &TestInstance) -> String {
-    let (s, app) = call(
-        M::POST,
-        t,
-        "/api/v1/apps",
-        None,
-        Some(
-            json!({"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"}),
-        ),
-    )
-    .await;
-    assert_eq!(s, 200);
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", app["client_id"].as_str().unwrap()),
-        ("client_secret", app["client_secret"].as_str().unwrap()),
-        ("scope", "write:accounts"),
-    ];
-    let res: Value =
-        http().post(t.url("/oauth/token")).form(&form).send().await.unwrap().json().await.unwrap();
-    res["access_token"].as_str().unwrap().to_owned()
+/// Registers an app that may ask for `scopes`; returns it (with its client id and secret).
+async fn register_app(t: &TestInstance, scopes: &str) -> Value {
+    let body = json!({"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": scopes});
+    let (s, app) = call(M::POST, t, "/api/v1/apps", None, Some(body)).await;
+    assert_eq!(s, 200, "{app}");
+    app
 }
 
 #[tokio::test]
@@ -323,7 +308,7 @@ async fn finding_8_forwarded_addresses_count_only_from_trusted_proxies() {
     // Loopback is not trusted here: every X-Forwarded-For is the client's own claim.
     let settings = [("GUILDHALL_REGISTRATIONS", "open"), ("GUILDHALL_TRUSTED_PROXIES", "10.0.0.0/8")];
     let t = TestInstance::start_with(&Backend::Sqlite, &settings).await;
-    let app = app_token(&t).await;
+    let app = crate::signup::app_token(&t).await;
     for n in 0..10 {
         assert_eq!(sign_up_from(&t, &app, &format!("member{n}"), &format!("198.51.100.{n}")).await, 200);
     }
@@ -336,7 +321,7 @@ async fn finding_8_forwarded_addresses_count_only_from_trusted_proxies() {
 
     // Behind a trusted proxy (loopback, the default) the hop it adds counts: the rightmost.
     let t = TestInstance::start_with(&Backend::Sqlite, &settings[..1]).await;
-    let app = app_token(&t).await;
+    let app = crate::signup::app_token(&t).await;
     for n in 0..10 {
         let chain = format!("203.0.113.{n}, 198.51.100.1");
         assert_eq!(sign_up_from(&t, &app, &format!("member{n}"), &chain).await, 200);
@@ -364,14 +349,7 @@ async fn sign_in_from(t: &TestInstance, app: &Value, login: &str, password: &str
 async fn finding_11_a_strangers_guesses_do_not_lock_the_owner_out() {
     let t = TestInstance::start(&Backend::Sqlite).await;
     t.user("ada").await;
-    let (_, app) = call(
-        M::POST,
-        &t,
-        "/api/v1/apps",
-        None,
-        Some(json!({"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read"})),
-    )
-    .await;
+    let app = register_app(&t, "read").await;
     for _ in 0..5 {
         assert_eq!(sign_in_from(&t, &app, "ada", "guess", "198.51.100.66").await, 400);
     }
@@ -432,14 +410,7 @@ async fn finding_15_a_new_password_signs_every_app_out() {
 #[tokio::test]
 async fn finding_16_client_secrets_are_kept_as_hashes() {
     let t = TestInstance::start(&Backend::Sqlite).await;
-    let (_, app) = call(
-        M::POST,
-        &t,
-        "/api/v1/apps",
-        None,
-        Some(json!({"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob"})),
-    )
-    .await;
+    let app = register_app(&t, "read").await;
     let (id, secret) =
         (app["client_id"].as_str().unwrap().to_owned(), app["client_secret"].as_str().unwrap());
     let stored =
@@ -780,14 +751,7 @@ async fn one_door_a_member_closes_their_account_with_their_password() {
 #[tokio::test]
 async fn finding_2_a_megabyte_login_is_refused_at_the_door() {
     let t = TestInstance::start(&Backend::Sqlite).await;
-    let (_, app) = call(
-        M::POST,
-        &t,
-        "/api/v1/apps",
-        None,
-        Some(json!({"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read"})),
-    )
-    .await;
+    let app = register_app(&t, "read").await;
     let login = "x".repeat(1_000_000);
     assert_eq!(sign_in_from(&t, &app, &login, "guess", "198.51.100.70").await, 413);
     // A long login that fits the form is a failed sign-in, counted like any other.

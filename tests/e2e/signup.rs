@@ -35,7 +35,7 @@ async fn register_app(t: &TestInstance) -> (String, String) {
 
 /// An app's own token (client credentials grant) with `write:accounts`, as apps get one to sign
 /// people up.
-async fn app_token(t: &TestInstance) -> String {
+pub(crate) async fn app_token(t: &TestInstance) -> String {
     let (id, secret) = register_app(t).await;
     let form = [
         ("grant_type", "client_credentials"),

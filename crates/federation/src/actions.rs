@@ -751,13 +751,9 @@ pub async fn set_pinned(
                     guildhall_storage::pins::unpin(c, actor.id, s.id)?
                 };
                 if changed {
+                    // Addressed as the post itself is.
                     let followers = actor.followers_url.clone().unwrap_or_default();
-                    let (to, cc) = match visibility {
-                        Visibility::Public | Visibility::Unlisted => {
-                            (vec![PUBLIC.to_owned()], vec![followers])
-                        }
-                        _ => (vec![followers], vec![]),
-                    };
+                    let (to, cc) = crate::objects::status::addressing(visibility, &followers, &[]);
                     let kind = if pinned { "Add" } else { "Remove" };
                     let mut doc = envelope(&new_activity_id(&urls), kind, &actor, json!(s.ap_id), &to, &cc);
                     doc["target"] = json!(crate::urls::featured(&actor.ap_id));
