@@ -12,6 +12,7 @@ use guildhall_api::{AppState, HttpOptions};
 use guildhall_core::Config;
 use guildhall_federation::delivery::DeliveryWorker;
 use guildhall_federation::objects::actor::DbActor;
+use guildhall_federation::scheduler::Scheduler;
 use guildhall_federation::{FedConfig, FedData, FedState, Urls, local_actors};
 use guildhall_storage::Db;
 use tokio::sync::watch;
@@ -26,6 +27,7 @@ pub struct Instance {
     db: Db,
     federation: FedConfig,
     delivery: DeliveryWorker,
+    scheduler: Scheduler,
     port: u16,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
@@ -84,7 +86,9 @@ impl Instance {
         let (stop_workers, stopped) = watch::channel(false);
         let mut workers =
             vec![tokio::spawn(maintenance::run(db.clone(), config.media_dir.clone(), stopped.clone()))];
+        let scheduler = Scheduler::new(federation.clone(), db.clone());
         if options.run_delivery {
+            workers.push(tokio::spawn(scheduler.clone().run(stopped.clone())));
             workers.push(tokio::spawn(delivery.clone().run(stopped)));
         }
         tracing::info!(domain = %config.domain, port, "guildhall is serving");
@@ -93,6 +97,7 @@ impl Instance {
             db,
             federation,
             delivery,
+            scheduler,
             port,
             server: handle,
             server_task,
@@ -130,6 +135,11 @@ impl Instance {
     /// The delivery worker (tests flush it instead of waiting).
     pub fn delivery(&self) -> &DeliveryWorker {
         &self.delivery
+    }
+
+    /// The timed-jobs worker: scheduled statuses, poll ends (tests flush it as of a later time).
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
     }
 
     /// Waits until the server stops by itself (SIGINT/SIGTERM), then stops the workers.

@@ -65,7 +65,8 @@ pub struct HttpOptions {
     pub workers: Option<usize>,
     /// Do not install SIGINT/SIGTERM handlers (for instances embedded in tests).
     pub disable_signals: bool,
-    /// Run the background delivery worker (tests that flush by hand turn it off).
+    /// Run the background workers: delivery and timed jobs (tests that flush by hand turn
+    /// them off).
     pub run_delivery: bool,
 }
 

@@ -17,7 +17,7 @@ use crate::domain::Domain;
 
 /// Every configuration key, as written in the file; the environment name is
 /// `GUILDHALL_` followed by the key in upper case.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "domain",
     "listen",
     "database_url",
@@ -29,6 +29,7 @@ pub const KEYS: [&str; 11] = [
     "registrations_reason_required",
     "password_min_length",
     "trusted_proxies",
+    "thumbnail",
 ];
 
 /// Environment variables with the `GUILDHALL_` prefix that are not configuration keys but are
@@ -63,6 +64,9 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits and logs);
     /// requests from anywhere else are known by their peer address alone.
     pub trusted_proxies: Vec<crate::net::Cidr>,
+    /// A PNG or JPEG shown as the instance's picture (`/thumbnail.png`, advertised in
+    /// `/api/v2/instance`); a plain built-in banner when unset.
+    pub thumbnail: Option<PathBuf>,
 }
 
 /// Who may create an account (`registrations`).
@@ -204,7 +208,12 @@ impl Config {
             parse_or(s, "password_min_length", "8", parse_password_length, PASSWORD_LENGTH_HINT)?;
         let trusted_proxies =
             parse_or(s, "trusted_proxies", "127.0.0.0/8,::1", crate::net::Cidr::parse_list, PROXIES_HINT)?;
+        let thumbnail = match s.get("thumbnail") {
+            Some(_) => Some(parse_or(s, "thumbnail", "", non_empty_path, FILE_HINT)?),
+            None => None,
+        };
         Ok(Config {
+            thumbnail,
             domain,
             listen,
             database_url,
@@ -224,6 +233,7 @@ const DOMAIN_HINT: &str =
     "a host name with an optional port, such as museums.example or localhost:8080 (not an IP address)";
 const LISTEN_HINT: &str = "an IP address and port, such as 127.0.0.1:8080 or [::]:8080";
 const PATH_HINT: &str = "a directory path";
+const FILE_HINT: &str = "a file path";
 const DB_HINT: &str = "sqlite://PATH or postgres://USER@HOST/DATABASE";
 const BOOL_HINT: &str = "true or false";
 const LOG_HINT: &str = "text or json";

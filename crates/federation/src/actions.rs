@@ -9,6 +9,7 @@ use guildhall_core::model::{ActorKind, FollowState, Visibility};
 use guildhall_core::text::{self, MentionRef, ResolvedMention};
 use guildhall_storage::actors::{self, Actor, ProfileField};
 use guildhall_storage::follows::Follow;
+use guildhall_storage::notifications::NotificationKind;
 use guildhall_storage::statuses::{self, Status};
 use guildhall_storage::{
     DbConnection, StorageError, StorageResult, blocks, favourites, follows, notifications, now, status_parts,
@@ -64,7 +65,11 @@ pub async fn follow(data: &FedData, follower: &Actor, target: &Actor) -> Result<
                         }
                     };
                     let follow = follows::upsert(c, follower.id, target.id, state, Some(&follow_id))?;
-                    let kind = if state == FollowState::Accepted { "follow" } else { "follow_request" };
+                    let kind = if state == FollowState::Accepted {
+                        NotificationKind::Follow
+                    } else {
+                        NotificationKind::FollowRequest
+                    };
                     notifications::notify(c, target.id, kind, follower.id, None)?;
                     return Ok(follow);
                 }
@@ -168,6 +173,19 @@ pub struct NewPost {
     /// The client's `Idempotency-Key`, with the user it belongs to: a retry with the same key
     /// answers the status the first made, and only one of two concurrent ones posts.
     pub idempotency: Option<(i64, String)>,
+    /// A poll to attach (checked by the caller).
+    pub poll: Option<PollParams>,
+}
+
+/// A poll as an app asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PollParams {
+    /// Option titles, in order.
+    pub options: Vec<String>,
+    /// Seconds until it ends.
+    pub expires_in: i64,
+    /// Several choices allowed.
+    pub multiple: bool,
 }
 
 impl NewPost {
@@ -182,6 +200,7 @@ impl NewPost {
             language: Some("en".into()),
             media_ids: Vec::new(),
             idempotency: None,
+            poll: None,
         }
     }
 }
@@ -285,6 +304,13 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
         updated_at: stamp,
     };
     let (data2, tags, media_ids, idempotency) = (data.clone(), rendered.tags, new.media_ids, new.idempotency);
+    let poll = new.poll.map(|p| guildhall_storage::polls::NewPoll {
+        options: p.options,
+        multiple: p.multiple,
+        expires_at: Some(stamp + chrono::Duration::seconds(p.expires_in)),
+        counts: None,
+        closed_at: None,
+    });
     let stored = data
         .db
         .run(move |c| {
@@ -308,6 +334,12 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
                 status_parts::replace_mentions(c, status.id, &mention_ids)?;
                 status_parts::replace_tags(c, status.id, &tags)?;
                 guildhall_storage::media::attach(c, status.id, status.actor_id, &media_ids)?;
+                if let Some(poll) = &poll {
+                    guildhall_storage::polls::upsert(c, status.id, poll)?;
+                    if let Some(end) = poll.expires_at {
+                        guildhall_storage::polls::schedule_close(c, status.id, end)?;
+                    }
+                }
                 notifications::mentioned(c, &status)?;
                 let parts = load_parts(c, status.clone())?;
                 let create = announce_status(c, &data2, &parts, "Create")?;
@@ -368,6 +400,33 @@ fn announce_status(
     Ok(doc)
 }
 
+/// New alt text or focal point for one of an edited status's media.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaAttributes {
+    /// The upload.
+    pub id: i64,
+    /// Alt text (`Some("")` clears it).
+    pub description: Option<String>,
+    /// Focal point `x,y`.
+    pub focus: Option<String>,
+}
+
+/// An edit of a status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusEdit {
+    /// The new text.
+    pub text: String,
+    /// The new content warning.
+    pub spoiler_text: String,
+    /// When given, the attachments in this order (ones attached before and not listed are
+    /// detached).
+    pub media_ids: Option<Vec<i64>>,
+    /// Alt text and focal points to change.
+    pub media_attributes: Vec<MediaAttributes>,
+    /// Media sensitive, when given.
+    pub sensitive: Option<bool>,
+}
+
 /// Edits a status's text and content warning (`media_ids`, when given, become its attachments,
 /// in this order; ones attached before and not listed are detached); sends `Update` to the
 /// same audience.
@@ -379,27 +438,56 @@ pub async fn edit(
     spoiler_text: &str,
     media_ids: Option<Vec<i64>>,
 ) -> Result<Status, FedError> {
-    if let Some(ids) = &media_ids {
+    let change = StatusEdit {
+        text: text.to_owned(),
+        spoiler_text: spoiler_text.to_owned(),
+        media_ids,
+        ..StatusEdit::default()
+    };
+    edit_status(data, author, status_id, change).await
+}
+
+/// Applies `change` to a status (text, content warning, media and their alt text, in one
+/// transaction) and sends `Update` to the same audience.
+pub async fn edit_status(
+    data: &FedData,
+    author: &Actor,
+    status_id: i64,
+    change: StatusEdit,
+) -> Result<Status, FedError> {
+    if let Some(ids) = &change.media_ids {
         check_media(data, author.id, ids, Some(status_id)).await?;
     }
-    let mentioned = resolve_mentions(data, text).await;
-    let rendered = render(data, text, &mentioned);
+    let mentioned = resolve_mentions(data, &change.text).await;
+    let rendered = render(data, &change.text, &mentioned);
     let mention_ids: Vec<i64> = mentioned.iter().map(|(_, a)| a.id).collect();
-    let (author_id, text, spoiler, data2) =
-        (author.id, text.to_owned(), spoiler_text.to_owned(), data.clone());
+    let (author_id, data2) = (author.id, data.clone());
     let updated = data
         .db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
                 let mut status = own_live_status(c, author_id, status_id)?;
                 status.content = rendered.html;
-                status.source = Some(text);
-                status.spoiler_text = spoiler;
+                status.source = Some(change.text);
+                status.spoiler_text = change.spoiler_text;
+                if let Some(sensitive) = change.sensitive {
+                    status.sensitive = sensitive;
+                }
                 statuses::update(c, &status)?;
                 status_parts::replace_mentions(c, status.id, &mention_ids)?;
                 status_parts::replace_tags(c, status.id, &rendered.tags)?;
-                if let Some(ids) = &media_ids {
+                if let Some(ids) = &change.media_ids {
                     guildhall_storage::media::attach(c, status.id, author_id, ids)?;
+                }
+                for m in &change.media_attributes {
+                    guildhall_storage::media::describe_for_status(
+                        c,
+                        author_id,
+                        status.id,
+                        m.id,
+                        m.description.as_deref(),
+                        m.focus.as_deref(),
+                    )?;
                 }
                 let status = statuses::get(c, status.id)?;
                 let parts = load_parts(c, status.clone())?;
@@ -471,7 +559,7 @@ pub async fn like(data: &FedData, actor: &Actor, status_id: i64) -> Result<(), F
                 if !new {
                     return Ok(());
                 }
-                notifications::notify(c, author.id, "favourite", actor.id, Some(status.id))?;
+                notifications::notify(c, author.id, NotificationKind::Favourite, actor.id, Some(status.id))?;
                 let doc = envelope(
                     &like_id,
                     "Like",
@@ -573,7 +661,7 @@ pub async fn boost(data: &FedData, actor: &Actor, status_id: i64) -> Result<Stat
                     updated_at: stamp,
                 };
                 statuses::insert(c, &boost)?;
-                notifications::notify(c, author.id, "reblog", actor.id, Some(status.id))?;
+                notifications::notify(c, author.id, NotificationKind::Reblog, actor.id, Some(status.id))?;
                 let followers = actor.followers_url.clone().unwrap_or_default();
                 let doc = envelope(
                     &boost.ap_id,

@@ -15,6 +15,7 @@
 pub mod actions;
 pub mod activities;
 pub mod delivery;
+pub mod domain_blocks;
 pub mod error;
 pub mod fetch_signing;
 pub mod groups;
@@ -24,8 +25,10 @@ pub mod moderation;
 pub mod nodeinfo;
 pub mod objects;
 pub mod outgoing;
+pub mod polls;
 pub mod protocol;
 pub mod routes;
+pub mod scheduler;
 pub mod signing;
 pub mod state;
 pub mod urls;

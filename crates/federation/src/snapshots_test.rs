@@ -81,6 +81,7 @@ fn note(visibility: Visibility) -> serde_json::Value {
         in_reply_to: Some("https://remote.example/users/eve/statuses/1".into()),
         audience: None,
         attachments: Vec::new(),
+        poll: None,
     };
     let rendered = render_note(&parts, "http://localhost:8080", "localhost:8080");
     serde_json::to_value(rendered.ok()).unwrap_or_default()
@@ -160,6 +161,7 @@ fn note_with_an_image() {
         in_reply_to: None,
         audience: None,
         attachments: vec![image],
+        poll: None,
     };
     let note = render_note(&parts, "http://localhost:8080", "localhost:8080").ok();
     insta::assert_json_snapshot!(serde_json::to_value(note).unwrap_or_default()["attachment"]);

@@ -286,6 +286,48 @@ pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
         .get_result(conn)?)
 }
 
+/// What a user's new posts default to (Mastodon's `source[privacy]`, `source[sensitive]`,
+/// `source[language]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostingDefaults {
+    /// Visibility of new posts.
+    pub visibility: guildhall_core::model::Visibility,
+    /// Media marked sensitive.
+    pub sensitive: bool,
+    /// Language of new posts (ISO 639), if chosen.
+    pub language: Option<String>,
+}
+
+/// The posting defaults of the user whose actor is `actor_id`.
+pub fn posting_defaults(conn: &mut DbConnection, actor_id: i64) -> StorageResult<PostingDefaults> {
+    let (visibility, sensitive, language): (String, bool, Option<String>) = users::table
+        .filter(users::actor_id.eq(actor_id))
+        .select((users::default_visibility, users::default_sensitive, users::default_language))
+        .first(conn)?;
+    Ok(PostingDefaults {
+        visibility: parse_text(&visibility, guildhall_core::model::Visibility::parse)?,
+        sensitive,
+        language,
+    })
+}
+
+/// Replaces the posting defaults of the user whose actor is `actor_id`.
+pub fn set_posting_defaults(
+    conn: &mut DbConnection,
+    actor_id: i64,
+    defaults: &PostingDefaults,
+) -> StorageResult<()> {
+    diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
+        .set((
+            users::default_visibility.eq(defaults.visibility.as_str()),
+            users::default_sensitive.eq(defaults.sensitive),
+            users::default_language.eq(&defaults.language),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

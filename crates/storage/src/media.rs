@@ -33,6 +33,40 @@ pub fn find_unattached(conn: &mut DbConnection, actor_id: i64, id: i64) -> Stora
     find_own(conn, actor_id, id)?.filter(|m| m.status_id.is_none()).ok_or(StorageError::NotFound)
 }
 
+/// Sets the alt text and focal point of `id`, one of `actor_id`'s uploads that is unattached
+/// or attached to `status_id` (an edit's `media_attributes[]`); `None` leaves a value as it is,
+/// an empty description clears it.
+pub fn describe_for_status(
+    conn: &mut DbConnection,
+    actor_id: i64,
+    status_id: i64,
+    id: i64,
+    description: Option<&str>,
+    focus: Option<&str>,
+) -> StorageResult<()> {
+    let found: Option<Attachment> = media_attachments::table
+        .find(id)
+        .filter(media_attachments::actor_id.eq(actor_id))
+        .filter(media_attachments::status_id.is_null().or(media_attachments::status_id.eq(status_id)))
+        .select(Attachment::as_select())
+        .first(conn)
+        .optional()?;
+    let mut media = found.ok_or(StorageError::NotFound)?;
+    if let Some(text) = description {
+        media.description = Some(text.to_owned()).filter(|t| !t.is_empty());
+    }
+    if let Some(focus) = focus {
+        media.focus = Some(focus.to_owned());
+    }
+    diesel::update(media_attachments::table.find(id))
+        .set((
+            media_attachments::description.eq(&media.description),
+            media_attachments::focus.eq(&media.focus),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Sets the alt text and focal point of an unattached upload (`None` leaves a value as it is).
 pub fn describe(
     conn: &mut DbConnection,
@@ -136,6 +170,7 @@ pub fn sweep(conn: &mut DbConnection, before: crate::Timestamp, limit: i64) -> S
                 statuses::table.filter(statuses::deleted_at.is_not_null()).select(statuses::id.nullable());
             media_attachments::status_id
                 .is_null()
+                .and(media_attachments::scheduled_status_id.is_null())
                 .and(media_attachments::created_at.lt(before))
                 .or(media_attachments::status_id.eq_any(deleted))
         };

@@ -7,8 +7,56 @@ use crate::schema::notifications;
 use crate::{DbConnection, StorageResult, Timestamp, actors, now};
 
 /// Notification types, as the Mastodon API spells them.
-pub const KINDS: [&str; 7] =
-    ["mention", "status", "reblog", "follow", "follow_request", "favourite", "update"];
+pub const KINDS: [&str; 8] =
+    ["mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update"];
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// Someone mentioned the recipient.
+    Mention,
+    /// Someone the recipient gets notified about posted.
+    Status,
+    /// Someone boosted the recipient's status.
+    Reblog,
+    /// Someone followed the recipient (or joined its group).
+    Follow,
+    /// Someone asks to follow the recipient.
+    FollowRequest,
+    /// Someone liked the recipient's status.
+    Favourite,
+    /// A poll the recipient wrote or voted in has ended.
+    Poll,
+    /// A status the recipient boosted was edited.
+    Update,
+}
+
+impl NotificationKind {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::Mention => "mention",
+            NotificationKind::Status => "status",
+            NotificationKind::Reblog => "reblog",
+            NotificationKind::Follow => "follow",
+            NotificationKind::FollowRequest => "follow_request",
+            NotificationKind::Favourite => "favourite",
+            NotificationKind::Poll => "poll",
+            NotificationKind::Update => "update",
+        }
+    }
+
+    /// Kinds that a sender's standing (the notification policy) may filter; a poll's end and
+    /// an edit are never held back.
+    fn filterable(self) -> bool {
+        !matches!(self, NotificationKind::Poll | NotificationKind::Update)
+    }
+
+    /// Kinds that group (API v2): likes and boosts of one status, follows.
+    fn groups(self) -> bool {
+        matches!(self, NotificationKind::Favourite | NotificationKind::Reblog | NotificationKind::Follow)
+    }
+}
 
 /// One notification.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -26,30 +74,111 @@ pub struct Notification {
     pub status_id: Option<i64>,
     /// When.
     pub created_at: Timestamp,
+    /// Notifications with one key show as one group (API v2); `None`: on its own.
+    pub group_key: Option<String>,
+    /// Held back by the recipient's notification policy, as a notification request.
+    pub filtered: bool,
 }
 
-/// Notifies `recipient` when it is a live local actor other than `from`; otherwise nothing.
+impl Notification {
+    /// The key it groups under in API v2 (`ungrouped-ID` when it stands alone).
+    pub fn group_key(&self) -> String {
+        self.group_key.clone().unwrap_or_else(|| format!("ungrouped-{}", self.id))
+    }
+}
+
+/// Likes, boosts and follows an hour apart or less group together, for at most this long.
+const MAXIMUM_GROUP_SPAN_HOURS: i64 = 12;
+
+/// The group key of a new notification: `favourite-STATUS-HOUR` (`follow-HOUR`), where HOUR
+/// is the hour of the group's first notification, so a group spans at most 12 hours.
+fn group_key_for(
+    conn: &mut DbConnection,
+    recipient: i64,
+    kind: NotificationKind,
+    status_id: Option<i64>,
+    at: Timestamp,
+) -> StorageResult<Option<String>> {
+    if !kind.groups() {
+        return Ok(None);
+    }
+    let prefix = match status_id {
+        Some(s) => format!("{}-{s}-", kind.as_str()),
+        None => format!("{}-", kind.as_str()),
+    };
+    // Keys of one prefix sort by hour (same number of digits for the next few millennia).
+    let mut above = prefix.clone();
+    above.pop();
+    above.push('.');
+    let latest: Option<String> = notifications::table
+        .filter(notifications::recipient_id.eq(recipient))
+        .filter(notifications::group_key.ge(&prefix))
+        .filter(notifications::group_key.lt(&above))
+        .order(notifications::group_key.desc())
+        .select(notifications::group_key)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten();
+    let hour = at.and_utc().timestamp() / 3600;
+    let previous = latest.and_then(|k| k.strip_prefix(&prefix)?.parse::<i64>().ok());
+    let bucket = match previous {
+        Some(p) if hour < p + MAXIMUM_GROUP_SPAN_HOURS => p,
+        _ => hour,
+    };
+    Ok(Some(format!("{prefix}{bucket}")))
+}
+
+/// Notifies `recipient` when it is a live local actor other than `from` (a poll's end
+/// notifies its author too), unless it blocks `from` or `from`'s domain, muted the
+/// conversation, or its notification policy drops it; a policy may also hold it back
+/// (filtered) as a notification request.
 pub fn notify(
     conn: &mut DbConnection,
     recipient: i64,
-    kind: &str,
+    kind: NotificationKind,
     from: i64,
     status_id: Option<i64>,
 ) -> StorageResult<()> {
-    if recipient == from {
+    if recipient == from && kind != NotificationKind::Poll {
         return Ok(());
     }
     let target = actors::get(conn, recipient)?;
     if !target.is_local() || target.deleted_at.is_some() || crate::blocks::exists(conn, recipient, from)? {
         return Ok(());
     }
+    let sender = actors::get(conn, from)?;
+    if let Some(domain) = &sender.domain
+        && crate::domain_blocks::is_blocked(conn, recipient, domain)?
+    {
+        return Ok(());
+    }
+    let status = status_id.map(|id| crate::statuses::get(conn, id)).transpose()?;
+    if let Some(status) = &status
+        && crate::conversation_mutes::is_muted(conn, recipient, status)?
+    {
+        return Ok(());
+    }
+    let filtered = match kind.filterable() && recipient != from {
+        true => match crate::notification_policy::decide(conn, recipient, &sender, status.as_ref())? {
+            crate::notification_policy::Decision::Drop => return Ok(()),
+            decision => decision == crate::notification_policy::Decision::Filter,
+        },
+        false => false,
+    };
+    let stamp = now();
+    let group_key = match filtered {
+        true => None,
+        false => group_key_for(conn, recipient, kind, status_id, stamp)?,
+    };
     let row = Notification {
         id: Id::generate().0,
         recipient_id: recipient,
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         from_actor_id: from,
         status_id,
-        created_at: now(),
+        created_at: stamp,
+        group_key,
+        filtered,
     };
     diesel::insert_into(notifications::table).values(&row).execute(conn)?;
     Ok(())
@@ -58,7 +187,7 @@ pub fn notify(
 /// Notifies every local actor a new status mentions (its author excepted).
 pub fn mentioned(conn: &mut DbConnection, status: &crate::statuses::Status) -> StorageResult<()> {
     for actor in crate::status_parts::mentions(conn, status.id)? {
-        notify(conn, actor, "mention", status.actor_id, Some(status.id))?;
+        notify(conn, actor, NotificationKind::Mention, status.actor_id, Some(status.id))?;
     }
     Ok(())
 }
@@ -70,7 +199,10 @@ pub fn list(
     kinds: Option<&[String]>,
     page: &crate::timelines::Page,
 ) -> StorageResult<Vec<Notification>> {
-    let mut query = notifications::table.filter(notifications::recipient_id.eq(recipient)).into_boxed();
+    let mut query = notifications::table
+        .filter(notifications::recipient_id.eq(recipient))
+        .filter(notifications::filtered.eq(false))
+        .into_boxed();
     if let Some(kinds) = kinds {
         query = query.filter(notifications::kind.eq_any(kinds.to_vec()));
     }
@@ -98,6 +230,213 @@ pub fn list(
             .load(conn)?,
     };
     Ok(rows)
+}
+
+/// A group of notifications as API v2 shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Its key (`ungrouped-ID` for one that stands alone).
+    pub key: String,
+    /// The newest notification of the group within the page.
+    pub latest: Notification,
+    /// Notifications in the group, up to the newest.
+    pub count: i64,
+    /// The oldest notification of the group within the page.
+    pub page_min_id: i64,
+    /// Up to eight senders, newest first.
+    pub sample_account_ids: Vec<i64>,
+}
+
+#[derive(QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    key: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    top: i64,
+}
+
+/// Senders shown per group.
+const SAMPLE_ACCOUNTS: usize = 8;
+/// Notifications of one group read for a page (its count is exact beyond it).
+const GROUP_READ: i64 = 200;
+
+/// SQL text of a kind list; only kinds named in [`KINDS`] get in.
+fn kind_list(kinds: &[String]) -> String {
+    let known: Vec<String> =
+        kinds.iter().filter(|k| KINDS.contains(&k.as_str())).map(|k| format!("'{k}'")).collect();
+    if known.is_empty() { "''".into() } else { known.join(", ") }
+}
+
+/// A page of `recipient`'s notification groups (API v2), newest first: notifications of
+/// `kinds` (filtered ones and muted senders' left out), those of `grouped` kinds by their
+/// group key, the rest one by one. Paging bounds apply to notification ids.
+pub fn groups(
+    conn: &mut DbConnection,
+    recipient: i64,
+    kinds: &[String],
+    grouped: &[String],
+    page: &crate::timelines::Page,
+) -> StorageResult<Vec<Group>> {
+    let mut bounds = String::new();
+    if let Some(max) = page.max_id {
+        bounds.push_str(&format!(" AND id < {max}"));
+    }
+    for lower in [page.since_id, page.min_id].into_iter().flatten() {
+        bounds.push_str(&format!(" AND id > {lower}"));
+    }
+    let order = if page.min_id.is_some() { "ASC" } else { "DESC" };
+    // Every value formatted in is our own integer or a kind from KINDS.
+    let sql = format!(
+        "SELECT CASE WHEN group_key IS NOT NULL AND kind IN ({grouped}) THEN group_key \
+                ELSE 'ungrouped-' || CAST(id AS TEXT) END AS key, MAX(id) AS top \
+         FROM notifications WHERE recipient_id = {recipient} AND filtered = FALSE AND kind IN ({kinds}){bounds} \
+           AND from_actor_id NOT IN (SELECT target_id FROM mutes WHERE actor_id = {recipient} AND notifications = TRUE) \
+         GROUP BY 1 ORDER BY top {order} LIMIT {limit}",
+        grouped = kind_list(grouped),
+        kinds = kind_list(kinds),
+        limit = page.limit.max(0),
+    );
+    let mut keys: Vec<KeyRow> = diesel::sql_query(sql).load(conn)?;
+    if page.min_id.is_some() {
+        keys.reverse();
+    }
+    let lower = page.since_id.into_iter().chain(page.min_id).max().unwrap_or(0);
+    keys.into_iter().map(|k| load_group(conn, recipient, k, lower)).collect()
+}
+
+fn load_group(conn: &mut DbConnection, recipient: i64, k: KeyRow, lower: i64) -> StorageResult<Group> {
+    let latest = get(conn, recipient, k.top)?;
+    if k.key.starts_with("ungrouped-") {
+        return Ok(Group {
+            key: k.key,
+            page_min_id: latest.id,
+            count: 1,
+            sample_account_ids: vec![latest.from_actor_id],
+            latest,
+        });
+    }
+    let in_group = || {
+        notifications::table
+            .filter(notifications::recipient_id.eq(recipient))
+            .filter(notifications::group_key.eq(k.key.clone()))
+            .filter(notifications::filtered.eq(false))
+            .filter(notifications::id.le(k.top))
+    };
+    let members: Vec<(i64, i64)> = in_group()
+        .filter(notifications::id.gt(lower))
+        .order(notifications::id.desc())
+        .limit(GROUP_READ)
+        .select((notifications::id, notifications::from_actor_id))
+        .load(conn)?;
+    let count: i64 = in_group().count().get_result(conn)?;
+    let mut sample = Vec::new();
+    for (_, from) in &members {
+        if !sample.contains(from) && sample.len() < SAMPLE_ACCOUNTS {
+            sample.push(*from);
+        }
+    }
+    Ok(Group {
+        page_min_id: members.last().map_or(latest.id, |m| m.0),
+        key: k.key,
+        count,
+        sample_account_ids: sample,
+        latest,
+    })
+}
+
+/// The newest notification of group `key` (an `ungrouped-ID` key names one notification).
+pub fn group(conn: &mut DbConnection, recipient: i64, key: &str) -> StorageResult<Group> {
+    let top = match key.strip_prefix("ungrouped-") {
+        Some(id) => id.parse::<i64>().map_err(|_| crate::StorageError::NotFound)?,
+        None => notifications::table
+            .filter(notifications::recipient_id.eq(recipient))
+            .filter(notifications::group_key.eq(key))
+            .filter(notifications::filtered.eq(false))
+            .select(diesel::dsl::max(notifications::id))
+            .first::<Option<i64>>(conn)?
+            .ok_or(crate::StorageError::NotFound)?,
+    };
+    load_group(conn, recipient, KeyRow { key: key.to_owned(), top }, 0)
+}
+
+/// Every sender of group `key`, newest first (at most `limit`).
+pub fn group_senders(
+    conn: &mut DbConnection,
+    recipient: i64,
+    key: &str,
+    limit: i64,
+) -> StorageResult<Vec<i64>> {
+    if key.starts_with("ungrouped-") {
+        return Ok(group(conn, recipient, key)?.sample_account_ids);
+    }
+    let rows: Vec<i64> = notifications::table
+        .filter(notifications::recipient_id.eq(recipient))
+        .filter(notifications::group_key.eq(key))
+        .filter(notifications::filtered.eq(false))
+        .order(notifications::id.desc())
+        .limit(limit.saturating_mul(4))
+        .select(notifications::from_actor_id)
+        .load(conn)?;
+    let mut out: Vec<i64> = Vec::new();
+    for from in rows {
+        if !out.contains(&from) && out.len() < usize::try_from(limit).unwrap_or(0) {
+            out.push(from);
+        }
+    }
+    Ok(out)
+}
+
+/// Dismisses every notification of group `key`; returns whether any existed.
+pub fn dismiss_group(conn: &mut DbConnection, recipient: i64, key: &str) -> StorageResult<bool> {
+    if let Some(id) = key.strip_prefix("ungrouped-") {
+        let id = id.parse::<i64>().map_err(|_| crate::StorageError::NotFound)?;
+        return dismiss(conn, recipient, id);
+    }
+    let n = diesel::delete(
+        notifications::table
+            .filter(notifications::recipient_id.eq(recipient))
+            .filter(notifications::group_key.eq(key)),
+    )
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Notifications (or, `grouped`, groups) of `kinds` newer than `after`, counted up to `limit`.
+pub fn unread_count(
+    conn: &mut DbConnection,
+    recipient: i64,
+    kinds: &[String],
+    grouped: Option<&[String]>,
+    after: i64,
+    limit: i64,
+) -> StorageResult<i64> {
+    let page = crate::timelines::Page { max_id: None, since_id: Some(after), min_id: None, limit };
+    match grouped {
+        Some(grouped) => {
+            Ok(i64::try_from(groups_keys_only(conn, recipient, kinds, grouped, &page)?).unwrap_or(0))
+        }
+        None => Ok(i64::try_from(list(conn, recipient, Some(kinds), &page)?.len()).unwrap_or(0)),
+    }
+}
+
+fn groups_keys_only(
+    conn: &mut DbConnection,
+    recipient: i64,
+    kinds: &[String],
+    grouped: &[String],
+    page: &crate::timelines::Page,
+) -> StorageResult<usize> {
+    let sql = format!(
+        "SELECT CASE WHEN group_key IS NOT NULL AND kind IN ({grouped}) THEN group_key \
+                ELSE 'ungrouped-' || CAST(id AS TEXT) END AS key, MAX(id) AS top \
+         FROM notifications WHERE recipient_id = {recipient} AND filtered = FALSE AND kind IN ({kinds}) \
+           AND id > {after} GROUP BY 1 LIMIT {limit}",
+        grouped = kind_list(grouped),
+        kinds = kind_list(kinds),
+        after = page.since_id.unwrap_or(0),
+        limit = page.limit.max(0),
+    );
+    Ok(diesel::sql_query(sql).load::<KeyRow>(conn)?.len())
 }
 
 /// One notification of `recipient`.
@@ -139,10 +478,10 @@ mod tests {
                 let ada = rows::local("ada");
                 actors::insert_local(c, &ada, "K")?;
                 let eve = actors::upsert_remote(c, &rows::remote("eve", "r.example"))?;
-                notify(c, ada.id, "follow", eve.id, None)?;
-                notify(c, ada.id, "favourite", eve.id, None)?;
-                notify(c, ada.id, "mention", ada.id, None)?;
-                notify(c, eve.id, "mention", ada.id, None)?;
+                notify(c, ada.id, NotificationKind::Follow, eve.id, None)?;
+                notify(c, ada.id, NotificationKind::Favourite, eve.id, None)?;
+                notify(c, ada.id, NotificationKind::Mention, ada.id, None)?;
+                notify(c, eve.id, NotificationKind::Mention, ada.id, None)?;
                 let all = list(c, ada.id, None, &Page::default())?;
                 assert_eq!(
                     all.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(),

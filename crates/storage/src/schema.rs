@@ -66,6 +66,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sign_up_reason -> Nullable<Text>,
+        default_visibility -> Text,
+        default_sensitive -> Bool,
+        default_language -> Nullable<Text>,
     }
 }
 
@@ -224,6 +227,7 @@ diesel::table! {
         preview_height -> Nullable<Integer>,
         file_size -> Nullable<BigInt>,
         focus -> Nullable<Text>,
+        scheduled_status_id -> Nullable<BigInt>,
     }
 }
 
@@ -288,6 +292,8 @@ diesel::table! {
         from_actor_id -> BigInt,
         status_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        group_key -> Nullable<Text>,
+        filtered -> Bool,
     }
 }
 
@@ -441,6 +447,93 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    polls (status_id) {
+        status_id -> BigInt,
+        multiple -> Bool,
+        voters_count -> BigInt,
+        expires_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    poll_options (status_id, position) {
+        status_id -> BigInt,
+        position -> Integer,
+        title -> Text,
+        votes_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    poll_votes (status_id, actor_id, choice) {
+        status_id -> BigInt,
+        actor_id -> BigInt,
+        choice -> Integer,
+        ap_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scheduled_statuses (id) {
+        id -> BigInt,
+        actor_id -> BigInt,
+        scheduled_at -> Timestamp,
+        params_json -> Text,
+        job_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    account_notes (actor_id, target_id) {
+        actor_id -> BigInt,
+        target_id -> BigInt,
+        comment -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversation_mutes (actor_id, root_id) {
+        actor_id -> BigInt,
+        root_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_domain_blocks (actor_id, domain) {
+        actor_id -> BigInt,
+        domain -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_policies (actor_id) {
+        actor_id -> BigInt,
+        for_not_following -> Text,
+        for_not_followers -> Text,
+        for_new_accounts -> Text,
+        for_private_mentions -> Text,
+        for_limited_accounts -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_permissions (actor_id, from_actor_id) {
+        actor_id -> BigInt,
+        from_actor_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     markers,
     mutes,
@@ -478,4 +571,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     status_tags,
     media_attachments,
     reports,
+    polls,
+    poll_options,
+    poll_votes,
+    scheduled_statuses,
+    account_notes,
+    conversation_mutes,
+    user_domain_blocks,
+    notification_policies,
+    notification_permissions,
 );

@@ -93,6 +93,11 @@ pub fn update(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
     if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }
 
+/// The status with this id, if it exists.
+pub fn find(conn: &mut DbConnection, id: i64) -> StorageResult<Option<Status>> {
+    Ok(statuses::table.find(id).select(Status::as_select()).first(conn).optional()?)
+}
+
 /// The status with this id (deleted ones included; check `deleted_at`).
 pub fn get(conn: &mut DbConnection, id: i64) -> StorageResult<Status> {
     Ok(statuses::table.find(id).select(Status::as_select()).first(conn)?)

@@ -97,8 +97,10 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
               WHERE muted.actor_id IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}))) \
          AND NOT EXISTS (SELECT 1 FROM blocks WHERE (blocks.actor_id = {viewer} AND blocks.target_id = statuses.actor_id) \
                                              OR (blocks.target_id = {viewer} AND blocks.actor_id = statuses.actor_id)) \
+         AND {domains} \
          ORDER BY id {order} LIMIT {limit}",
         limit = page.limit.max(0),
+        domains = not_from_blocked_domain(viewer),
     );
     let mut rows: Vec<Status> = diesel::sql_query(sql).load(conn)?;
     if page.min_id.is_some() {
@@ -174,14 +176,27 @@ pub fn direct(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResul
 fn not_blocked(
     viewer: i64,
 ) -> Box<dyn BoxableExpression<statuses::table, crate::MultiBackend, SqlType = diesel::sql_types::Bool>> {
-    Box::new(diesel::dsl::not(exists(
-        blocks::table.filter(
-            blocks::actor_id
-                .eq(viewer)
-                .and(blocks::target_id.eq(statuses::actor_id))
-                .or(blocks::target_id.eq(viewer).and(blocks::actor_id.eq(statuses::actor_id))),
-        ),
-    )))
+    Box::new(
+        diesel::dsl::not(exists(
+            blocks::table.filter(
+                blocks::actor_id
+                    .eq(viewer)
+                    .and(blocks::target_id.eq(statuses::actor_id))
+                    .or(blocks::target_id.eq(viewer).and(blocks::actor_id.eq(statuses::actor_id))),
+            ),
+        ))
+        .and(diesel::dsl::sql::<diesel::sql_types::Bool>(&not_from_blocked_domain(viewer))),
+    )
+}
+
+/// SQL: the status (and what it boosts) is not by an account on a domain `viewer` blocked.
+/// Only our own integer is formatted in.
+fn not_from_blocked_domain(viewer: i64) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM user_domain_blocks ud JOIN actors ua ON ua.domain = ud.domain \
+           WHERE ud.actor_id = {viewer} AND (ua.id = statuses.actor_id \
+             OR ua.id = (SELECT ur.actor_id FROM statuses AS ur WHERE ur.id = statuses.reblog_of_id)))"
+    )
 }
 
 /// Which public statuses.

@@ -2,11 +2,11 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};
-use guildhall_core::model::{ActorKind, FollowState};
+use guildhall_core::model::{ActorKind, FollowState, Visibility};
 use guildhall_federation::FedData;
 use guildhall_federation::actions::{self, ProfileUpdate};
 use guildhall_storage::actors::{self, Actor};
-use guildhall_storage::{follows, timelines};
+use guildhall_storage::{account_notes, accounts, follows, timelines};
 use serde_json::{Value, json};
 
 use super::auth::{Auth, MaybeAuth};
@@ -36,9 +36,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/api/v1/accounts/{id}/following", web::get().to(following))
         .route("/api/v1/accounts/{id}/follow", web::post().to(follow))
         .route("/api/v1/accounts/{id}/unfollow", web::post().to(unfollow))
+        .route("/api/v1/accounts/{id}/note", web::post().to(note))
         .route("/api/v1/accounts/{id}/block", web::post().to(block))
         .route("/api/v1/accounts/{id}/unblock", web::post().to(unblock));
 }
+
+/// Most profile fields (as Mastodon's default).
+pub const MAX_PROFILE_FIELDS: usize = 4;
+/// Longest profile field name or value.
+const MAX_FIELD_CHARS: usize = 255;
 
 async fn render(state: &AppState, actor: Actor, with_source: bool) -> Result<Value, ApiError> {
     let ctx = ctx(state);
@@ -92,6 +98,16 @@ async fn update_credentials(
         }
     }
     fields.sort_by_key(|f| f.0);
+    if fields.iter().filter(|f| !f.1.is_empty()).count() > MAX_PROFILE_FIELDS {
+        return Err(ApiError::Unprocessable(format!(
+            "Validation failed: fields_attributes: at most {MAX_PROFILE_FIELDS} profile fields"
+        )));
+    }
+    if fields.iter().any(|f| f.1.chars().count() > MAX_FIELD_CHARS || f.2.chars().count() > MAX_FIELD_CHARS) {
+        return Err(ApiError::Unprocessable(format!(
+            "Validation failed: fields_attributes: names and values are at most {MAX_FIELD_CHARS} characters"
+        )));
+    }
     let has_fields = !fields.is_empty();
     let (avatar_url, header_url) = super::media::profile_images(&state, user.actor.id, &params).await?;
     let update = ProfileUpdate {
@@ -109,7 +125,12 @@ async fn update_credentials(
         update.avatar_url.as_ref().and(user.actor.avatar_url.clone()),
         update.header_url.as_ref().and(user.actor.header_url.clone()),
     ];
+    let defaults = posting_defaults(&state, user.actor.id, &params).await?;
     let updated = actions::update_profile(&fed, &user.actor, update).await?;
+    if let Some(defaults) = defaults {
+        let actor_id = user.actor.id;
+        state.db.run(move |c| accounts::set_posting_defaults(c, actor_id, &defaults)).await?;
+    }
     // The images replaced are ours to remove (other servers fetch the new ones from the Update).
     let prefix = format!("{}/media/", state.urls.base());
     let old_files: Vec<String> = replaced
@@ -121,6 +142,64 @@ async fn update_credentials(
         crate::media::remove(state.config.media_dir.clone(), old_files).await;
     }
     Ok(HttpResponse::Ok().json(render(&state, updated, true).await?))
+}
+
+/// The `source[privacy]`, `source[sensitive]` and `source[language]` of a profile edit (form
+/// names, or a JSON `source` object) over the current defaults; `None` when none was sent.
+async fn posting_defaults(
+    state: &AppState,
+    actor_id: i64,
+    params: &Params,
+) -> Result<Option<accounts::PostingDefaults>, ApiError> {
+    let keys = ["source[privacy]", "source[sensitive]", "source[language]"];
+    if !keys.iter().any(|k| params.has(k)) {
+        return Ok(None);
+    }
+    let mut defaults = state.db.run(move |c| accounts::posting_defaults(c, actor_id)).await?;
+    if let Some(privacy) = params.get("source[privacy]") {
+        defaults.visibility = Visibility::parse(privacy).ok_or_else(|| {
+            ApiError::Unprocessable(format!(
+                "Validation failed: source[privacy]: unknown visibility {privacy}"
+            ))
+        })?;
+    }
+    if let Some(sensitive) = params.flag("source[sensitive]") {
+        defaults.sensitive = sensitive;
+    }
+    if params.has("source[language]") {
+        let language = params.get("source[language]").map(str::to_lowercase);
+        if language
+            .as_ref()
+            .is_some_and(|l| l.len() > 16 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            return Err(ApiError::Unprocessable(
+                "Validation failed: source[language]: is not a language tag".into(),
+            ));
+        }
+        defaults.language = language;
+    }
+    Ok(Some(defaults))
+}
+
+/// `POST /api/v1/accounts/:id/note`: the caller's private note on an account (`comment`; empty
+/// removes it). Answers the relationship, which carries the note.
+async fn note(
+    auth: Auth,
+    id: web::Path<String>,
+    params: Params,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = auth.user("write:accounts")?.actor.id;
+    let target = load(&state, &id).await?.id;
+    let comment = params.raw("comment").unwrap_or("").trim().to_owned();
+    if comment.chars().count() > account_notes::MAX_CHARS {
+        return Err(ApiError::Unprocessable(format!(
+            "Validation failed: comment: is too long (maximum is {} characters)",
+            account_notes::MAX_CHARS
+        )));
+    }
+    state.db.run(move |c| account_notes::set(c, viewer, target, &comment)).await?;
+    relationship_response(&state, viewer, target).await
 }
 
 async fn get(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

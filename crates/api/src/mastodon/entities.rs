@@ -120,13 +120,20 @@ fn render_account(
         .iter()
         .map(|f| json!({"name": f.name, "value": f.value, "verified_at": null}))
         .collect();
-    let source = with_source.then(|| {
-        json!({
-            "note": strip_html(&actor.summary),
-            "fields": actor.fields().iter().map(|f| json!({"name": f.name, "value": strip_html(&f.value)})).collect::<Vec<_>>(),
-            "privacy": "public", "sensitive": false, "language": "en", "follow_requests_count": 0,
-        })
-    });
+    let source = match with_source && actor.is_local() {
+        true => {
+            let defaults = guildhall_storage::accounts::posting_defaults(c, actor.id)?;
+            let requests = follows::followers(c, actor.id, FollowState::Pending)?.len();
+            Some(json!({
+                "note": strip_html(&actor.summary),
+                "fields": actor.fields().iter().map(|f| json!({"name": f.name, "value": strip_html(&f.value)})).collect::<Vec<_>>(),
+                "privacy": defaults.visibility.as_str(), "sensitive": defaults.sensitive,
+                "language": defaults.language, "follow_requests_count": requests,
+                "hide_collections": false, "discoverable": actor.discoverable, "indexable": false,
+            }))
+        }
+        false => None,
+    };
     Ok(Account {
         id: actor.id.to_string(),
         username: actor.username.clone(),
@@ -267,17 +274,47 @@ pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i
         "in_reply_to_id": status.in_reply_to_id.map(|i| i.to_string()),
         "in_reply_to_account_id": status.in_reply_to_actor_id.map(|i| i.to_string()),
         "reblog": reblog,
-        "poll": null,
+        "poll": match guildhall_storage::polls::find(c, status.id)? {
+            Some(p) => poll(c, &p, viewer)?,
+            None => Value::Null,
+        },
         "card": null,
         "language": status.language,
         "text": null,
         "favourited": favourited,
         "reblogged": reblogged,
-        "muted": false,
+        "muted": match viewer {
+            Some(v) => guildhall_storage::conversation_mutes::is_muted(c, v, status)?,
+            None => false,
+        },
         "bookmarked": bookmarked,
         "pinned": pinned,
         "filtered": [],
     }))
+}
+
+/// A `Poll` (its id is its status's), with the viewer's votes.
+pub fn poll(
+    c: &mut DbConnection,
+    poll: &guildhall_storage::polls::Poll,
+    viewer: Option<i64>,
+) -> StorageResult<Value> {
+    let mut out = json!({
+        "id": poll.row.status_id.to_string(),
+        "expires_at": poll.row.expires_at.map(time),
+        "expired": poll.expired_at(guildhall_storage::now()),
+        "multiple": poll.row.multiple,
+        "votes_count": poll.votes_count(),
+        "voters_count": poll.row.voters_count,
+        "options": poll.options.iter().map(|o| json!({"title": o.title, "votes_count": o.votes_count})).collect::<Vec<_>>(),
+        "emojis": [],
+    });
+    if let Some(v) = viewer {
+        let own = guildhall_storage::polls::own_votes(c, poll.row.status_id, v)?;
+        out["voted"] = json!(!own.is_empty());
+        out["own_votes"] = json!(own);
+    }
+    Ok(out)
 }
 
 /// A `MediaAttachment`. Local files are served from here; remote ones are linked where they
@@ -348,8 +385,11 @@ pub fn relationship(c: &mut DbConnection, viewer: i64, target: i64) -> StorageRe
         "muting_notifications": mute.as_ref().is_some_and(|m| m.notifications),
         "requested": pending(&following),
         "requested_by": pending(&followed_by),
-        "domain_blocking": false,
+        "domain_blocking": match guildhall_storage::actors::get(c, target)?.domain {
+            Some(domain) => guildhall_storage::domain_blocks::is_blocked(c, viewer, &domain)?,
+            None => false,
+        },
         "endorsed": false,
-        "note": "",
+        "note": guildhall_storage::account_notes::get(c, viewer, target)?,
     }))
 }

@@ -22,10 +22,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/api/v1/instance/peers", web::get().to(peers))
         .route("/api/v1/custom_emojis", web::get().to(empty))
         .route("/api/v1/announcements", web::get().to(empty))
+        .route("/api/v1/featured_tags", web::get().to(empty))
+        .route("/api/v1/accounts/{id}/featured_tags", web::get().to(empty))
+        .route("/api/v1/endorsements", web::get().to(empty))
         .route("/api/v1/trends", web::get().to(empty))
         .route("/api/v1/trends/{kind}", web::get().to(empty))
         .route("/api/v2/suggestions", web::get().to(empty))
         .route("/api/v1/preferences", web::get().to(preferences))
+        .route("/thumbnail.png", web::get().to(thumbnail))
         .route("/avatars/original/missing.png", web::get().to(missing_image))
         .route("/headers/original/missing.png", web::get().to(missing_image));
 }
@@ -38,15 +42,68 @@ async fn missing_image() -> HttpResponse {
         .body(&include_bytes!("../missing.png")[..])
 }
 
+/// The instance's picture: the configured `thumbnail` file (PNG or JPEG, sniffed), else a plain
+/// built-in banner.
+async fn thumbnail(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let bytes = match &state.config.thumbnail {
+        Some(path) => {
+            let path = path.clone();
+            let read = tokio::task::spawn_blocking(move || std::fs::read(&path))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            match read {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the configured thumbnail cannot be read; serving the built-in one");
+                    default_thumbnail().to_vec()
+                }
+            }
+        }
+        None => default_thumbnail().to_vec(),
+    };
+    let content_type = match bytes.get(..3) {
+        Some([0xFF, 0xD8, 0xFF]) => "image/jpeg",
+        _ => "image/png",
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Type", content_type))
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(bytes))
+}
+
+/// A 1200×630 banner in the house colours, drawn once.
+fn default_thumbnail() -> &'static [u8] {
+    static BANNER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BANNER.get_or_init(|| {
+        let image = image::RgbImage::from_fn(1200, 630, |x, y| {
+            // A band of gold across a deep teal field.
+            if (260..370).contains(&y) && (120..1080).contains(&x) {
+                image::Rgb([0xC8, 0x9B, 0x3C])
+            } else {
+                image::Rgb([0x1F, 0x4E, 0x5A])
+            }
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        match image.write_to(&mut out, image::ImageFormat::Png) {
+            Ok(()) => out.into_inner(),
+            Err(_) => include_bytes!("../missing.png").to_vec(),
+        }
+    })
+}
+
 async fn empty() -> HttpResponse {
     HttpResponse::Ok().json(json!([]))
 }
 
-/// `GET /api/v1/preferences` (`read:accounts`, as Mastodon): the caller's posting defaults.
-async fn preferences(auth: super::auth::Auth) -> Result<HttpResponse, ApiError> {
-    auth.user("read:accounts")?;
+/// `GET /api/v1/preferences` (`read:accounts`, as Mastodon): the caller's posting defaults
+/// (set with `source[...]` in `update_credentials`).
+async fn preferences(auth: super::auth::Auth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let actor = auth.user("read:accounts")?.actor.id;
+    let defaults = state.db.run(move |c| guildhall_storage::accounts::posting_defaults(c, actor)).await?;
     Ok(HttpResponse::Ok().json(json!({
-        "posting:default:visibility": "public", "posting:default:sensitive": false, "posting:default:language": null,
+        "posting:default:visibility": defaults.visibility.as_str(),
+        "posting:default:sensitive": defaults.sensitive,
+        "posting:default:language": defaults.language,
         "reading:expand:media": "default", "reading:expand:spoilers": false,
     })))
 }
@@ -68,7 +125,8 @@ fn streaming_url(state: &AppState) -> String {
 fn configuration(state: &AppState) -> serde_json::Value {
     json!({
         "urls": { "streaming": streaming_url(state) },
-        "accounts": { "max_featured_tags": 10, "max_pinned_statuses": 5 },
+        // Featured tags cannot be set here (their lists answer empty): none are offered.
+        "accounts": { "max_featured_tags": 0, "max_pinned_statuses": 5, "max_profile_fields": super::accounts::MAX_PROFILE_FIELDS },
         "statuses": { "max_characters": 5000, "max_media_attachments": 4, "characters_reserved_per_url": 23 },
         "media_attachments": {
             "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
@@ -90,7 +148,7 @@ async fn v1(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         "uri": domain, "title": domain, "short_description": "A Guildhall instance", "description": "",
         "email": "", "version": version(), "urls": { "streaming_api": streaming_url(&state) },
         "stats": { "user_count": users, "status_count": posts, "domain_count": domains },
-        "thumbnail": null, "languages": ["en"], "registrations": open, "approval_required": approval,
+        "thumbnail": format!("{}/thumbnail.png", state.urls.base()), "languages": ["en"], "registrations": open, "approval_required": approval,
         "invites_enabled": false, "configuration": configuration(&state), "contact_account": null, "rules": [],
     })))
 }
@@ -102,11 +160,12 @@ fn registrations(config: &guildhall_core::Config) -> (bool, bool) {
 }
 
 async fn v2(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let users = state.db.run(guildhall_storage::accounts::count).await?;
+    let month_ago = guildhall_storage::now() - chrono::Duration::days(30);
+    let users = state.db.run(move |c| guildhall_storage::accounts::count_active(c, month_ago)).await?;
     let domain = state.config.domain.to_string();
     let (open, approval) = registrations(&state.config);
     Ok(HttpResponse::Ok().json(json!({
-        "domain": domain, "title": domain, "version": version(), "source_url": "https://example.invalid/guildhall",
+        "domain": domain, "title": domain, "version": version(), "source_url": env!("CARGO_PKG_REPOSITORY"),
         "description": "A Guildhall instance", "usage": { "users": { "active_month": users } },
         "thumbnail": { "url": format!("{}/thumbnail.png", state.urls.base()) }, "languages": ["en"],
         "configuration": configuration(&state),

@@ -3,18 +3,23 @@
 mod accounts;
 mod admin;
 pub(crate) mod auth;
+mod compose;
+mod domain_blocks;
 pub(crate) mod entities;
 mod filters;
 mod instance;
 mod lists;
 mod media;
 pub(crate) mod multipart;
+mod notification_groups;
 mod notifications;
 mod oauth;
 pub(crate) mod params;
 mod personal;
+mod polls;
 mod registrations;
 mod reports;
+mod scheduled;
 mod sign_up_page;
 mod statuses;
 mod stream_slots;
@@ -58,11 +63,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(sign_up_page::configure)
         .configure(admin::configure)
         .configure(statuses::configure)
+        .configure(polls::configure)
+        .configure(scheduled::configure)
         .configure(media::configure)
         .configure(timelines::configure)
+        .configure(notification_groups::configure)
         .configure(notifications::configure)
         .configure(lists::configure)
         .configure(filters::configure)
+        .configure(domain_blocks::configure)
         .configure(tags::configure)
         .configure(personal::configure)
         .configure(streaming::configure)

@@ -82,6 +82,9 @@ pub async fn read(req: &HttpRequest, payload: Payload) -> Result<Form, ApiError>
             continue;
         }
         match filename {
+            // A browser sends an unused file input as an empty part without a file name:
+            // nothing was chosen, so nothing is sent (as Mastodon reads it).
+            Some(name) if name.is_empty() && data.is_empty() => {}
             Some(_) => form.files.push((name, Upload { filename, content_type, data: data.freeze() })),
             None => {
                 let text = String::from_utf8(data.to_vec()).map_err(malformed)?;

@@ -2,14 +2,14 @@
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use guildhall_core::model::Visibility;
 use guildhall_federation::FedData;
 use guildhall_federation::actions::{self, NewPost};
 use guildhall_storage::statuses::{self, Status};
-use guildhall_storage::{StorageResult, bookmarks, favourites, timelines};
+use guildhall_storage::{StorageResult, accounts, bookmarks, favourites, timelines};
 use serde_json::{Value, json};
 
 use super::auth::{Auth, MaybeAuth};
+use super::compose::{self, Compose, MAX_CHARACTERS, Schedule};
 use super::entities::{Ctx, account, status};
 use super::params::Params;
 use super::{ctx, parse_id};
@@ -19,9 +19,6 @@ const READ_STATUSES: &str = "read:statuses";
 /// The scope for lists of accounts (who liked or boosted a status).
 const READ_ACCOUNTS: &str = "read:accounts";
 use crate::{ApiError, AppState};
-
-/// Longest status text accepted.
-pub const MAX_CHARACTERS: usize = 5000;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/api/v1/statuses", web::post().to(create))
@@ -35,6 +32,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/api/v1/statuses/{id}/unfavourite", web::post().to(unfavourite))
         .route("/api/v1/statuses/{id}/reblog", web::post().to(reblog))
         .route("/api/v1/statuses/{id}/unreblog", web::post().to(unreblog))
+        .route("/api/v1/statuses/{id}/mute", web::post().to(mute_conversation))
+        .route("/api/v1/statuses/{id}/unmute", web::post().to(mute_conversation))
         .route("/api/v1/statuses/{id}/bookmark", web::post().to(bookmark))
         .route("/api/v1/statuses/{id}/unbookmark", web::post().to(unbookmark))
         .route("/api/v1/statuses/{id}/favourited_by", web::get().to(favourited_by))
@@ -82,34 +81,26 @@ async fn create(
             "Validation failed: Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} bytes"
         )));
     }
-    let text = params.get("status").unwrap_or("").to_owned();
-    let media_ids = super::media::media_ids(&params)?;
-    if text.trim().is_empty() && media_ids.is_empty() {
-        return Err(ApiError::Unprocessable("Validation failed: Text can't be blank".into()));
-    }
-    if text.chars().count() > MAX_CHARACTERS {
-        return Err(ApiError::Unprocessable(format!(
-            "Validation failed: Text character limit of {MAX_CHARACTERS} exceeded"
-        )));
-    }
-    let visibility = match params.get("visibility") {
-        Some(v) => Visibility::parse(v)
-            .ok_or_else(|| ApiError::Unprocessable(format!("Validation failed: unknown visibility {v}")))?,
-        None => Visibility::Public,
-    };
-    let in_reply_to = match params.get("in_reply_to_id") {
+    let actor_id = user.actor.id;
+    let defaults = state.db.run(move |c| accounts::posting_defaults(c, actor_id)).await?;
+    let compose = Compose::parse(&params, &defaults)?;
+    let in_reply_to = match &compose.in_reply_to_id {
         Some(id) => Some(visible(&state, id, Some(user.actor.id)).await?.id),
         None => None,
     };
+    if let Some(Schedule::At(at)) = compose.scheduled_at {
+        return super::scheduled::schedule(&state, &fed, &user, compose, in_reply_to, at).await;
+    }
     let new = NewPost {
-        text,
-        visibility,
+        text: compose.text,
+        visibility: compose.visibility,
         in_reply_to,
-        spoiler_text: params.get("spoiler_text").unwrap_or("").to_owned(),
-        sensitive: params.flag("sensitive").unwrap_or(false),
-        language: params.get("language").map(str::to_owned).or(Some("en".into())),
-        media_ids,
+        spoiler_text: compose.spoiler_text,
+        sensitive: compose.sensitive,
+        language: compose.language,
+        media_ids: compose.media_ids,
         idempotency: key.clone().map(|k| (user.user.id, k)),
+        poll: compose.poll,
     };
     let posted = match (actions::post(&fed, &user.actor, new).await, key) {
         (Ok(posted), _) => posted,
@@ -179,9 +170,36 @@ async fn edit(
     if text.chars().count() > MAX_CHARACTERS {
         return Err(ApiError::Unprocessable("Validation failed: Text character limit exceeded".into()));
     }
-    let spoiler = params.get("spoiler_text").unwrap_or("");
-    let edited = actions::edit(&fed, &user.actor, s.id, text, spoiler, media_ids).await?;
+    let change = actions::StatusEdit {
+        text: text.to_owned(),
+        spoiler_text: params.get("spoiler_text").unwrap_or("").to_owned(),
+        media_ids,
+        media_attributes: compose::media_attributes(&params)?,
+        sensitive: params.flag("sensitive"),
+    };
+    let edited = actions::edit_status(&fed, &user.actor, s.id, change).await?;
     Ok(HttpResponse::Ok().json(render(&state, edited, Some(user.actor.id)).await?))
+}
+
+/// `POST /api/v1/statuses/:id/mute` and `/unmute`: the caller stops (or starts again) hearing
+/// about the conversation, as Mastodon does for threads one took part in.
+async fn mute_conversation(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (user, s) = act(auth, &id, &state, "write:mutes").await?;
+    let (viewer, status) = (user.actor.id, s.clone());
+    let mute = request.path().ends_with("/mute");
+    state
+        .db
+        .run(move |c| match mute {
+            true => guildhall_storage::conversation_mutes::mute(c, viewer, &status),
+            false => guildhall_storage::conversation_mutes::unmute(c, viewer, &status),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(render(&state, s, Some(viewer)).await?))
 }
 
 async fn source(

@@ -3,6 +3,7 @@
 use activitypub_federation::fetch::object_id::ObjectId;
 use guildhall_core::Id;
 use guildhall_core::model::{ActorKind, Visibility};
+use guildhall_storage::notifications::NotificationKind;
 use guildhall_storage::statuses::{self, Status};
 use guildhall_storage::{favourites, notifications, now};
 use serde_json::Value;
@@ -33,6 +34,7 @@ fn embedded_note(activity: &Activity, actor: &DbActor) -> Result<Option<ApNote>,
 pub async fn create(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
     let (doc, urls) = (activity.to_json(), data.urls.clone());
     let stored = match embedded_note(&activity, &actor)? {
+        Some(note) if crate::polls::receive_vote(data, &actor.row, &note).await? => return Ok(()),
         Some(note) => {
             // Stored and decided by our group in one transaction.
             store_remote_then(note, data, move |c, status| {
@@ -141,7 +143,7 @@ pub async fn like(activity: Activity, actor: DbActor, data: &FedData) -> Result<
         };
         let (_, new) = favourites::add(c, liker, status.id, Some(&like_id))?;
         if new {
-            notifications::notify(c, status.actor_id, "favourite", liker, Some(status.id))?;
+            notifications::notify(c, status.actor_id, NotificationKind::Favourite, liker, Some(status.id))?;
         }
         Ok(Some(status).filter(|_| new))
     })
@@ -387,7 +389,13 @@ async fn relayed_like(inner: &Value, group: &DbActor, data: &FedData) -> Result<
             {
                 let (_, new) = favourites::add(c, liker, status.id, Some(&like_id))?;
                 if new {
-                    notifications::notify(c, status.actor_id, "favourite", liker, Some(status.id))?;
+                    notifications::notify(
+                        c,
+                        status.actor_id,
+                        NotificationKind::Favourite,
+                        liker,
+                        Some(status.id),
+                    )?;
                 }
             }
             Ok(())
@@ -433,7 +441,13 @@ async fn store_boost(
         .run(move |c| {
             if statuses::find_by_ap_id(c, &boost.ap_id)?.is_none() && original.deleted_at.is_none() {
                 statuses::insert(c, &boost)?;
-                notifications::notify(c, original.actor_id, "reblog", boost.actor_id, Some(original.id))?;
+                notifications::notify(
+                    c,
+                    original.actor_id,
+                    NotificationKind::Reblog,
+                    boost.actor_id,
+                    Some(original.id),
+                )?;
             }
             Ok(())
         })

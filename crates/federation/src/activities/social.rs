@@ -1,6 +1,7 @@
 //! Follows and blocks.
 
 use guildhall_core::model::{ActorKind, FollowState, Membership};
+use guildhall_storage::notifications::NotificationKind;
 use guildhall_storage::{DbConnection, StorageResult, actors, blocks, follows, groups, notifications};
 use serde_json::{Value, json};
 
@@ -45,14 +46,20 @@ pub async fn follow(activity: Activity, actor: DbActor, data: &FedData) -> Resul
                     }
                     Decision::Pending => {
                         follows::upsert(c, follower.id, target.id, FollowState::Pending, Some(&follow_id))?;
-                        notifications::notify(c, target.id, "follow_request", follower.id, None)
+                        notifications::notify(
+                            c,
+                            target.id,
+                            NotificationKind::FollowRequest,
+                            follower.id,
+                            None,
+                        )
                     }
                     Decision::Accept => {
                         let known = follows::find(c, follower.id, target.id)?
                             .is_some_and(|f| f.is(FollowState::Accepted));
                         follows::upsert(c, follower.id, target.id, FollowState::Accepted, Some(&follow_id))?;
                         if !known {
-                            notifications::notify(c, target.id, "follow", follower.id, None)?;
+                            notifications::notify(c, target.id, NotificationKind::Follow, follower.id, None)?;
                         }
                         respond(c, &urls, &target, &follower, "Accept", follow_doc)
                     }
@@ -83,6 +90,12 @@ pub fn decide(
     follower: &actors::Actor,
 ) -> StorageResult<Decision> {
     if blocks::between(c, target.id, follower.id)? {
+        return Ok(Decision::Reject);
+    }
+    // Someone who blocked the follower's whole domain takes no follows from there.
+    if let Some(domain) = &follower.domain
+        && guildhall_storage::domain_blocks::is_blocked(c, target.id, domain)?
+    {
         return Ok(Decision::Reject);
     }
     if follows::find(c, follower.id, target.id)?.is_some_and(|f| f.state == FollowState::Accepted.as_str()) {

@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::error::FedError;
 use crate::objects::actor::DbActor;
-use crate::protocol::note::{ApNote, Attachment, STATUS_TYPES, Tag};
+use crate::protocol::note::{ApNote, Attachment, ChoiceCount, PollChoice, STATUS_TYPES, Tag};
 use crate::protocol::{PUBLIC, is_public};
 use crate::state::FedState;
 
@@ -80,6 +80,8 @@ pub struct NoteParts {
     pub audience: Option<String>,
     /// Media attachments, in order.
     pub attachments: Vec<status_parts::Attachment>,
+    /// Its poll, if it is a `Question`.
+    pub poll: Option<guildhall_storage::polls::Poll>,
 }
 
 /// Loads what [`render_note`] needs.
@@ -96,7 +98,8 @@ pub fn load_parts(c: &mut DbConnection, status: Status) -> StorageResult<NotePar
     };
     let audience = status.group_id.map(|g| actors::get(c, g)).transpose()?.map(|g| g.ap_id);
     let attachments = status_parts::attachments(c, status.id)?;
-    Ok(NoteParts { status, author, mentions, tags, in_reply_to, audience, attachments })
+    let poll = guildhall_storage::polls::find(c, status.id)?;
+    Ok(NoteParts { status, author, mentions, tags, in_reply_to, audience, attachments, poll })
 }
 
 /// The `@user@domain` handle of an actor, `local_domain` standing in for local actors.
@@ -124,7 +127,7 @@ pub fn render_note(parts: &NoteParts, base_url: &str, local_domain: &str) -> Res
         href: Some(format!("{base_url}/tags/{t}")),
         name: Some(format!("#{t}")),
     }));
-    Ok(ApNote {
+    let mut note = ApNote {
         kind: s.kind.clone(),
         id: Url::parse(&s.ap_id)?,
         attributed_to: Url::parse(&parts.author.ap_id)?,
@@ -143,7 +146,41 @@ pub fn render_note(parts: &NoteParts, base_url: &str, local_domain: &str) -> Res
         url: s.url.as_deref().map(Url::parse).transpose()?.into(),
         tag,
         attachment: parts.attachments.iter().map(|m| document(m, base_url)).collect::<Result<_, _>>()?,
-    })
+        one_of: None,
+        any_of: None,
+        end_time: None,
+        closed: None,
+        voters_count: None,
+    };
+    if let Some(poll) = &parts.poll {
+        add_poll(&mut note, poll);
+    }
+    Ok(note)
+}
+
+/// Makes `note` the `Question` of `poll`, with its counts.
+fn add_poll(note: &mut ApNote, poll: &guildhall_storage::polls::Poll) {
+    let choices: Vec<PollChoice> = poll
+        .options
+        .iter()
+        .map(|o| PollChoice {
+            kind: "Note".into(),
+            name: o.title.clone(),
+            replies: Some(ChoiceCount { kind: "Collection".into(), total_items: o.votes_count }),
+        })
+        .collect();
+    note.kind = "Question".into();
+    if poll.row.multiple {
+        note.any_of = Some(choices);
+    } else {
+        note.one_of = Some(choices);
+    }
+    note.end_time = poll.row.expires_at.map(|t| t.and_utc());
+    note.closed = poll
+        .row
+        .closed_at
+        .map(|t| serde_json::json!(t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    note.voters_count = Some(poll.row.voters_count);
 }
 
 /// A media attachment as a `Document`, as Mastodon sends them.
@@ -303,7 +340,19 @@ fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageR
             })
         })
         .collect();
-    status_parts::replace_attachments(c, status.id, status.actor_id, &media)
+    status_parts::replace_attachments(c, status.id, status.actor_id, &media)?;
+    if let Some(poll) = note.poll() {
+        let end = poll.expires_at;
+        let is_new = guildhall_storage::polls::upsert(c, status.id, &poll)?;
+        // Our voters hear of the end even when the origin never tells us.
+        if let Some(end) = end
+            && is_new
+            && poll.closed_at.is_none()
+        {
+            guildhall_storage::polls::schedule_close(c, status.id, end)?;
+        }
+    }
+    Ok(())
 }
 
 #[async_trait::async_trait]

@@ -186,6 +186,70 @@ pub struct ApNote {
     /// Media.
     #[serde(default, deserialize_with = "lenient_list")]
     pub attachment: Vec<Attachment>,
+    /// A single-choice poll's options (`Question`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "choices")]
+    pub one_of: Option<Vec<PollChoice>>,
+    /// A multiple-choice poll's options (`Question`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "choices")]
+    pub any_of: Option<Vec<PollChoice>>,
+    /// When the poll ends.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_time")]
+    pub end_time: Option<DateTime<Utc>>,
+    /// When the poll was closed (some servers send `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<Value>,
+    /// How many accounts voted (Mastodon's extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voters_count: Option<i64>,
+}
+
+/// A poll option: a `Note` named by the option, with its count as `replies.totalItems`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollChoice {
+    /// `Note`.
+    #[serde(rename = "type", default = "note_type")]
+    pub kind: String,
+    /// The option's text.
+    pub name: String,
+    /// The votes for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<ChoiceCount>,
+}
+
+fn note_type() -> String {
+    "Note".into()
+}
+
+/// The `replies` of a poll option: only its count matters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChoiceCount {
+    /// `Collection`.
+    #[serde(rename = "type", default = "collection_type")]
+    pub kind: String,
+    /// The number of votes.
+    #[serde(default)]
+    pub total_items: i64,
+}
+
+fn collection_type() -> String {
+    "Collection".into()
+}
+
+/// A poll's options as sent, dropping ones that do not parse and keeping at most
+/// [`guildhall_storage::polls::MAX_REMOTE_OPTIONS`].
+fn choices<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<PollChoice>>, D::Error> {
+    let items: Vec<PollChoice> = lenient_list(d)?;
+    if items.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(items.into_iter().take(guildhall_storage::polls::MAX_REMOTE_OPTIONS).collect()))
+}
+
+/// A time, or nothing when it does not parse.
+fn lenient_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let value = Option::<Value>::deserialize(d)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 fn links_are_empty(links: &Links) -> bool {
@@ -251,6 +315,41 @@ impl ApNote {
             }],
             _ => Vec::new(),
         }
+    }
+
+    /// The poll this object carries (a `Question`'s options), if any: the titles (plain text),
+    /// whether several may be chosen, the counts and voters as the origin says.
+    pub fn poll(&self) -> Option<guildhall_storage::polls::NewPoll> {
+        let (choices, multiple) = match (&self.one_of, &self.any_of) {
+            (Some(one), _) => (one, false),
+            (None, Some(any)) => (any, true),
+            (None, None) => return None,
+        };
+        let counts: Vec<i64> =
+            choices.iter().map(|c| c.replies.as_ref().map_or(0, |r| r.total_items.max(0))).collect();
+        let voters =
+            self.voters_count.unwrap_or_else(|| if multiple { 0 } else { counts.iter().sum() }).max(0);
+        let closed_at = match &self.closed {
+            Some(Value::String(at)) => DateTime::parse_from_rfc3339(at).ok().map(|t| t.naive_utc()),
+            Some(Value::Bool(true)) => self.end_time.map(|t| t.naive_utc()),
+            _ => None,
+        };
+        Some(guildhall_storage::polls::NewPoll {
+            options: choices.iter().map(|c| guildhall_core::text::strip_html(&c.name)).collect(),
+            multiple,
+            expires_at: self.end_time.map(|t| t.naive_utc()),
+            counts: Some((counts, voters)),
+            closed_at,
+        })
+    }
+
+    /// A vote: a `Note` with a `name` (the option), no content, in reply to a poll.
+    pub fn is_vote(&self) -> bool {
+        self.kind == "Note"
+            && self.name.is_some()
+            && self.in_reply_to.is_some()
+            && self.html().trim().is_empty()
+            && self.attachment.is_empty()
     }
 
     /// The language, from the first `contentMap` key.

@@ -1,0 +1,16 @@
+DROP TABLE notification_permissions;
+DROP TABLE notification_policies;
+DROP INDEX notifications_by_group;
+ALTER TABLE notifications DROP COLUMN filtered;
+ALTER TABLE notifications DROP COLUMN group_key;
+DROP TABLE user_domain_blocks;
+DROP TABLE conversation_mutes;
+DROP TABLE account_notes;
+ALTER TABLE media_attachments DROP COLUMN scheduled_status_id;
+DROP TABLE scheduled_statuses;
+DROP TABLE poll_votes;
+DROP TABLE poll_options;
+DROP TABLE polls;
+ALTER TABLE users DROP COLUMN default_language;
+ALTER TABLE users DROP COLUMN default_sensitive;
+ALTER TABLE users DROP COLUMN default_visibility;
