@@ -39,7 +39,7 @@ fn jpeg_with_exif(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let image = ImageBuffer::from_fn(width, height, |x, _| Rgba([30, 90, 200, if x < 4 { 0 } else { 255 }]));
     let mut out = Vec::new();
     DynamicImage::ImageRgba8(image).write_with_encoder(PngEncoder::new(&mut out)).unwrap();
@@ -143,7 +143,7 @@ async fn send(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn upload(t: &TestInstance, token: &str, name: &str, bytes: &[u8]) -> Value {
+pub(crate) async fn upload(t: &TestInstance, token: &str, name: &str, bytes: &[u8]) -> Value {
     let (status, body) = send(M::POST, t, "/api/v2/media", Some(token), &[], &[("file", name, bytes)]).await;
     assert_eq!(status, 200, "{body}");
     body

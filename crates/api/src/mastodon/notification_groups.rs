@@ -458,6 +458,7 @@ async fn accept_many(
     params: Params,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.user("write:notifications")?;
     answer(auth, batch(&params)?, &state, true).await
 }
 
@@ -466,6 +467,7 @@ async fn dismiss_many(
     params: Params,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.user("write:notifications")?;
     answer(auth, batch(&params)?, &state, false).await
 }
 
