@@ -5,6 +5,7 @@
 
 mod support;
 
+mod app_features;
 mod cli;
 mod client_api;
 mod client_extras;
@@ -18,8 +19,10 @@ mod hardening;
 mod health;
 pub(crate) mod inbox;
 mod mastodon_client;
-mod media;
+pub(crate) mod media;
+mod polls;
 mod restart;
+mod scheduled;
 mod scope_matrix;
 mod signup;
 mod streaming;
