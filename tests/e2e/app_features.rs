@@ -364,3 +364,44 @@ async fn the_advertised_thumbnail_is_served_and_can_be_configured() {
     assert_eq!(v1["thumbnail"], t.url("/thumbnail.png"));
     t.instance.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_browser_profile_form_and_removing_a_header_lose_nothing() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    t.user("ada").await;
+    let ada = token(&t, "ada", "read write").await;
+    let picture = crate::media::png(90, 30);
+    // An unused avatar input arrives as an empty part with an empty file name.
+    let fields = [("display_name", "Ada L."), ("source[privacy]", "private"), ("source[language]", "cy")];
+    let files = [("avatar", "", &b""[..]), ("header", "banner.png", &picture[..])];
+    let (s, me) =
+        crate::media::send(M::PATCH, &t, "/api/v1/accounts/update_credentials", Some(&ada), &fields, &files)
+            .await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(
+        (me["display_name"].as_str(), me["source"]["privacy"].as_str()),
+        (Some("Ada L."), Some("private"))
+    );
+    assert_eq!(me["source"]["language"], "cy");
+    assert!(
+        me["avatar"].as_str().unwrap().ends_with("/avatars/original/missing.png"),
+        "no avatar was chosen"
+    );
+    let header = me["header"].as_str().unwrap().to_owned();
+    assert!(header.contains("/media/"), "{me}");
+    let (_, prefs) = call(M::GET, &t, "/api/v1/preferences", Some(&ada), None).await;
+    assert_eq!(prefs["posting:default:visibility"], "private");
+    let posted = post(&t, &ada, json!({"status": "default visibility"})).await;
+    assert_eq!((posted["visibility"].as_str(), posted["language"].as_str()), (Some("private"), Some("cy")));
+    let bad = json!({"source": {"privacy": "everyone"}});
+    let (s, refused) = call(M::PATCH, &t, "/api/v1/accounts/update_credentials", Some(&ada), Some(bad)).await;
+    assert_eq!(s, 422);
+    assert!(refused["error"].as_str().unwrap().contains("source[privacy]"));
+
+    let (s, me) = call(M::DELETE, &t, "/api/v1/profile/header", Some(&ada), None).await;
+    assert_eq!(s, 200, "{me}");
+    assert!(me["header"].as_str().unwrap().ends_with("/headers/original/missing.png"));
+    assert_eq!(http().get(&header).send().await.unwrap().status(), 404, "the old file is gone");
+    assert_eq!(me["display_name"], "Ada L.", "nothing else changed");
+    t.instance.stop().await.unwrap();
+}

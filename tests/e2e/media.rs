@@ -125,7 +125,7 @@ fn multipart(fields: &[(&str, &str)], files: &[File]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn send(
+pub(crate) async fn send(
     method: M,
     t: &TestInstance,
     path: &str,

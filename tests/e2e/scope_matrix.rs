@@ -144,6 +144,8 @@ const REQUIRED: &[(&str, &str, &str)] = &[
     ("POST", "/api/guildhall/v1/groups/{g}/statuses/{s}/remove", "write:groups"),
     ("GET", "/api/guildhall/v1/groups/{g}/log", "read:groups"),
     ("POST", "/api/v1/accounts/{a}/note", "write:accounts"),
+    ("DELETE", "/api/v1/profile/avatar", "write:accounts"),
+    ("DELETE", "/api/v1/profile/header", "write:accounts"),
     ("POST", "/api/v1/statuses/{s}/mute", "write:mutes"),
     ("POST", "/api/v1/statuses/{s}/unmute", "write:mutes"),
     ("POST", "/api/v1/polls/{s}/votes", "write:statuses"),

@@ -732,6 +732,10 @@ pub struct ProfileUpdate {
     pub avatar_url: Option<String>,
     /// Header URL.
     pub header_url: Option<String>,
+    /// Remove the avatar (back to the stand-in).
+    pub remove_avatar: bool,
+    /// Remove the header.
+    pub remove_header: bool,
 }
 
 /// Updates a local profile and sends `Update{Person}` to followers and followed instances.
@@ -753,8 +757,8 @@ pub async fn update_profile(data: &FedData, actor: &Actor, update: ProfileUpdate
             .collect();
         row.set_fields(&fields);
     }
-    row.avatar_url = update.avatar_url.or(row.avatar_url);
-    row.header_url = update.header_url.or(row.header_url);
+    row.avatar_url = if update.remove_avatar { None } else { update.avatar_url.or(row.avatar_url) };
+    row.header_url = if update.remove_header { None } else { update.header_url.or(row.header_url) };
     row.updated_at = now();
     let doc_actor = DbActor::new(row.clone())?.to_json()?;
     let object = serde_json::to_value(doc_actor)?;

@@ -22,6 +22,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .app_data(super::media::UPLOAD_BODY_LIMIT)
                 .route(web::patch().to(update_credentials)),
         )
+        .route("/api/v1/profile/avatar", web::delete().to(remove_image))
+        .route("/api/v1/profile/header", web::delete().to(remove_image))
         .route("/api/v1/accounts/lookup", web::get().to(lookup))
         .route("/api/v1/accounts/relationships", web::get().to(relationships))
         .route("/api/v1/accounts/search", web::get().to(search_accounts))
@@ -120,6 +122,8 @@ async fn update_credentials(
             .then(|| fields.into_iter().filter(|f| !f.1.is_empty()).map(|f| (f.1, f.2)).collect()),
         avatar_url,
         header_url,
+        remove_avatar: false,
+        remove_header: false,
     };
     let replaced: Vec<Option<String>> = vec![
         update.avatar_url.as_ref().and(user.actor.avatar_url.clone()),
@@ -179,6 +183,26 @@ async fn posting_defaults(
         defaults.language = language;
     }
     Ok(Some(defaults))
+}
+
+/// `DELETE /api/v1/profile/avatar` and `/header`: back to the stand-in image; answers the
+/// caller's account.
+async fn remove_image(
+    auth: Auth,
+    request: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user("write:accounts")?.clone();
+    let avatar = request.path().ends_with("/avatar");
+    let old = if avatar { user.actor.avatar_url.clone() } else { user.actor.header_url.clone() };
+    let update = ProfileUpdate { remove_avatar: avatar, remove_header: !avatar, ..ProfileUpdate::default() };
+    let updated = actions::update_profile(&fed, &user.actor, update).await?;
+    let prefix = format!("{}/media/", state.urls.base());
+    if let Some(file) = old.and_then(|url| url.strip_prefix(&prefix).map(str::to_owned)) {
+        crate::media::remove(state.config.media_dir.clone(), vec![file]).await;
+    }
+    Ok(HttpResponse::Ok().json(render(&state, updated, true).await?))
 }
 
 /// `POST /api/v1/accounts/:id/note`: the caller's private note on an account (`comment`; empty
