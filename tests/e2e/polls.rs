@@ -171,3 +171,36 @@ async fn polls_are_checked_and_seen_only_by_who_may_see_their_status() {
     assert_eq!(s, 422);
     t.instance.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_edited_poll_starts_afresh_and_ends_at_its_new_time() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    t.user("ada").await;
+    t.user("bob").await;
+    let ada = token(&t, "ada", "read write").await;
+    let bob = token(&t, "bob", "read write").await;
+    let body = json!({"status": "Venue?", "poll": {"options": ["hall", "garden"], "expires_in": 600}});
+    let (_, posted) = call(M::POST, &t, "/api/v1/statuses", Some(&ada), Some(body)).await;
+    let id = posted["id"].as_str().unwrap().to_owned();
+    let votes = format!("/api/v1/polls/{id}/votes");
+    assert_eq!(call(M::POST, &t, &votes, Some(&bob), Some(json!({"choices": [1]}))).await.0, 200);
+    // Same options, a later end: the vote stays.
+    let later_end = json!({"status": "Venue?", "poll": {"options": ["hall", "garden"], "expires_in": 7200}});
+    let (s, edited) = call(M::PUT, &t, &format!("/api/v1/statuses/{id}"), Some(&ada), Some(later_end)).await;
+    assert_eq!(s, 200, "{edited}");
+    assert_eq!(counts(&edited["poll"]), vec![0, 1]);
+    // The first end comes and goes: the poll is still open.
+    t.instance.scheduler().flush_as_of(later(11)).await.unwrap();
+    let (_, poll) = call(M::GET, &t, &format!("/api/v1/polls/{id}"), Some(&bob), None).await;
+    assert_eq!(poll["expired"], false, "{poll}");
+    // Other options: the votes start afresh.
+    let other =
+        json!({"status": "Venue?", "poll": {"options": ["hall", "garden", "online"], "expires_in": 7200}});
+    let (_, edited) = call(M::PUT, &t, &format!("/api/v1/statuses/{id}"), Some(&ada), Some(other)).await;
+    assert_eq!((counts(&edited["poll"]), edited["poll"]["voters_count"].as_i64()), (vec![0, 0, 0], Some(0)));
+    assert_eq!(call(M::POST, &t, &votes, Some(&bob), Some(json!({"choices": [2]}))).await.0, 200);
+    t.instance.scheduler().flush_as_of(later(121)).await.unwrap();
+    let (_, poll) = call(M::GET, &t, &format!("/api/v1/polls/{id}"), Some(&bob), None).await;
+    assert_eq!((poll["expired"].as_bool(), counts(&poll)), (Some(true), vec![0, 0, 1]));
+    t.instance.stop().await.unwrap();
+}

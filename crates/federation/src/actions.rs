@@ -425,6 +425,8 @@ pub struct StatusEdit {
     pub media_attributes: Vec<MediaAttributes>,
     /// Media sensitive, when given.
     pub sensitive: Option<bool>,
+    /// A new poll (other options start it afresh; its end is counted from now).
+    pub poll: Option<PollParams>,
 }
 
 /// Edits a status's text and content warning (`media_ids`, when given, become its attachments,
@@ -478,6 +480,19 @@ pub async fn edit_status(
                 status_parts::replace_tags(c, status.id, &rendered.tags)?;
                 if let Some(ids) = &change.media_ids {
                     guildhall_storage::media::attach(c, status.id, author_id, ids)?;
+                }
+                if let Some(p) = &change.poll {
+                    let poll = guildhall_storage::polls::NewPoll {
+                        options: p.options.clone(),
+                        multiple: p.multiple,
+                        expires_at: Some(now() + chrono::Duration::seconds(p.expires_in)),
+                        counts: None,
+                        closed_at: None,
+                    };
+                    guildhall_storage::polls::upsert(c, status.id, &poll)?;
+                    if let Some(end) = poll.expires_at {
+                        guildhall_storage::polls::schedule_close(c, status.id, end)?;
+                    }
                 }
                 for m in &change.media_attributes {
                     guildhall_storage::media::describe_for_status(

@@ -141,12 +141,21 @@ pub async fn receive_vote(data: &FedData, voter: &Actor, note: &ApNote) -> Resul
     Ok(counted)
 }
 
-/// A poll's end (a job of the durable queue): closes it, tells its local voters and its local
-/// author (`poll` notifications, once), and sends the final counts of our own polls.
-pub fn close(c: &mut DbConnection, data: &FedData, status_id: i64) -> StorageResult<()> {
+/// A poll's end (a job of the durable queue, queued for the end at `expected`, in
+/// microseconds): closes it, tells its local voters and its local author (`poll`
+/// notifications, once), and sends the final counts of our own polls. A job for an end the
+/// poll no longer has (it was edited) does nothing.
+pub fn close(
+    c: &mut DbConnection,
+    data: &FedData,
+    status_id: i64,
+    expected: Option<i64>,
+) -> StorageResult<()> {
     guildhall_storage::transaction(c, |c| {
         let Some(status) = statuses::find(c, status_id)? else { return Ok(()) };
-        if polls::find(c, status_id)?.is_none() || status.deleted_at.is_some() {
+        let Some(poll) = polls::find(c, status_id)? else { return Ok(()) };
+        let end = poll.row.expires_at.map(|t| t.and_utc().timestamp_micros());
+        if status.deleted_at.is_some() || (expected.is_some() && end != expected) {
             return Ok(());
         }
         // A remote poll may have been closed by its origin's Update already; its voters still

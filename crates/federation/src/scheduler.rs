@@ -56,6 +56,8 @@ struct PublishJob {
 #[derive(Deserialize)]
 struct CloseJob {
     status_id: i64,
+    #[serde(default)]
+    expires_at_micros: Option<i64>,
 }
 
 /// Runs the timed jobs. Cheap to clone.
@@ -188,7 +190,7 @@ impl Scheduler {
         let job: CloseJob = serde_json::from_str(payload)?;
         let data = self.data();
         let data2 = data.clone();
-        self.db.run(move |c| crate::polls::close(c, &data2, job.status_id)).await?;
+        self.db.run(move |c| crate::polls::close(c, &data2, job.status_id, job.expires_at_micros)).await?;
         data.delivery_wakeup.notify_one();
         Ok(())
     }

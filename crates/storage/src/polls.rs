@@ -28,7 +28,10 @@ pub fn schedule_close(conn: &mut DbConnection, status_id: i64, at: Timestamp) ->
         conn,
         crate::jobs::NewJob {
             queue: CLOSE_QUEUE.into(),
-            payload: serde_json::json!({ "status_id": status_id }).to_string(),
+            // The end it was queued for: a poll edited to end at another time gets a new job,
+            // and this one then finds the poll's end moved and does nothing.
+            payload: serde_json::json!({ "status_id": status_id, "expires_at_micros": at.and_utc().timestamp_micros() })
+                .to_string(),
             partition_key: None,
             run_at: at,
             max_attempts: 20,
@@ -113,8 +116,11 @@ pub fn upsert(conn: &mut DbConnection, status_id: i64, new: &NewPoll) -> Storage
     let existing = find(conn, status_id)?;
     let stamp = now();
     let (counts, voters) = new.counts.clone().unwrap_or_else(|| (vec![0; new.options.len()], 0));
-    let titles_changed =
-        existing.as_ref().is_some_and(|p| p.options.iter().map(|o| &o.title).ne(new.options.iter()));
+    // Votes name options by position: other options (or a switch between one and several
+    // choices) start the poll afresh.
+    let titles_changed = existing.as_ref().is_some_and(|p| {
+        p.options.iter().map(|o| &o.title).ne(new.options.iter()) || p.row.multiple != new.multiple
+    });
     if existing.is_none() || titles_changed {
         diesel::delete(poll_votes::table.filter(poll_votes::status_id.eq(status_id))).execute(conn)?;
         diesel::delete(poll_options::table.filter(poll_options::status_id.eq(status_id))).execute(conn)?;
@@ -152,15 +158,15 @@ pub fn upsert(conn: &mut DbConnection, status_id: i64, new: &NewPoll) -> Storage
                 .set(poll_options::votes_count.eq(count))
                 .execute(conn)?;
         }
-        diesel::update(polls::table.find(status_id))
-            .set((
-                polls::voters_count.eq(voters),
-                polls::expires_at.eq(new.expires_at),
-                polls::closed_at.eq(new.closed_at),
-                polls::updated_at.eq(stamp),
-            ))
-            .execute(conn)?;
+        diesel::update(polls::table.find(status_id)).set(polls::voters_count.eq(voters)).execute(conn)?;
     }
+    diesel::update(polls::table.find(status_id))
+        .set((
+            polls::expires_at.eq(new.expires_at),
+            polls::closed_at.eq(new.closed_at),
+            polls::updated_at.eq(stamp),
+        ))
+        .execute(conn)?;
     Ok(false)
 }
 

@@ -170,12 +170,17 @@ async fn edit(
     if text.chars().count() > MAX_CHARACTERS {
         return Err(ApiError::Unprocessable("Validation failed: Text character limit exceeded".into()));
     }
+    let poll = compose::poll(&params)?;
+    if poll.is_some() && media_ids.as_ref().is_some_and(|ids| !ids.is_empty()) {
+        return Err(ApiError::Unprocessable("Validation failed: poll: Cannot attach files to a poll".into()));
+    }
     let change = actions::StatusEdit {
         text: text.to_owned(),
         spoiler_text: params.get("spoiler_text").unwrap_or("").to_owned(),
         media_ids,
         media_attributes: compose::media_attributes(&params)?,
         sensitive: params.flag("sensitive"),
+        poll,
     };
     let edited = actions::edit_status(&fed, &user.actor, s.id, change).await?;
     Ok(HttpResponse::Ok().json(render(&state, edited, Some(user.actor.id)).await?))

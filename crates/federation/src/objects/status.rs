@@ -342,11 +342,12 @@ fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageR
         .collect();
     status_parts::replace_attachments(c, status.id, status.actor_id, &media)?;
     if let Some(poll) = note.poll() {
-        let end = poll.expires_at;
-        let is_new = guildhall_storage::polls::upsert(c, status.id, &poll)?;
-        // Our voters hear of the end even when the origin never tells us.
-        if let Some(end) = end
-            && is_new
+        let before = guildhall_storage::polls::find(c, status.id)?.and_then(|p| p.row.expires_at);
+        guildhall_storage::polls::upsert(c, status.id, &poll)?;
+        // Our voters hear of the end even when the origin never tells us; a moved end gets
+        // its own job (the old one then does nothing).
+        if let Some(end) = poll.expires_at
+            && poll.expires_at != before
             && poll.closed_at.is_none()
         {
             guildhall_storage::polls::schedule_close(c, status.id, end)?;
