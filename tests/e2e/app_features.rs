@@ -405,3 +405,57 @@ async fn a_browser_profile_form_and_removing_a_header_lose_nothing() {
     assert_eq!(me["display_name"], "Ada L.", "nothing else changed");
     t.instance.stop().await.unwrap();
 }
+
+/// Server-sent events of `response` until one whose data contains `wanted`; returns every
+/// event's data seen.
+async fn events_until_containing(response: &mut reqwest::Response, wanted: &str) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (mut buffer, mut seen) = (String::new(), Vec::new());
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+            seen.push(data.join("\n"));
+            if seen.last().is_some_and(|d| d.contains(wanted)) {
+                return seen;
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("nothing with {wanted} in time; saw {seen:?}"))
+            .unwrap()
+            .expect("the stream ended");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn a_notification_held_back_by_the_policy_is_not_streamed() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    for name in ["ada", "bob", "eve"] {
+        t.user(name).await;
+    }
+    let [ada, bob, eve] = [
+        token(&t, "ada", "read write follow").await,
+        token(&t, "bob", "read write").await,
+        token(&t, "eve", "read write").await,
+    ];
+    let bob_id = account_id(&t, &bob).await;
+    assert_eq!(
+        call(M::POST, &t, &format!("/api/v1/accounts/{bob_id}/follow"), Some(&ada), None).await.0,
+        200
+    );
+    let policy = json!({"for_not_following": "filter"});
+    assert_eq!(call(M::PATCH, &t, "/api/v2/notifications/policy", Some(&ada), Some(policy)).await.0, 200);
+    let mut stream =
+        http().get(t.url("/api/v1/streaming/user/notification")).bearer_auth(&ada).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    post(&t, &eve, json!({"status": "@ada held back"})).await;
+    post(&t, &bob, json!({"status": "@ada shown"})).await;
+    let seen = events_until_containing(&mut stream, "shown").await;
+    assert!(!seen.iter().any(|d| d.contains("held back")), "{seen:?}");
+    let shown = seen.last().unwrap();
+    let event: Value = serde_json::from_str(shown).unwrap();
+    assert!(event["group_key"].as_str().unwrap().starts_with("ungrouped-"), "{event}");
+    t.instance.stop().await.unwrap();
+}

@@ -29,7 +29,7 @@ pub(super) fn render(c: &mut DbConnection, ctx: &Ctx, n: &Notification, viewer: 
         None => None,
     };
     Ok(json!({
-        "id": n.id.to_string(), "type": n.kind, "created_at": time(n.created_at),
+        "id": n.id.to_string(), "type": n.kind, "created_at": time(n.created_at), "group_key": n.group_key(),
         "account": account(c, ctx, &from, false)?, "status": status,
     }))
 }

@@ -475,7 +475,8 @@ impl Listener {
                 }
             }
             Change::Notified(n) => {
-                if Some(n.recipient_id) != self.viewer {
+                // Held back by the recipient's policy: a request, not a notification yet.
+                if Some(n.recipient_id) != self.viewer || n.filtered {
                     return Ok(out);
                 }
                 let muted = guildhall_storage::mutes::notification_muted(c, n.recipient_id)?;
