@@ -124,6 +124,10 @@ pub async fn receive_vote(data: &FedData, voter: &Actor, note: &ApNote) -> Resul
                 if !status.local || status.deleted_at.is_some() {
                     return Ok(false);
                 }
+                // Only someone who may see the poll votes in it (ids can be guessed).
+                if !guildhall_storage::timelines::may_see(c, &status, Some(voter.id))? {
+                    return Ok(true);
+                }
                 let Some(option) = poll.options.iter().find(|o| o.title == name) else {
                     return Ok(true);
                 };

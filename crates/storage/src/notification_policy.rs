@@ -179,44 +179,43 @@ pub struct Request {
     pub updated_at: Timestamp,
 }
 
-/// `recipient`'s notification requests, newest first, below `max_id` (a last notification
-/// id) when given.
+#[derive(QueryableByName)]
+struct RequestRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    from_actor_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    first_at: Timestamp,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    last_at: Timestamp,
+}
+
+/// `recipient`'s notification requests (one per sender), newest first, below `max_id` (a
+/// last notification id) when given; only the requests of `sender` when given.
 pub fn requests(
     conn: &mut DbConnection,
     recipient: i64,
     max_id: Option<i64>,
+    sender: Option<i64>,
     limit: i64,
 ) -> StorageResult<Vec<Request>> {
-    let rows: Vec<(i64, Option<i64>, i64, Option<Timestamp>, Option<Timestamp>)> = notifications::table
-        .filter(notifications::recipient_id.eq(recipient))
-        .filter(notifications::filtered.eq(true))
-        .group_by(notifications::from_actor_id)
-        .select((
-            notifications::from_actor_id,
-            diesel::dsl::max(notifications::id),
-            diesel::dsl::count_star(),
-            diesel::dsl::min(notifications::created_at),
-            diesel::dsl::max(notifications::created_at),
-        ))
-        .load(conn)?;
-    let mut out: Vec<Request> = rows
-        .into_iter()
-        .filter_map(|(from, last, count, first, newest)| {
-            Some(Request {
-                from_actor_id: from,
-                last_notification_id: last?,
-                last_status_id: None,
-                notifications_count: count,
-                created_at: first?,
-                updated_at: newest?,
-            })
-        })
-        .filter(|r| max_id.is_none_or(|m| r.last_notification_id < m))
-        .collect();
-    out.sort_by_key(|r| std::cmp::Reverse(r.last_notification_id));
-    out.truncate(usize::try_from(limit).unwrap_or(0));
-    for r in &mut out {
-        r.last_status_id = notifications::table
+    let below = max_id.map_or(String::new(), |m| format!(" HAVING MAX(id) < {m}"));
+    let only = sender.map_or(String::new(), |s| format!(" AND from_actor_id = {s}"));
+    // Every value formatted in is our own integer.
+    let sql = format!(
+        "SELECT from_actor_id, MAX(id) AS last_id, COUNT(*) AS count, MIN(created_at) AS first_at, \
+                MAX(created_at) AS last_at \
+         FROM notifications WHERE recipient_id = {recipient} AND filtered = TRUE{only} \
+         GROUP BY from_actor_id{below} ORDER BY last_id DESC LIMIT {limit}",
+        limit = limit.max(0),
+    );
+    let rows: Vec<RequestRow> = diesel::sql_query(sql).load(conn)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let last_status_id = notifications::table
             .filter(notifications::recipient_id.eq(recipient))
             .filter(notifications::filtered.eq(true))
             .filter(notifications::from_actor_id.eq(r.from_actor_id))
@@ -226,6 +225,14 @@ pub fn requests(
             .first::<Option<i64>>(conn)
             .optional()?
             .flatten();
+        out.push(Request {
+            from_actor_id: r.from_actor_id,
+            last_notification_id: r.last_id,
+            last_status_id,
+            notifications_count: r.count,
+            created_at: r.first_at,
+            updated_at: r.last_at,
+        });
     }
     Ok(out)
 }

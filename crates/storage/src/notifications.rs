@@ -503,4 +503,48 @@ mod tests {
         })
         .await;
     }
+
+    #[tokio::test]
+    async fn groups_requests_and_unread_counts_on_both_backends() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let ada = rows::local("ada");
+                actors::insert_local(c, &ada, "K")?;
+                let eve = actors::upsert_remote(c, &rows::remote("eve", "r.example"))?;
+                let max = actors::upsert_remote(c, &rows::remote("max", "r.example"))?;
+                let s = rows::status(&ada, "hello");
+                crate::statuses::insert(c, &s)?;
+                for from in [eve.id, max.id] {
+                    notify(c, ada.id, NotificationKind::Favourite, from, Some(s.id))?;
+                }
+                notify(c, ada.id, NotificationKind::Mention, eve.id, Some(s.id))?;
+                let kinds: Vec<String> = KINDS.iter().map(|k| (*k).to_owned()).collect();
+                let grouped = vec!["favourite".to_owned()];
+                let page = Page::default();
+                let found = groups(c, ada.id, &kinds, &grouped, &page)?;
+                assert_eq!(found.len(), 2);
+                assert_eq!((found[1].count, found[1].sample_account_ids.len()), (2, 2));
+                assert!(found[0].key.starts_with("ungrouped-"));
+                assert_eq!(unread_count(c, ada.id, &kinds, Some(&grouped), 0, 100)?, 2);
+                assert_eq!(unread_count(c, ada.id, &kinds, None, 0, 100)?, 3);
+                // A policy that holds back strangers makes a request.
+                let policy = crate::notification_policy::Policy {
+                    for_not_following: crate::notification_policy::Decision::Filter,
+                    ..Default::default()
+                };
+                crate::notification_policy::set(c, ada.id, &policy)?;
+                notify(c, ada.id, NotificationKind::Mention, max.id, Some(s.id))?;
+                let requests = crate::notification_policy::requests(c, ada.id, None, None, 10)?;
+                assert_eq!(requests.len(), 1);
+                assert_eq!((requests[0].from_actor_id, requests[0].notifications_count), (max.id, 1));
+                assert_eq!(groups(c, ada.id, &kinds, &grouped, &page)?.len(), 2, "held back");
+                assert!(crate::notification_policy::accept(c, ada.id, max.id)?);
+                assert_eq!(groups(c, ada.id, &kinds, &grouped, &page)?.len(), 3);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
 }

@@ -45,6 +45,10 @@ pub struct PageParts {
     pub bookmarked: HashSet<i64>,
     /// Statuses the viewer pinned.
     pub pinned: HashSet<i64>,
+    /// Statuses with a poll.
+    pub polled: HashSet<i64>,
+    /// Whether the viewer muted any conversation (if not, no status needs the check).
+    pub mutes_conversations: bool,
 }
 
 fn tally(ids: Vec<i64>) -> HashMap<i64, i64> {
@@ -121,7 +125,14 @@ pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> St
         .select((favourites::status_id, favourites::actor_id))
         .load(conn)?;
 
+    let polled: HashSet<i64> = crate::schema::polls::table
+        .filter(crate::schema::polls::status_id.eq_any(&ids))
+        .select(crate::schema::polls::status_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
     let mut parts = PageParts {
+        polled,
         covered: ids.iter().copied().collect(),
         viewer,
         originals: originals.into_iter().map(|s| (s.id, s)).collect(),
@@ -135,6 +146,11 @@ pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> St
         ..PageParts::default()
     };
     if let Some(v) = viewer {
+        parts.mutes_conversations = diesel::select(diesel::dsl::exists(
+            crate::schema::conversation_mutes::table
+                .filter(crate::schema::conversation_mutes::actor_id.eq(v)),
+        ))
+        .get_result(conn)?;
         parts.favourited = likes.iter().filter(|(_, a)| *a == v).map(|(s, _)| *s).collect();
         parts.boosted = boosts.iter().filter(|(_, a)| *a == v).filter_map(|(s, _)| *s).collect();
         parts.bookmarked = bookmarks::table

@@ -274,9 +274,12 @@ pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i
         "in_reply_to_id": status.in_reply_to_id.map(|i| i.to_string()),
         "in_reply_to_account_id": status.in_reply_to_actor_id.map(|i| i.to_string()),
         "reblog": reblog,
-        "poll": match guildhall_storage::polls::find(c, status.id)? {
-            Some(p) => poll(c, &p, viewer)?,
-            None => Value::Null,
+        "poll": match page.is_none_or(|p| p.polled.contains(&status.id)) {
+            true => match guildhall_storage::polls::find(c, status.id)? {
+                Some(p) => poll(c, &p, viewer)?,
+                None => Value::Null,
+            },
+            false => Value::Null,
         },
         "card": null,
         "language": status.language,
@@ -284,8 +287,10 @@ pub fn status(c: &mut DbConnection, ctx: &Ctx, status: &Status, viewer: Option<i
         "favourited": favourited,
         "reblogged": reblogged,
         "muted": match viewer {
-            Some(v) => guildhall_storage::conversation_mutes::is_muted(c, v, status)?,
-            None => false,
+            Some(v) if page.is_none_or(|p| p.mutes_conversations) => {
+                guildhall_storage::conversation_mutes::is_muted(c, v, status)?
+            }
+            _ => false,
         },
         "bookmarked": bookmarked,
         "pinned": pinned,

@@ -357,7 +357,7 @@ async fn requests(auth: Auth, params: Params, state: web::Data<AppState>) -> Res
     let (items, last) = state
         .db
         .run(move |c| {
-            let found = notification_policy::requests(c, viewer, page.max_id, page.limit)?;
+            let found = notification_policy::requests(c, viewer, page.max_id, None, page.limit)?;
             let last = found.last().map(|r| r.last_notification_id);
             let items = found
                 .iter()
@@ -385,11 +385,8 @@ async fn request(
     let item = state
         .db
         .run(move |c| {
-            let all = notification_policy::requests(c, viewer, None, i64::MAX)?;
-            let found = all
-                .iter()
-                .find(|r| r.from_actor_id == sender)
-                .ok_or(guildhall_storage::StorageError::NotFound)?;
+            let found = notification_policy::requests(c, viewer, None, Some(sender), 1)?;
+            let found = found.first().ok_or(guildhall_storage::StorageError::NotFound)?;
             request_entity(c, &ctx, found, viewer)
         })
         .await?;

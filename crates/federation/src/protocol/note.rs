@@ -203,6 +203,9 @@ pub struct ApNote {
     pub voters_count: Option<i64>,
 }
 
+/// Longest option title kept from another server's poll.
+const MAX_REMOTE_OPTION_CHARS: usize = 500;
+
 /// A poll option: a `Note` named by the option, with its count as `replies.totalItems`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PollChoice {
@@ -335,7 +338,12 @@ impl ApNote {
             _ => None,
         };
         Some(guildhall_storage::polls::NewPoll {
-            options: choices.iter().map(|c| guildhall_core::text::strip_html(&c.name)).collect(),
+            options: choices
+                .iter()
+                .map(|c| {
+                    guildhall_core::text::strip_html(&c.name).chars().take(MAX_REMOTE_OPTION_CHARS).collect()
+                })
+                .collect(),
             multiple,
             expires_at: self.end_time.map(|t| t.naive_utc()),
             counts: Some((counts, voters)),
