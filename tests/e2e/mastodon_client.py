@@ -5,6 +5,7 @@ Prints FLUSH and waits for a line on stdin whenever federation must catch up; pr
 Any failed check raises, so the exit code tells the Rust test what happened.
 """
 import base64
+import datetime
 import hashlib
 import re
 import secrets
@@ -113,4 +114,46 @@ bob.status_post(f"Glad to be here @circle@{HOST_A}")
 flush()
 assert any("Glad to be here" in s["content"] for s in cy.timeline_home()), cy.timeline_home()
 print("checked: group join by follow, posting by mention, relayed posts in home", file=sys.stderr)
+# Polls: ada on A asks, bob on B votes; A counts the vote and tells B the new counts.
+asked = ada.status_post("Lunch at the study day?", poll=ada.make_poll(["soup", "salad"], expires_in=600))
+flush()
+polled = [s for s in bob.timeline_home() if "Lunch at the study day" in s["content"]]
+assert len(polled) == 1 and polled[0]["poll"]["options"][1]["title"] == "salad", bob.timeline_home()
+voted = bob.poll_vote(polled[0]["poll"]["id"], [1])
+assert voted["voted"] is True and list(voted["own_votes"]) == [1], voted
+flush()
+assert [o["votes_count"] for o in ada.poll(asked["poll"]["id"])["options"]] == [0, 1]
+flush()
+assert bob.poll(polled[0]["poll"]["id"])["voters_count"] == 1
+
+# Scheduled statuses wait, can be moved and cancelled.
+when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=30)
+scheduled = ada.status_post("Q1 of the hour", scheduled_at=when)
+assert scheduled["params"]["text"] == "Q1 of the hour", scheduled
+assert [s["id"] for s in ada.scheduled_statuses()] == [scheduled["id"]]
+moved = ada.scheduled_status_update(scheduled["id"], when + datetime.timedelta(hours=1))
+assert moved["scheduled_at"] > scheduled["scheduled_at"], moved
+ada.scheduled_status_delete(scheduled["id"])
+assert list(ada.scheduled_statuses()) == []
+
+# Grouped notifications: bob's like and vote show; the policy reads and writes.
+grouped = ada.grouped_notifications()
+types = [g["type"] for g in grouped["notification_groups"]]
+assert "favourite" in types and "follow" in types, grouped
+sampled = {str(i) for g in grouped["notification_groups"] for i in g["sample_account_ids"]}
+listed = {str(a["id"]) for a in grouped["accounts"]}
+assert sampled <= listed, grouped
+policy = ada.update_notifications_policy(for_not_following="filter")
+assert policy["for_not_following"] == "filter", policy
+assert ada.notifications_policy()["for_not_following"] == "filter"
+
+# Notes, muted conversations and domain blocks.
+bob_at_a = ada.search_v2(f"bob@{urllib.parse.urlparse(B).netloc}", resolve=True)["accounts"][0]
+assert ada.account_note_set(bob_at_a["id"], "Met at the study day")["note"] == "Met at the study day"
+muted = ada.status_mute(second["id"])
+assert muted["muted"] is True, muted
+ada.domain_block(urllib.parse.urlparse(B).netloc)
+assert list(ada.domain_blocks()) == [urllib.parse.urlparse(B).netloc]
+assert ada.account_relationships(bob_at_a["id"])[0]["domain_blocking"] is True
+print("checked: polls across instances, scheduled statuses, grouped notifications, policy, notes, mutes, domain blocks", file=sys.stderr)
 print("DONE", flush=True)

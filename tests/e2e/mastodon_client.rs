@@ -74,5 +74,6 @@ async fn mastodon_py_signs_in_posts_follows_and_replies_across_instances() {
     assert!(output.status.success() && done, "Mastodon.py failed:\n{stderr}");
     assert!(stderr.contains("checked: sign-in"), "the client's checks ran:\n{stderr}");
     assert!(stderr.contains("checked: group join"), "the group checks ran:\n{stderr}");
+    assert!(stderr.contains("checked: polls across instances"), "the app feature checks ran:\n{stderr}");
     cluster.stop().await;
 }
