@@ -459,3 +459,43 @@ async fn a_notification_held_back_by_the_policy_is_not_streamed() {
     assert!(event["group_key"].as_str().unwrap().starts_with("ungrouped-"), "{event}");
     t.instance.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_bell_notifies_of_new_posts_and_hidden_boosts_stay_out_of_home() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    for name in ["ada", "bob", "cy"] {
+        t.user(name).await;
+    }
+    let [ada, bob, cy] = [
+        token(&t, "ada", "read write follow").await,
+        token(&t, "bob", "read write follow").await,
+        token(&t, "cy", "read write").await,
+    ];
+    let bob_id = account_id(&t, &bob).await;
+    let follow = format!("/api/v1/accounts/{bob_id}/follow");
+    let (_, rel) =
+        call(M::POST, &t, &follow, Some(&ada), Some(json!({"notify": true, "reblogs": false}))).await;
+    assert_eq!(
+        (rel["notifying"].as_bool(), rel["showing_reblogs"].as_bool()),
+        (Some(true), Some(false)),
+        "{rel}"
+    );
+    let cys = post(&t, &cy, json!({"status": "cy has news"})).await;
+    post(&t, &bob, json!({"status": "bob has news"})).await;
+    post(&t, &bob, json!({"status": "bob whispers", "visibility": "direct"})).await;
+    let (s, _) = call(M::POST, &t, &format!("/api/v1/statuses/{}/reblog", id(&cys)), Some(&bob), None).await;
+    assert_eq!(s, 200);
+    let (_, told) = call(M::GET, &t, "/api/v1/notifications?types[]=status", Some(&ada), None).await;
+    let told: Vec<&str> =
+        told.as_array().unwrap().iter().map(|n| n["status"]["content"].as_str().unwrap()).collect();
+    assert_eq!(told.len(), 1, "one new post, not the direct one or the boost: {told:?}");
+    assert!(told[0].contains("bob has news"));
+    let (_, home) = call(M::GET, &t, "/api/v1/timelines/home", Some(&ada), None).await;
+    assert!(!home.as_array().unwrap().iter().any(|s| s["reblog"].is_object()), "no boosts of bob: {home}");
+    // Following again only changes the choices.
+    let (_, rel) = call(M::POST, &t, &follow, Some(&ada), Some(json!({"reblogs": true}))).await;
+    assert_eq!((rel["notifying"].as_bool(), rel["showing_reblogs"].as_bool()), (Some(true), Some(true)));
+    let (_, home) = call(M::GET, &t, "/api/v1/timelines/home", Some(&ada), None).await;
+    assert!(home.as_array().unwrap().iter().any(|s| s["reblog"].is_object()), "boosts back: {home}");
+    t.instance.stop().await.unwrap();
+}

@@ -6,6 +6,7 @@
 mod support;
 
 mod app_features;
+mod app_replay;
 mod cli;
 mod client_api;
 mod client_extras;

@@ -341,6 +341,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
                     }
                 }
                 notifications::mentioned(c, &status)?;
+                notifications::subscribed(c, &status)?;
                 let parts = load_parts(c, status.clone())?;
                 let create = announce_status(c, &data2, &parts, "Create")?;
                 // Naming a group one may not post in is an error; a reply in such a group's
@@ -377,6 +378,14 @@ fn link_parent(c: &mut DbConnection, mut status: Status) -> StorageResult<Status
         }
     }
     Ok(status)
+}
+
+/// A one-paragraph rendering without its paragraph, as profile field values are shown.
+fn inline(html: &str) -> String {
+    match html.strip_prefix("<p>").and_then(|h| h.strip_suffix("</p>")) {
+        Some(inner) if !inner.contains("<p>") => inner.to_owned(),
+        _ => html.to_owned(),
+    }
 }
 
 /// Queues `Create`/`Update` of a status to its audience; returns the activity.
@@ -768,7 +777,10 @@ pub async fn update_profile(data: &FedData, actor: &Actor, update: ProfileUpdate
     if let Some(fields) = update.fields {
         let fields: Vec<ProfileField> = fields
             .into_iter()
-            .map(|(n, v)| ProfileField { name: text::strip_html(&n), value: render(data, &v, &[]).html })
+            .map(|(n, v)| ProfileField {
+                name: text::strip_html(&n),
+                value: inline(&render(data, &v, &[]).html),
+            })
             .collect();
         row.set_fields(&fields);
     }

@@ -102,7 +102,7 @@ fn send_votes(
             std::slice::from_ref(&author.ap_id),
             &[],
         );
-        publish(c, voter, &doc, &[author.inbox_url.clone()])?;
+        publish(c, voter, &doc, std::slice::from_ref(&author.inbox_url))?;
     }
     Ok(())
 }

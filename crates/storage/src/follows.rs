@@ -74,6 +74,64 @@ pub fn upsert(
     })
 }
 
+/// A follower's choices about a followed account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowOptions {
+    /// A `status` notification for each new post.
+    pub notify: bool,
+    /// Its boosts in the home timeline.
+    pub show_reblogs: bool,
+}
+
+impl Default for FollowOptions {
+    fn default() -> FollowOptions {
+        FollowOptions { notify: false, show_reblogs: true }
+    }
+}
+
+/// The choices of `follower` about `target` (the defaults when there is no follow).
+pub fn options(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> StorageResult<FollowOptions> {
+    let found: Option<(bool, bool)> = follows::table
+        .filter(follows::follower_id.eq(follower_id))
+        .filter(follows::target_id.eq(target_id))
+        .select((follows::notify, follows::show_reblogs))
+        .first(conn)
+        .optional()?;
+    Ok(found
+        .map_or_else(FollowOptions::default, |(notify, show_reblogs)| FollowOptions { notify, show_reblogs }))
+}
+
+/// Changes the choices of `follower` about `target` (`None` keeps one); false when there is
+/// no follow.
+pub fn set_options(
+    conn: &mut DbConnection,
+    follower_id: i64,
+    target_id: i64,
+    notify: Option<bool>,
+    show_reblogs: Option<bool>,
+) -> StorageResult<bool> {
+    let current = options(conn, follower_id, target_id)?;
+    let changed = diesel::update(
+        follows::table.filter(follows::follower_id.eq(follower_id)).filter(follows::target_id.eq(target_id)),
+    )
+    .set((
+        follows::notify.eq(notify.unwrap_or(current.notify)),
+        follows::show_reblogs.eq(show_reblogs.unwrap_or(current.show_reblogs)),
+    ))
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// Local followers (accepted) who asked to be notified of `target_id`'s new posts.
+pub fn subscribers(conn: &mut DbConnection, target_id: i64) -> StorageResult<Vec<i64>> {
+    Ok(follows::table
+        .filter(follows::target_id.eq(target_id))
+        .filter(follows::notify.eq(true))
+        .filter(follows::state.eq(FollowState::Accepted.as_str()))
+        .select(follows::follower_id)
+        .load(conn)?)
+}
+
 /// The follow from `follower` to `target`, if any.
 pub fn find(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> StorageResult<Option<Follow>> {
     Ok(follows::table

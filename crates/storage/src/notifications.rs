@@ -192,6 +192,24 @@ pub fn mentioned(conn: &mut DbConnection, status: &crate::statuses::Status) -> S
     Ok(())
 }
 
+/// Notifies the local followers who asked for it (the bell) of a new post of the account
+/// they follow: not of direct messages, boosts, or replies to someone else.
+pub fn subscribed(conn: &mut DbConnection, status: &crate::statuses::Status) -> StorageResult<()> {
+    let reply_to_other = status.in_reply_to_actor_id.is_some_and(|a| a != status.actor_id)
+        || (status.in_reply_to_ap_id.is_some() && status.in_reply_to_actor_id.is_none());
+    if status.is(guildhall_core::model::Visibility::Direct) || status.reblog_of_id.is_some() || reply_to_other
+    {
+        return Ok(());
+    }
+    let mentioned = crate::status_parts::mentions(conn, status.id)?;
+    for follower in crate::follows::subscribers(conn, status.actor_id)? {
+        if !mentioned.contains(&follower) {
+            notify(conn, follower, NotificationKind::Status, status.actor_id, Some(status.id))?;
+        }
+    }
+    Ok(())
+}
+
 /// A page of notifications, newest first.
 pub fn list(
     conn: &mut DbConnection,

@@ -130,6 +130,8 @@ diesel::table! {
         ap_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        notify -> Bool,
+        show_reblogs -> Bool,
     }
 }
 

@@ -93,6 +93,8 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
            OR (visibility = 'public' AND (id + 0) IN (SELECT status_id FROM status_tags \
                WHERE tag IN (SELECT tag FROM followed_tags WHERE actor_id = {viewer})))) \
          AND (actor_id + 0) NOT IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}) \
+         AND (reblog_of_id IS NULL OR (actor_id + 0) NOT IN (SELECT target_id FROM follows \
+              WHERE follower_id = {viewer} AND show_reblogs = FALSE)) \
          AND (reblog_of_id IS NULL OR reblog_of_id NOT IN (SELECT id FROM statuses AS muted \
               WHERE muted.actor_id IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}))) \
          AND NOT EXISTS (SELECT 1 FROM blocks WHERE (blocks.actor_id = {viewer} AND blocks.target_id = statuses.actor_id) \

@@ -14,3 +14,5 @@ DROP TABLE polls;
 ALTER TABLE users DROP COLUMN default_language;
 ALTER TABLE users DROP COLUMN default_sensitive;
 ALTER TABLE users DROP COLUMN default_visibility;
+ALTER TABLE follows DROP COLUMN show_reblogs;
+ALTER TABLE follows DROP COLUMN notify;

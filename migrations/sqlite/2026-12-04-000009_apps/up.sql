@@ -6,6 +6,11 @@ ALTER TABLE users ADD COLUMN default_visibility TEXT NOT NULL DEFAULT 'public';
 ALTER TABLE users ADD COLUMN default_sensitive BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE users ADD COLUMN default_language TEXT;
 
+-- A follower's choices about a followed account: a notification for each new post, and its
+-- boosts in the home timeline or not.
+ALTER TABLE follows ADD COLUMN notify BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE follows ADD COLUMN show_reblogs BOOLEAN NOT NULL DEFAULT TRUE;
+
 -- A poll is part of its status (a Question). Counts are ours for local polls and the origin's
 -- word for remote ones.
 CREATE TABLE polls (

@@ -405,9 +405,12 @@ async fn relationship_response(state: &AppState, viewer: i64, target: i64) -> Re
     Ok(HttpResponse::Ok().json(rel))
 }
 
+/// `POST /api/v1/accounts/:id/follow`, with `notify` (a notification for each new post) and
+/// `reblogs` (their boosts in home); following again only changes those.
 async fn follow(
     auth: Auth,
     id: web::Path<String>,
+    params: Params,
     state: web::Data<AppState>,
     fed: FedData,
 ) -> Result<HttpResponse, ApiError> {
@@ -416,8 +419,16 @@ async fn follow(
     if target.id == user.actor.id {
         return Err(ApiError::Forbidden("You cannot follow yourself".into()));
     }
-    actions::follow(&fed, &user.actor, &target).await?;
-    relationship_response(&state, user.actor.id, target.id).await
+    let (viewer, target_id) = (user.actor.id, target.id);
+    let existing = state.db.run(move |c| follows::find(c, viewer, target_id)).await?;
+    if !existing.is_some_and(|f| f.is(FollowState::Accepted)) {
+        actions::follow(&fed, &user.actor, &target).await?;
+    }
+    let (notify, reblogs) = (params.flag("notify"), params.flag("reblogs"));
+    if notify.is_some() || reblogs.is_some() {
+        state.db.run(move |c| follows::set_options(c, viewer, target_id, notify, reblogs)).await?;
+    }
+    relationship_response(&state, viewer, target_id).await
 }
 
 async fn unfollow(

@@ -377,11 +377,12 @@ pub fn relationship(c: &mut DbConnection, viewer: i64, target: i64) -> StorageRe
     let accepted = |f: &Option<follows::Follow>| f.as_ref().is_some_and(|f| f.is(FollowState::Accepted));
     let pending = |f: &Option<follows::Follow>| f.as_ref().is_some_and(|f| f.is(FollowState::Pending));
     let mute = guildhall_storage::mutes::find(c, viewer, target)?;
+    let options = follows::options(c, viewer, target)?;
     Ok(json!({
         "id": target.to_string(),
         "following": accepted(&following),
-        "showing_reblogs": accepted(&following),
-        "notifying": false,
+        "showing_reblogs": accepted(&following) && options.show_reblogs,
+        "notifying": accepted(&following) && options.notify,
         "languages": null,
         "followed_by": accepted(&followed_by),
         "blocking": guildhall_storage::blocks::exists(c, viewer, target)?,

@@ -243,6 +243,7 @@ pub async fn store_remote_then(
                 statuses::adopt_orphans(c, &status)?;
                 if is_new {
                     guildhall_storage::notifications::mentioned(c, &status)?;
+                    guildhall_storage::notifications::subscribed(c, &status)?;
                 }
                 then(c, &status)?;
                 statuses::get(c, status.id)
