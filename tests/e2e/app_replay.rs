@@ -558,7 +558,10 @@ async fn phanpy_replay() {
     let res = ada.send(M::GET, "/api/v1/scheduled_statuses?limit=20", Body::Empty).await;
     let link = res.headers()["link"].to_str().unwrap().to_owned();
     let listed: Value = res.json().await.unwrap();
-    assert_eq!(listed.as_array().unwrap().iter().map(id).collect::<Vec<_>>(), std::slice::from_ref(&scheduled_id));
+    assert_eq!(
+        listed.as_array().unwrap().iter().map(id).collect::<Vec<_>>(),
+        std::slice::from_ref(&scheduled_id)
+    );
     let next = link.split(">; rel=\"next\"").next().unwrap().trim_start_matches('<');
     assert_eq!(ada.get(next).await, json!([]), "the next page ends the list: {link}");
     let moved_to = ahead(20);
