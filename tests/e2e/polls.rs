@@ -94,6 +94,8 @@ async fn a_poll_is_voted_on_another_server_counted_at_home_and_closed_for_everyo
     )
     .await;
     assert_eq!(s, 200);
+    // Two votes, one send of the counts, a little later.
+    assert_eq!(a.instance.scheduler().flush_as_of(later(1)).await.unwrap(), 1);
     cluster.flush().await;
     let (_, at_b_now) = call(M::GET, b, &format!("/api/v1/polls/{at_b}"), Some(&bob_token), None).await;
     assert_eq!((counts(&at_b_now), at_b_now["voters_count"].as_i64()), (vec![1, 1], Some(2)), "{at_b_now}");

@@ -271,6 +271,20 @@ fn render(data: &FedData, text: &str, mentioned: &[(MentionRef, Actor)]) -> text
 /// for; a local group relays the post to its members, or refuses it when the author may not
 /// post there (nothing is published then).
 pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status, FedError> {
+    // A retry answers what the first attempt posted, before its media (attached by then) are
+    // checked again; the transaction below settles concurrent attempts.
+    if let Some((user, key)) = new.idempotency.clone() {
+        let earlier = data
+            .db
+            .run(move |c| match guildhall_storage::bookmarks::idempotent_status(c, user, &key)? {
+                Some(id) => statuses::get(c, id).map(Some),
+                None => Ok(None),
+            })
+            .await?;
+        if let Some(earlier) = earlier {
+            return Ok(earlier);
+        }
+    }
     check_media(data, author.id, &new.media_ids, None).await?;
     let mentioned = resolve_mentions(data, &new.text).await;
     let rendered = render(data, &new.text, &mentioned);
@@ -489,6 +503,10 @@ pub async fn edit_status(
                 status_parts::replace_tags(c, status.id, &rendered.tags)?;
                 if let Some(ids) = &change.media_ids {
                     guildhall_storage::media::attach(c, status.id, author_id, ids)?;
+                }
+                // As in Mastodon, an edit that leaves the poll out removes it.
+                if change.poll.is_none() {
+                    guildhall_storage::polls::remove(c, status.id)?;
                 }
                 if let Some(p) = &change.poll {
                     let poll = guildhall_storage::polls::NewPoll {

@@ -16,6 +16,8 @@ use crate::outgoing::{envelope, new_activity_id, publish, status_inboxes};
 use crate::protocol::note::ApNote;
 use crate::state::FedData;
 
+pub use guildhall_storage::polls::COUNTS_QUEUE;
+
 /// Sends the poll's new counts to everyone who got the poll and to every remote voter.
 fn publish_counts(c: &mut DbConnection, data: &FedData, status: &Status) -> StorageResult<()> {
     let parts = load_parts(c, status.clone())?;
@@ -37,6 +39,15 @@ fn publish_counts(c: &mut DbConnection, data: &FedData, status: &Status) -> Stor
     Ok(())
 }
 
+/// Sends the current counts of our poll `status_id` (a job queued by votes).
+pub fn send_counts(c: &mut DbConnection, data: &FedData, status_id: i64) -> StorageResult<()> {
+    let Some(status) = statuses::find(c, status_id)? else { return Ok(()) };
+    if !status.local || status.deleted_at.is_some() || polls::find(c, status_id)?.is_none() {
+        return Ok(());
+    }
+    guildhall_storage::transaction(c, |c| publish_counts(c, data, &status))
+}
+
 /// A local user votes. On our own poll the vote counts at once and the new counts go out; on
 /// another server's poll each choice goes to the poll's author as a `Note` named by the
 /// option. A refused vote is a [`FedError::BadRequest`] saying why.
@@ -46,7 +57,7 @@ pub async fn vote(
     status_id: i64,
     choices: Vec<i32>,
 ) -> Result<Poll, FedError> {
-    let (voter, data2) = (voter.clone(), data.clone());
+    let voter = voter.clone();
     let outcome = data
         .db
         .run(move |c| {
@@ -63,7 +74,8 @@ pub async fn vote(
                     Err(refused) => return Ok(Err(refused)),
                 };
                 if author.is_local() {
-                    publish_counts(c, &data2, &status)?;
+                    // A burst of votes sends the counts once, a little later.
+                    polls::queue_counts(c, status.id)?;
                 } else {
                     send_votes(c, &voter, &author, &status, &poll, &ids)?;
                 }
@@ -114,16 +126,20 @@ pub async fn receive_vote(data: &FedData, voter: &Actor, note: &ApNote) -> Resul
     if !note.is_vote() {
         return Ok(false);
     }
-    let (voter, vote_ap_id, data2) = (voter.clone(), note.id.to_string(), data.clone());
+    let (voter, vote_ap_id) = (voter.clone(), note.id.to_string());
     let counted = data
         .db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
                 let Some(status) = statuses::find_by_ap_id(c, poll_id.as_str())? else { return Ok(false) };
-                let Some(poll) = polls::find(c, status.id)? else { return Ok(false) };
-                if !status.local || status.deleted_at.is_some() {
+                if !status.local {
                     return Ok(false);
                 }
+                // A vote on one of our statuses that has no poll (any more) is dropped, never
+                // kept as an empty message.
+                let Some(poll) = polls::find(c, status.id)?.filter(|_| status.deleted_at.is_none()) else {
+                    return Ok(true);
+                };
                 // Only someone who may see the poll votes in it (ids can be guessed).
                 if !guildhall_storage::timelines::may_see(c, &status, Some(voter.id))? {
                     return Ok(true);
@@ -132,7 +148,7 @@ pub async fn receive_vote(data: &FedData, voter: &Actor, note: &ApNote) -> Resul
                     return Ok(true);
                 };
                 match polls::vote(c, status.id, voter.id, &[(option.position, Some(vote_ap_id))])? {
-                    Ok(_) => publish_counts(c, &data2, &status)?,
+                    Ok(_) => polls::queue_counts(c, status.id)?,
                     Err(refused) => tracing::debug!(voter = %voter.ap_id, why = %refused, "vote refused"),
                 }
                 Ok(true)
@@ -163,8 +179,14 @@ pub fn close(
             return Ok(());
         }
         // A remote poll may have been closed by its origin's Update already; its voters still
-        // hear of the end once, because this job runs once.
+        // hear of the end, once however often the end moves or the job runs.
         let newly_closed = polls::close(c, status_id)?;
+        if !polls::mark_notified(c, status_id)? {
+            if newly_closed && status.local {
+                publish_counts(c, data, &status)?;
+            }
+            return Ok(());
+        }
         let author = actors::get(c, status.actor_id)?;
         let mut told: Vec<i64> = Vec::new();
         for voter in polls::voters(c, status_id)? {

@@ -43,9 +43,23 @@ pub struct ScheduledPost {
     pub media_ids: Vec<i64>,
     /// A poll.
     pub poll: Option<PollParams>,
-    /// The app's `Idempotency-Key` for the request that scheduled it, if any.
+    /// The app's `Idempotency-Key` for the request that scheduled it, if any: a retry of that
+    /// request answers this scheduled status instead of making another.
     #[serde(default)]
-    pub application: Option<String>,
+    pub idempotency: Option<String>,
+}
+
+/// How a job ended.
+enum Outcome {
+    /// Finished (or nothing left to do).
+    Done,
+    /// Due later than it was claimed: run it again then.
+    Later(Timestamp),
+}
+
+/// Errors a retry cannot mend: what was asked is refused, or the job cannot be read.
+fn is_permanent(e: &FedError) -> bool {
+    matches!(e, FedError::BadRequest(_) | FedError::Forbidden(_) | FedError::NotFound)
 }
 
 #[derive(Deserialize)]
@@ -118,52 +132,72 @@ impl Scheduler {
 
     async fn round(&self, as_of: Timestamp) -> Result<usize, FedError> {
         let mut done = 0;
-        for queue in [scheduled::PUBLISH_QUEUE, polls::CLOSE_QUEUE] {
+        for queue in [scheduled::PUBLISH_QUEUE, polls::CLOSE_QUEUE, crate::polls::COUNTS_QUEUE] {
             let worker = self.worker_id.clone();
             let lease = as_of.max(now()) + LEASE;
             let batch =
                 self.db.run(move |c| jobs::claim(c, queue, &worker, BATCH, as_of, lease, &[])).await?;
             for job in batch {
                 let outcome = match queue {
-                    scheduled::PUBLISH_QUEUE => self.publish(&job.payload).await,
-                    _ => self.close_poll(&job.payload).await,
+                    scheduled::PUBLISH_QUEUE => self.publish(&job, as_of).await,
+                    polls::CLOSE_QUEUE => self.close_poll(&job.payload).await.map(|()| Outcome::Done),
+                    _ => self.send_counts(&job.payload).await.map(|()| Outcome::Done),
                 };
-                self.finish(job, outcome).await?;
+                self.finish(job, outcome).await;
                 done += 1;
             }
         }
         Ok(done)
     }
 
-    async fn finish(&self, job: jobs::Job, outcome: Result<(), FedError>) -> Result<(), FedError> {
-        let worker = self.worker_id.clone();
-        match outcome {
-            Ok(()) => {
-                self.db.run(move |c| jobs::complete(c, job.id, &worker)).await?;
+    /// Records how a job went; a failure to record is logged (the lease runs out and the job
+    /// comes round again), never allowed to strand the rest of the batch.
+    async fn finish(&self, job: jobs::Job, outcome: Result<Outcome, FedError>) {
+        let (id, worker) = (job.id, self.worker_id.clone());
+        let recorded = match outcome {
+            Ok(Outcome::Done) => self.db.run(move |c| jobs::complete(c, id, &worker).map(|_| ())).await,
+            Ok(Outcome::Later(at)) => self.db.run(move |c| jobs::defer(c, id, &worker, at)).await,
+            Err(e) if is_permanent(&e) => {
+                tracing::warn!(job = id, queue = %job.queue, error = %e, "timed job cannot succeed; given up");
+                let why = e.to_string();
+                self.db.run(move |c| jobs::fail(c, id, &why)).await
             }
             Err(e) => {
-                tracing::warn!(job = job.id, queue = %job.queue, error = %e, "timed job failed");
+                tracing::warn!(job = id, queue = %job.queue, error = %e, "timed job failed; will retry");
                 let backoff = chrono::Duration::seconds(30 * i64::from(job.attempts.clamp(1, 60)));
-                let (id, why) = (job.id, e.to_string());
-                self.db.run(move |c| jobs::retry(c, id, now() + backoff, &why)).await?;
+                let why = e.to_string();
+                self.db.run(move |c| jobs::retry(c, id, now() + backoff, &why).map(|_| ())).await
             }
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(job = id, error = %e, "a timed job's outcome was not recorded");
         }
-        Ok(())
     }
 
     fn data(&self) -> FedData {
         self.federation.to_request_data()
     }
 
-    async fn publish(&self, payload: &str) -> Result<(), FedError> {
-        let job: PublishJob = serde_json::from_str(payload)?;
-        let id = job.scheduled_status_id;
-        let Some(row) = self.db.run(move |c| scheduled::find(c, id)).await? else { return Ok(()) };
-        let post: ScheduledPost = serde_json::from_str(&row.params_json)?;
+    /// Publishes a scheduled status, unless it was cancelled, moved to a later time, or given
+    /// another job meanwhile. A post that cannot be made (its parent, media or group refuse it)
+    /// is dropped, as Mastodon drops it.
+    async fn publish(&self, job: &jobs::Job, as_of: Timestamp) -> Result<Outcome, FedError> {
+        let payload: PublishJob = serde_json::from_str(&job.payload)?;
+        let id = payload.scheduled_status_id;
+        let Some(row) = self.db.run(move |c| scheduled::find(c, id)).await? else { return Ok(Outcome::Done) };
+        if row.job_id != job.id {
+            return Ok(Outcome::Done);
+        }
+        if row.scheduled_at > as_of {
+            return Ok(Outcome::Later(row.scheduled_at));
+        }
         let actor_id = row.actor_id;
-        let Some(account) = self.db.run(move |c| accounts::find_by_actor_id(c, actor_id)).await? else {
-            // The author closed their account: nothing to publish.
-            return Ok(self.db.run(move |c| scheduled::release(c, id)).await?);
+        let account = self.db.run(move |c| accounts::find_by_actor_id(c, actor_id)).await?;
+        let (Some(account), Ok(post)) = (account, serde_json::from_str::<ScheduledPost>(&row.params_json))
+        else {
+            // The author closed their account, or the row cannot be read: nothing to publish.
+            self.db.run(move |c| scheduled::release(c, id)).await?;
+            return Ok(Outcome::Done);
         };
         let new = NewPost {
             text: post.text,
@@ -176,14 +210,26 @@ impl Scheduler {
             idempotency: Some((account.user.id, format!("scheduled:{id}"))),
             poll: post.poll,
         };
-        let data = self.data();
-        match actions::post(&data, &account.actor, new).await {
+        // The uploads were held for this status; now it attaches them.
+        self.db.run(move |c| scheduled::unhold_media(c, id)).await?;
+        match actions::post(&self.data(), &account.actor, new).await {
             Ok(_) => {}
-            // The parent went away meanwhile: the post cannot be made; drop it, as Mastodon does.
-            Err(FedError::NotFound) => tracing::info!(scheduled = id, "scheduled reply's parent is gone"),
+            Err(e) if is_permanent(&e) => {
+                tracing::info!(scheduled = id, error = %e, "a scheduled status could not be posted; dropped");
+            }
             Err(e) => return Err(e),
         }
-        Ok(self.db.run(move |c| scheduled::release(c, id)).await?)
+        self.db.run(move |c| scheduled::release(c, id)).await?;
+        Ok(Outcome::Done)
+    }
+
+    async fn send_counts(&self, payload: &str) -> Result<(), FedError> {
+        let job: CloseJob = serde_json::from_str(payload)?;
+        let data = self.data();
+        let data2 = data.clone();
+        self.db.run(move |c| crate::polls::send_counts(c, &data2, job.status_id)).await?;
+        data.delivery_wakeup.notify_one();
+        Ok(())
     }
 
     async fn close_poll(&self, payload: &str) -> Result<(), FedError> {

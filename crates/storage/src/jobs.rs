@@ -232,6 +232,21 @@ pub fn retry(conn: &mut DbConnection, id: i64, run_at: Timestamp, error: &str) -
     Ok(true)
 }
 
+/// Puts a job held by `worker` back, to run at `run_at`, without counting the claim as an
+/// attempt (it was claimed early: what it acts on moved later).
+pub fn defer(conn: &mut DbConnection, id: i64, worker: &str, run_at: Timestamp) -> StorageResult<()> {
+    diesel::update(jobs::table.find(id).filter(jobs::locked_by.eq(worker)))
+        .set((
+            jobs::run_at.eq(run_at),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<Timestamp>),
+            jobs::attempts.eq(jobs::attempts - 1),
+            jobs::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Gives up on a job for good, recording why.
 pub fn fail(conn: &mut DbConnection, id: i64, error: &str) -> StorageResult<()> {
     let stamp = now();

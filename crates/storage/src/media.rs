@@ -122,7 +122,13 @@ pub fn unusable(
                 && (m.status_id.is_none() || m.status_id == status_id)
         })
     };
-    Ok(ids.iter().copied().filter(|id| !usable(id)).collect())
+    // Uploads held for a scheduled status are its own until it is published or cancelled.
+    let held: Vec<i64> = media_attachments::table
+        .filter(media_attachments::id.eq_any(ids))
+        .filter(media_attachments::scheduled_status_id.is_not_null())
+        .select(media_attachments::id)
+        .load(conn)?;
+    Ok(ids.iter().copied().filter(|id| !usable(id) || held.contains(id)).collect())
 }
 
 /// Makes `ids` (uploads of `actor_id`) the attachments of `status_id`, in this order; uploads

@@ -130,13 +130,15 @@ fn permitted(conn: &mut DbConnection, recipient: i64, sender: i64) -> StorageRes
         .get_result(conn)?)
 }
 
-/// What `recipient`'s policy does with a notification from `sender` (about `status`). Accounts
+/// What `recipient`'s policy does with a notification from `sender` (about `status`; the
+/// private-mention rule is for mentions only). Accounts
 /// the recipient follows, and senders whose requests it accepted, always pass.
 pub fn decide(
     conn: &mut DbConnection,
     recipient: i64,
     sender: &Actor,
     status: Option<&Status>,
+    is_mention: bool,
 ) -> StorageResult<Decision> {
     let policy = get(conn, recipient)?;
     if policy == Policy::default()
@@ -154,6 +156,7 @@ pub fn decide(
         decision = decision.max(policy.for_new_accounts);
     }
     if let Some(s) = status
+        && is_mention
         && s.is(Visibility::Direct)
         && s.in_reply_to_actor_id != Some(recipient)
     {

@@ -159,7 +159,13 @@ pub fn notify(
         return Ok(());
     }
     let filtered = match kind.filterable() && recipient != from {
-        true => match crate::notification_policy::decide(conn, recipient, &sender, status.as_ref())? {
+        true => match crate::notification_policy::decide(
+            conn,
+            recipient,
+            &sender,
+            status.as_ref(),
+            kind == NotificationKind::Mention,
+        )? {
             crate::notification_policy::Decision::Drop => return Ok(()),
             decision => decision == crate::notification_policy::Decision::Filter,
         },
@@ -273,6 +279,15 @@ struct KeyRow {
     top: i64,
 }
 
+/// Notifications looked at for one page of groups: a page groups what happened lately, not
+/// the whole history below `max_id`.
+const GROUPING_WINDOW: i64 = 2_000;
+
+/// SQL: the senders whose notifications `recipient` muted (our own integer formatted in).
+fn muted_senders(recipient: i64) -> String {
+    format!("SELECT target_id FROM mutes WHERE actor_id = {recipient} AND notifications = TRUE")
+}
+
 /// Senders shown per group.
 const SAMPLE_ACCOUNTS: usize = 8;
 /// Notifications of one group read for a page (its count is exact beyond it).
@@ -307,12 +322,16 @@ pub fn groups(
     let sql = format!(
         "SELECT CASE WHEN group_key IS NOT NULL AND kind IN ({grouped}) THEN group_key \
                 ELSE 'ungrouped-' || CAST(id AS TEXT) END AS key, MAX(id) AS top \
-         FROM notifications WHERE recipient_id = {recipient} AND filtered = FALSE AND kind IN ({kinds}){bounds} \
-           AND from_actor_id NOT IN (SELECT target_id FROM mutes WHERE actor_id = {recipient} AND notifications = TRUE) \
+         FROM (SELECT id, kind, group_key FROM notifications \
+               WHERE recipient_id = {recipient} AND filtered = FALSE AND kind IN ({kinds}){bounds} \
+                 AND from_actor_id NOT IN ({muted}) \
+               ORDER BY id {order} LIMIT {window}) AS recent \
          GROUP BY 1 ORDER BY top {order} LIMIT {limit}",
         grouped = kind_list(grouped),
         kinds = kind_list(kinds),
         limit = page.limit.max(0),
+        muted = muted_senders(recipient),
+        window = GROUPING_WINDOW,
     );
     let mut keys: Vec<KeyRow> = diesel::sql_query(sql).load(conn)?;
     if page.min_id.is_some() {
@@ -339,6 +358,10 @@ fn load_group(conn: &mut DbConnection, recipient: i64, k: KeyRow, lower: i64) ->
             .filter(notifications::group_key.eq(k.key.clone()))
             .filter(notifications::filtered.eq(false))
             .filter(notifications::id.le(k.top))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "from_actor_id NOT IN ({})",
+                muted_senders(recipient)
+            )))
     };
     let members: Vec<(i64, i64)> = in_group()
         .filter(notifications::id.gt(lower))
@@ -448,7 +471,8 @@ fn groups_keys_only(
         "SELECT CASE WHEN group_key IS NOT NULL AND kind IN ({grouped}) THEN group_key \
                 ELSE 'ungrouped-' || CAST(id AS TEXT) END AS key, MAX(id) AS top \
          FROM notifications WHERE recipient_id = {recipient} AND filtered = FALSE AND kind IN ({kinds}) \
-           AND id > {after} GROUP BY 1 LIMIT {limit}",
+           AND id > {after} AND from_actor_id NOT IN ({muted}) GROUP BY 1 LIMIT {limit}",
+        muted = muted_senders(recipient),
         grouped = kind_list(grouped),
         kinds = kind_list(kinds),
         after = page.since_id.unwrap_or(0),

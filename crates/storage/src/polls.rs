@@ -54,6 +54,8 @@ pub struct PollRow {
     pub expires_at: Option<Timestamp>,
     /// When it was closed (by its end, or its origin said so).
     pub closed_at: Option<Timestamp>,
+    /// When our users were told of its end.
+    pub notified_at: Option<Timestamp>,
     /// Row creation.
     pub created_at: Timestamp,
     /// Last change of counts.
@@ -131,6 +133,7 @@ pub fn upsert(conn: &mut DbConnection, status_id: i64, new: &NewPoll) -> Storage
             voters_count: voters,
             expires_at: new.expires_at,
             closed_at: new.closed_at,
+            notified_at: None,
             created_at: stamp,
             updated_at: stamp,
         };
@@ -231,6 +234,13 @@ pub fn vote(
     choices: &[(i32, Option<String>)],
 ) -> StorageResult<Result<Poll, VoteRefused>> {
     crate::transaction(conn, |conn| {
+        // Writing the poll's row first takes its lock (PostgreSQL) or the write lock (SQLite):
+        // two votes by one account cannot both read "not voted yet".
+        let touched =
+            diesel::update(polls::table.find(status_id)).set(polls::updated_at.eq(now())).execute(conn)?;
+        if touched == 0 {
+            return Err(StorageError::NotFound);
+        }
         let poll = find(conn, status_id)?.ok_or(StorageError::NotFound)?;
         if poll.expired_at(now()) {
             return Ok(Err(VoteRefused::Expired));
@@ -282,6 +292,54 @@ pub fn close(conn: &mut DbConnection, status_id: i64) -> StorageResult<bool> {
         .set((polls::closed_at.eq(Some(now())), polls::updated_at.eq(now())))
         .execute(conn)?;
     Ok(changed > 0)
+}
+
+/// Records that our users were told of the poll's end; false when they were already.
+pub fn mark_notified(conn: &mut DbConnection, status_id: i64) -> StorageResult<bool> {
+    let changed = diesel::update(polls::table.find(status_id).filter(polls::notified_at.is_null()))
+        .set(polls::notified_at.eq(Some(now())))
+        .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// The job queue that sends a poll's new counts (a burst of votes sends them once).
+pub const COUNTS_QUEUE: &str = "poll_counts";
+/// How long new counts wait for more votes before they go out.
+pub const COUNTS_DELAY: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Queues the sending of the counts of poll `status_id`, unless a send is queued already.
+pub fn queue_counts(conn: &mut DbConnection, status_id: i64) -> StorageResult<()> {
+    use crate::schema::jobs;
+    let payload = serde_json::json!({ "status_id": status_id }).to_string();
+    let waiting = diesel::select(diesel::dsl::exists(
+        jobs::table
+            .filter(jobs::queue.eq(COUNTS_QUEUE))
+            .filter(jobs::payload.eq(&payload))
+            .filter(jobs::locked_by.is_null())
+            .filter(jobs::failed_at.is_null()),
+    ))
+    .get_result::<bool>(conn)?;
+    if !waiting {
+        crate::jobs::enqueue(
+            conn,
+            crate::jobs::NewJob {
+                queue: COUNTS_QUEUE.into(),
+                payload,
+                partition_key: None,
+                run_at: now() + COUNTS_DELAY,
+                max_attempts: 10,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Removes the poll of `status_id` (an edit without one).
+pub fn remove(conn: &mut DbConnection, status_id: i64) -> StorageResult<()> {
+    diesel::delete(poll_votes::table.filter(poll_votes::status_id.eq(status_id))).execute(conn)?;
+    diesel::delete(poll_options::table.filter(poll_options::status_id.eq(status_id))).execute(conn)?;
+    diesel::delete(polls::table.find(status_id)).execute(conn)?;
+    Ok(())
 }
 
 /// The accounts that voted in the poll of `status_id`.

@@ -111,14 +111,19 @@ pub fn create(
         let job_id = jobs::enqueue(conn, publish_job(id, at))?;
         let row = ScheduledStatus { id, actor_id, scheduled_at: at, params_json, job_id, created_at: now() };
         diesel::insert_into(scheduled_statuses::table).values(&row).execute(conn)?;
-        diesel::update(
+        let held = diesel::update(
             media_attachments::table
                 .filter(media_attachments::id.eq_any(media_ids))
                 .filter(media_attachments::actor_id.eq(actor_id))
-                .filter(media_attachments::status_id.is_null()),
+                .filter(media_attachments::status_id.is_null())
+                .filter(media_attachments::scheduled_status_id.is_null()),
         )
         .set(media_attachments::scheduled_status_id.eq(Some(id)))
         .execute(conn)?;
+        // Checked before, but another request may have taken one meanwhile: all or nothing.
+        if held != media_ids.len() {
+            return Err(StorageError::Conflict("a file is attached or scheduled elsewhere".into()));
+        }
         Ok(Ok(row))
     })
 }
@@ -168,7 +173,8 @@ pub fn list(
         .load(conn)?)
 }
 
-/// Moves a scheduled status (and its job) to another time.
+/// Moves a scheduled status to another time with a fresh job. The old job is deleted unless a
+/// worker holds it; a worker that does finds the row pointing at another job and does nothing.
 pub fn reschedule(
     conn: &mut DbConnection,
     actor_id: i64,
@@ -180,40 +186,45 @@ pub fn reschedule(
         if let Some(refused) = check_limits(conn, actor_id, at, Some(id))? {
             return Ok(Err(refused));
         }
+        drop_job(conn, row.job_id)?;
+        let job_id = jobs::enqueue(conn, publish_job(id, at))?;
         diesel::update(scheduled_statuses::table.find(id))
-            .set(scheduled_statuses::scheduled_at.eq(at))
+            .set((scheduled_statuses::scheduled_at.eq(at), scheduled_statuses::job_id.eq(job_id)))
             .execute(conn)?;
-        // A job already leased (publishing right now) is left alone: it finds the row moved.
-        diesel::update(jobs_table::table.find(row.job_id).filter(jobs_table::locked_by.is_null()))
-            .set(jobs_table::run_at.eq(at))
-            .execute(conn)?;
-        if jobs_table::table.find(row.job_id).count().get_result::<i64>(conn)? == 0 {
-            let job_id = jobs::enqueue(conn, publish_job(id, at))?;
-            diesel::update(scheduled_statuses::table.find(id))
-                .set(scheduled_statuses::job_id.eq(job_id))
-                .execute(conn)?;
-        }
         Ok(Ok(get(conn, actor_id, id)?))
     })
+}
+
+/// Deletes a job unless a worker holds it.
+fn drop_job(conn: &mut DbConnection, job_id: i64) -> StorageResult<()> {
+    diesel::delete(jobs_table::table.find(job_id).filter(jobs_table::locked_by.is_null())).execute(conn)?;
+    Ok(())
 }
 
 /// Removes a scheduled status and its job; its media go back to being plain uploads.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, id: i64) -> StorageResult<()> {
     crate::transaction(conn, |conn| {
         let row = get(conn, actor_id, id)?;
-        diesel::delete(jobs_table::table.find(row.job_id)).execute(conn)?;
+        drop_job(conn, row.job_id)?;
         release(conn, id)
     })
 }
 
 /// Forgets a scheduled status that was published (or removed): the row goes, and media not
-/// attached to a status go back to being plain uploads.
+/// attached to a status go back to being plain uploads. Nothing happens when it is gone
+/// already.
 pub fn release(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
+    unhold_media(conn, id)?;
+    diesel::delete(scheduled_statuses::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+/// Lets go of the uploads held for scheduled status `id` (its publishing attaches them).
+pub fn unhold_media(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
     diesel::update(media_attachments::table.filter(media_attachments::scheduled_status_id.eq(id)))
         .set(media_attachments::scheduled_status_id.eq(None::<i64>))
         .execute(conn)?;
-    let deleted = diesel::delete(scheduled_statuses::table.find(id)).execute(conn)?;
-    if deleted == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -235,7 +246,8 @@ mod tests {
                 let later = at + chrono::Duration::hours(1);
                 let moved = reschedule(c, ada.id, s.id, later)?.unwrap();
                 assert_eq!(moved.scheduled_at, later);
-                assert_eq!(jobs::get(c, s.job_id)?.run_at, later);
+                assert_eq!(jobs::get(c, moved.job_id)?.run_at, later);
+                assert!(jobs::get(c, s.job_id).is_err(), "the old job is gone");
                 assert_eq!(list(c, ada.id, &Page::default())?.len(), 1);
                 remove(c, ada.id, s.id)?;
                 assert_eq!(jobs::pending_count(c, PUBLISH_QUEUE)?, 0);

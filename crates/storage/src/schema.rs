@@ -456,6 +456,7 @@ diesel::table! {
         voters_count -> BigInt,
         expires_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        notified_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }

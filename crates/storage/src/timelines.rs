@@ -194,10 +194,16 @@ fn not_blocked(
 /// SQL: the status (and what it boosts) is not by an account on a domain `viewer` blocked.
 /// Only our own integer is formatted in.
 fn not_from_blocked_domain(viewer: i64) -> String {
+    let by = |author: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM actors ua JOIN user_domain_blocks ud \
+               ON ud.actor_id = {viewer} AND ud.domain = ua.domain WHERE ua.id = {author})"
+        )
+    };
     format!(
-        "NOT EXISTS (SELECT 1 FROM user_domain_blocks ud JOIN actors ua ON ua.domain = ud.domain \
-           WHERE ud.actor_id = {viewer} AND (ua.id = statuses.actor_id \
-             OR ua.id = (SELECT ur.actor_id FROM statuses AS ur WHERE ur.id = statuses.reblog_of_id)))"
+        "{} AND (statuses.reblog_of_id IS NULL OR {})",
+        by("statuses.actor_id"),
+        by("(SELECT ur.actor_id FROM statuses AS ur WHERE ur.id = statuses.reblog_of_id)")
     )
 }
 

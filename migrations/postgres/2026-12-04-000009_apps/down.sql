@@ -1,11 +1,13 @@
 DROP TABLE notification_permissions;
 DROP TABLE notification_policies;
+DROP INDEX notifications_held_back;
 DROP INDEX notifications_by_group;
 ALTER TABLE notifications DROP COLUMN filtered;
 ALTER TABLE notifications DROP COLUMN group_key;
 DROP TABLE user_domain_blocks;
 DROP TABLE conversation_mutes;
 DROP TABLE account_notes;
+DROP INDEX media_attachments_by_scheduled_status;
 ALTER TABLE media_attachments DROP COLUMN scheduled_status_id;
 DROP TABLE scheduled_statuses;
 DROP TABLE poll_votes;

@@ -19,6 +19,8 @@ CREATE TABLE polls (
     voters_count BIGINT NOT NULL DEFAULT 0,
     expires_at TIMESTAMP,
     closed_at TIMESTAMP,
+    -- When our users were told of its end (once, however often the end moves).
+    notified_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
@@ -49,6 +51,8 @@ CREATE TABLE scheduled_statuses (
 );
 CREATE INDEX scheduled_statuses_by_actor ON scheduled_statuses (actor_id, scheduled_at);
 ALTER TABLE media_attachments ADD COLUMN scheduled_status_id BIGINT;
+CREATE INDEX media_attachments_by_scheduled_status ON media_attachments (scheduled_status_id)
+    WHERE scheduled_status_id IS NOT NULL;
 
 CREATE TABLE account_notes (
     actor_id BIGINT NOT NULL REFERENCES actors (id) ON DELETE CASCADE,
@@ -78,14 +82,15 @@ CREATE TABLE user_domain_blocks (
 ALTER TABLE notifications ADD COLUMN group_key TEXT;
 ALTER TABLE notifications ADD COLUMN filtered BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX notifications_by_group ON notifications (recipient_id, group_key);
+CREATE INDEX notifications_held_back ON notifications (recipient_id, from_actor_id) WHERE filtered;
 
 CREATE TABLE notification_policies (
     actor_id BIGINT PRIMARY KEY NOT NULL REFERENCES actors (id) ON DELETE CASCADE,
     for_not_following TEXT NOT NULL DEFAULT 'accept',
     for_not_followers TEXT NOT NULL DEFAULT 'accept',
     for_new_accounts TEXT NOT NULL DEFAULT 'accept',
-    for_private_mentions TEXT NOT NULL DEFAULT 'filter',
-    for_limited_accounts TEXT NOT NULL DEFAULT 'filter',
+    for_private_mentions TEXT NOT NULL DEFAULT 'accept',
+    for_limited_accounts TEXT NOT NULL DEFAULT 'accept',
     updated_at TIMESTAMP NOT NULL
 );
 -- Senders whose filtered notifications the recipient accepted: never filtered again.

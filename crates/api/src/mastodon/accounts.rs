@@ -161,11 +161,13 @@ async fn posting_defaults(
     }
     let mut defaults = state.db.run(move |c| accounts::posting_defaults(c, actor_id)).await?;
     if let Some(privacy) = params.get("source[privacy]") {
-        defaults.visibility = Visibility::parse(privacy).ok_or_else(|| {
-            ApiError::Unprocessable(format!(
-                "Validation failed: source[privacy]: unknown visibility {privacy}"
-            ))
-        })?;
+        // Direct is not a default (as in Mastodon): public, unlisted or private.
+        defaults.visibility =
+            Visibility::parse(privacy).filter(|v| *v != Visibility::Direct).ok_or_else(|| {
+                ApiError::Unprocessable(format!(
+                    "Validation failed: source[privacy]: must be public, unlisted or private, not {privacy}"
+                ))
+            })?;
     }
     if let Some(sensitive) = params.flag("source[sensitive]") {
         defaults.sensitive = sensitive;

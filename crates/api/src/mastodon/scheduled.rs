@@ -6,7 +6,6 @@
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};
 use chrono::NaiveDateTime;
-use guildhall_federation::FedData;
 use guildhall_federation::scheduler::ScheduledPost;
 use guildhall_storage::accounts::LocalAccount;
 use guildhall_storage::scheduled::{self, ScheduledStatus};
@@ -63,13 +62,36 @@ fn render(c: &mut DbConnection, ctx: &Ctx, row: &ScheduledStatus) -> StorageResu
 /// Schedules `compose` for `at` (called by `POST /api/v1/statuses`).
 pub(super) async fn schedule(
     state: &AppState,
-    _fed: &FedData,
     user: &LocalAccount,
     compose: Compose,
     in_reply_to: Option<i64>,
     at: NaiveDateTime,
+    idempotency: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
     let actor_id = user.actor.id;
+    if let Some(key) = idempotency.clone() {
+        let ctx = ctx(state);
+        let earlier = state
+            .db
+            .run(move |c| {
+                let page = guildhall_storage::timelines::Page {
+                    limit: scheduled::MAX_PENDING,
+                    ..Default::default()
+                };
+                for row in scheduled::list(c, actor_id, &page)? {
+                    let post: Option<ScheduledPost> = serde_json::from_str(&row.params_json).ok();
+                    if post.and_then(|p| p.idempotency).as_deref() == Some(key.as_str()) {
+                        return Ok(Some(render(c, &ctx, &row)?));
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        // A retry of a request that scheduled it: the same scheduled status, not another.
+        if let Some(earlier) = earlier {
+            return Ok(HttpResponse::Ok().json(earlier));
+        }
+    }
     let ids = compose.media_ids.clone();
     let bad = state.db.run(move |c| media::unusable(c, actor_id, &ids, None)).await?;
     if !bad.is_empty() {
@@ -88,7 +110,7 @@ pub(super) async fn schedule(
         language: compose.language,
         media_ids: compose.media_ids,
         poll: compose.poll,
-        application: None,
+        idempotency,
     };
     let json = serde_json::to_string(&post).map_err(|e| ApiError::Internal(e.to_string()))?;
     let ctx = ctx(state);

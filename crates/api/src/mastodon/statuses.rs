@@ -89,7 +89,7 @@ async fn create(
         None => None,
     };
     if let Some(Schedule::At(at)) = compose.scheduled_at {
-        return super::scheduled::schedule(&state, &fed, &user, compose, in_reply_to, at).await;
+        return super::scheduled::schedule(&state, &user, compose, in_reply_to, at, key).await;
     }
     let new = NewPost {
         text: compose.text,

@@ -203,6 +203,9 @@ pub struct ApNote {
     pub voters_count: Option<i64>,
 }
 
+/// Largest count taken from another server's poll.
+const MAX_REMOTE_COUNT: i64 = 1_000_000_000;
+
 /// Longest option title kept from another server's poll.
 const MAX_REMOTE_OPTION_CHARS: usize = 500;
 
@@ -328,10 +331,12 @@ impl ApNote {
             (None, Some(any)) => (any, true),
             (None, None) => return None,
         };
+        // Another server's numbers, bounded so that sums cannot overflow.
+        let bound = |n: i64| n.clamp(0, MAX_REMOTE_COUNT);
         let counts: Vec<i64> =
-            choices.iter().map(|c| c.replies.as_ref().map_or(0, |r| r.total_items.max(0))).collect();
+            choices.iter().map(|c| c.replies.as_ref().map_or(0, |r| bound(r.total_items))).collect();
         let voters =
-            self.voters_count.unwrap_or_else(|| if multiple { 0 } else { counts.iter().sum() }).max(0);
+            bound(self.voters_count.unwrap_or_else(|| if multiple { 0 } else { counts.iter().sum() }));
         let closed_at = match &self.closed {
             Some(Value::String(at)) => DateTime::parse_from_rfc3339(at).ok().map(|t| t.naive_utc()),
             Some(Value::Bool(true)) => self.end_time.map(|t| t.naive_utc()),
