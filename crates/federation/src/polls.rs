@@ -189,7 +189,7 @@ pub fn close(
         }
         let author = actors::get(c, status.actor_id)?;
         let mut told: Vec<i64> = Vec::new();
-        for voter in polls::voters(c, status_id)? {
+        for voter in polls::local_voters(c, status_id)? {
             if !told.contains(&voter) {
                 notifications::notify(c, voter, NotificationKind::Poll, author.id, Some(status_id))?;
                 told.push(voter);

@@ -54,15 +54,34 @@ fn is_muted_root(conn: &mut DbConnection, actor_id: i64, root: i64) -> StorageRe
         .get_result(conn)?)
 }
 
-/// Whether `actor_id` muted the conversation `status` belongs to.
+/// Whether `actor_id` muted the conversation `status` belongs to: whether the root named when
+/// it was muted is among the status's ancestors (or is the status). A parent fetched later
+/// does not undo a mute, since the named root stays in the chain.
 pub fn is_muted(conn: &mut DbConnection, actor_id: i64, status: &Status) -> StorageResult<bool> {
-    let muted_any = diesel::select(diesel::dsl::exists(
-        conversation_mutes::table.filter(conversation_mutes::actor_id.eq(actor_id)),
-    ))
-    .get_result::<bool>(conn)?;
-    if !muted_any {
+    let roots: Vec<i64> = conversation_mutes::table
+        .filter(conversation_mutes::actor_id.eq(actor_id))
+        .select(conversation_mutes::root_id)
+        .load(conn)?;
+    if roots.is_empty() {
         return Ok(false);
     }
-    let root = root_of(conn, status)?;
-    is_muted_root(conn, actor_id, root)
+    let mut current = Some(status.id);
+    let mut parent = status.in_reply_to_id;
+    for _ in 0..=MAX_DEPTH {
+        let Some(id) = current else { return Ok(false) };
+        if roots.contains(&id) {
+            return Ok(true);
+        }
+        current = parent;
+        parent = match parent {
+            Some(up) => statuses::table
+                .find(up)
+                .select(statuses::in_reply_to_id)
+                .first::<Option<i64>>(conn)
+                .optional()?
+                .flatten(),
+            None => None,
+        };
+    }
+    Ok(false)
 }

@@ -122,6 +122,15 @@ pub fn set_options(
     Ok(changed > 0)
 }
 
+/// How many follow requests wait for `target_id`'s answer.
+pub fn count_pending(conn: &mut DbConnection, target_id: i64) -> StorageResult<i64> {
+    Ok(follows::table
+        .filter(follows::target_id.eq(target_id))
+        .filter(follows::state.eq(FollowState::Pending.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Local followers (accepted) who asked to be notified of `target_id`'s new posts.
 pub fn subscribers(conn: &mut DbConnection, target_id: i64) -> StorageResult<Vec<i64>> {
     Ok(follows::table

@@ -342,6 +342,18 @@ pub fn remove(conn: &mut DbConnection, status_id: i64) -> StorageResult<()> {
     Ok(())
 }
 
+/// Our own users who voted in the poll of `status_id` (the ones to tell of its end).
+pub fn local_voters(conn: &mut DbConnection, status_id: i64) -> StorageResult<Vec<i64>> {
+    use crate::schema::actors;
+    let local = actors::table.filter(actors::domain.is_null()).select(actors::id);
+    Ok(poll_votes::table
+        .filter(poll_votes::status_id.eq(status_id))
+        .filter(poll_votes::actor_id.eq_any(local))
+        .select(poll_votes::actor_id)
+        .distinct()
+        .load(conn)?)
+}
+
 /// The accounts that voted in the poll of `status_id`.
 pub fn voters(conn: &mut DbConnection, status_id: i64) -> StorageResult<Vec<i64>> {
     Ok(poll_votes::table

@@ -94,6 +94,16 @@ fn check_limits(
     Ok((that_day >= MAX_PER_DAY).then_some(ScheduleRefused::TooManyThatDay))
 }
 
+/// Takes the author's row lock on PostgreSQL, so two requests cannot both count 299 and both
+/// add one (SQLite's write lock already orders them).
+fn lock_account(conn: &mut DbConnection, actor_id: i64) -> StorageResult<()> {
+    if let DbConnection::Pg(pg) = conn {
+        use crate::schema::users;
+        users::table.filter(users::actor_id.eq(actor_id)).select(users::id).for_update().load::<i64>(pg)?;
+    }
+    Ok(())
+}
+
 /// Schedules a status with its publishing job, holding `media_ids` (the author's uploads) for
 /// it so the sweep of unattached uploads leaves them alone.
 pub fn create(
@@ -104,6 +114,7 @@ pub fn create(
     media_ids: &[i64],
 ) -> StorageResult<Result<ScheduledStatus, ScheduleRefused>> {
     crate::transaction(conn, |conn| {
+        lock_account(conn, actor_id)?;
         if let Some(refused) = check_limits(conn, actor_id, at, None)? {
             return Ok(Err(refused));
         }
@@ -182,6 +193,7 @@ pub fn reschedule(
     at: Timestamp,
 ) -> StorageResult<Result<ScheduledStatus, ScheduleRefused>> {
     crate::transaction(conn, |conn| {
+        lock_account(conn, actor_id)?;
         let row = get(conn, actor_id, id)?;
         if let Some(refused) = check_limits(conn, actor_id, at, Some(id))? {
             return Ok(Err(refused));

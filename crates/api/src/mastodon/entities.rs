@@ -123,7 +123,7 @@ fn render_account(
     let source = match with_source && actor.is_local() {
         true => {
             let defaults = guildhall_storage::accounts::posting_defaults(c, actor.id)?;
-            let requests = follows::followers(c, actor.id, FollowState::Pending)?.len();
+            let requests = follows::count_pending(c, actor.id)?;
             Some(json!({
                 "note": strip_html(&actor.summary),
                 "fields": actor.fields().iter().map(|f| json!({"name": f.name, "value": strip_html(&f.value)})).collect::<Vec<_>>(),

@@ -50,8 +50,14 @@ async fn vote(
     if raw.is_empty() {
         return Err(ApiError::Unprocessable("Validation failed: choices: is missing".into()));
     }
+    if raw.len() > polls::MAX_REMOTE_OPTIONS {
+        return Err(ApiError::Unprocessable(format!(
+            "Validation failed: choices: at most {} choices",
+            polls::MAX_REMOTE_OPTIONS
+        )));
+    }
     let mut choices = Vec::new();
-    for choice in raw.iter().take(polls::MAX_REMOTE_OPTIONS + 1) {
+    for choice in &raw {
         let n = choice.parse::<i32>().map_err(|_| {
             ApiError::Unprocessable(format!("Validation failed: choices: {choice} is not a number"))
         })?;

@@ -171,7 +171,14 @@ async fn edit(
         return Err(ApiError::Unprocessable("Validation failed: Text character limit exceeded".into()));
     }
     let poll = compose::poll(&params)?;
-    if poll.is_some() && media_ids.as_ref().is_some_and(|ids| !ids.is_empty()) {
+    let sid = s.id;
+    let has_media = match &media_ids {
+        Some(ids) => !ids.is_empty(),
+        None => {
+            !state.db.run(move |c| guildhall_storage::status_parts::attachments(c, sid)).await?.is_empty()
+        }
+    };
+    if poll.is_some() && has_media {
         return Err(ApiError::Unprocessable("Validation failed: poll: Cannot attach files to a poll".into()));
     }
     let change = actions::StatusEdit {

@@ -337,16 +337,20 @@ impl ApNote {
             choices.iter().map(|c| c.replies.as_ref().map_or(0, |r| bound(r.total_items))).collect();
         let voters =
             bound(self.voters_count.unwrap_or_else(|| if multiple { 0 } else { counts.iter().sum() }));
+        // Closed at a time (not later than now), or just closed.
+        let now = Utc::now().naive_utc();
         let closed_at = match &self.closed {
-            Some(Value::String(at)) => DateTime::parse_from_rfc3339(at).ok().map(|t| t.naive_utc()),
-            Some(Value::Bool(true)) => self.end_time.map(|t| t.naive_utc()),
+            Some(Value::String(at)) => DateTime::parse_from_rfc3339(at).ok().map(|t| t.naive_utc().min(now)),
+            Some(Value::Bool(true)) => Some(self.end_time.map_or(now, |t| t.naive_utc().min(now))),
             _ => None,
         };
         Some(guildhall_storage::polls::NewPoll {
             options: choices
                 .iter()
                 .map(|c| {
-                    guildhall_core::text::strip_html(&c.name).chars().take(MAX_REMOTE_OPTION_CHARS).collect()
+                    // Cut before and after stripping: the raw name is a stranger's length.
+                    let raw: String = c.name.chars().take(MAX_REMOTE_OPTION_CHARS * 4).collect();
+                    guildhall_core::text::strip_html(&raw).chars().take(MAX_REMOTE_OPTION_CHARS).collect()
                 })
                 .collect(),
             multiple,
