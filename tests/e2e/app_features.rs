@@ -362,6 +362,11 @@ async fn the_advertised_thumbnail_is_served_and_can_be_configured() {
     assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 64);
     let (_, v1) = call(M::GET, &t, "/api/v1/instance", None, None).await;
     assert_eq!(v1["thumbnail"], t.url("/thumbnail.png"));
+    // What apps open from the server's page answers, honestly empty where nothing is set.
+    let (s, about) = call(M::GET, &t, "/api/v1/instance/extended_description", None, None).await;
+    assert_eq!((s.as_u16(), about["content"].as_str()), (200, Some("")));
+    let (s, languages) = call(M::GET, &t, "/api/v1/instance/translation_languages", None, None).await;
+    assert_eq!((s.as_u16(), languages), (200, json!({})));
     t.instance.stop().await.unwrap();
 }
 

@@ -19,6 +19,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         cfg.route(path, web::get().to(v2));
     }
     cfg.route("/api/v1/instance/rules", web::get().to(empty))
+        .route("/api/v1/instance/extended_description", web::get().to(extended_description))
+        .route("/api/v1/instance/translation_languages", web::get().to(no_translations))
         .route("/api/v1/instance/peers", web::get().to(peers))
         .route("/api/v1/custom_emojis", web::get().to(empty))
         .route("/api/v1/announcements", web::get().to(empty))
@@ -89,6 +91,17 @@ fn default_thumbnail() -> &'static [u8] {
             Err(_) => include_bytes!("../missing.png").to_vec(),
         }
     })
+}
+
+/// The longer "about" text apps show: none is configured yet (an empty text, as Mastodon
+/// answers before an admin writes one).
+async fn extended_description() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "updated_at": null, "content": "" }))
+}
+
+/// Translation is not offered (`configuration.translation.enabled` is false): no languages.
+async fn no_translations() -> HttpResponse {
+    HttpResponse::Ok().json(json!({}))
 }
 
 async fn empty() -> HttpResponse {
