@@ -257,7 +257,7 @@ async fn main() {
         ("GUILDHALL_DATA_DIR".to_string(), dir.path().display().to_string()),
     ];
     let config = Config::load(None, env).unwrap();
-    let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false };
+    let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false, pages: None };
     let instance = Instance::start_on(config, listener, options).await.unwrap();
     let urls = guildhall_federation::Urls::new(instance.config());
     let new =

@@ -80,6 +80,7 @@ impl Instance {
             tokio::spawn(close_streams_on_signal(streams.clone()));
         }
         let state = AppState::new(db.clone(), config.clone(), urls, streams.clone());
+        let options = HttpOptions { pages: Some(guildhall_web::configure), ..options };
         let server = guildhall_api::serve(state, federation.clone(), listener, options)?;
         let handle = server.handle();
         let server_task = tokio::spawn(server);

@@ -21,6 +21,7 @@ mod health;
 pub(crate) mod inbox;
 mod mastodon_client;
 pub(crate) mod media;
+mod pages;
 mod polls;
 mod restart;
 mod scheduled;

@@ -234,7 +234,7 @@ async fn two_processes_on_one_postgresql_publish_each_scheduled_status_once() {
     let port = listener.local_addr().unwrap().port();
     let domain = first.config().domain.to_string();
     let config = config_with(dir_b.path(), port, &pg, &[("GUILDHALL_DOMAIN", domain.as_str())]);
-    let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false };
+    let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false, pages: None };
     let second = Instance::start_on(config, listener, options).await.unwrap();
 
     let token = signed_in(&first, "ada").await;

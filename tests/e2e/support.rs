@@ -50,7 +50,8 @@ impl TestInstance {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let config = config_with(dir.path(), port, backend, settings);
-        let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false };
+        let options =
+            HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false, pages: None };
         let instance = Instance::start_on(config, listener, options).await.unwrap();
         TestInstance { instance, _dir: dir }
     }
@@ -66,7 +67,7 @@ pub async fn start_in(dir: &std::path::Path, backend: &Backend) -> Instance {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = config_for(dir, port, backend);
-    let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false };
+    let options = HttpOptions { workers: Some(1), disable_signals: true, run_delivery: false, pages: None };
     Instance::start_on(config, listener, options).await.unwrap()
 }
 

@@ -68,11 +68,14 @@ pub struct HttpOptions {
     /// Run the background workers: delivery and timed jobs (tests that flush by hand turn
     /// them off).
     pub run_delivery: bool,
+    /// The pages for browsers, registered before the federation routes (the binary passes
+    /// `guildhall_web::configure`; the API does not depend on the web crate).
+    pub pages: Option<fn(&mut web::ServiceConfig)>,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        HttpOptions { workers: None, disable_signals: false, run_delivery: true }
+        HttpOptions { workers: None, disable_signals: false, run_delivery: true, pages: None }
     }
 }
 
@@ -85,6 +88,7 @@ pub fn serve(
     options: HttpOptions,
 ) -> std::io::Result<Server> {
     let data = web::Data::new(state);
+    let pages = options.pages;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -101,6 +105,11 @@ pub fn serve(
             .configure(crate::mastodon::configure)
             .configure(crate::media::configure)
             .configure(crate::guildhall::configure)
+            .configure(|cfg| {
+                if let Some(pages) = pages {
+                    pages(cfg);
+                }
+            })
             .configure(guildhall_federation::routes::configure)
             .route("/{any:.*}", web::method(actix_web::http::Method::OPTIONS).to(preflight))
             .default_service(web::to(not_found))

@@ -1,9 +1,8 @@
 //! Actor documents, their collections, and the HTML profile page browsers are sent to.
 
-use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use guildhall_core::model::{ActorKind, FollowState, GroupVisibility, Visibility};
-use guildhall_core::text::escape;
 use guildhall_storage::actors::{self, Actor};
 use guildhall_storage::{follows, statuses};
 use serde::Deserialize;
@@ -32,7 +31,9 @@ async fn local_actor(data: &FedData, name: String, kind: ActorKind) -> Result<Ac
     Ok(actor)
 }
 
-async fn actor_response(request: &HttpRequest, actor: Actor) -> Result<HttpResponse, FedError> {
+/// An actor's document for ActivityPub clients (a Tombstone once deleted); browsers are sent
+/// to its page.
+pub async fn actor_response(request: &HttpRequest, actor: Actor) -> Result<HttpResponse, FedError> {
     if actor.deleted_at.is_some() {
         return Ok(tombstone(&actor.ap_id));
     }
@@ -220,38 +221,4 @@ pub async fn outbox(
         doc["next"] = json!(format!("{outbox_id}?page=true&max_id={}", last.status.id));
     }
     Ok(activity_json(&with_context(doc)))
-}
-
-/// `GET /@{name}`: a minimal public profile page with recent public posts.
-pub async fn profile_page(
-    request: HttpRequest,
-    name: web::Path<String>,
-    data: FedData,
-) -> Result<HttpResponse, FedError> {
-    let name = name.into_inner();
-    let lookup = name.clone();
-    let actor = data.db.run(move |c| actors::find_local(c, &lookup)).await?.ok_or(FedError::NotFound)?;
-    if wants_activity_json(&request) {
-        return actor_response(&request, actor).await;
-    }
-    let id = actor.id;
-    let posts = data.db.run(move |c| statuses::public_by_actor(c, id, None, PAGE)).await?;
-    let handle = format!("@{}@{}", actor.username, data.config.domain);
-    let mut html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <link rel=\"alternate\" type=\"application/activity+json\" href=\"{id}\"></head><body><main>\
-         <h1>{title}</h1><p>{handle}</p><section>{summary}</section><h2>Posts</h2>",
-        title = escape(if actor.display_name.is_empty() { &actor.username } else { &actor.display_name }),
-        id = escape(&actor.ap_id),
-        handle = escape(&handle),
-        summary = actor.summary,
-    );
-    for post in posts.iter().filter(|p| p.reblog_of_id.is_none()) {
-        let vis = post.visibility().unwrap_or(Visibility::Direct);
-        if vis == Visibility::Public {
-            html.push_str(&format!("<article>{}</article>", post.content));
-        }
-    }
-    html.push_str("</main></body></html>");
-    Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).body(html))
 }

@@ -4,6 +4,9 @@ mod actors;
 mod discovery;
 mod objects;
 
+pub use actors::actor_response;
+pub use objects::status_document;
+
 use actix_web::http::header::{ACCEPT, CONTENT_TYPE};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -23,7 +26,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/actor/inbox", web::post().to(inbox))
         .route("/users/{name}", web::get().to(actors::person))
         .route("/groups/{name}", web::get().to(actors::group))
-        .route("/@{name}", web::get().to(actors::profile_page))
         .route("/{kind:users|groups}/{name}/inbox", web::post().to(inbox))
         .route("/{kind:users|groups}/{name}/outbox", web::get().to(actors::outbox))
         .route("/{kind:users|groups}/{name}/followers", web::get().to(actors::followers))

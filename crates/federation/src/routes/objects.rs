@@ -3,10 +3,9 @@
 
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::traits::Actor as _;
-use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use guildhall_core::model::{ActorKind, FollowState, Visibility};
-use guildhall_core::text::escape;
 use guildhall_storage::statuses::Status;
 use guildhall_storage::{actors, follows, outbox, status_parts, statuses};
 
@@ -18,7 +17,8 @@ use crate::protocol::{is_public, with_context};
 use crate::signing::IncomingSignature;
 use crate::state::FedData;
 
-/// `GET /{users|groups}/{name}/statuses/{id}`.
+/// `GET /{users|groups}/{name}/statuses/{id}`: the status for ActivityPub clients; browsers
+/// are sent to its page.
 pub async fn status(
     request: HttpRequest,
     path: web::Path<(String, String, i64)>,
@@ -33,28 +33,36 @@ pub async fn status(
     if !status.local || !author.username.eq_ignore_ascii_case(&name) || status.reblog_of_id.is_some() {
         return Err(FedError::NotFound);
     }
+    if !wants_activity_json(&request) {
+        let page = format!("{}/@{}/{}", data.urls.base(), author.username, status.id);
+        return Ok(HttpResponse::Found().insert_header((LOCATION, page)).finish());
+    }
+    status_document(&request, status, &data).await
+}
+
+/// A local status as ActivityPub JSON: public and unlisted ones to anyone, others only to a
+/// signed fetch by an actor allowed to see them (404 otherwise); a deleted one is a Tombstone.
+pub async fn status_document(
+    request: &HttpRequest,
+    status: Status,
+    data: &FedData,
+) -> Result<HttpResponse, FedError> {
+    if !status.local || status.reblog_of_id.is_some() {
+        return Err(FedError::NotFound);
+    }
     if status.deleted_at.is_some() {
         return Ok(tombstone(&status.ap_id));
     }
     let visibility = status.visibility()?;
     if !matches!(visibility, Visibility::Public | Visibility::Unlisted) {
-        let signer = signed_fetcher(&request, &data).await?;
-        if !may_see(&status, visibility, &signer, &data).await? {
+        let signer = signed_fetcher(request, data).await?;
+        if !may_see(&status, visibility, &signer, data).await? {
             return Err(FedError::NotFound);
         }
     }
     let (base, domain) = (data.urls.base().to_owned(), data.config.domain.to_string());
     let parts = data.db.run(move |c| load_parts(c, status)).await?;
     let note = render_note(&parts, &base, &domain)?;
-    if !wants_activity_json(&request) {
-        let html = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
-             <body><main><article>{}</article></main></body></html>",
-            escape(&parts.author.username),
-            parts.status.content
-        );
-        return Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).body(html));
-    }
     Ok(activity_json(&with_context(serde_json::to_value(note)?)))
 }
 

@@ -1,0 +1,28 @@
+//! Guildhall's pages for browsers: the pages behind every `url` the API and our ActivityPub
+//! objects hand out (a profile `/@name`, a post `/@name/ID` with its thread, a hashtag
+//! `/tags/NAME`).
+//!
+//! Pages are askama templates, which escape by default; the only markup passed through is a
+//! status's or profile's HTML, which was sanitized where it entered (ours when rendered,
+//! other servers' when stored). No page has script; every page is served with the strict
+//! Content-Security-Policy the server adds to all HTML. A page shows what a stranger may see
+//! ([`guildhall_storage::timelines::may_see`] with no viewer): members-only posts never. The
+//! same URLs answer ActivityPub JSON to a client that asks for it.
+#![deny(missing_docs)]
+
+mod pages;
+mod views;
+
+use actix_web::web;
+
+/// The stylesheet's path (allowed by the CSP's `style-src 'self'`).
+pub const STYLESHEET_PATH: &str = "/static/web.css";
+
+/// Registers the pages. Register before the federation routes: `/@{name}` is served here for
+/// browsers and ActivityPub clients alike.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(STYLESHEET_PATH, web::get().to(pages::stylesheet))
+        .route("/@{name}", web::get().to(pages::profile))
+        .route("/@{name}/{id}", web::get().to(pages::thread_page))
+        .route("/tags/{tag}", web::get().to(pages::tag));
+}

@@ -1,0 +1,125 @@
+//! What a page shows of a status or an account, read from storage for a stranger's eyes.
+
+use guildhall_core::text::strip_html;
+use guildhall_storage::actors::Actor;
+use guildhall_storage::statuses::Status;
+use guildhall_storage::{DbConnection, StorageResult, actors, polls, status_parts};
+
+/// An account as pages show it.
+#[derive(Debug, Clone)]
+pub struct AuthorView {
+    /// Display name (or username).
+    pub name: String,
+    /// `@user@domain`.
+    pub handle: String,
+    /// Its page: ours, or its own server's (remote profiles link out).
+    pub url: String,
+    /// Avatar image.
+    pub avatar: String,
+}
+
+/// A media attachment as pages show it.
+#[derive(Debug, Clone)]
+pub struct MediaView {
+    /// The image.
+    pub url: String,
+    /// Its alt text (empty when none).
+    pub alt: String,
+}
+
+/// A status as pages show it.
+#[derive(Debug, Clone)]
+pub struct PostView {
+    /// Our id.
+    pub id: i64,
+    /// ActivityPub id.
+    pub ap_id: String,
+    /// Its page.
+    pub url: String,
+    /// Who wrote it.
+    pub author: AuthorView,
+    /// Sanitized HTML (made inert where it entered).
+    pub content: String,
+    /// Plain text of the first 200 characters (titles, previews).
+    pub summary_text: String,
+    /// Content warning.
+    pub spoiler: String,
+    /// `4 December 2026, 10:00 UTC`.
+    pub published: String,
+    /// RFC 3339.
+    pub published_iso: String,
+    /// Images.
+    pub media: Vec<MediaView>,
+    /// Poll options with their counts.
+    pub poll: Option<Vec<(String, i64)>>,
+}
+
+/// Only http(s) links reach a page.
+fn web_link(url: &str) -> Option<String> {
+    (url.starts_with("https://") || url.starts_with("http://")).then(|| url.to_owned())
+}
+
+/// `@user@domain` of an account (`local_domain` for ours).
+pub fn handle(actor: &Actor, local_domain: &str) -> String {
+    format!("@{}@{}", actor.username, actor.domain.as_deref().unwrap_or(local_domain))
+}
+
+/// An account for a page.
+pub fn author(actor: &Actor, base: &str, local_domain: &str) -> AuthorView {
+    let page = match actor.is_local() {
+        true => format!("{base}/@{}", actor.username),
+        false => actor.url.as_deref().and_then(web_link).unwrap_or_else(|| actor.ap_id.clone()),
+    };
+    AuthorView {
+        name: if actor.display_name.is_empty() { actor.username.clone() } else { actor.display_name.clone() },
+        handle: handle(actor, local_domain),
+        url: page,
+        avatar: actor
+            .avatar_url
+            .as_deref()
+            .and_then(web_link)
+            .unwrap_or_else(|| format!("{base}/avatars/original/missing.png")),
+    }
+}
+
+/// A status for a page.
+pub fn post(
+    c: &mut DbConnection,
+    status: &Status,
+    base: &str,
+    local_domain: &str,
+) -> StorageResult<PostView> {
+    let writer = actors::get(c, status.actor_id)?;
+    let media = status_parts::attachments(c, status.id)?
+        .into_iter()
+        .filter_map(|m| {
+            let url = match (&m.file_path, &m.remote_url) {
+                (Some(file), _) => format!("{base}/media/{file}"),
+                (None, Some(remote)) => web_link(remote)?,
+                (None, None) => return None,
+            };
+            Some(MediaView { url, alt: m.description.unwrap_or_default() })
+        })
+        .collect();
+    let poll =
+        polls::find(c, status.id)?.map(|p| p.options.into_iter().map(|o| (o.title, o.votes_count)).collect());
+    let page = match status.local {
+        true => format!("{base}/@{}/{}", writer.username, status.id),
+        false => status.url.as_deref().and_then(web_link).unwrap_or_else(|| status.ap_id.clone()),
+    };
+    let text = strip_html(&status.content);
+    let published = status.published_at.and_utc();
+    Ok(PostView {
+        id: status.id,
+        ap_id: status.ap_id.clone(),
+        url: page,
+        author: author(&writer, base, local_domain),
+        content: status.content.clone(),
+        summary_text: text.chars().take(200).collect(),
+        spoiler: status.spoiler_text.clone(),
+        published: published.format("%-d %B %Y, %H:%M UTC").to_string(),
+        published_iso: published.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        media,
+        poll,
+    })
+}

@@ -1,0 +1,163 @@
+//! The pages behind the URLs we hand out: a profile, a post with its thread across instances,
+//! a hashtag. What a stranger may see only, inert whatever other servers send, with the strict
+//! CSP, and ActivityPub JSON at the same URLs for clients that ask for it.
+
+use guildhall_core::model::Visibility;
+use guildhall_federation::actions::{self, NewPost};
+use reqwest::Method as M;
+use serde_json::{Value, json};
+
+use crate::client_api::{call, token};
+use crate::support::{Cluster, http};
+
+async fn page(url: &str) -> (u16, String) {
+    let res = http().get(url).header("accept", "text/html").send().await.unwrap();
+    let status = res.status().as_u16();
+    if status == 200 {
+        let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{url}: {csp}");
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+    (status, res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_urls_the_api_hands_out_are_pages_with_their_threads() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    a.user("ada").await;
+    let bob = b.user("bob").await;
+    let ada_token = token(a, "ada", "read write").await;
+    let (_, root) = call(
+        M::POST,
+        a,
+        "/api/v1/statuses",
+        Some(&ada_token),
+        Some(json!({"status": "Who has the 1851 ledgers? #MuseumHour"})),
+    )
+    .await;
+    let (_, reply) = call(
+        M::POST,
+        a,
+        "/api/v1/statuses",
+        Some(&ada_token),
+        Some(json!({"status": "Asking for the archive", "in_reply_to_id": root["id"]})),
+    )
+    .await;
+    let (_, private) = call(
+        M::POST,
+        a,
+        "/api/v1/statuses",
+        Some(&ada_token),
+        Some(json!({"status": "only followers", "visibility": "private"})),
+    )
+    .await;
+    // bob answers from the other instance.
+    let reply_at_b = actions::resolve_status(&b.fed(), reply["uri"].as_str().unwrap()).await.unwrap();
+    let answer = NewPost {
+        in_reply_to: Some(reply_at_b.id),
+        ..NewPost::public(&format!("@{} we have them", a.handle("ada")))
+    };
+    actions::post(&b.fed(), &bob, answer).await.unwrap();
+    cluster.flush().await;
+
+    // The status url of the API is a page: the post, what it answers, and its replies.
+    let url = reply["url"].as_str().unwrap();
+    let (s, html) = page(url).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("Asking for the archive") && html.contains("Who has the 1851 ledgers?"), "{html}");
+    assert!(html.contains("we have them"), "the reply from the other instance: {html}");
+    assert!(html.contains(&format!("@bob@{}", b.instance.config().domain)));
+    assert!(html.contains("property=\"og:title\""));
+    // The account url and the tag url too.
+    let (s, profile) = page(root["account"]["url"].as_str().unwrap()).await;
+    assert_eq!(s, 200);
+    assert!(
+        profile.contains("Who has the 1851 ledgers?") && !profile.contains("only followers"),
+        "{profile}"
+    );
+    let (s, tagged) = page(root["tags"][0]["url"].as_str().unwrap()).await;
+    assert_eq!(s, 200);
+    assert!(tagged.contains("Who has the 1851 ledgers?"));
+    // What a stranger may not see is not there.
+    assert_eq!(page(private["url"].as_str().unwrap()).await.0, 404);
+    assert_eq!(page(&a.url("/@ada/12345")).await.0, 404);
+    assert_eq!(page(&a.url("/@nobody")).await.0, 404);
+    // The object id sends browsers to the page, and ActivityPub clients get JSON at both.
+    let res = http().get(root["uri"].as_str().unwrap()).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(res.url().as_str(), root["url"].as_str().unwrap(), "redirected to the page");
+    let note: Value = http()
+        .get(root["url"].as_str().unwrap())
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(note["id"], root["uri"]);
+    let actor: Value = http()
+        .get(a.url("/@ada"))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(actor["type"], "Person");
+    let css = http().get(a.url("/static/web.css")).send().await.unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn members_only_posts_never_appear_and_hostile_remote_text_stays_inert() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    a.user("ada").await;
+    let bob = b.user("bob").await;
+    let ada_token = token(a, "ada", "read write follow").await;
+    // A members-only group's post is addressed to the group alone.
+    let circle = json!({"name": "Circle", "visibility": "members"});
+    let (_, circle) = call(M::POST, a, "/api/guildhall/v1/groups", Some(&ada_token), Some(circle)).await;
+    let (_, inner) = call(
+        M::POST,
+        a,
+        "/api/v1/statuses",
+        Some(&ada_token),
+        Some(json!({"status": "for the circle only @Circle #secret"})),
+    )
+    .await;
+    assert!(circle["id"].is_string(), "{circle}");
+    assert_eq!(page(inner["url"].as_str().unwrap()).await.0, 404);
+    let (_, profile) = page(&a.url("/@ada")).await;
+    assert!(!profile.contains("for the circle only"));
+    let (_, tagged) = page(&a.url("/tags/secret")).await;
+    assert!(!tagged.contains("for the circle only"));
+
+    // A remote account with a hostile name and post replies to ada's public post.
+    let (_, root) =
+        call(M::POST, a, "/api/v1/statuses", Some(&ada_token), Some(json!({"status": "open thread"}))).await;
+    let update = guildhall_federation::actions::ProfileUpdate {
+        display_name: Some("<img src=x onerror=alert(1)>Bob".into()),
+        ..Default::default()
+    };
+    let bob = actions::update_profile(&b.fed(), &bob, update).await.unwrap();
+    let root_at_b = actions::resolve_status(&b.fed(), root["uri"].as_str().unwrap()).await.unwrap();
+    let hostile = NewPost {
+        in_reply_to: Some(root_at_b.id),
+        visibility: Visibility::Public,
+        ..NewPost::public(&format!("@{} <script>alert(2)</script> hello", a.handle("ada")))
+    };
+    actions::post(&b.fed(), &bob, hostile).await.unwrap();
+    cluster.flush().await;
+    let (s, html) = page(root["url"].as_str().unwrap()).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("hello"), "{html}");
+    assert!(
+        !html.contains("<script") && !html.contains("<img src=x") && !html.contains("onerror=alert"),
+        "inert: {html}"
+    );
+    cluster.stop().await;
+}
