@@ -161,3 +161,69 @@ async fn members_only_posts_never_appear_and_hostile_remote_text_stays_inert() {
     );
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn the_home_page_the_group_directory_group_pages_and_feeds() {
+    let t = crate::support::TestInstance::start_with(
+        &crate::support::Backend::Sqlite,
+        &[("GUILDHALL_REGISTRATIONS", "approval")],
+    )
+    .await;
+    t.user("ada").await;
+    let ada = token(&t, "ada", "read write follow").await;
+    let guild = json!({"name": "mcg", "display_name": "Museum Computer Group", "membership": "approval",
+                       "description": "Digital work in <museums> & archives", "rules": ["Be kind", "No <spam>"]});
+    let (s, guild) = call(M::POST, &t, "/api/guildhall/v1/groups", Some(&ada), Some(guild)).await;
+    assert_eq!(s, 200, "{guild}");
+    let circle = json!({"name": "circle", "display_name": "Quiet Circle", "visibility": "members"});
+    call(M::POST, &t, "/api/guildhall/v1/groups", Some(&ada), Some(circle)).await;
+    call(M::POST, &t, "/api/v1/statuses", Some(&ada), Some(json!({"status": "Welcome to the group @mcg"})))
+        .await;
+    call(M::POST, &t, "/api/v1/statuses", Some(&ada), Some(json!({"status": "Only for the circle @circle"})))
+        .await;
+
+    let (s, home) = page(&t.url("/")).await;
+    assert_eq!(s, 200);
+    assert!(home.contains("Museum Computer Group") && home.contains("Quiet Circle"), "{home}");
+    assert!(home.contains("/auth/sign_up") && home.contains("an admin approves"), "{home}");
+    let (_, found) = page(&t.url("/groups?q=museum")).await;
+    assert!(found.contains("Museum Computer Group") && !found.contains("Quiet Circle"), "{found}");
+    let (_, none) = page(&t.url("/groups?q=%3Cscript%3E")).await;
+    assert!(!none.contains("<script>") && none.contains("No groups"), "{none}");
+
+    let (s, group) = page(guild["url"].as_str().unwrap()).await;
+    assert_eq!(s, 200);
+    assert!(group.contains("Joining needs a moderator"), "{group}");
+    assert!(group.contains("Be kind") && group.contains("Welcome to the group"), "{group}");
+    assert!(!group.contains("<spam>") && !group.contains("<museums>"), "escaped: {group}");
+    assert!(group.contains("1 member") || group.contains("0 members"), "{group}");
+    let (_, quiet) = page(&t.url("/@circle")).await;
+    assert!(
+        quiet.contains("keeps its posts to its members") && !quiet.contains("Only for the circle"),
+        "{quiet}"
+    );
+    assert!(!quiet.contains(" members<") && !quiet.contains("1 member"), "no member count: {quiet}");
+
+    // Feeds: the group's threads, an account's posts, a tag; none of a members-only group's.
+    let feed = |path: &str| {
+        let url = t.url(path);
+        async move {
+            let res = http().get(url).send().await.unwrap();
+            assert_eq!(res.headers()["content-type"], "application/rss+xml; charset=utf-8");
+            res.text().await.unwrap()
+        }
+    };
+    let rss = feed("/@mcg.rss").await;
+    assert!(
+        rss.starts_with("<?xml") && rss.contains("<item>") && rss.contains("Welcome to the group"),
+        "{rss}"
+    );
+    assert!(!rss.contains("<p>"), "content is escaped in the feed: {rss}");
+    assert!(feed("/@ada.rss").await.contains("Welcome to the group"));
+    assert!(!feed("/@circle.rss").await.contains("<item>"));
+    assert!(!feed("/@ada.rss").await.contains("Only for the circle"));
+    call(M::POST, &t, "/api/v1/statuses", Some(&ada), Some(json!({"status": "Tonight's #MuseumHour"}))).await;
+    assert!(feed("/tags/museumhour.rss").await.contains("MuseumHour"));
+    assert_eq!(http().get(t.url("/@nobody.rss")).send().await.unwrap().status(), 404);
+    t.instance.stop().await.unwrap();
+}

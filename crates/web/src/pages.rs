@@ -12,7 +12,11 @@ use guildhall_storage::statuses::Status;
 use guildhall_storage::timelines::{self, Page};
 use guildhall_storage::{StorageError, actors, statuses};
 
-use crate::views::{self, PostView};
+use guildhall_core::model::ActorKind;
+use guildhall_storage::actors::Actor;
+use guildhall_storage::{follows, groups};
+
+use crate::views::{self, AuthorView, GroupCard, PostView};
 
 /// Posts on a profile or tag page.
 const PAGE_SIZE: i64 = 20;
@@ -143,6 +147,9 @@ pub async fn profile(
     if wants_activity_json(&request) || actor.deleted_at.is_some() {
         return Ok(guildhall_federation::routes::actor_response(&request, actor).await?);
     }
+    if actor.is(ActorKind::Group) {
+        return group_page(actor, &data).await;
+    }
     let (base, domain) = site(&data);
     let (base2, domain2, id) = (base.clone(), domain.clone(), actor.id);
     let posts = data
@@ -263,25 +270,246 @@ pub async fn tag(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let tag = tag.into_inner().to_lowercase();
-    if tag.is_empty() || tag.chars().count() > 100 || !tag.chars().all(|c| c.is_alphanumeric() || c == '_') {
+    if !valid_tag(&tag) {
         return Err(PageError::NotFound);
     }
     let max_id = query.get("max_id").and_then(|m| m.parse::<i64>().ok());
     let (base, domain) = site(&data);
-    let (name, base2, domain2) = (tag.clone(), base.clone(), domain.clone());
+    let posts = tagged_posts(&data, tag.clone(), max_id, base.clone(), domain.clone()).await?;
+    let older = (posts.len() as i64 == PAGE_SIZE)
+        .then(|| posts.last().map(|p| format!("{base}/tags/{tag}?max_id={}", p.id)))
+        .flatten();
+    html(&TagPage { site: domain, tag, posts, older })
+}
+
+#[derive(Template)]
+#[template(path = "group.html")]
+struct GroupPage {
+    site: String,
+    group: ProfileView,
+    joining: &'static str,
+    members: Option<i64>,
+    members_only: bool,
+    rules: Vec<String>,
+    moderators: Vec<AuthorView>,
+    posts: Vec<PostView>,
+    feed: String,
+}
+
+/// A local group's page: what it is, how to join, its rules and moderators, its member count
+/// (unless it keeps its membership to itself) and its recent public threads.
+async fn group_page(actor: Actor, data: &FedData) -> Result<HttpResponse, PageError> {
+    let (base, domain) = site(data);
+    let (base2, domain2, row) = (base.clone(), domain.clone(), actor.clone());
+    let page = data
+        .db
+        .run(move |c| {
+            let Some(group) = groups::get(c, row.id)? else { return Ok(None) };
+            let members_only = row.members_only;
+            let page = Page { limit: PAGE_SIZE, ..Page::default() };
+            let threads = match members_only {
+                true => Vec::new(),
+                false => timelines::account(c, row.id, None, true, false, &page)?,
+            };
+            let posts = threads
+                .iter()
+                .filter(|s| s.reblog_of_id.is_none())
+                .map(|s| views::post(c, s, &base2, &domain2))
+                .collect::<Result<Vec<_>, _>>()?;
+            let moderators =
+                groups::moderators(c, row.id)?.iter().map(|m| views::author(m, &base2, &domain2)).collect();
+            let rules: Vec<String> = serde_json::from_str(&group.rules_json).unwrap_or_default();
+            let members = (!members_only).then(|| follows::count_followers(c, row.id)).transpose()?;
+            Ok(Some((group.membership()?, members_only, rules, moderators, posts, members)))
+        })
+        .await?;
+    let Some((membership, members_only, rules, moderators, posts, members)) = page else {
+        return Err(PageError::NotFound);
+    };
+    let shown = views::author(&actor, &base, &domain);
+    let group = ProfileView {
+        name: shown.name,
+        handle: shown.handle,
+        url: shown.url,
+        ap_id: actor.ap_id.clone(),
+        avatar: shown.avatar,
+        summary_text: strip_html(&actor.summary).chars().take(200).collect(),
+        summary: actor.summary.clone(),
+        fields: Vec::new(),
+    };
+    let feed = format!("{base}/@{}.rss", actor.username);
+    html(&GroupPage {
+        site: domain,
+        group,
+        joining: views::joining(membership),
+        members,
+        members_only,
+        rules,
+        moderators,
+        posts,
+        feed,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "groups.html")]
+struct DirectoryPage {
+    site: String,
+    q: String,
+    groups: Vec<GroupCard>,
+}
+
+/// Groups listed on a directory page.
+const DIRECTORY_SIZE: i64 = 50;
+
+/// `GET /groups?q=`: the local groups, newest first, found by name.
+pub async fn directory(
+    query: web::Query<std::collections::HashMap<String, String>>,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let q: String = query.get("q").map(|q| q.trim().chars().take(100).collect()).unwrap_or_default();
+    let (base, domain) = site(&data);
+    let (q2, domain2) = (q.clone(), domain.clone());
+    let groups = data
+        .db
+        .run(move |c| {
+            groups::directory(c, &q2, 0, DIRECTORY_SIZE)?
+                .iter()
+                .map(|(actor, group)| views::group_card(actor, group, &base, &domain2))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    html(&DirectoryPage { site: domain, q, groups })
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    site: String,
+    registrations: &'static str,
+    sign_up: bool,
+    groups: Vec<GroupCard>,
+}
+
+/// Groups shown on the home page.
+const HOME_GROUPS: i64 = 12;
+
+/// `GET /`: what this server is, whether one can sign up, and its groups.
+pub async fn home(data: FedData) -> Result<HttpResponse, PageError> {
+    use guildhall_core::config::RegistrationMode as R;
+    let (base, domain) = site(&data);
+    let domain2 = domain.clone();
+    let groups = data
+        .db
+        .run(move |c| {
+            groups::directory(c, "", 0, HOME_GROUPS)?
+                .iter()
+                .map(|(actor, group)| views::group_card(actor, group, &base, &domain2))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    let (registrations, sign_up) = match data.config.registrations {
+        R::Open => ("Anyone may sign up.", true),
+        R::Approval => ("Anyone may ask to join; an admin approves each account.", true),
+        R::Closed => ("Sign-ups are closed; an admin creates accounts.", false),
+    };
+    html(&HomePage { site: domain, registrations, sign_up, groups })
+}
+
+#[derive(Template)]
+#[template(path = "feed.xml")]
+struct Feed {
+    title: String,
+    link: String,
+    description: String,
+    self_url: String,
+    posts: Vec<PostView>,
+}
+
+fn rss(feed: &Feed) -> Result<HttpResponse, PageError> {
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/rss+xml; charset=utf-8"))
+        .body(feed.render()?))
+}
+
+/// `GET /@{name}.rss`: an account's public posts, or a group's public threads (none for a
+/// members-only group).
+pub async fn account_feed(name: web::Path<String>, data: FedData) -> Result<HttpResponse, PageError> {
+    let name = name.into_inner();
+    let actor = data.db.run(move |c| actors::find_local(c, &name)).await?.ok_or(PageError::NotFound)?;
+    if actor.deleted_at.is_some() {
+        return Err(PageError::NotFound);
+    }
+    let (base, domain) = site(&data);
+    let (base2, domain2, row) = (base.clone(), domain.clone(), actor.clone());
     let posts = data
         .db
         .run(move |c| {
-            let page = Page { max_id, limit: PAGE_SIZE, ..Page::default() };
-            timelines::tagged(c, &name, None, &page)?
+            let statuses = match (row.is(ActorKind::Group), row.members_only) {
+                (true, true) => Vec::new(),
+                (true, false) => {
+                    let page = Page { limit: PAGE_SIZE, ..Page::default() };
+                    timelines::account(c, row.id, None, true, false, &page)?
+                        .into_iter()
+                        .filter(|s| s.is(guildhall_core::model::Visibility::Public))
+                        .collect()
+                }
+                (false, _) => statuses::public_by_actor(c, row.id, None, PAGE_SIZE)?,
+            };
+            statuses
                 .iter()
                 .filter(|s| s.reblog_of_id.is_none())
                 .map(|s| views::post(c, s, &base2, &domain2))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    let older = (posts.len() as i64 == PAGE_SIZE)
-        .then(|| posts.last().map(|p| format!("{base}/tags/{tag}?max_id={}", p.id)))
-        .flatten();
-    html(&TagPage { site: domain, tag, posts, older })
+    let shown = views::author(&actor, &base, &domain);
+    rss(&Feed {
+        title: format!("{} ({})", shown.name, shown.handle),
+        description: strip_html(&actor.summary).chars().take(500).collect(),
+        self_url: format!("{base}/@{}.rss", actor.username),
+        link: shown.url,
+        posts,
+    })
+}
+
+/// `GET /tags/{tag}.rss`: public posts with the hashtag.
+pub async fn tag_feed(tag: web::Path<String>, data: FedData) -> Result<HttpResponse, PageError> {
+    let tag = tag.into_inner().to_lowercase();
+    if !valid_tag(&tag) {
+        return Err(PageError::NotFound);
+    }
+    let (base, domain) = site(&data);
+    let posts = tagged_posts(&data, tag.clone(), None, base.clone(), domain.clone()).await?;
+    rss(&Feed {
+        title: format!("#{tag} on {domain}"),
+        description: format!("Public posts tagged #{tag} on {domain}"),
+        self_url: format!("{base}/tags/{tag}.rss"),
+        link: format!("{base}/tags/{tag}"),
+        posts,
+    })
+}
+
+fn valid_tag(tag: &str) -> bool {
+    !tag.is_empty() && tag.chars().count() <= 100 && tag.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+async fn tagged_posts(
+    data: &FedData,
+    tag: String,
+    max_id: Option<i64>,
+    base: String,
+    domain: String,
+) -> Result<Vec<PostView>, PageError> {
+    Ok(data
+        .db
+        .run(move |c| {
+            let page = Page { max_id, limit: PAGE_SIZE, ..Page::default() };
+            timelines::tagged(c, &tag, None, &page)?
+                .iter()
+                .filter(|s| s.reblog_of_id.is_none())
+                .map(|s| views::post(c, s, &base, &domain))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?)
 }

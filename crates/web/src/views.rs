@@ -48,6 +48,8 @@ pub struct PostView {
     pub published: String,
     /// RFC 3339.
     pub published_iso: String,
+    /// RFC 2822 (feeds).
+    pub published_rfc2822: String,
     /// Images.
     pub media: Vec<MediaView>,
     /// Poll options with their counts.
@@ -119,7 +121,50 @@ pub fn post(
         spoiler: status.spoiler_text.clone(),
         published: published.format("%-d %B %Y, %H:%M UTC").to_string(),
         published_iso: published.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        published_rfc2822: published.to_rfc2822(),
         media,
         poll,
+    })
+}
+
+/// A group in a list.
+#[derive(Debug, Clone)]
+pub struct GroupCard {
+    /// Its page.
+    pub url: String,
+    /// Display name.
+    pub name: String,
+    /// `@group@domain`.
+    pub handle: String,
+    /// How one joins, in words.
+    pub joining: &'static str,
+    /// Plain text of its description's first 200 characters.
+    pub summary_text: String,
+}
+
+/// How one joins a group, in words.
+pub fn joining(membership: guildhall_core::model::Membership) -> &'static str {
+    use guildhall_core::model::Membership as M;
+    match membership {
+        M::Open => "Anyone can join",
+        M::Approval => "Joining needs a moderator's approval",
+        M::Invite => "By invitation",
+    }
+}
+
+/// A group for a list.
+pub fn group_card(
+    actor: &Actor,
+    group: &guildhall_storage::groups::Group,
+    base: &str,
+    local_domain: &str,
+) -> StorageResult<GroupCard> {
+    let shown = author(actor, base, local_domain);
+    Ok(GroupCard {
+        url: shown.url,
+        name: shown.name,
+        handle: shown.handle,
+        joining: joining(group.membership()?),
+        summary_text: strip_html(&actor.summary).chars().take(200).collect(),
     })
 }
