@@ -97,7 +97,11 @@ impl ResponseError for PageError {
 const HTML: &str = "text/html; charset=utf-8";
 
 fn html(page: &impl Template) -> Result<HttpResponse, PageError> {
-    Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, HTML)).body(page.render()?))
+    // Profile and post URLs answer HTML or ActivityPub JSON by `Accept`: caches must keep both.
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, HTML))
+        .insert_header(("Vary", "Accept"))
+        .body(page.render()?))
 }
 
 /// The base URL and domain of this instance.
