@@ -250,6 +250,17 @@ pub fn replies(conn: &mut DbConnection, id: i64) -> StorageResult<Vec<Status>> {
         .load(conn)?)
 }
 
+/// The first `limit` live replies to `id`, oldest first (pages for strangers read no more).
+pub fn first_replies(conn: &mut DbConnection, id: i64, limit: i64) -> StorageResult<Vec<Status>> {
+    Ok(statuses::table
+        .filter(statuses::in_reply_to_id.eq(id))
+        .filter(statuses::deleted_at.is_null())
+        .order(statuses::id.asc())
+        .limit(limit)
+        .select(Status::as_select())
+        .load(conn)?)
+}
+
 /// Links statuses that arrived before their parent to it, once the parent is stored.
 /// Returns how many were linked.
 pub fn adopt_orphans(conn: &mut DbConnection, parent: &Status) -> StorageResult<usize> {

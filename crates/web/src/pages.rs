@@ -207,7 +207,7 @@ fn thread(
     let mut replies = Vec::new();
     let mut stack = vec![status.id];
     while let Some(id) = stack.pop().filter(|_| replies.len() < MAX_REPLIES) {
-        for r in statuses::replies(c, id)? {
+        for r in statuses::first_replies(c, id, MAX_REPLIES as i64)? {
             if timelines::may_see(c, &r, None)? {
                 stack.push(r.id);
                 replies.push(r);
