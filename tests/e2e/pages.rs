@@ -228,3 +228,66 @@ async fn the_home_page_the_group_directory_group_pages_and_feeds() {
     assert_eq!(http().get(t.url("/@nobody.rss")).send().await.unwrap().status(), 404);
     t.instance.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reply_chain_that_loops_through_hidden_posts_still_answers() {
+    let t = crate::support::TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    let ada = token(&t, "ada", "read write").await;
+    let post = |body: Value| call(M::POST, &t, "/api/v1/statuses", Some(&ada), Some(body));
+    let (_, p) = post(json!({"status": "first", "visibility": "private"})).await;
+    let (_, q) = post(json!({"status": "second", "visibility": "private", "in_reply_to_id": p["id"]})).await;
+    // Another server could link them both ways; here the database is told so directly.
+    let (p_id, q_id) = (
+        p["id"].as_str().unwrap().parse::<i64>().unwrap(),
+        q["id"].as_str().unwrap().parse::<i64>().unwrap(),
+    );
+    t.instance
+        .db()
+        .run(move |c| {
+            let mut first = guildhall_storage::statuses::get(c, p_id)?;
+            first.in_reply_to_id = Some(q_id);
+            guildhall_storage::statuses::update(c, &first)
+        })
+        .await
+        .unwrap();
+    let (_, c) = post(json!({"status": "public answer", "in_reply_to_id": q["id"]})).await;
+    let answered =
+        tokio::time::timeout(std::time::Duration::from_secs(20), page(c["url"].as_str().unwrap())).await;
+    let (s, html) = answered.expect("the page answers despite the loop");
+    assert_eq!(s, 200);
+    assert!(html.contains("public answer") && !html.contains("second"), "{html}");
+    let context = format!("/api/v1/statuses/{}/context", c["id"].as_str().unwrap());
+    let answered =
+        tokio::time::timeout(std::time::Duration::from_secs(20), call(M::GET, &t, &context, None, None))
+            .await;
+    assert_eq!(answered.expect("the API answers despite the loop").0, 200);
+    t.instance.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn private_posts_are_not_told_apart_from_missing_ones() {
+    let t = crate::support::TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    let ada = token(&t, "ada", "read write").await;
+    let (_, private) = call(
+        M::POST,
+        &t,
+        "/api/v1/statuses",
+        Some(&ada),
+        Some(json!({"status": "psst", "visibility": "private"})),
+    )
+    .await;
+    let no_redirects =
+        reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let missing = t.url("/users/ada/statuses/12345");
+    for url in [private["uri"].as_str().unwrap(), missing.as_str()] {
+        let res = no_redirects.get(url).header("accept", "text/html").send().await.unwrap();
+        assert_eq!(res.status(), 404, "{url}");
+    }
+    for url in [private["url"].as_str().unwrap().to_owned(), t.url("/@ada/12345")] {
+        let res = http().get(&url).header("accept", "application/activity+json").send().await.unwrap();
+        assert_eq!(res.status(), 404, "an unsigned fetch: {url}");
+    }
+    t.instance.stop().await.unwrap();
+}

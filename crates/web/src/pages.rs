@@ -53,8 +53,10 @@ impl From<StorageError> for PageError {
 
 impl From<guildhall_federation::FedError> for PageError {
     fn from(e: guildhall_federation::FedError) -> PageError {
+        use guildhall_federation::FedError as F;
         match e {
-            guildhall_federation::FedError::NotFound => PageError::NotFound,
+            // An unsigned or unauthorised fetch of a private post looks like a missing one.
+            F::NotFound | F::Unauthorized(_) | F::Forbidden(_) => PageError::NotFound,
             other => PageError::Internal(other.to_string()),
         }
     }
@@ -196,7 +198,12 @@ fn thread(
 ) -> guildhall_storage::StorageResult<(Vec<Status>, Vec<Status>)> {
     let mut ancestors = Vec::new();
     let mut parent = status.in_reply_to_id;
-    while let Some(id) = parent.filter(|_| ancestors.len() < MAX_ANCESTORS) {
+    // Steps are counted, hidden ones too, and each post is visited once: another server can
+    // make a reply chain loop through posts a viewer may not see.
+    let mut visited = std::collections::HashSet::from([status.id]);
+    while let Some(id) = parent.filter(|id| {
+        ancestors.len() < MAX_ANCESTORS && visited.len() <= 4 * MAX_ANCESTORS && visited.insert(*id)
+    }) {
         let p = statuses::get(c, id)?;
         parent = p.in_reply_to_id;
         if timelines::may_see(c, &p, None)? {

@@ -273,7 +273,12 @@ fn thread(
 ) -> StorageResult<(Vec<Value>, Vec<Value>)> {
     let mut ancestors = Vec::new();
     let mut parent = s.in_reply_to_id;
-    while let Some(id) = parent.filter(|_| ancestors.len() < 40) {
+    // Steps are counted, hidden ones too, and each post is visited once: another server can
+    // make a reply chain loop through posts a viewer may not see.
+    let mut visited = std::collections::HashSet::from([s.id]);
+    while let Some(id) =
+        parent.filter(|id| ancestors.len() < 40 && visited.len() <= 4 * 40 && visited.insert(*id))
+    {
         let p = statuses::get(c, id)?;
         parent = p.in_reply_to_id;
         if timelines::may_see(c, &p, viewer)? {

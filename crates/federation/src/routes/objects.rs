@@ -34,6 +34,12 @@ pub async fn status(
         return Err(FedError::NotFound);
     }
     if !wants_activity_json(&request) {
+        // Browsers see public and unlisted posts only: a redirect would tell that another exists.
+        if !matches!(status.visibility()?, Visibility::Public | Visibility::Unlisted)
+            || status.deleted_at.is_some()
+        {
+            return Err(FedError::NotFound);
+        }
         let page = format!("{}/@{}/{}", data.urls.base(), author.username, status.id);
         return Ok(HttpResponse::Found().insert_header((LOCATION, page)).finish());
     }
