@@ -7,8 +7,13 @@ use crate::support::{Backend, TestInstance, http};
 
 /// Registers an app and signs `user` in with the password grant; returns the token.
 pub(crate) async fn token(t: &TestInstance, user: &str, scopes: &str) -> String {
+    token_at(&t.url(""), user, scopes).await
+}
+
+/// [`token`] for the instance at `base` (`http://localhost:PORT`).
+pub(crate) async fn token_at(base: &str, user: &str, scopes: &str) -> String {
     let app: Value = http()
-        .post(t.url("/api/v1/apps"))
+        .post(format!("{base}/api/v1/apps"))
         .json(&json!({"client_name": "tests", "redirect_uris": ["urn:ietf:wg:oauth:2.0:oob"], "scopes": scopes}))
         .send()
         .await
@@ -25,7 +30,7 @@ pub(crate) async fn token(t: &TestInstance, user: &str, scopes: &str) -> String 
         ("scope", scopes),
     ];
     let res: Value =
-        http().post(t.url("/oauth/token")).form(&form).send().await.unwrap().json().await.unwrap();
+        http().post(format!("{base}/oauth/token")).form(&form).send().await.unwrap().json().await.unwrap();
     res["access_token"].as_str().unwrap_or_else(|| panic!("{res}")).to_owned()
 }
 

@@ -28,27 +28,7 @@ async fn signed_in(instance: &Instance, user: &str) -> String {
         role: guildhall_core::model::Role::User,
     };
     guildhall_federation::local_actors::create_user(instance.db(), &urls, new).await.unwrap();
-    let base = format!("http://localhost:{}", instance.port());
-    let app: Value = http()
-        .post(format!("{base}/api/v1/apps"))
-        .json(&json!({"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let form = [
-        ("grant_type", "password"),
-        ("client_id", app["client_id"].as_str().unwrap()),
-        ("client_secret", app["client_secret"].as_str().unwrap()),
-        ("username", user),
-        ("password", "correct horse"),
-        ("scope", "read write"),
-    ];
-    let res: Value =
-        http().post(format!("{base}/oauth/token")).form(&form).send().await.unwrap().json().await.unwrap();
-    res["access_token"].as_str().unwrap().to_owned()
+    crate::client_api::token_at(&format!("http://localhost:{}", instance.port()), user, "read write").await
 }
 
 async fn send(instance: &Instance, method: M, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {

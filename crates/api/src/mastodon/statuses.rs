@@ -171,14 +171,16 @@ async fn edit(
         return Err(ApiError::Unprocessable("Validation failed: Text character limit exceeded".into()));
     }
     let poll = compose::poll(&params)?;
+    // Only an edit that brings a poll needs to know whether the status keeps media.
     let sid = s.id;
-    let has_media = match &media_ids {
-        Some(ids) => !ids.is_empty(),
-        None => {
+    let has_media = match (&poll, &media_ids) {
+        (None, _) => false,
+        (Some(_), Some(ids)) => !ids.is_empty(),
+        (Some(_), None) => {
             !state.db.run(move |c| guildhall_storage::status_parts::attachments(c, sid)).await?.is_empty()
         }
     };
-    if poll.is_some() && has_media {
+    if has_media {
         return Err(ApiError::Unprocessable("Validation failed: poll: Cannot attach files to a poll".into()));
     }
     let change = actions::StatusEdit {
