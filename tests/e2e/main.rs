@@ -29,3 +29,4 @@ mod scheduled;
 mod scope_matrix;
 mod signup;
 mod streaming;
+mod web_members;

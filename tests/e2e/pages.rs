@@ -17,7 +17,7 @@ async fn page(url: &str) -> (u16, String) {
         let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
         assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{url}: {csp}");
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-        assert_eq!(res.headers()["vary"], "Accept", "{url}");
+        assert_eq!(res.headers()["vary"], "Accept, Cookie", "{url}");
     }
     (status, res.text().await.unwrap())
 }

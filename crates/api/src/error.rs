@@ -147,6 +147,12 @@ impl From<guildhall_federation::FedError> for ApiError {
     }
 }
 
+impl From<guildhall_core::limits::Limited> for ApiError {
+    fn from(e: guildhall_core::limits::Limited) -> Self {
+        ApiError::TooManyRequests(e.0.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

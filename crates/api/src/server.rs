@@ -87,11 +87,14 @@ pub fn serve(
     listener: TcpListener,
     options: HttpOptions,
 ) -> std::io::Result<Server> {
+    // The pages count sign-in failures with the API: one guesser, one count.
+    let limits = web::Data::from(state.limits.clone());
     let data = web::Data::new(state);
     let pages = options.pages;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(limits.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES))
             .app_data(web::FormConfig::default().limit(MAX_BODY_BYTES))
@@ -190,37 +193,15 @@ pub fn client_ip(request: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
     forwarded_client(request.peer_addr()?.ip(), request.headers(), trusted)
 }
 
-/// [`client_ip`] over the parts of a request.
+/// [`client_ip`] over the parts of a request ([`guildhall_core::net::forwarded_client`]).
 pub fn forwarded_client(
     peer: std::net::IpAddr,
     headers: &actix_web::http::header::HeaderMap,
     trusted: &[guildhall_core::net::Cidr],
 ) -> Option<std::net::IpAddr> {
-    use guildhall_core::net::canonical;
-    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
-    let mut client = canonical(peer);
-    if !is_trusted(client) {
-        return Some(client);
-    }
     let header =
         |name: &str| headers.get_all(name).filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-    let forwarded = header("X-Forwarded-For");
-    let hops: Vec<&str> =
-        if forwarded.trim().is_empty() { vec![] } else { forwarded.split(',').map(str::trim).collect() };
-    if hops.is_empty() {
-        let real = header("X-Real-IP");
-        return Some(real.trim().parse().map(canonical).unwrap_or(client));
-    }
-    for hop in hops.iter().rev() {
-        // A hop that is not an address means the chain can no longer be trusted: stop at the
-        // last one we could read.
-        let Ok(ip) = hop.parse::<std::net::IpAddr>() else { break };
-        client = canonical(ip);
-        if !is_trusted(client) {
-            break;
-        }
-    }
-    Some(client)
+    Some(guildhall_core::net::forwarded_client(peer, header, trusted))
 }
 
 /// The key rate limits count a request under: [`client_ip`], per /64 for IPv6.

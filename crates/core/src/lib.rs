@@ -14,6 +14,7 @@ pub mod domain;
 pub mod email;
 pub mod id;
 pub mod keys;
+pub mod limits;
 pub mod model;
 pub mod net;
 pub mod password;

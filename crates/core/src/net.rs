@@ -82,6 +82,35 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
+/// The client's address behind `trusted` proxies: the peer, or, when the peer is trusted, the
+/// rightmost hop of `X-Forwarded-For` that is not itself a trusted proxy (each proxy appends
+/// the address it saw, so only the hops left of the last trusted one can be forged), or
+/// `X-Real-IP` when there is no `X-Forwarded-For`. `header(name)` gives a header's values
+/// joined by commas. IPv4-mapped addresses come back as IPv4.
+pub fn forwarded_client(peer: IpAddr, header: impl Fn(&str) -> String, trusted: &[Cidr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let mut client = canonical(peer);
+    if !is_trusted(client) {
+        return client;
+    }
+    let forwarded = header("X-Forwarded-For");
+    let hops: Vec<&str> =
+        if forwarded.trim().is_empty() { vec![] } else { forwarded.split(',').map(str::trim).collect() };
+    if hops.is_empty() {
+        return header("X-Real-IP").trim().parse().map(canonical).unwrap_or(client);
+    }
+    for hop in hops.iter().rev() {
+        // A hop that is not an address means the chain can no longer be trusted: stop at the
+        // last one we could read.
+        let Ok(ip) = hop.parse::<IpAddr>() else { break };
+        client = canonical(ip);
+        if !is_trusted(client) {
+            break;
+        }
+    }
+    client
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

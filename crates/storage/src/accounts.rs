@@ -43,6 +43,18 @@ impl User {
     pub fn role(&self) -> StorageResult<Role> {
         parse_text(&self.role, Role::parse)
     }
+
+    /// Why this user may not sign in or act right now (Mastodon's wording), or `None` when
+    /// they may: a sign-up waiting for approval, or a login disabled by an admin.
+    pub fn refusal(&self) -> Option<&'static str> {
+        if self.disabled {
+            Some("Your login is currently disabled")
+        } else if !self.approved {
+            Some("Your login is currently pending approval")
+        } else {
+            None
+        }
+    }
 }
 
 /// A local user with their actor.
@@ -241,8 +253,9 @@ pub fn set_password(conn: &mut DbConnection, username: &str, password_hash: &str
         diesel::update(users::table.find(account.user.id))
             .set((users::password_hash.eq(password_hash), users::updated_at.eq(now())))
             .execute(conn)?;
-        // Whoever knew the old password keeps no app signed in.
+        // Whoever knew the old password keeps no app or browser signed in.
         crate::oauth::revoke_all_of_user(conn, account.user.id)?;
+        crate::web_sessions::revoke_all(conn, account.user.id, None)?;
         Ok(())
     })
 }

@@ -48,6 +48,7 @@ pub mod scheduled;
 pub mod status_parts;
 pub mod statuses;
 pub mod timelines;
+pub mod web_sessions;
 
 pub mod testing;
 

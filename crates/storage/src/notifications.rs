@@ -32,6 +32,14 @@ pub enum NotificationKind {
 }
 
 impl NotificationKind {
+    /// The kind spelled `text` (as stored), if any.
+    pub fn parse(text: &str) -> Option<NotificationKind> {
+        use NotificationKind as K;
+        [K::Mention, K::Status, K::Reblog, K::Follow, K::FollowRequest, K::Favourite, K::Poll, K::Update]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+
     /// The API's spelling.
     pub fn as_str(self) -> &'static str {
         match self {

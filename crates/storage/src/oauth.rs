@@ -102,6 +102,58 @@ pub fn get_app(conn: &mut DbConnection, id: i64) -> StorageResult<App> {
     Ok(oauth_apps::table.find(id).select(App::as_select()).first(conn)?)
 }
 
+/// An app a user has let act for them: its live tokens and when one was last used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authorized {
+    /// The app.
+    pub app: App,
+    /// Scopes of its newest live token.
+    pub scopes: String,
+    /// When the user first authorized it (its oldest live token).
+    pub since: Timestamp,
+    /// Last use of any of its tokens.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// The apps holding live tokens of `user_id`, most recently authorized first.
+pub fn authorized_apps(conn: &mut DbConnection, user_id: i64) -> StorageResult<Vec<Authorized>> {
+    let tokens: Vec<Token> = oauth_tokens::table
+        .filter(oauth_tokens::user_id.eq(user_id))
+        .filter(oauth_tokens::revoked_at.is_null())
+        .order(oauth_tokens::id.desc())
+        .limit(1000)
+        .select(Token::as_select())
+        .load(conn)?;
+    let mut out: Vec<Authorized> = Vec::new();
+    for t in tokens {
+        match out.iter_mut().find(|a| a.app.id == t.app_id) {
+            Some(a) => {
+                a.since = a.since.min(t.created_at);
+                a.last_used_at = a.last_used_at.max(t.last_used_at);
+            }
+            None => out.push(Authorized {
+                app: get_app(conn, t.app_id)?,
+                scopes: t.scopes.clone(),
+                since: t.created_at,
+                last_used_at: t.last_used_at,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Revokes every token `app_id` holds for `user_id`; the count revoked.
+pub fn revoke_app_for_user(conn: &mut DbConnection, user_id: i64, app_id: i64) -> StorageResult<usize> {
+    Ok(diesel::update(
+        oauth_tokens::table
+            .filter(oauth_tokens::user_id.eq(user_id))
+            .filter(oauth_tokens::app_id.eq(app_id))
+            .filter(oauth_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_tokens::revoked_at.eq(Some(now())))
+    .execute(conn)?)
+}
+
 /// Stores a new token (its hash).
 pub fn create_token(
     conn: &mut DbConnection,

@@ -1,17 +1,30 @@
-//! Guildhall's pages for browsers: the pages behind every `url` the API and our ActivityPub
-//! objects hand out (a profile `/@name`, a post `/@name/ID` with its thread, a hashtag
-//! `/tags/NAME`), the home page `/`, the group directory `/groups`, a group's page, and RSS
-//! feeds of accounts, groups and tags (`/@name.rss`, `/tags/NAME.rss`).
+//! Guildhall's pages for browsers.
+//!
+//! **Public:** the pages behind every `url` the API and our ActivityPub objects hand out (a
+//! profile `/@name`, a post `/@name/ID` with its thread, a hashtag `/tags/NAME`), the home page
+//! `/`, the group directory `/groups`, a group's page, and RSS feeds of accounts, groups and
+//! tags. **Members** (signed in with a cookie session, `session`): the home feed with a
+//! compose form, replies, likes, boosts, deletion, following and joining, notifications,
+//! settings. **Group moderators:** join requests, members, removals and bans, the log.
+//! **Admins:** sign-ups, accounts, domain blocks.
 //!
 //! Pages are askama templates, which escape by default; the only markup passed through is a
 //! status's or profile's HTML, which was sanitized where it entered (ours when rendered,
 //! other servers' when stored). No page has script; every page is served with the strict
-//! Content-Security-Policy the server adds to all HTML. A page shows what a stranger may see
-//! ([`guildhall_storage::timelines::may_see`] with no viewer): members-only posts never. The
-//! same URLs answer ActivityPub JSON to a client that asks for it.
+//! Content-Security-Policy the server adds to all HTML. What a page shows is decided by
+//! [`guildhall_storage::timelines::may_see`] for its viewer (a stranger: `None`), so
+//! members-only posts never reach a public page. Every change goes through
+//! `guildhall_federation::actions`, as the API's do. The same URLs answer ActivityPub JSON to a
+//! client that asks for it.
 #![deny(missing_docs)]
 
+mod error;
+mod forms;
+mod member;
+mod moderation;
 mod pages;
+mod session;
+mod settings;
 mod views;
 
 use actix_web::web;
@@ -25,9 +38,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(STYLESHEET_PATH, web::get().to(pages::stylesheet))
         .route("/", web::get().to(pages::home))
         .route("/groups", web::get().to(pages::directory))
+        .route("/auth/sign_in", web::get().to(session::sign_in_form))
+        .route("/auth/sign_in", web::post().to(session::sign_in))
+        .route("/auth/sign_out", web::post().to(session::sign_out))
+        .route("/settings", web::get().to(settings::page))
+        .route("/settings/profile", web::post().to(settings::profile))
+        .route("/settings/password", web::post().to(settings::password))
+        .route("/settings/sessions", web::get().to(settings::sessions))
+        .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
+        .route("/settings/apps/{id}/revoke", web::post().to(settings::revoke_app))
+        .route("/home", web::get().to(member::home_feed))
+        .route("/notifications", web::get().to(member::notifications_page))
+        .route("/statuses", web::post().to(member::compose))
+        .route("/statuses/{id}", web::get().to(pages::any_status))
+        .route("/statuses/{id}/{action}", web::post().to(member::status_action))
         .route("/@{name}.rss", web::get().to(pages::account_feed))
         .route("/tags/{tag}.rss", web::get().to(pages::tag_feed))
         .route("/@{name}", web::get().to(pages::profile))
+        .route("/@{name}/moderation", web::get().to(moderation::page))
+        .route("/@{name}/moderation/requests/{account}/{answer}", web::post().to(moderation::answer))
+        .route("/@{name}/moderation/members/{account}/{action}", web::post().to(moderation::member))
+        .route("/@{name}/moderation/invitations", web::post().to(moderation::invite))
+        .route("/@{name}/moderation/statuses/{id}/remove", web::post().to(moderation::remove_status))
+        .route("/@{name}/moderation/settings", web::post().to(moderation::settings))
+        .route("/@{name}/{action}", web::post().to(member::follow))
         .route("/@{name}/{id}", web::get().to(pages::thread_page))
         .route("/tags/{tag}", web::get().to(pages::tag));
 }

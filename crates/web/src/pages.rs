@@ -1,21 +1,22 @@
 //! The page handlers: read what a stranger may see, render a template, or hand an
 //! ActivityPub client the JSON it asked for.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use guildhall_core::text::strip_html;
 use guildhall_federation::FedData;
 use guildhall_federation::routes::wants_activity_json;
 use guildhall_storage::statuses::Status;
 use guildhall_storage::timelines::{self, Page};
-use guildhall_storage::{StorageError, actors, statuses};
+use guildhall_storage::{actors, statuses};
 
-use guildhall_core::model::ActorKind;
+use guildhall_core::model::{ActorKind, FollowState};
 use guildhall_storage::actors::Actor;
 use guildhall_storage::{follows, groups};
 
+use crate::error::PageError;
+use crate::session::{MaybeViewer, Nav};
 use crate::views::{self, AuthorView, GroupCard, PostView};
 
 /// Posts on a profile or tag page.
@@ -24,90 +25,21 @@ const PAGE_SIZE: i64 = 20;
 const MAX_ANCESTORS: usize = 40;
 const MAX_REPLIES: usize = 200;
 
-/// What can go wrong on a page: not there (or not for a stranger's eyes), or our fault.
-#[derive(Debug)]
-pub enum PageError {
-    /// 404.
-    NotFound,
-    /// 500, logged; the page says nothing of the cause.
-    Internal(String),
-}
+/// The content type of every page.
+pub const HTML: &str = "text/html; charset=utf-8";
 
-impl std::fmt::Display for PageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PageError::NotFound => f.write_str("not found"),
-            PageError::Internal(_) => f.write_str("internal error"),
-        }
-    }
-}
-
-impl From<StorageError> for PageError {
-    fn from(e: StorageError) -> PageError {
-        match e {
-            StorageError::NotFound => PageError::NotFound,
-            other => PageError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<guildhall_federation::FedError> for PageError {
-    fn from(e: guildhall_federation::FedError) -> PageError {
-        use guildhall_federation::FedError as F;
-        match e {
-            // An unsigned or unauthorised fetch of a private post looks like a missing one.
-            F::NotFound | F::Unauthorized(_) | F::Forbidden(_) => PageError::NotFound,
-            other => PageError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<askama::Error> for PageError {
-    fn from(e: askama::Error) -> PageError {
-        PageError::Internal(e.to_string())
-    }
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    site: &'a str,
-    title: &'a str,
-}
-
-impl ResponseError for PageError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            PageError::NotFound => StatusCode::NOT_FOUND,
-            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let PageError::Internal(cause) = self {
-            tracing::error!(error = %cause, "page failed");
-        }
-        let title = match self {
-            PageError::NotFound => "This page does not exist, or is not public",
-            PageError::Internal(_) => "Something went wrong on our side",
-        };
-        let body = ErrorPage { site: "Guildhall", title }.render().unwrap_or_else(|_| title.to_owned());
-        HttpResponse::build(self.status_code()).insert_header((CONTENT_TYPE, HTML)).body(body)
-    }
-}
-
-const HTML: &str = "text/html; charset=utf-8";
-
-fn html(page: &impl Template) -> Result<HttpResponse, PageError> {
-    // Profile and post URLs answer HTML or ActivityPub JSON by `Accept`: caches must keep both.
+/// A page's response. Profile and post URLs answer HTML or ActivityPub JSON by `Accept`, and
+/// pages differ by who is signed in: caches must keep them apart, and never share one.
+pub fn html(page: &impl Template) -> Result<HttpResponse, PageError> {
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, HTML))
-        .insert_header(("Vary", "Accept"))
+        .insert_header(("Vary", "Accept, Cookie"))
+        .insert_header(("Cache-Control", "private, no-cache"))
         .body(page.render()?))
 }
 
 /// The base URL and domain of this instance.
-fn site(data: &FedData) -> (String, String) {
+pub fn site(data: &FedData) -> (String, String) {
     (data.urls.base().to_owned(), data.config.domain.to_string())
 }
 
@@ -138,14 +70,27 @@ struct ProfileView {
 #[template(path = "profile.html")]
 struct ProfilePage {
     site: String,
+    nav: Nav,
     profile: ProfileView,
     posts: Vec<PostView>,
+    follow: Option<FollowButton>,
+}
+
+/// Follow or unfollow (join or leave, for a group), for a signed-in viewer.
+#[derive(Debug)]
+struct FollowButton {
+    csrf: String,
+    /// Following, or a request waiting.
+    following: bool,
+    /// The local username the form posts to (`/@name/follow`).
+    handle: String,
 }
 
 /// `GET /@{name}`: a local account's page (its public posts), or its actor document.
 pub async fn profile(
     request: HttpRequest,
     name: web::Path<String>,
+    viewer: MaybeViewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let name = name.into_inner();
@@ -154,7 +99,7 @@ pub async fn profile(
         return Ok(guildhall_federation::routes::actor_response(&request, actor).await?);
     }
     if actor.is(ActorKind::Group) {
-        return group_page(actor, &data).await;
+        return group_page(actor, &viewer, &data).await;
     }
     let (base, domain) = site(&data);
     let (base2, domain2, id) = (base.clone(), domain.clone(), actor.id);
@@ -178,23 +123,38 @@ pub async fn profile(
         summary: actor.summary.clone(),
         fields: actor.fields().into_iter().map(|f| (f.name, f.value)).collect(),
     };
-    html(&ProfilePage { site: domain, profile, posts })
+    let follow = match &viewer.0 {
+        Some(v) if v.actor().id != actor.id => {
+            let (me, them) = (v.actor().id, actor.id);
+            let state = data.db.run(move |c| follows::find(c, me, them)).await?;
+            Some(FollowButton {
+                csrf: v.csrf.clone(),
+                following: state.is_some(),
+                handle: actor.username.clone(),
+            })
+        }
+        _ => None,
+    };
+    html(&ProfilePage { site: domain, nav: viewer.nav(), profile, posts, follow })
 }
 
 #[derive(Template)]
 #[template(path = "thread.html")]
 struct ThreadPage {
     site: String,
+    nav: Nav,
     post: PostView,
     ancestors: Vec<PostView>,
     replies: Vec<PostView>,
+    reply: Option<views::ComposeView>,
 }
 
-/// The thread around `status` that a stranger may see: ancestors (oldest first) and replies
+/// The thread around `status` that `viewer` (or a stranger) may see: ancestors (oldest first) and replies
 /// (depth first, in id order).
 fn thread(
     c: &mut guildhall_storage::DbConnection,
     status: &Status,
+    viewer: Option<i64>,
 ) -> guildhall_storage::StorageResult<(Vec<Status>, Vec<Status>)> {
     let mut ancestors = Vec::new();
     let mut parent = status.in_reply_to_id;
@@ -206,7 +166,7 @@ fn thread(
     }) {
         let p = statuses::get(c, id)?;
         parent = p.in_reply_to_id;
-        if timelines::may_see(c, &p, None)? {
+        if timelines::may_see(c, &p, viewer)? {
             ancestors.push(p);
         }
     }
@@ -215,7 +175,7 @@ fn thread(
     let mut stack = vec![status.id];
     while let Some(id) = stack.pop().filter(|_| replies.len() < MAX_REPLIES) {
         for r in statuses::first_replies(c, id, MAX_REPLIES as i64)? {
-            if timelines::may_see(c, &r, None)? {
+            if timelines::may_see(c, &r, viewer)? {
                 stack.push(r.id);
                 replies.push(r);
             }
@@ -229,6 +189,7 @@ fn thread(
 pub async fn thread_page(
     request: HttpRequest,
     path: web::Path<(String, String)>,
+    viewer: MaybeViewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let (name, id) = path.into_inner();
@@ -242,22 +203,82 @@ pub async fn thread_page(
     if wants_activity_json(&request) {
         return Ok(guildhall_federation::routes::status_document(&request, status, &data).await?);
     }
-    let (base, domain) = site(&data);
+    render_thread(status, viewer, &data).await
+}
+
+/// `GET /statuses/{id}`: any post the viewer may see, with its thread (a remote post too, so a
+/// member can reply to it here). A local post goes to its own page; a remote one, for a
+/// stranger, to its server's.
+pub async fn any_status(
+    id: web::Path<String>,
+    viewer: MaybeViewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let id: i64 = id.parse().map_err(|_| PageError::NotFound)?;
+    let status = data.db.run(move |c| statuses::get(c, id)).await?;
+    let shown = status.reblog_of_id.unwrap_or(status.id);
+    let (status, author) = data
+        .db
+        .run(move |c| {
+            let s = statuses::get(c, shown)?;
+            let a = actors::get(c, s.actor_id)?;
+            Ok::<_, guildhall_storage::StorageError>((s, a))
+        })
+        .await?;
+    if author.is_local() {
+        return Ok(crate::forms::see_other(&format!("/@{}/{}", author.username, status.id)));
+    }
+    if viewer.0.is_none() {
+        let out =
+            status.url.as_deref().filter(|u| guildhall_core::text::is_web_link(u)).unwrap_or(&status.ap_id);
+        return Ok(HttpResponse::Found().insert_header(("Location", out.to_owned())).finish());
+    }
+    render_thread(status, viewer, &data).await
+}
+
+/// The thread page of `status` as `viewer` may see it.
+async fn render_thread(
+    status: Status,
+    viewer: MaybeViewer,
+    data: &FedData,
+) -> Result<HttpResponse, PageError> {
+    let (base, domain) = site(data);
+    let (me, csrf) = (viewer.id(), viewer.0.as_ref().map(|v| v.csrf.clone()));
+    let nav = viewer.nav();
     let page = data
         .db
         .run(move |c| {
-            if status.deleted_at.is_some() || !timelines::may_see(c, &status, None)? {
+            if status.deleted_at.is_some() || !timelines::may_see(c, &status, me)? {
                 return Ok(None);
             }
-            let (ancestors, replies) = thread(c, &status)?;
+            let (ancestors, replies) = thread(c, &status, me)?;
             let view = |c: &mut guildhall_storage::DbConnection, list: &[Status]| {
-                list.iter().map(|s| views::post(c, s, &base, &domain)).collect::<Result<Vec<_>, _>>()
+                let mut posts =
+                    list.iter().map(|s| views::post(c, s, &base, &domain)).collect::<Result<Vec<_>, _>>()?;
+                if let (Some(me), Some(csrf)) = (me, csrf.as_deref()) {
+                    views::add_actions(c, &mut posts, list, me, csrf)?;
+                }
+                Ok::<_, guildhall_storage::StorageError>(posts)
             };
+            let post = view(c, std::slice::from_ref(&status))?.remove(0);
+            let mention = match Some(status.actor_id) == me {
+                true => String::new(),
+                false => format!("{} ", post.author.handle),
+            };
+            let reply = csrf.clone().map(|csrf| views::ComposeView {
+                csrf,
+                in_reply_to: Some(status.id),
+                text: mention,
+                visibility: status.visibility.clone(),
+                choices: views::VISIBILITY_CHOICES,
+            });
             Ok(Some(ThreadPage {
-                post: views::post(c, &status, &base, &domain)?,
                 ancestors: view(c, &ancestors)?,
                 replies: view(c, &replies)?,
+                post,
                 site: domain.clone(),
+                nav,
+                reply,
             }))
         })
         .await?
@@ -269,6 +290,7 @@ pub async fn thread_page(
 #[template(path = "tag.html")]
 struct TagPage {
     site: String,
+    nav: Nav,
     tag: String,
     posts: Vec<PostView>,
     older: Option<String>,
@@ -278,6 +300,7 @@ struct TagPage {
 pub async fn tag(
     tag: web::Path<String>,
     query: web::Query<std::collections::HashMap<String, String>>,
+    viewer: MaybeViewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let tag = tag.into_inner().to_lowercase();
@@ -290,13 +313,19 @@ pub async fn tag(
     let older = (posts.len() as i64 == PAGE_SIZE)
         .then(|| posts.last().map(|p| format!("{base}/tags/{tag}?max_id={}", p.id)))
         .flatten();
-    html(&TagPage { site: domain, tag, posts, older })
+    html(&TagPage { site: domain, nav: viewer.nav(), tag, posts, older })
 }
 
 #[derive(Template)]
 #[template(path = "group.html")]
 struct GroupPage {
     site: String,
+    nav: Nav,
+    me: Option<MemberState>,
+    /// The group's local username (forms post to `/@username/...`).
+    username: String,
+    /// Joining is open (no moderator's approval).
+    joining_open: bool,
     group: ProfileView,
     joining: &'static str,
     members: Option<i64>,
@@ -307,9 +336,19 @@ struct GroupPage {
     feed: String,
 }
 
+/// The signed-in viewer's standing in a group.
+#[derive(Debug)]
+struct MemberState {
+    csrf: String,
+    member: bool,
+    /// Asked to join; a moderator has not answered yet.
+    pending: bool,
+    moderator: bool,
+}
+
 /// A local group's page: what it is, how to join, its rules and moderators, its member count
 /// (unless it keeps its membership to itself) and its recent public threads.
-async fn group_page(actor: Actor, data: &FedData) -> Result<HttpResponse, PageError> {
+async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Result<HttpResponse, PageError> {
     let (base, domain) = site(data);
     let (base2, domain2, row) = (base.clone(), domain.clone(), actor.clone());
     let page = data
@@ -349,8 +388,33 @@ async fn group_page(actor: Actor, data: &FedData) -> Result<HttpResponse, PageEr
         fields: Vec::new(),
     };
     let feed = format!("{base}/@{}.rss", actor.username);
+    let membership_state = match &viewer.0 {
+        Some(v) => {
+            let (me, group_id) = (v.actor().id, actor.id);
+            let (follow, moderates) = data
+                .db
+                .run(move |c| {
+                    Ok::<_, guildhall_storage::StorageError>((
+                        follows::find(c, me, group_id)?,
+                        groups::is_moderator(c, group_id, me)?,
+                    ))
+                })
+                .await?;
+            Some(MemberState {
+                csrf: v.csrf.clone(),
+                member: follow.as_ref().is_some_and(|f| f.is(FollowState::Accepted)),
+                pending: follow.as_ref().is_some_and(|f| f.is(FollowState::Pending)),
+                moderator: moderates,
+            })
+        }
+        None => None,
+    };
     html(&GroupPage {
         site: domain,
+        nav: viewer.nav(),
+        me: membership_state,
+        username: actor.username.clone(),
+        joining_open: membership == guildhall_core::model::Membership::Open,
         group,
         joining: views::joining(membership),
         members,
@@ -366,6 +430,7 @@ async fn group_page(actor: Actor, data: &FedData) -> Result<HttpResponse, PageEr
 #[template(path = "groups.html")]
 struct DirectoryPage {
     site: String,
+    nav: Nav,
     q: String,
     groups: Vec<GroupCard>,
 }
@@ -376,6 +441,7 @@ const DIRECTORY_SIZE: i64 = 50;
 /// `GET /groups?q=`: the local groups, newest first, found by name.
 pub async fn directory(
     query: web::Query<std::collections::HashMap<String, String>>,
+    viewer: MaybeViewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let q: String = query.get("q").map(|q| q.trim().chars().take(100).collect()).unwrap_or_default();
@@ -390,13 +456,14 @@ pub async fn directory(
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    html(&DirectoryPage { site: domain, q, groups })
+    html(&DirectoryPage { site: domain, nav: viewer.nav(), q, groups })
 }
 
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
     site: String,
+    nav: Nav,
     registrations: &'static str,
     sign_up: bool,
     groups: Vec<GroupCard>,
@@ -406,7 +473,7 @@ struct HomePage {
 const HOME_GROUPS: i64 = 12;
 
 /// `GET /`: what this server is, whether one can sign up, and its groups.
-pub async fn home(data: FedData) -> Result<HttpResponse, PageError> {
+pub async fn home(viewer: MaybeViewer, data: FedData) -> Result<HttpResponse, PageError> {
     use guildhall_core::config::RegistrationMode as R;
     let (base, domain) = site(&data);
     let domain2 = domain.clone();
@@ -424,7 +491,7 @@ pub async fn home(data: FedData) -> Result<HttpResponse, PageError> {
         R::Approval => ("Anyone may ask to join; an admin approves each account.", true),
         R::Closed => ("Sign-ups are closed; an admin creates accounts.", false),
     };
-    html(&HomePage { site: domain, registrations, sign_up, groups })
+    html(&HomePage { site: domain, nav: viewer.nav(), registrations, sign_up, groups })
 }
 
 #[derive(Template)]

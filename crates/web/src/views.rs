@@ -54,6 +54,57 @@ pub struct PostView {
     pub media: Vec<MediaView>,
     /// Poll options with their counts.
     pub poll: Option<Vec<(String, i64)>>,
+    /// What the signed-in viewer can do to it (none for a stranger).
+    pub actions: Option<PostActions>,
+    /// Who boosted it into the feed it is shown in.
+    pub boosted_by: Option<AuthorView>,
+}
+
+/// The buttons a signed-in viewer gets under a post.
+#[derive(Debug, Clone)]
+pub struct PostActions {
+    /// The session's CSRF token, for the forms.
+    pub csrf: String,
+    /// The viewer liked it.
+    pub liked: bool,
+    /// The viewer boosted it.
+    pub boosted: bool,
+    /// It is the viewer's own: they may delete it.
+    pub own: bool,
+    /// It may be boosted (public or unlisted).
+    pub boostable: bool,
+    /// The local group it was posted in, when the viewer moderates it (`/@group`).
+    pub moderated_group: Option<String>,
+}
+
+/// Adds the viewer's buttons to posts (`statuses` in the same order as `posts`).
+pub fn add_actions(
+    c: &mut DbConnection,
+    posts: &mut [PostView],
+    statuses: &[Status],
+    viewer: i64,
+    csrf: &str,
+) -> StorageResult<()> {
+    use guildhall_core::model::Visibility;
+    use guildhall_storage::{favourites, groups, statuses as st};
+    for (post, status) in posts.iter_mut().zip(statuses) {
+        let moderated_group = match status.group_id {
+            Some(g) if groups::is_moderator(c, g, viewer)? => {
+                let group = actors::get(c, g)?;
+                group.is_local().then(|| format!("/@{}", group.username))
+            }
+            _ => None,
+        };
+        post.actions = Some(PostActions {
+            csrf: csrf.to_owned(),
+            liked: favourites::find(c, viewer, status.id)?.is_some(),
+            boosted: st::boosted_by(c, status.id, viewer)?,
+            own: status.actor_id == viewer,
+            boostable: status.is(Visibility::Public) || status.is(Visibility::Unlisted),
+            moderated_group,
+        });
+    }
+    Ok(())
 }
 
 /// Only http(s) links reach a page.
@@ -124,6 +175,8 @@ pub fn post(
         published_rfc2822: published.to_rfc2822(),
         media,
         poll,
+        actions: None,
+        boosted_by: None,
     })
 }
 
@@ -167,4 +220,27 @@ pub fn group_card(
         joining: joining(group.membership()?),
         summary_text: strip_html(&actor.summary).chars().take(200).collect(),
     })
+}
+
+/// The choices of who may see a post, as the compose form offers them.
+pub const VISIBILITY_CHOICES: &[(&str, &str)] = &[
+    ("public", "Everyone (public)"),
+    ("unlisted", "Everyone, but kept out of public timelines"),
+    ("private", "Followers and group members only"),
+    ("direct", "Only the people mentioned"),
+];
+
+/// A compose form (a new post, or a reply).
+#[derive(Debug, Clone)]
+pub struct ComposeView {
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// The post replied to.
+    pub in_reply_to: Option<i64>,
+    /// What the text starts with.
+    pub text: String,
+    /// The visibility selected to begin with.
+    pub visibility: String,
+    /// Every choice of visibility.
+    pub choices: &'static [(&'static str, &'static str)],
 }

@@ -79,7 +79,7 @@ pub(crate) fn media_ids(params: &Params) -> Result<Vec<i64>, ApiError> {
 }
 
 /// Processes and stores an image `uploader` sent, by `profile`: refuses files over the size
-/// limit and uploaders over theirs ([`super::auth::UPLOADS_PER_WINDOW`]), and decodes no more
+/// limit and uploaders over theirs ([`guildhall_core::limits::UPLOADS_PER_WINDOW`]), and decodes no more
 /// images at once than the server allows.
 async fn store_upload(
     state: &AppState,

@@ -27,7 +27,7 @@ pub mod streaming;
 mod tags;
 mod timelines;
 
-pub use auth::RateLimits;
+pub use guildhall_core::limits::RateLimits;
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};

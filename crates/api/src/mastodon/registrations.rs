@@ -105,14 +105,14 @@ pub(crate) enum Refusal {
 
 /// Checks everything, then creates the account: approved in open mode, pending in approval
 /// mode. Nothing is written when any check fails. One address may create
-/// [`super::auth::SIGN_UPS_PER_HOUR`] accounts an hour and have
-/// [`super::auth::SIGN_UP_FAILURES_PER_HOUR`] forms refused.
+/// [`guildhall_core::limits::SIGN_UPS_PER_HOUR`] accounts an hour and have
+/// [`guildhall_core::limits::SIGN_UP_FAILURES_PER_HOUR`] forms refused.
 pub(crate) async fn sign_up(state: &AppState, form: SignUp, address: &str) -> Result<LocalAccount, Refusal> {
     let mode = state.config.registrations;
     if mode == RegistrationMode::Closed {
         return Err(Refusal::Closed);
     }
-    state.limits.check_sign_up(address).map_err(Refusal::Failed)?;
+    state.limits.check_sign_up(address).map_err(|e| Refusal::Failed(e.into()))?;
     let errors = validate(state, &form).await.map_err(Refusal::Failed)?;
     if !errors.is_empty() {
         // Counted, so the form cannot be used to test addresses for membership without end.

@@ -1,0 +1,82 @@
+//! Forms sent by browsers: parsed into typed structs at the edge (a wrong or missing field is a
+//! 422 that names it), checked for a same-site origin and the session's CSRF token, and
+//! answered by a redirect to a page of ours.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{HeaderValue, LOCATION, ORIGIN};
+use actix_web::web::Bytes;
+use guildhall_federation::FedData;
+use serde::de::DeserializeOwned;
+
+use crate::error::PageError;
+
+/// Parses an `application/x-www-form-urlencoded` body into `T`; a wrong or missing field is a
+/// 422 that names it.
+pub fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, PageError> {
+    let fields = serde_urlencoded::Deserializer::new(form_urlencoded::parse(body));
+    serde_path_to_error::deserialize(fields).map_err(|e| {
+        let field = e.path().to_string();
+        match field.as_str() {
+            "." | "" => PageError::Invalid(format!("The form is not valid: {}", e.inner())),
+            _ => PageError::Invalid(format!("{field}: {}", e.inner())),
+        }
+    })
+}
+
+/// 403 when the request comes from another site's page (its `Origin` is not ours). Browsers
+/// send `Origin` with every form post; a request without one (a script, curl) still needs the
+/// CSRF token, which no other site can read.
+pub fn same_origin(request: &HttpRequest, data: &FedData) -> Result<(), PageError> {
+    let Some(origin) = request.headers().get(ORIGIN) else { return Ok(()) };
+    let ours = data.urls.base().trim_end_matches('/');
+    if origin.as_bytes() == ours.as_bytes() {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden("This form was sent from another site".into()))
+    }
+}
+
+/// A path of ours to go back to: it starts with one `/` (never `//host` or `/\host`, which
+/// browsers read as another site) and has no control characters; anything else is `/`.
+pub fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && !p.chars().any(|c| c.is_control() || c == '\\')
+                && p.len() <= 2000 =>
+        {
+            p.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// `303 See Other` to `to` (a page of ours), after a form post.
+pub fn see_other(to: &str) -> actix_web::HttpResponse {
+    let value = HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/"));
+    actix_web::HttpResponse::SeeOther().insert_header((LOCATION, value)).finish()
+}
+
+/// Percent-encodes `text` for a query string value.
+pub fn encode(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)]).map(|s| s[1..].to_owned()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_paths_are_gone_back_to() {
+        assert_eq!(local_path(Some("/@ada/1?x=y")), "/@ada/1?x=y");
+        for hostile in
+            ["//evil.example/", "/\\evil.example", "https://evil.example/", "javascript:x", "/a\nb"]
+        {
+            assert_eq!(local_path(Some(hostile)), "/", "{hostile}");
+        }
+        assert_eq!(local_path(None), "/");
+        assert_eq!(encode("/@ada/1?x=y&z"), "%2F%40ada%2F1%3Fx%3Dy%26z");
+    }
+}

@@ -1,0 +1,359 @@
+//! A group's moderation pages, for its moderators only: join requests, invitations, members
+//! and bans (with reasons), removing a post with a reason, the group's settings, and the log of
+//! every moderation action.
+//!
+//! Each action is `guildhall_federation::moderation`'s, which checks again that the viewer
+//! moderates the group, tells the servers concerned and writes the log, as the API's do.
+
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use guildhall_core::model::{FollowState, GroupVisibility, Membership, PostingPolicy};
+use guildhall_federation::moderation::{self as fm, GroupUpdate};
+use guildhall_federation::{FedData, actions};
+use guildhall_storage::actors::Actor;
+use guildhall_storage::{actors, follows, groups, statuses};
+use serde::Deserialize;
+
+use crate::error::PageError;
+use crate::forms;
+use crate::pages::{html, site};
+use crate::session::{Nav, Viewer};
+use crate::views::{self, AuthorView};
+
+/// Members listed on the page at most (the API pages through all of them).
+const MEMBERS_SHOWN: usize = 200;
+/// Requests listed at most.
+const REQUESTS_SHOWN: usize = 100;
+/// Log entries shown.
+const LOG_SHOWN: i64 = 50;
+/// Rules a group may have, and the length of each.
+const MAX_RULES: usize = 20;
+const MAX_RULE_CHARS: usize = 500;
+/// Longest description and reason.
+const MAX_DESCRIPTION: usize = 5000;
+const MAX_REASON: usize = 1000;
+
+/// The group at `/@{name}` and its settings, when `viewer` moderates it; 404 otherwise (a
+/// member does not learn more than a stranger by guessing the URL).
+async fn moderated_group(
+    data: &FedData,
+    viewer: &Viewer,
+    name: String,
+) -> Result<(Actor, groups::Group), PageError> {
+    let group = data.db.run(move |c| actors::find_local(c, &name)).await?.ok_or(PageError::NotFound)?;
+    if group.deleted_at.is_some() {
+        return Err(PageError::NotFound);
+    }
+    match fm::check_moderator(data, &group, viewer.actor()).await {
+        Ok(settings) => Ok((group, settings)),
+        Err(_) => Err(PageError::NotFound),
+    }
+}
+
+/// An account in a moderation list.
+#[derive(Debug)]
+struct Row {
+    id: i64,
+    who: AuthorView,
+    /// A ban's reason, or a log entry's.
+    note: String,
+}
+
+/// A log entry as the page shows it.
+#[derive(Debug)]
+struct LogRow {
+    when: String,
+    by: String,
+    action: String,
+    target: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "moderation.html")]
+struct ModerationPage {
+    site: String,
+    nav: Nav,
+    csrf: String,
+    group: AuthorView,
+    username: String,
+    requests: Vec<Row>,
+    members: Vec<Row>,
+    member_count: usize,
+    invited: Vec<Row>,
+    bans: Vec<Row>,
+    log: Vec<LogRow>,
+    description: String,
+    rules: String,
+    membership: &'static str,
+    posting: &'static str,
+    members_only: bool,
+}
+
+/// `GET /@{name}/moderation`.
+pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
+    let (group, settings) = moderated_group(&data, &viewer, name.into_inner()).await?;
+    let (base, domain) = site(&data);
+    let gid = group.id;
+    let (b, d) = (base.clone(), domain.clone());
+    let (requests, members, member_count, invited, bans, log) = data
+        .db
+        .run(move |c| {
+            let row = |c: &mut guildhall_storage::DbConnection, id: i64, note: String| {
+                Ok::<_, guildhall_storage::StorageError>(Row {
+                    id,
+                    who: views::author(&actors::get(c, id)?, &b, &d),
+                    note,
+                })
+            };
+            let pending = follows::followers(c, gid, FollowState::Pending)?;
+            let requests = pending
+                .iter()
+                .take(REQUESTS_SHOWN)
+                .map(|id| row(c, *id, String::new()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let accepted = follows::followers(c, gid, FollowState::Accepted)?;
+            let members = accepted
+                .iter()
+                .take(MEMBERS_SHOWN)
+                .map(|id| row(c, *id, String::new()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let invited = groups::invitations(c, gid)?
+                .iter()
+                .map(|a| Row { id: a.id, who: views::author(a, &b, &d), note: String::new() })
+                .collect();
+            let bans = groups::bans(c, gid)?
+                .iter()
+                .map(|(a, reason, _)| Row { id: a.id, who: views::author(a, &b, &d), note: reason.clone() })
+                .collect();
+            let mut log = Vec::new();
+            for e in groups::log_entries(c, gid, None, LOG_SHOWN)? {
+                let by = views::handle(&actors::get(c, e.moderator_id)?, &d);
+                let target = match (e.target_actor_id, e.target_status_id) {
+                    (Some(a), _) => views::handle(&actors::get(c, a)?, &d),
+                    (None, Some(s)) => format!("post {s}"),
+                    (None, None) => String::new(),
+                };
+                log.push(LogRow {
+                    when: e.created_at.and_utc().format("%-d %B %Y, %H:%M UTC").to_string(),
+                    by,
+                    action: e.action.replace('_', " "),
+                    target,
+                    reason: e.reason,
+                });
+            }
+            Ok::<_, guildhall_storage::StorageError>((requests, members, accepted.len(), invited, bans, log))
+        })
+        .await?;
+    let rules: Vec<String> = serde_json::from_str(&settings.rules_json).unwrap_or_default();
+    html(&ModerationPage {
+        site: domain.clone(),
+        nav: viewer.nav(),
+        csrf: viewer.csrf.clone(),
+        group: views::author(&group, &base, &domain),
+        username: group.username.clone(),
+        requests,
+        members,
+        member_count,
+        invited,
+        bans,
+        log,
+        description: guildhall_core::text::strip_html(&group.summary),
+        rules: rules.join("\n"),
+        membership: settings.membership()?.as_str(),
+        posting: settings.posting()?.as_str(),
+        members_only: settings.visibility()? == GroupVisibility::Members,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReasonForm {
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl ReasonForm {
+    fn reason(&self) -> Result<&str, PageError> {
+        let reason = self.reason.trim();
+        if reason.chars().count() > MAX_REASON {
+            return Err(PageError::Invalid(format!("The reason is longer than {MAX_REASON} characters")));
+        }
+        Ok(reason)
+    }
+}
+
+/// A moderation action on an account.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestAnswer {
+    /// Let them in.
+    Approve,
+    /// Turn them away.
+    Reject,
+}
+
+async fn account(data: &FedData, id: i64) -> Result<Actor, PageError> {
+    Ok(data.db.run(move |c| actors::get(c, id)).await?)
+}
+
+fn back_to(group: &Actor) -> HttpResponse {
+    forms::see_other(&format!("/@{}/moderation", group.username))
+}
+
+/// `POST /@{name}/moderation/requests/{account}/{approve|reject}`.
+pub async fn answer(
+    request: HttpRequest,
+    path: web::Path<(String, i64, RequestAnswer)>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let (name, applicant, answer) = path.into_inner();
+    let form: CsrfForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let (group, _) = moderated_group(&data, &viewer, name).await?;
+    let applicant = account(&data, applicant).await?;
+    let accept = matches!(answer, RequestAnswer::Approve);
+    fm::answer_request(&data, viewer.actor(), &group, &applicant, accept).await?;
+    Ok(back_to(&group))
+}
+
+/// What a moderator does to a member.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberAction {
+    /// Remove and keep out, with a reason.
+    Ban,
+    /// Let back in.
+    Unban,
+    /// Take back an invitation.
+    Uninvite,
+}
+
+/// `POST /@{name}/moderation/members/{account}/{ban|unban|uninvite}` (`reason` for a ban).
+pub async fn member(
+    request: HttpRequest,
+    path: web::Path<(String, i64, MemberAction)>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let (name, target, action) = path.into_inner();
+    let form: ReasonForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let (group, _) = moderated_group(&data, &viewer, name).await?;
+    let target = account(&data, target).await?;
+    match action {
+        MemberAction::Ban => fm::ban(&data, viewer.actor(), &group, &target, form.reason()?).await?,
+        MemberAction::Unban => fm::unban(&data, viewer.actor(), &group, &target).await?,
+        MemberAction::Uninvite => fm::revoke_invitation(&data, viewer.actor(), &group, &target).await?,
+    }
+    Ok(back_to(&group))
+}
+
+#[derive(Debug, Deserialize)]
+struct InviteForm {
+    csrf: String,
+    handle: String,
+}
+
+/// `POST /@{name}/moderation/invitations` (`handle`: `name` here, or `name@server`).
+pub async fn invite(
+    request: HttpRequest,
+    name: web::Path<String>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let form: InviteForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let (group, _) = moderated_group(&data, &viewer, name.into_inner()).await?;
+    let handle = form.handle.trim().trim_start_matches('@');
+    if handle.is_empty() || handle.len() > 300 {
+        return Err(PageError::Invalid("Give the handle of the account to invite".into()));
+    }
+    let invitee = actions::resolve_actor(&data, handle)
+        .await
+        .map_err(|_| PageError::Invalid(format!("No account {handle} could be found")))?;
+    fm::invite(&data, viewer.actor(), &group, &invitee).await?;
+    Ok(back_to(&group))
+}
+
+/// `POST /@{name}/moderation/statuses/{id}/remove` (`reason`): takes a post out of the group.
+pub async fn remove_status(
+    request: HttpRequest,
+    path: web::Path<(String, i64)>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let (name, id) = path.into_inner();
+    let form: ReasonForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let (group, _) = moderated_group(&data, &viewer, name).await?;
+    let status = data.db.run(move |c| statuses::get(c, id)).await?;
+    if status.group_id != Some(group.id) {
+        return Err(PageError::NotFound);
+    }
+    fm::remove_status(&data, viewer.actor(), &group, id, form.reason()?).await?;
+    Ok(back_to(&group))
+}
+
+#[derive(Debug, Deserialize)]
+struct SettingsForm {
+    csrf: String,
+    description: String,
+    #[serde(default)]
+    rules: String,
+    membership: Membership,
+    posting: PostingPolicy,
+    #[serde(default)]
+    members_only: Option<String>,
+}
+
+/// `POST /@{name}/moderation/settings`: description, rules (one per line), how one joins, who
+/// may post, and whether posts are for members only.
+pub async fn settings(
+    request: HttpRequest,
+    name: web::Path<String>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let form: SettingsForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let (group, _) = moderated_group(&data, &viewer, name.into_inner()).await?;
+    if form.description.chars().count() > MAX_DESCRIPTION {
+        return Err(PageError::Invalid(format!(
+            "The description is longer than {MAX_DESCRIPTION} characters"
+        )));
+    }
+    let rules: Vec<String> =
+        form.rules.lines().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect();
+    if rules.len() > MAX_RULES || rules.iter().any(|r| r.chars().count() > MAX_RULE_CHARS) {
+        return Err(PageError::Invalid(format!(
+            "rules: at most {MAX_RULES} rules of at most {MAX_RULE_CHARS} characters each"
+        )));
+    }
+    let update = GroupUpdate {
+        description: Some(form.description.trim().to_owned()),
+        rules: Some(rules),
+        membership: Some(form.membership),
+        posting: Some(form.posting),
+        visibility: Some(if form.members_only.is_some() {
+            GroupVisibility::Members
+        } else {
+            GroupVisibility::Public
+        }),
+        ..GroupUpdate::default()
+    };
+    fm::update_group(&data, viewer.actor(), &group, update).await?;
+    Ok(back_to(&group))
+}

@@ -1,0 +1,383 @@
+//! A member in a browser, over plain HTTP as a browser without script speaks it: signing in and
+//! out with a cookie, the CSRF token every form carries, posting, replying across instances,
+//! liking, boosting, deleting, joining a group and the moderator's answer, notifications.
+//! And the other side: a stranger, a stale form, another site's form, another member's token.
+
+use std::collections::HashMap;
+
+use reqwest::Method as M;
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use serde_json::json;
+
+use crate::client_api::{call, token};
+use crate::support::{Cluster, TestInstance};
+
+/// A browser without script: keeps its cookies, follows nothing by itself, sends forms.
+pub struct Browser {
+    base: String,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+    /// The `Set-Cookie` headers of the last response.
+    pub set_cookies: Vec<String>,
+}
+
+/// A response as the test reads it.
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` field.
+    pub fn csrf(&self) -> String {
+        hidden(&self.body, "csrf").unwrap_or_else(|| panic!("no csrf field in {}", self.body))
+    }
+}
+
+/// The value of the first `<input type="hidden" name="NAME" value="...">`.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+impl Browser {
+    pub fn new(t: &TestInstance) -> Browser {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser { base: t.url(""), client, cookies: HashMap::new(), set_cookies: Vec::new() }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let req = if jar.is_empty() { req } else { req.header(COOKIE, jar.join("; ")) };
+        let res = req.header("accept", "text/html").send().await.unwrap();
+        self.set_cookies =
+            res.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        for c in &self.set_cookies {
+            let pair = c.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            let gone = v.is_empty() || c.contains("Max-Age=0") || c.contains("max-age=0");
+            if gone {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = res.status().as_u16();
+        let location = res.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned());
+        Page { status, location, body: res.text().await.unwrap() }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    /// Posts a form from one of our own pages.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let origin = self.base.trim_end_matches('/').to_owned();
+        self.post_from(&origin, path, fields).await
+    }
+
+    /// Posts a form as a page on `origin` would.
+    pub async fn post_from(&mut self, origin: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let req = self.client.post(format!("{}{path}", self.base)).header(ORIGIN, origin).form(fields);
+        self.send(req).await
+    }
+
+    /// Signs in through the form; panics unless it succeeds.
+    pub async fn sign_in(&mut self, login: &str, remember: bool) {
+        let form = self.get("/auth/sign_in?next=/home").await;
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = form.csrf();
+        let mut fields =
+            vec![("csrf", csrf.as_str()), ("login", login), ("password", "correct horse"), ("next", "/home")];
+        if remember {
+            fields.push(("remember", "1"));
+        }
+        let done = self.post("/auth/sign_in", &fields).await;
+        assert_eq!((done.status, done.location.as_deref()), (303, Some("/home")), "{}", done.body);
+    }
+
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.contains_key(name)
+    }
+}
+
+#[tokio::test]
+async fn signing_in_posting_and_signing_out_with_a_cookie_session() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    let mut b = Browser::new(&t);
+
+    // A page that needs a session sends a stranger to sign in, and back afterwards.
+    let home = b.get("/home").await;
+    assert_eq!((home.status, home.location.as_deref()), (303, Some("/auth/sign_in?next=%2Fhome")));
+
+    // A wrong password: 422, the form again with the login kept, no session.
+    let form = b.get("/auth/sign_in").await;
+    let csrf = form.csrf();
+    let wrong =
+        b.post("/auth/sign_in", &[("csrf", &csrf), ("login", "ada"), ("password", "nope nope")]).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(
+        wrong.body.contains("Wrong e-mail address, username or password")
+            && wrong.body.contains("value=\"ada\"")
+    );
+    assert!(!b.has_cookie("guildhall_session"));
+    // A sign-in form without its own cookie's token (a cross-site post): refused.
+    let forged =
+        b.post("/auth/sign_in", &[("csrf", "forged"), ("login", "ada"), ("password", "correct horse")]).await;
+    assert_eq!(forged.status, 403);
+    assert!(!b.has_cookie("guildhall_session"));
+
+    b.sign_in("ada@museum.example", false).await;
+    let session = b.set_cookies.iter().find(|c| c.starts_with("guildhall_session=")).unwrap().clone();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"),
+        "{session}"
+    );
+    assert!(!session.contains("Max-Age"), "without remember-me the cookie ends with the browser: {session}");
+
+    // Posting from the home page's form.
+    let home = b.get("/home").await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("What do you want to say?") && home.body.contains("@ada"));
+    let csrf = home.csrf();
+    let posted = b
+        .post(
+            "/statuses",
+            &[
+                ("csrf", &csrf),
+                ("status", "Hello from the <web>"),
+                ("visibility", "public"),
+                ("spoiler_text", ""),
+            ],
+        )
+        .await;
+    assert_eq!((posted.status, posted.location.as_deref()), (303, Some("/home")), "{}", posted.body);
+    let home = b.get("/home").await;
+    assert!(home.body.contains("Hello from the &lt;web&gt;"), "{}", home.body);
+    let ada = token(&t, "ada", "read").await;
+    let (_, statuses) = call(M::GET, &t, "/api/v1/timelines/home", Some(&ada), None).await;
+    assert_eq!(statuses[0]["content"], "<p>Hello from the &lt;web&gt;</p>", "the same post the API shows");
+
+    // A form without the token, with a wrong one, or from another site: refused, nothing made.
+    for fields in [
+        vec![("status", "no token"), ("visibility", "public")],
+        vec![("csrf", "wrong"), ("status", "bad token"), ("visibility", "public")],
+    ] {
+        let refused = b.post("/statuses", &fields).await;
+        assert!(matches!(refused.status, 403 | 422), "{} {}", refused.status, refused.body);
+    }
+    let cross = b
+        .post_from(
+            "http://evil.localhost",
+            "/statuses",
+            &[("csrf", &csrf), ("status", "cross"), ("visibility", "public")],
+        )
+        .await;
+    assert_eq!(cross.status, 403);
+    // A field that is wrong is named.
+    let bad = b.post("/statuses", &[("csrf", &csrf), ("status", "x"), ("visibility", "everyone")]).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("visibility"), "{}", bad.body);
+    let empty = b.post("/statuses", &[("csrf", &csrf), ("status", "  "), ("visibility", "public")]).await;
+    assert_eq!(empty.status, 422);
+    let (_, statuses) = call(M::GET, &t, "/api/v1/accounts/lookup?acct=ada", None, None).await;
+    assert_eq!(statuses["statuses_count"], 1, "only the one good post was made");
+
+    // Signing out ends the session on the server, not just in this browser.
+    let cookie_value = session.split(';').next().unwrap().to_owned();
+    let out = b.post("/auth/sign_out", &[("csrf", &csrf)]).await;
+    assert_eq!((out.status, out.location.as_deref()), (303, Some("/")));
+    assert!(!b.has_cookie("guildhall_session"));
+    let replay = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(t.url("/home"))
+        .header(COOKIE, cookie_value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status().as_u16(), 303, "the old cookie signs no one in");
+}
+
+#[tokio::test]
+async fn remember_me_the_session_list_and_revoking_a_session() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    let mut laptop = Browser::new(&t);
+    laptop.sign_in("ada", true).await;
+    let session = laptop.set_cookies.iter().find(|c| c.starts_with("guildhall_session=")).unwrap().clone();
+    assert!(session.contains("Max-Age=2592000"), "remembered for 30 days: {session}");
+    let mut phone = Browser::new(&t);
+    phone.sign_in("ada", false).await;
+
+    let list = laptop.get("/settings/sessions").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.body.matches("class=\"session\"").count(), 2, "{}", list.body);
+    assert!(list.body.contains("This browser"));
+    // The laptop ends the phone's session.
+    let csrf = list.csrf();
+    let other = list
+        .body
+        .split("<li class=\"session\">")
+        .skip(1)
+        .find(|row| !row.contains("This browser"))
+        .and_then(|row| row.split("action=\"/settings/sessions/").nth(1))
+        .map(|r| r[..r.find('/').unwrap()].to_owned())
+        .unwrap();
+    assert_eq!(phone.get("/home").await.status, 200);
+    // Nobody else's session can be ended from here.
+    let mut stranger = Browser::new(&t);
+    t.user("eve").await;
+    stranger.sign_in("eve", false).await;
+    let eve_csrf = stranger.get("/settings/sessions").await.csrf();
+    let refused = stranger.post(&format!("/settings/sessions/{other}/revoke"), &[("csrf", &eve_csrf)]).await;
+    assert_eq!(refused.status, 404);
+    assert_eq!(phone.get("/home").await.status, 200);
+    let done = laptop.post(&format!("/settings/sessions/{other}/revoke"), &[("csrf", &csrf)]).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(phone.get("/home").await.status, 303, "the phone is signed out");
+    assert_eq!(laptop.get("/home").await.status, 200, "this browser's own session stays");
+}
+
+#[tokio::test]
+async fn a_member_joins_a_group_on_approval_replies_across_instances_likes_boosts_and_deletes() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    let ada_actor = a.user("ada").await;
+    a.user("mod").await;
+    b.user("bob").await;
+    let moderator = token(a, "mod", "read write follow").await;
+    let guild = json!({"name": "mcg", "display_name": "Museum Computer Group", "membership": "approval"});
+    let (s, _) = call(M::POST, a, "/api/guildhall/v1/groups", Some(&moderator), Some(guild)).await;
+    assert_eq!(s, 200);
+
+    // ada asks to join from the group's page; the moderator approves in the browser.
+    let mut ada = Browser::new(a);
+    ada.sign_in("ada", false).await;
+    let group = ada.get("/@mcg").await;
+    assert!(group.body.contains("Ask to join"), "{}", group.body);
+    let asked = ada.post("/@mcg/follow", &[("csrf", &group.csrf())]).await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    assert!(ada.get("/@mcg").await.body.contains("You asked to join"));
+
+    let mut moder = Browser::new(a);
+    moder.sign_in("mod", false).await;
+    let queue = moder.get("/@mcg/moderation").await;
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    assert!(queue.body.contains("@ada@"), "the request is listed: {}", queue.body);
+    let ada_id = ada_actor.id;
+    let approved =
+        moder.post(&format!("/@mcg/moderation/requests/{ada_id}/approve"), &[("csrf", &queue.csrf())]).await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    assert!(ada.get("/@mcg").await.body.contains("You are a member"));
+
+    // ada posts in the group (a mention of it), bob replies from the other instance.
+    let home = ada.get("/home").await;
+    let csrf = home.csrf();
+    let posted = ada
+        .post(
+            "/statuses",
+            &[("csrf", &csrf), ("status", "@mcg Who has the 1851 ledgers?"), ("visibility", "public")],
+        )
+        .await;
+    assert_eq!(posted.status, 303);
+    cluster.flush().await;
+    let (_, mine) = call(M::GET, a, "/api/v1/accounts/lookup?acct=ada", None, None).await;
+    let ada_token = token(a, "ada", "read").await;
+    let (_, list) = call(
+        M::GET,
+        a,
+        &format!("/api/v1/accounts/{}/statuses", mine["id"].as_str().unwrap()),
+        Some(&ada_token),
+        None,
+    )
+    .await;
+    let post_url = list[0]["uri"].as_str().unwrap().to_owned();
+    let post_id = list[0]["id"].as_str().unwrap().to_owned();
+    let mut bob_browser = Browser::new(b);
+    bob_browser.sign_in("bob", false).await;
+    let found = guildhall_federation::actions::resolve_status(&b.fed(), &post_url).await.unwrap();
+    let thread = bob_browser.get(&format!("/statuses/{}", found.id)).await;
+    assert_eq!(thread.status, 200, "{}", thread.body);
+    assert!(thread.body.contains("Who has the 1851 ledgers?") && thread.body.contains("id=\"reply\""));
+    let reply_text = hidden_textarea(&thread.body);
+    assert!(reply_text.starts_with("@ada@"), "the reply starts with the author's handle: {reply_text}");
+    let replied = bob_browser
+        .post(
+            "/statuses",
+            &[
+                ("csrf", &thread.csrf()),
+                ("status", &format!("{reply_text}We have them")),
+                ("visibility", "public"),
+                ("in_reply_to_id", &found.id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(replied.status, 303, "{}", replied.body);
+    cluster.flush().await;
+    let page = ada.get(&format!("/statuses/{post_id}")).await;
+    let page = ada.get(page.location.as_deref().unwrap_or("/")).await;
+    assert!(page.body.contains("We have them"), "bob's reply reached ada's thread: {}", page.body);
+
+    // Like and boost from the thread page; the API agrees; then undo.
+    let csrf = page.csrf();
+    for action in ["favourite", "reblog"] {
+        let done = ada.post(&format!("/statuses/{post_id}/{action}"), &[("csrf", &csrf)]).await;
+        assert_eq!(done.status, 303, "{action}: {}", done.body);
+    }
+    let (_, seen) = call(M::GET, a, &format!("/api/v1/statuses/{post_id}"), Some(&ada_token), None).await;
+    assert_eq!(
+        (seen["favourited"].as_bool(), seen["reblogged"].as_bool()),
+        (Some(true), Some(true)),
+        "{seen}"
+    );
+    let page = ada.get(&format!("/statuses/{post_id}")).await;
+    let page = ada.get(page.location.as_deref().unwrap_or("/")).await;
+    assert!(
+        page.body.contains("aria-pressed=\"true\">Liked")
+            && page.body.contains("aria-pressed=\"true\">Boosted")
+    );
+    ada.post(&format!("/statuses/{post_id}/unfavourite"), &[("csrf", &csrf)]).await;
+    let (_, seen) = call(M::GET, a, &format!("/api/v1/statuses/{post_id}"), Some(&ada_token), None).await;
+    assert_eq!(seen["favourited"].as_bool(), Some(false));
+
+    // ada's notifications name bob's reply.
+    let notes = ada.get("/notifications").await;
+    assert_eq!(notes.status, 200);
+    assert!(notes.body.contains("mentioned you") && notes.body.contains("We have them"), "{}", notes.body);
+
+    // Nobody deletes someone else's post; the author does.
+    let mut mallory = Browser::new(a);
+    a.user("mallory").await;
+    mallory.sign_in("mallory", false).await;
+    let home = mallory.get("/home").await;
+    let refused = mallory.post(&format!("/statuses/{post_id}/delete"), &[("csrf", &home.csrf())]).await;
+    assert_eq!(refused.status, 403);
+    // Another member's CSRF token is no use in this session.
+    let refused = mallory.post(&format!("/statuses/{post_id}/favourite"), &[("csrf", &csrf)]).await;
+    assert_eq!(refused.status, 403);
+    let deleted = ada.post(&format!("/statuses/{post_id}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(deleted.status, 303);
+    let (s, _) = call(M::GET, a, &format!("/api/v1/statuses/{post_id}"), Some(&ada_token), None).await;
+    assert_eq!(s, 404);
+}
+
+/// The text a reply form starts with.
+fn hidden_textarea(html: &str) -> String {
+    let at = html.find("name=\"status\"").unwrap();
+    let rest = &html[at..];
+    let start = rest.find('>').unwrap() + 1;
+    let end = rest.find("</textarea>").unwrap();
+    rest[start..end].replace("&#64;", "@")
+}
