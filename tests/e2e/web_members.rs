@@ -381,3 +381,46 @@ fn hidden_textarea(html: &str) -> String {
     let end = rest.find("</textarea>").unwrap();
     rest[start..end].replace("&#64;", "@")
 }
+
+#[tokio::test]
+async fn following_from_another_server_through_its_own_page() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    let ada = a.user("ada").await;
+    b.user("bob").await;
+    // A stranger on ada's page gives a handle on b: off to b's confirmation page.
+    let mut visitor = Browser::new(a);
+    let profile = visitor.get("/@ada").await;
+    assert!(profile.body.contains("action=\"/remote_follow\""), "{}", profile.body);
+    let handle = b.handle("bob");
+    let sent =
+        visitor.post("/remote_follow", &[("uri", &ada.ap_id), ("handle", &format!("@{handle}"))]).await;
+    assert_eq!(sent.status, 303);
+    let to = sent.location.unwrap();
+    let path = to.strip_prefix(&b.url("")).unwrap_or_else(|| panic!("to b: {to}")).to_owned();
+    assert!(path.starts_with("/authorize_interaction?uri="), "{path}");
+    // Only our own accounts, and a handle that names a server.
+    let other =
+        visitor.post("/remote_follow", &[("uri", "https://evil.example/u"), ("handle", &handle)]).await;
+    assert_eq!(other.status, 422);
+    let bad = visitor.post("/remote_follow", &[("uri", &ada.ap_id), ("handle", "bob")]).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("handle"), "{}", bad.body);
+
+    // bob, signed in at b, confirms with the button (a link alone follows no one).
+    let mut bob = Browser::new(b);
+    let page = bob.get(&path).await;
+    assert_eq!(page.status, 303, "signed out: to sign in first");
+    bob.sign_in("bob", false).await;
+    let page = bob.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Follow ada?") || page.body.contains("Follow ada"), "{}", page.body);
+    let done = bob.post("/authorize_interaction", &[("csrf", &page.csrf()), ("uri", &ada.ap_id)]).await;
+    assert_eq!((done.status, done.location.as_deref()), (303, Some("/home")), "{}", done.body);
+    cluster.flush().await;
+    let (_, followers) = call(M::GET, a, &format!("/api/v1/accounts/{}/followers", ada.id), None, None).await;
+    assert_eq!(followers.as_array().map(Vec::len), Some(1), "{followers}");
+    // A forged confirmation (no CSRF token) follows no one.
+    let forged = bob.post("/authorize_interaction", &[("uri", &ada.ap_id)]).await;
+    assert_eq!(forged.status, 422);
+}

@@ -23,6 +23,7 @@ mod forms;
 mod member;
 mod moderation;
 mod pages;
+mod remote;
 mod session;
 mod settings;
 mod views;
@@ -47,6 +48,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/sessions", web::get().to(settings::sessions))
         .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
         .route("/settings/apps/{id}/revoke", web::post().to(settings::revoke_app))
+        .route("/remote_follow", web::post().to(remote::remote_follow))
+        .route("/authorize_interaction", web::get().to(remote::confirm))
+        .route("/authorize_interaction", web::post().to(remote::follow))
         .route("/home", web::get().to(member::home_feed))
         .route("/notifications", web::get().to(member::notifications_page))
         .route("/statuses", web::post().to(member::compose))

@@ -31,6 +31,9 @@ pub async fn webfinger(query: web::Query<WebfingerQuery>, data: FedData) -> Resu
         "links": [
             { "rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": profile },
             { "rel": "self", "type": crate::AP_CONTENT_TYPE, "href": actor.ap_id },
+            // Remote follow: a stranger's page elsewhere sends its visitor here to follow.
+            { "rel": "http://ostatus.org/schema/1.0/subscribe",
+              "template": format!("{}/authorize_interaction?uri={{uri}}", data.urls.base()) },
         ],
     });
     if kind == ActorKind::Group {
