@@ -29,4 +29,5 @@ mod scheduled;
 mod scope_matrix;
 mod signup;
 mod streaming;
+mod web_admin;
 mod web_members;

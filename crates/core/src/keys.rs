@@ -109,6 +109,12 @@ pub fn sha256_base64(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
+/// SHA-256 of `text`, lower-case hex (the `digest` of a published domain block).
+pub fn sha256_hex(text: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A new random secret (OAuth tokens, codes, client secrets): 32 random bytes, base64url.
 pub fn random_token() -> String {
     let bytes: [u8; 32] = rand::random();

@@ -66,6 +66,18 @@ text_enum! {
 }
 
 text_enum! {
+    /// What an instance's block of a domain does.
+    BlockSeverity {
+        /// Nothing exchanged; cached accounts and posts purged.
+        Suspend = "suspend",
+        /// Out of public timelines.
+        Silence = "silence",
+        /// Only what the other flags say (such as rejecting media).
+        Noop = "noop",
+    }
+}
+
+text_enum! {
     /// Who may see a status.
     Visibility {
         /// Everyone, in public timelines too.

@@ -194,6 +194,12 @@ impl DeliveryWorker {
         let Some(inbox) = Url::parse(inbox).ok().filter(|u| u.domain().is_some()) else {
             return Outcome::GaveUp(format!("bad inbox URL {inbox} (a domain name is required)"));
         };
+        let host = crate::objects::actor::authority(&inbox);
+        match self.inner.db.run(move |c| guildhall_storage::instance_blocks::is_suspended(c, &host)).await {
+            Ok(false) => {}
+            Ok(true) => return Outcome::GaveUp("the domain is suspended here".into()),
+            Err(e) => return Outcome::Retry(format!("domain blocks unreadable: {e}")),
+        }
         let key = match self.signing_key(activity.actor_id).await {
             Ok(k) => k,
             Err(e) => return Outcome::GaveUp(format!("no signing key: {e}")),

@@ -25,6 +25,10 @@ pub async fn receive(request: &HttpRequest, body: Bytes, data: FedData) -> Resul
     let signature = parse_signature(request, &body, &data.config.domain.to_string())?;
     let activity: Activity = serde_json::from_slice(&body)?;
     check_origin(&activity, signature.key_id(), &data)?;
+    let host = authority(&activity.actor);
+    if data.db.run(move |c| guildhall_storage::instance_blocks::is_suspended(c, &host)).await? {
+        return Err(FedError::Forbidden("the sender's domain is suspended here".into()));
+    }
     let Some(actor) = signer(&activity, &signature, &data).await? else {
         return Ok(HttpResponse::Accepted().finish());
     };

@@ -39,20 +39,29 @@ pub type FedData = Data<FedState>;
 /// The library configuration.
 pub type FedConfig = FederationConfig<FedState>;
 
-/// Refuses URLs outside insecure mode that the library's own checks let through: anything but
-/// https. (Private and loopback addresses are refused by the library's resolver check.)
-#[derive(Debug, Clone)]
+/// Refuses URLs outside insecure mode that the library's own checks let through (anything but
+/// https; private and loopback addresses are refused by the library's resolver check), and
+/// every URL on a domain the admins suspended: nothing is fetched from it.
+#[derive(Clone)]
 struct SchemeVerifier {
     insecure: bool,
+    db: Db,
 }
 
 #[async_trait::async_trait]
 impl UrlVerifier for SchemeVerifier {
     async fn verify(&self, url: &Url) -> Result<(), activitypub_federation::error::Error> {
-        if self.insecure || url.scheme() == "https" {
-            Ok(())
-        } else {
-            Err(activitypub_federation::error::Error::UrlVerificationError("only https is allowed"))
+        use activitypub_federation::error::Error;
+        if !self.insecure && url.scheme() != "https" {
+            return Err(Error::UrlVerificationError("only https is allowed"));
+        }
+        let host = crate::objects::actor::authority(url);
+        let suspended =
+            self.db.run(move |c| guildhall_storage::instance_blocks::is_suspended(c, &host)).await;
+        match suspended {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(Error::UrlVerificationError("the domain is suspended here")),
+            Err(_) => Err(Error::UrlVerificationError("the domain blocks could not be read")),
         }
     }
 }
@@ -92,6 +101,7 @@ impl FedState {
         let signer = crate::fetch_signing::SignFetches::new(key_id, key);
         self.fetch_signer = Some(signer.clone());
         let client = reqwest_middleware::ClientBuilder::new(client).with(signer).build();
+        let verifier = SchemeVerifier { insecure, db: self.db.clone() };
         FederationConfig::builder()
             .domain(domain)
             .client(client)
@@ -100,7 +110,7 @@ impl FedState {
             .allow_http_urls(insecure)
             .http_fetch_limit(50)
             .request_timeout(REQUEST_TIMEOUT)
-            .url_verifier(Box::new(SchemeVerifier { insecure }))
+            .url_verifier(Box::new(verifier))
             .signed_fetch_actor(instance_actor)
             .build()
             .await

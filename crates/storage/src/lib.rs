@@ -29,6 +29,7 @@ pub mod filters;
 pub mod followed_tags;
 pub mod follows;
 pub mod groups;
+pub mod instance_blocks;
 pub mod instances;
 pub mod jobs;
 pub mod lists;

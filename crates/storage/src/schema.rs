@@ -551,7 +551,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    instance_domain_blocks (domain) {
+        domain -> Text,
+        severity -> Text,
+        reject_media -> Bool,
+        public_comment -> Text,
+        private_comment -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    admin_log (id) {
+        id -> BigInt,
+        admin_id -> BigInt,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    instance_domain_blocks,
+    admin_log,
     web_sessions,
     markers,
     mutes,

@@ -238,6 +238,14 @@ pub fn public(
     if let Some(viewer) = viewer {
         query = query.filter(not_blocked(viewer));
     }
+    // Silenced and suspended domains stay out of public timelines.
+    let hidden = crate::instance_blocks::hidden_from_public(conn)?;
+    if !hidden.is_empty() && !matches!(scope, Scope::Local) {
+        let muted = crate::schema::actors::table
+            .filter(crate::schema::actors::domain.eq_any(hidden))
+            .select(crate::schema::actors::id);
+        query = query.filter(diesel::dsl::not(statuses::actor_id.eq_any(muted)));
+    }
     paged(conn, query, page)
 }
 

@@ -18,6 +18,7 @@
 //! client that asks for it.
 #![deny(missing_docs)]
 
+mod admin;
 mod error;
 mod forms;
 mod member;
@@ -51,6 +52,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/remote_follow", web::post().to(remote::remote_follow))
         .route("/authorize_interaction", web::get().to(remote::confirm))
         .route("/authorize_interaction", web::post().to(remote::follow))
+        .route("/admin", web::get().to(admin::page))
+        .route("/admin/accounts/{id}/{action}", web::post().to(admin::account))
+        .route("/admin/domain_blocks", web::post().to(admin::block))
+        .route("/admin/domain_blocks/remove", web::post().to(admin::unblock))
+        .route("/admin/domain_blocks/import", web::post().to(admin::import))
         .route("/home", web::get().to(member::home_feed))
         .route("/notifications", web::get().to(member::notifications_page))
         .route("/statuses", web::post().to(member::compose))

@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/api/v1/instance/extended_description", web::get().to(extended_description))
         .route("/api/v1/instance/translation_languages", web::get().to(no_translations))
         .route("/api/v1/instance/peers", web::get().to(peers))
+        .route("/api/v1/instance/domain_blocks", web::get().to(domain_blocks))
         .route("/api/v1/custom_emojis", web::get().to(empty))
         .route("/api/v1/announcements", web::get().to(empty))
         .route("/api/v1/featured_tags", web::get().to(empty))
@@ -124,6 +125,24 @@ async fn preferences(auth: super::auth::Auth, state: web::Data<AppState>) -> Res
 async fn peers(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let domains = state.db.run(guildhall_storage::instances::domains).await?;
     Ok(HttpResponse::Ok().json(domains))
+}
+
+/// `GET /api/v1/instance/domain_blocks`: the domains this server limits or suspends, with
+/// the admins' public comment (never the private one), as Mastodon lists them.
+async fn domain_blocks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let blocks = state.db.run(guildhall_storage::instance_blocks::list).await?;
+    let body: Vec<serde_json::Value> = blocks
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "domain": b.domain,
+                "digest": guildhall_core::keys::sha256_hex(&b.domain),
+                "severity": b.severity,
+                "comment": b.public_comment,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// Where apps open the streaming API: our base URL with the WebSocket scheme.

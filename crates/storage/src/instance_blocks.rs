@@ -1,0 +1,279 @@
+//! The instance's domain blocks (set by admins) and the admin audit log.
+//!
+//! A block of `example.org` covers `social.example.org` too, as Mastodon's do. Domains are
+//! stored lower-case as `host[:port]`, the form `actors.domain` has.
+
+use diesel::prelude::*;
+use guildhall_core::Id;
+use guildhall_core::model::BlockSeverity;
+
+use crate::schema::{actors, admin_log, follows, instance_domain_blocks, statuses};
+use crate::{DbConnection, StorageResult, Timestamp, now, parse_text};
+
+/// Blocks an instance may hold (an imported list included).
+pub const MAX_BLOCKS: i64 = 20_000;
+
+/// A blocked domain.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = instance_domain_blocks)]
+pub struct DomainBlock {
+    /// `host[:port]`, lower-case.
+    pub domain: String,
+    /// [`BlockSeverity`] spelling.
+    pub severity: String,
+    /// Media from it is not stored or shown.
+    pub reject_media: bool,
+    /// Shown publicly.
+    pub public_comment: String,
+    /// For admins only.
+    pub private_comment: String,
+    /// When first blocked.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+impl DomainBlock {
+    /// What it does.
+    pub fn severity(&self) -> StorageResult<BlockSeverity> {
+        parse_text(&self.severity, BlockSeverity::parse)
+    }
+}
+
+/// A block as an admin sets it.
+#[derive(Debug, Clone)]
+pub struct NewBlock {
+    /// The domain (lower-cased here).
+    pub domain: String,
+    /// What it does.
+    pub severity: BlockSeverity,
+    /// Reject media.
+    pub reject_media: bool,
+    /// Public comment.
+    pub public_comment: String,
+    /// Private comment.
+    pub private_comment: String,
+}
+
+/// Sets (or changes) a block. `Conflict` when the instance already holds [`MAX_BLOCKS`].
+pub fn upsert(conn: &mut DbConnection, block: &NewBlock) -> StorageResult<DomainBlock> {
+    let domain = block.domain.trim().to_lowercase();
+    let at = now();
+    crate::transaction(conn, |c| {
+        let existing = instance_domain_blocks::table
+            .find(&domain)
+            .select(DomainBlock::as_select())
+            .first(c)
+            .optional()?;
+        let row = DomainBlock {
+            domain: domain.clone(),
+            severity: block.severity.as_str().to_owned(),
+            reject_media: block.reject_media,
+            public_comment: block.public_comment.clone(),
+            private_comment: block.private_comment.clone(),
+            created_at: existing.as_ref().map_or(at, |e| e.created_at),
+            updated_at: at,
+        };
+        if existing.is_some() {
+            diesel::delete(instance_domain_blocks::table.find(&domain)).execute(c)?;
+        } else if count(c)? >= MAX_BLOCKS {
+            return Err(crate::StorageError::Conflict(format!("at most {MAX_BLOCKS} domain blocks")));
+        }
+        diesel::insert_into(instance_domain_blocks::table).values(&row).execute(c)?;
+        Ok(row)
+    })
+}
+
+/// How many blocks there are.
+pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(instance_domain_blocks::table.count().get_result(conn)?)
+}
+
+/// Lifts a block; false when there was none.
+pub fn remove(conn: &mut DbConnection, domain: &str) -> StorageResult<bool> {
+    let n = diesel::delete(instance_domain_blocks::table.find(domain.trim().to_lowercase())).execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Every block, by domain.
+pub fn list(conn: &mut DbConnection) -> StorageResult<Vec<DomainBlock>> {
+    Ok(instance_domain_blocks::table
+        .order(instance_domain_blocks::domain.asc())
+        .select(DomainBlock::as_select())
+        .load(conn)?)
+}
+
+/// `host` and each parent domain: `a.b.example.org` → `a.b.example.org`, `b.example.org`,
+/// `example.org`, `org` (a port stays on the full host only).
+fn candidates(host: &str) -> Vec<String> {
+    let host = host.trim().to_lowercase();
+    let bare = host.split(':').next().unwrap_or("").to_owned();
+    let mut out = vec![host.clone()];
+    let mut rest = bare.as_str();
+    while let Some((_, parent)) = rest.split_once('.') {
+        out.push(parent.to_owned());
+        rest = parent;
+    }
+    if bare != host {
+        out.push(bare);
+    }
+    out
+}
+
+/// The block covering `host` (`host[:port]`), if any.
+pub fn covering(conn: &mut DbConnection, host: &str) -> StorageResult<Option<DomainBlock>> {
+    let mut found: Vec<DomainBlock> = instance_domain_blocks::table
+        .filter(instance_domain_blocks::domain.eq_any(candidates(host)))
+        .select(DomainBlock::as_select())
+        .load(conn)?;
+    // The most specific block decides.
+    found.sort_by_key(|b| std::cmp::Reverse(b.domain.len()));
+    Ok(found.into_iter().next())
+}
+
+/// True when `host` is suspended.
+pub fn is_suspended(conn: &mut DbConnection, host: &str) -> StorageResult<bool> {
+    Ok(covering(conn, host)?.is_some_and(|b| b.severity().is_ok_and(|s| s == BlockSeverity::Suspend)))
+}
+
+/// Domains whose posts stay out of public timelines (silenced or suspended).
+pub fn hidden_from_public(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
+    Ok(instance_domain_blocks::table
+        .filter(instance_domain_blocks::severity.ne(BlockSeverity::Noop.as_str()))
+        .select(instance_domain_blocks::domain)
+        .load(conn)?)
+}
+
+/// Ids of cached actors on `domain` or its subdomains.
+fn actors_of(conn: &mut DbConnection, domain: &str) -> StorageResult<Vec<i64>> {
+    let domain = domain.trim().to_lowercase();
+    Ok(actors::table
+        .filter(actors::domain.eq(&domain).or(actors::domain.like(format!("%.{domain}"))))
+        .select(actors::id)
+        .load(conn)?)
+}
+
+/// Purges what we hold of a suspended domain: its accounts' posts are deleted, every follow
+/// between them and us ends. The accounts themselves stay as rows (marked deleted), so a
+/// post's history keeps its author. Returns (accounts, posts) purged.
+pub fn purge(conn: &mut DbConnection, domain: &str) -> StorageResult<(usize, usize)> {
+    crate::transaction(conn, |c| {
+        let ids = actors_of(c, domain)?;
+        let at = now();
+        let mut posts = 0;
+        for chunk in ids.chunks(500) {
+            posts += diesel::update(
+                statuses::table
+                    .filter(statuses::actor_id.eq_any(chunk))
+                    .filter(statuses::deleted_at.is_null()),
+            )
+            .set(statuses::deleted_at.eq(Some(at)))
+            .execute(c)?;
+            diesel::delete(
+                follows::table
+                    .filter(follows::follower_id.eq_any(chunk).or(follows::target_id.eq_any(chunk))),
+            )
+            .execute(c)?;
+            diesel::update(
+                actors::table.filter(actors::id.eq_any(chunk)).filter(actors::deleted_at.is_null()),
+            )
+            .set(actors::deleted_at.eq(Some(at)))
+            .execute(c)?;
+        }
+        Ok((ids.len(), posts))
+    })
+}
+
+/// An entry of the admin audit log.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = admin_log)]
+pub struct AdminLogEntry {
+    /// Time-ordered id.
+    pub id: i64,
+    /// The admin's actor.
+    pub admin_id: i64,
+    /// What was done (`block_domain`, `approve`, …).
+    pub action: String,
+    /// On what (a domain, `@user`).
+    pub target: String,
+    /// Details (severity, reason).
+    pub detail: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// Records an admin action.
+pub fn log(
+    conn: &mut DbConnection,
+    admin_id: i64,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> StorageResult<()> {
+    let row = AdminLogEntry {
+        id: Id::generate().0,
+        admin_id,
+        action: action.to_owned(),
+        target: target.chars().take(500).collect(),
+        detail: detail.chars().take(2000).collect(),
+        created_at: now(),
+    };
+    diesel::insert_into(admin_log::table).values(&row).execute(conn)?;
+    Ok(())
+}
+
+/// The newest admin log entries.
+pub fn log_entries(conn: &mut DbConnection, limit: i64) -> StorageResult<Vec<AdminLogEntry>> {
+    Ok(admin_log::table
+        .order(admin_log::id.desc())
+        .limit(limit)
+        .select(AdminLogEntry::as_select())
+        .load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{each_backend, rows};
+
+    #[test]
+    fn a_block_covers_subdomains() {
+        assert_eq!(
+            candidates("a.Example.org:8080"),
+            ["a.example.org:8080", "example.org", "org", "a.example.org"]
+        );
+    }
+
+    #[tokio::test]
+    async fn suspending_a_domain_purges_its_accounts_posts_and_follows() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let ada = rows::local("ada");
+                crate::actors::insert_local(c, &ada, "K")?;
+                let spam = crate::actors::upsert_remote(c, &rows::remote("spam", "social.spam.example"))?;
+                let ok = crate::actors::upsert_remote(c, &rows::remote("friend", "good.example"))?;
+                crate::statuses::insert(c, &rows::status(&spam, "buy"))?;
+                crate::statuses::insert(c, &rows::status(&ok, "hello"))?;
+                let new = NewBlock {
+                    domain: "Spam.example".into(),
+                    severity: BlockSeverity::Suspend,
+                    reject_media: true,
+                    public_comment: "spam".into(),
+                    private_comment: String::new(),
+                };
+                upsert(c, &new)?;
+                assert!(is_suspended(c, "social.spam.example")?);
+                assert!(!is_suspended(c, "good.example")?);
+                assert_eq!(purge(c, "spam.example")?, (1, 1));
+                assert_eq!(hidden_from_public(c)?, ["spam.example"]);
+                assert!(remove(c, "spam.example")? && !is_suspended(c, "social.spam.example")?);
+                log(c, ada.id, "block_domain", "spam.example", "suspend")?;
+                assert_eq!(log_entries(c, 10)?.len(), 1);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+}

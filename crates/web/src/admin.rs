@@ -1,0 +1,437 @@
+//! The instance admins' page: sign-ups waiting with their reasons (approve, reject), accounts
+//! (suspend), domain blocks (suspend, silence, reject media; public and private comments; a
+//! Mastodon-format CSV import), and the audit log of every admin action. Anyone else gets 404.
+//!
+//! A suspension takes effect in federation at once: the inbox refuses the domain, the delivery
+//! worker sends it nothing, nothing is fetched from it, and what we held of it is purged.
+
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use guildhall_core::model::BlockSeverity;
+use guildhall_federation::FedData;
+use guildhall_storage::accounts::{self, AccountFilter};
+use guildhall_storage::instance_blocks::{self, NewBlock};
+use guildhall_storage::{DbConnection, StorageResult, oauth, web_sessions};
+use serde::Deserialize;
+
+use crate::error::PageError;
+use crate::forms;
+use crate::pages::html;
+use crate::session::{Nav, Viewer};
+
+/// Accounts listed (newest first).
+const ACCOUNTS_SHOWN: i64 = 100;
+/// Log entries shown.
+const LOG_SHOWN: i64 = 100;
+/// Longest comment on a block.
+const MAX_COMMENT: usize = 1000;
+/// Lines a pasted blocklist may have.
+const MAX_IMPORT_LINES: usize = 5000;
+
+/// 404 unless the viewer is an admin (the page's existence is not advertised).
+fn admin(viewer: &Viewer) -> Result<(), PageError> {
+    if viewer.is_admin() { Ok(()) } else { Err(PageError::NotFound) }
+}
+
+#[derive(Debug)]
+struct AccountRow {
+    user_id: i64,
+    username: String,
+    email: String,
+    reason: String,
+    since: String,
+    disabled: bool,
+}
+
+#[derive(Debug)]
+struct BlockRow {
+    domain: String,
+    severity: String,
+    reject_media: bool,
+    public_comment: String,
+    private_comment: String,
+}
+
+#[derive(Debug)]
+struct LogRow {
+    when: String,
+    by: String,
+    action: String,
+    target: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    site: String,
+    nav: Nav,
+    csrf: String,
+    pending: Vec<AccountRow>,
+    accounts: Vec<AccountRow>,
+    blocks: Vec<BlockRow>,
+    log: Vec<LogRow>,
+}
+
+fn when(t: guildhall_storage::Timestamp) -> String {
+    t.and_utc().format("%-d %B %Y, %H:%M UTC").to_string()
+}
+
+fn account_row(a: &accounts::LocalAccount) -> AccountRow {
+    AccountRow {
+        user_id: a.user.id,
+        username: a.actor.username.clone(),
+        email: a.user.email.clone(),
+        reason: a.user.sign_up_reason.clone().unwrap_or_default(),
+        since: when(a.user.created_at),
+        disabled: a.user.disabled,
+    }
+}
+
+/// `GET /admin`.
+pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let (pending, accounts, blocks, log) = data
+        .db
+        .run(|c| {
+            let pending = accounts::list(c, AccountFilter::Pending, ACCOUNTS_SHOWN)?;
+            let all = accounts::list(c, AccountFilter::All, ACCOUNTS_SHOWN)?;
+            let blocks = instance_blocks::list(c)?;
+            let mut log = Vec::new();
+            for e in instance_blocks::log_entries(c, LOG_SHOWN)? {
+                let by = guildhall_storage::actors::get(c, e.admin_id)?.username;
+                log.push(LogRow {
+                    when: when(e.created_at),
+                    by,
+                    action: e.action,
+                    target: e.target,
+                    detail: e.detail,
+                });
+            }
+            Ok::<_, guildhall_storage::StorageError>((pending, all, blocks, log))
+        })
+        .await?;
+    html(&AdminPage {
+        site: data.config.domain.to_string(),
+        nav: viewer.nav(),
+        csrf: viewer.csrf.clone(),
+        pending: pending.iter().map(account_row).collect(),
+        accounts: accounts.iter().filter(|a| a.user.approved).map(account_row).collect(),
+        blocks: blocks
+            .into_iter()
+            .map(|b| BlockRow {
+                domain: b.domain,
+                severity: b.severity,
+                reject_media: b.reject_media,
+                public_comment: b.public_comment,
+                private_comment: b.private_comment,
+            })
+            .collect(),
+        log,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// What an admin does to an account.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountAction {
+    /// Let a waiting sign-up in.
+    Approve,
+    /// Turn a waiting sign-up away (the account is deleted).
+    Reject,
+    /// Stop an account signing in; every app and browser of theirs is signed out.
+    Suspend,
+}
+
+/// `POST /admin/accounts/{user_id}/{approve|reject|suspend}`.
+pub async fn account(
+    request: HttpRequest,
+    path: web::Path<(i64, AccountAction)>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: CsrfForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let (user_id, action) = path.into_inner();
+    if user_id == viewer.account.user.id {
+        return Err(PageError::Forbidden("Admins cannot act on their own account here".into()));
+    }
+    let me = viewer.actor().id;
+    let done = data
+        .db
+        .run(move |c| {
+            let target =
+                accounts::find_by_user_id(c, user_id)?.ok_or(guildhall_storage::StorageError::NotFound)?;
+            guildhall_storage::transaction(c, |c| act_on(c, me, &target, action))
+        })
+        .await?;
+    if !done {
+        return Err(PageError::Invalid("The account is not in a state for that".into()));
+    }
+    Ok(forms::see_other("/admin"))
+}
+
+fn act_on(
+    c: &mut DbConnection,
+    admin_id: i64,
+    target: &accounts::LocalAccount,
+    action: AccountAction,
+) -> StorageResult<bool> {
+    let uid = target.user.id;
+    let done = match action {
+        AccountAction::Approve => accounts::approve(c, uid)?,
+        AccountAction::Reject => accounts::delete_pending(c, uid)?,
+        AccountAction::Suspend => {
+            let disabled = accounts::disable(c, uid)?;
+            oauth::revoke_all_of_user(c, uid)?;
+            web_sessions::revoke_all(c, uid, None)?;
+            disabled
+        }
+    };
+    if done {
+        let name = format!("{action:?}").to_lowercase();
+        instance_blocks::log(c, admin_id, &name, &format!("@{}", target.actor.username), "")?;
+    }
+    Ok(done)
+}
+
+#[derive(Debug, Deserialize)]
+struct BlockForm {
+    csrf: String,
+    domain: String,
+    severity: BlockSeverity,
+    #[serde(default)]
+    reject_media: Option<String>,
+    #[serde(default)]
+    public_comment: String,
+    #[serde(default)]
+    private_comment: String,
+}
+
+/// A domain as admins type it: `example.org`, or `host:port`; 422 naming the field otherwise.
+fn domain_field(raw: &str) -> Result<String, PageError> {
+    let domain =
+        raw.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+    guildhall_core::domain::Domain::parse(domain).map(|d| d.to_string()).map_err(|_| {
+        PageError::Invalid(format!(
+            "domain: '{}' is not a domain name",
+            domain.chars().take(100).collect::<String>()
+        ))
+    })
+}
+
+fn comment(field: &str, text: &str) -> Result<String, PageError> {
+    let text = text.trim();
+    if text.chars().count() > MAX_COMMENT {
+        return Err(PageError::Invalid(format!("{field}: at most {MAX_COMMENT} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+/// Applies a block: stored, logged, and for a suspension what we held of the domain purged.
+fn apply_block(c: &mut DbConnection, admin_id: i64, block: &NewBlock) -> StorageResult<()> {
+    instance_blocks::upsert(c, block)?;
+    let mut detail = block.severity.as_str().to_owned();
+    if block.severity == BlockSeverity::Suspend {
+        let (accounts, posts) = instance_blocks::purge(c, &block.domain)?;
+        detail.push_str(&format!(": {accounts} accounts and {posts} posts purged"));
+    }
+    if block.reject_media {
+        detail.push_str(", media rejected");
+    }
+    instance_blocks::log(c, admin_id, "block_domain", &block.domain, &detail)
+}
+
+/// `POST /admin/domain_blocks`: blocks (or changes the block of) a domain.
+pub async fn block(
+    request: HttpRequest,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: BlockForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let domain = domain_field(&form.domain)?;
+    if domain == data.config.domain.to_string() {
+        return Err(PageError::Invalid("domain: this is our own domain".into()));
+    }
+    let block = NewBlock {
+        domain,
+        severity: form.severity,
+        reject_media: form.reject_media.is_some(),
+        public_comment: comment("public_comment", &form.public_comment)?,
+        private_comment: comment("private_comment", &form.private_comment)?,
+    };
+    let me = viewer.actor().id;
+    data.db.run(move |c| guildhall_storage::transaction(c, |c| apply_block(c, me, &block))).await?;
+    Ok(forms::see_other("/admin"))
+}
+
+#[derive(Debug, Deserialize)]
+struct UnblockForm {
+    csrf: String,
+    domain: String,
+}
+
+/// `POST /admin/domain_blocks/remove`: lifts a block (purged posts stay gone).
+pub async fn unblock(
+    request: HttpRequest,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: UnblockForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let (me, domain) = (viewer.actor().id, form.domain.trim().to_lowercase());
+    let removed = data
+        .db
+        .run(move |c| {
+            let removed = instance_blocks::remove(c, &domain)?;
+            if removed {
+                instance_blocks::log(c, me, "unblock_domain", &domain, "")?;
+            }
+            Ok::<_, guildhall_storage::StorageError>(removed)
+        })
+        .await?;
+    if !removed {
+        return Err(PageError::NotFound);
+    }
+    Ok(forms::see_other("/admin"))
+}
+
+#[derive(Debug, Deserialize)]
+struct ImportForm {
+    csrf: String,
+    csv: String,
+}
+
+/// The cells of one CSV line: commas split, double quotes group (`""` is a quote).
+fn csv_cells(line: &str) -> Vec<String> {
+    let (mut cells, mut cell, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match (ch, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(std::mem::take(&mut cell).trim().to_owned()),
+            _ => cell.push(ch),
+        }
+    }
+    cells.push(cell.trim().to_owned());
+    cells
+}
+
+/// One line of a Mastodon blocklist export: `#domain,#severity,#reject_media,#reject_reports,
+/// #public_comment,#obfuscate` (a header line, and lines of a bare domain, are accepted too).
+fn parse_line(line: &str) -> Option<Result<NewBlock, String>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with("#domain") || line.starts_with("domain,") {
+        return None;
+    }
+    let cells = csv_cells(line);
+    let domain = match domain_field(&cells[0]) {
+        Ok(d) => d,
+        Err(_) => {
+            return Some(Err(format!(
+                "'{}' is not a domain name",
+                cells[0].chars().take(100).collect::<String>()
+            )));
+        }
+    };
+    let severity = cells
+        .get(1)
+        .filter(|s| !s.is_empty())
+        .map_or(Some(BlockSeverity::Suspend), |s| BlockSeverity::parse(s));
+    let Some(severity) = severity else {
+        return Some(Err(format!("{domain}: the severity must be suspend, silence or noop")));
+    };
+    let flag = |i: usize| cells.get(i).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let public_comment: String =
+        cells.get(4).map(|c| c.chars().take(MAX_COMMENT).collect()).unwrap_or_default();
+    Some(Ok(NewBlock {
+        domain,
+        severity,
+        reject_media: flag(2),
+        public_comment,
+        private_comment: "imported".into(),
+    }))
+}
+
+/// `POST /admin/domain_blocks/import` (`csv`: a Mastodon-format blocklist pasted in): every
+/// line is checked first; one bad line names itself and nothing is imported.
+pub async fn import(
+    request: HttpRequest,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: ImportForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let lines: Vec<&str> = form.csv.lines().collect();
+    if lines.len() > MAX_IMPORT_LINES {
+        return Err(PageError::Invalid(format!("csv: at most {MAX_IMPORT_LINES} lines at once")));
+    }
+    let ours = data.config.domain.to_string();
+    let mut blocks = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        match parse_line(line) {
+            None => {}
+            Some(Ok(b)) if b.domain == ours => {
+                return Err(PageError::Invalid(format!("csv: line {}: our own domain", n + 1)));
+            }
+            Some(Ok(b)) => blocks.push(b),
+            Some(Err(why)) => return Err(PageError::Invalid(format!("csv: line {}: {why}", n + 1))),
+        }
+    }
+    let me = viewer.actor().id;
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                for b in &blocks {
+                    apply_block(c, me, b)?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(forms::see_other("/admin"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mastodon_blocklist_lines_parse() {
+        assert!(
+            parse_line("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate")
+                .is_none()
+        );
+        let Some(Ok(b)) = parse_line("spam.example,suspend,true,false,\"Spam, \"\"lots\"\"\",false") else {
+            panic!()
+        };
+        assert_eq!(
+            (b.domain.as_str(), b.severity, b.reject_media),
+            ("spam.example", BlockSeverity::Suspend, true)
+        );
+        assert_eq!(b.public_comment, "Spam, \"lots\"");
+        let Some(Ok(b)) = parse_line("quiet.example,silence") else { panic!() };
+        assert_eq!(b.severity, BlockSeverity::Silence);
+        assert!(matches!(parse_line("bad domain!,suspend"), Some(Err(_))));
+        assert!(matches!(parse_line("ok.example,obliterate"), Some(Err(_))));
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE admin_log;
+DROP TABLE instance_domain_blocks;

@@ -1,0 +1,257 @@
+//! The admins' and moderators' pages over HTTP: approving sign-ups, suspending an account,
+//! blocking a domain and its posts disappearing (and nothing exchanged with it afterwards), a
+//! blocklist import, the audit log; a moderator removing a post and banning a member. Nobody
+//! else reaches any of it.
+
+use guildhall_federation::actions::{self, NewPost};
+use reqwest::Method as M;
+use serde_json::json;
+
+use crate::client_api::{call, token};
+use crate::support::{Backend, Cluster, TestInstance};
+use crate::web_members::Browser;
+
+async fn admin_user(t: &TestInstance, name: &str) {
+    let urls = guildhall_federation::Urls::new(t.instance.config());
+    let email = format!("{name}@museum.example");
+    let new = guildhall_federation::local_actors::NewUser {
+        username: name,
+        email: &email,
+        password: "correct horse",
+        role: guildhall_core::model::Role::Admin,
+    };
+    guildhall_federation::local_actors::create_user(t.instance.db(), &urls, new).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_blocks_a_domain_and_its_posts_disappear_and_nothing_is_exchanged() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    admin_user(a, "root").await;
+    let ada = a.user("ada").await;
+    let bob = b.user("bob").await;
+    // ada follows bob; bob posts; it reaches a's public timeline.
+    let bob_at_a = actions::resolve_actor(&a.fed(), &b.handle("bob")).await.unwrap();
+    actions::follow(&a.fed(), &ada, &bob_at_a).await.unwrap();
+    cluster.flush().await;
+    actions::post(&b.fed(), &bob, NewPost::public("Buy followers now")).await.unwrap();
+    cluster.flush().await;
+    let public = |t| async move { call(M::GET, t, "/api/v1/timelines/public", None, None).await.1 };
+    assert!(public(a).await.to_string().contains("Buy followers now"));
+
+    // Only an admin sees the page; a member gets 404, a stranger the sign-in page.
+    let mut member = Browser::new(a);
+    member.sign_in("ada", false).await;
+    assert_eq!(member.get("/admin").await.status, 404);
+    assert_eq!(Browser::new(a).get("/admin").await.status, 303);
+    let csrf = member.get("/home").await.csrf();
+    let refused = member
+        .post("/admin/domain_blocks", &[("csrf", &csrf), ("domain", "x.example"), ("severity", "suspend")])
+        .await;
+    assert_eq!(refused.status, 404, "a member cannot block");
+
+    let mut root = Browser::new(a);
+    root.sign_in("root", false).await;
+    let page = root.get("/admin").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.csrf();
+    let domain = b.instance.config().domain.to_string();
+    let bad = root
+        .post(
+            "/admin/domain_blocks",
+            &[("csrf", &csrf), ("domain", "not a domain!"), ("severity", "suspend")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("domain"), "{}", bad.body);
+    let done = root
+        .post(
+            "/admin/domain_blocks",
+            &[
+                ("csrf", &csrf),
+                ("domain", &domain),
+                ("severity", "suspend"),
+                ("reject_media", "1"),
+                ("public_comment", "Spam <b>wave</b>"),
+                ("private_comment", "ticket 42"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+
+    // Its posts are gone, the follow ended, and the block is listed with the public comment only.
+    assert!(!public(a).await.to_string().contains("Buy followers now"));
+    let ada_token = token(a, "ada", "read").await;
+    let (_, following) =
+        call(M::GET, a, &format!("/api/v1/accounts/{}/following", ada.id), Some(&ada_token), None).await;
+    assert_eq!(following.as_array().map(Vec::len), Some(0), "{following}");
+    let (_, listed) = call(M::GET, a, "/api/v1/instance/domain_blocks", None, None).await;
+    assert_eq!(listed[0]["domain"], domain.as_str());
+    assert_eq!(listed[0]["severity"], "suspend");
+    assert_eq!(listed[0]["comment"], "Spam <b>wave</b>");
+    assert!(!listed.to_string().contains("ticket 42"), "the private comment stays private");
+    let page = root.get("/admin").await;
+    assert!(
+        page.body.contains("Spam &#60;b&#62;wave&#60;/b&#62;") && page.body.contains("block_domain"),
+        "{}",
+        page.body
+    );
+
+    // Nothing more is accepted from it, and nothing is sent to it.
+    actions::post(&b.fed(), &bob, NewPost::public("Still here?")).await.unwrap();
+    cluster.flush().await;
+    assert!(!public(a).await.to_string().contains("Still here?"));
+    let ada_token_w = token(a, "ada", "read write").await;
+    let (_, mine) = call(
+        M::POST,
+        a,
+        "/api/v1/statuses",
+        Some(&ada_token_w),
+        Some(json!({"status": format!("@{} hello?", b.handle("bob"))})),
+    )
+    .await;
+    cluster.flush().await;
+    let bob_token = token(b, "bob", "read").await;
+    let (_, notes) = call(M::GET, b, "/api/v1/notifications", Some(&bob_token), None).await;
+    assert!(!notes.to_string().contains("hello?"), "nothing delivered to a suspended domain: {notes} {mine}");
+
+    // Lifting the block is logged; a pasted blocklist is imported, a bad line names itself.
+    let lifted = root.post("/admin/domain_blocks/remove", &[("csrf", &csrf), ("domain", &domain)]).await;
+    assert_eq!(lifted.status, 303);
+    let csv = "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\nspam.example,suspend,true,false,\"Spam, lots\",false\nquiet.example,silence,false,false,,false";
+    let imported = root.post("/admin/domain_blocks/import", &[("csrf", &csrf), ("csv", csv)]).await;
+    assert_eq!(imported.status, 303, "{}", imported.body);
+    let (_, listed) = call(M::GET, a, "/api/v1/instance/domain_blocks", None, None).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    let bad = root
+        .post(
+            "/admin/domain_blocks/import",
+            &[("csrf", &csrf), ("csv", "ok.example,suspend\nnot a domain!,suspend")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("line 2"), "{}", bad.body);
+    let (_, listed) = call(M::GET, a, "/api/v1/instance/domain_blocks", None, None).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "nothing of a bad import lands");
+    let page = root.get("/admin").await;
+    assert!(page.body.contains("unblock_domain"));
+}
+
+#[tokio::test]
+async fn an_admin_approves_and_rejects_sign_ups_and_suspends_an_account() {
+    let t = TestInstance::start_with(&Backend::Sqlite, &[("GUILDHALL_REGISTRATIONS", "approval")]).await;
+    admin_user(&t, "root").await;
+    t.user("ada").await;
+    for (name, reason) in [("cy", "I run the <collections> database"), ("dee", "spam")] {
+        let app =
+            json!({"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"});
+        let (_, app) = call(M::POST, &t, "/api/v1/apps", None, Some(app)).await;
+        let grant = json!({"grant_type": "client_credentials", "client_id": app["client_id"], "client_secret": app["client_secret"], "scope": "read write"});
+        let (_, tok) = call(M::POST, &t, "/oauth/token", None, Some(grant)).await;
+        let body = json!({"username": name, "email": format!("{name}@museum.example"), "password": "correct horse", "agreement": true, "locale": "en", "reason": reason});
+        let (s, made) = call(M::POST, &t, "/api/v1/accounts", tok["access_token"].as_str(), Some(body)).await;
+        assert_eq!(s, 200, "{made}");
+    }
+    let mut root = Browser::new(&t);
+    root.sign_in("root", false).await;
+    let page = root.get("/admin").await;
+    assert!(
+        page.body.contains("I run the &#60;collections&#62; database"),
+        "the reason, escaped: {}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let id_of = |body: &str, name: &str| -> String {
+        let at = body.find(&format!("<strong>@{name}</strong>")).unwrap();
+        let rest = &body[at..];
+        let from = rest.find("/admin/accounts/").unwrap() + "/admin/accounts/".len();
+        rest[from..from + rest[from..].find('/').unwrap()].to_owned()
+    };
+    let (cy, dee) = (id_of(&page.body, "cy"), id_of(&page.body, "dee"));
+    assert_eq!(root.post(&format!("/admin/accounts/{cy}/approve"), &[("csrf", &csrf)]).await.status, 303);
+    assert_eq!(root.post(&format!("/admin/accounts/{dee}/reject"), &[("csrf", &csrf)]).await.status, 303);
+    let mut cy_browser = Browser::new(&t);
+    cy_browser.sign_in("cy", false).await;
+    let (_, gone) = call(M::GET, &t, "/api/v1/accounts/lookup?acct=dee", None, None).await;
+    assert!(gone.get("error").is_some(), "rejected: {gone}");
+
+    // Suspending cy signs every browser of theirs out, and is logged.
+    assert_eq!(cy_browser.get("/home").await.status, 200);
+    assert_eq!(root.post(&format!("/admin/accounts/{cy}/suspend"), &[("csrf", &csrf)]).await.status, 303);
+    assert_eq!(cy_browser.get("/home").await.status, 303, "signed out");
+    let page = root.get("/admin").await;
+    assert_eq!(page.body.matches("<strong>Suspended</strong>").count(), 1, "{}", page.body);
+    for action in ["approve", "reject", "suspend"] {
+        assert!(page.body.contains(&format!("<td>{action}</td>")), "{action} is in the audit log");
+    }
+    // An admin cannot suspend themselves from here; a member cannot suspend anyone.
+    let mut ada = Browser::new(&t);
+    ada.sign_in("ada", false).await;
+    let ada_csrf = ada.get("/home").await.csrf();
+    assert_eq!(ada.post(&format!("/admin/accounts/{cy}/approve"), &[("csrf", &ada_csrf)]).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_moderator_removes_a_post_with_a_reason_and_bans_a_member() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    t.user("mod").await;
+    let ada = t.user("ada").await;
+    let moderator = token(&t, "mod", "read write follow").await;
+    let guild = json!({"name": "mcg", "display_name": "Museum Computer Group", "membership": "open"});
+    call(M::POST, &t, "/api/guildhall/v1/groups", Some(&moderator), Some(guild)).await;
+    let mut ada_b = Browser::new(&t);
+    ada_b.sign_in("ada", false).await;
+    let group = ada_b.get("/@mcg").await;
+    assert!(group.body.contains("Join the group"));
+    assert_eq!(ada_b.post("/@mcg/follow", &[("csrf", &group.csrf())]).await.status, 303);
+    let csrf = ada_b.get("/home").await.csrf();
+    ada_b
+        .post("/statuses", &[("csrf", &csrf), ("status", "@mcg Off-topic advert"), ("visibility", "public")])
+        .await;
+    let ada_token = token(&t, "ada", "read").await;
+    let (_, list) =
+        call(M::GET, &t, &format!("/api/v1/accounts/{}/statuses", ada.id), Some(&ada_token), None).await;
+    let post_id = list[0]["id"].as_str().unwrap().to_owned();
+
+    // A member sees no removal control and cannot reach the moderation page or its actions.
+    let thread = ada_b.get(&format!("/@ada/{post_id}")).await;
+    assert!(!thread.body.contains("Remove from the group"));
+    assert_eq!(ada_b.get("/@mcg/moderation").await.status, 404);
+    let refused = ada_b
+        .post(&format!("/@mcg/moderation/statuses/{post_id}/remove"), &[("csrf", &csrf), ("reason", "x")])
+        .await;
+    assert_eq!(refused.status, 404);
+
+    let mut mod_b = Browser::new(&t);
+    mod_b.sign_in("mod", false).await;
+    let thread = mod_b.get(&format!("/@ada/{post_id}")).await;
+    assert!(thread.body.contains("Remove from the group"), "{}", thread.body);
+    let removed = mod_b
+        .post(
+            &format!("/@mcg/moderation/statuses/{post_id}/remove"),
+            &[("csrf", &thread.csrf()), ("reason", "Adverts are off-topic")],
+        )
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let page = mod_b.get("/@mcg/moderation").await;
+    assert!(page.body.contains("@ada@"), "{}", page.body);
+    let banned = mod_b
+        .post(
+            &format!("/@mcg/moderation/members/{}/ban", ada.id),
+            &[("csrf", &page.csrf()), ("reason", "Repeated adverts")],
+        )
+        .await;
+    assert_eq!(banned.status, 303);
+    let page = mod_b.get("/@mcg/moderation").await;
+    assert!(
+        page.body.contains("Adverts are off-topic") && page.body.contains("Repeated adverts"),
+        "the log: {}",
+        page.body
+    );
+    assert!(page.body.contains("remove status") && page.body.contains("ban"), "{}", page.body);
+    // ada is out, and cannot rejoin.
+    let group = ada_b.get("/@mcg").await;
+    assert!(!group.body.contains("You are a member"), "{}", group.body);
+    ada_b.post("/@mcg/follow", &[("csrf", &group.csrf())]).await;
+    assert!(!ada_b.get("/@mcg").await.body.contains("You are a member"));
+}
