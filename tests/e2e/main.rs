@@ -30,4 +30,5 @@ mod scope_matrix;
 mod signup;
 mod streaming;
 mod web_admin;
+mod web_browser;
 mod web_members;
