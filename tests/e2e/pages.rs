@@ -226,6 +226,34 @@ async fn the_home_page_the_group_directory_group_pages_and_feeds() {
     call(M::POST, &t, "/api/v1/statuses", Some(&ada), Some(json!({"status": "Tonight's #MuseumHour"}))).await;
     assert!(feed("/tags/museumhour.rss").await.contains("MuseumHour"));
     assert_eq!(http().get(t.url("/@nobody.rss")).send().await.unwrap().status(), 404);
+    // Atom too; and a control character a post carries cannot break either feed's XML.
+    call(M::POST, &t, "/api/v1/statuses", Some(&ada), Some(json!({"status": "bell\u{7} and \u{1b}escape"})))
+        .await;
+    for path in ["/@ada.rss", "/@ada.atom", "/tags/museumhour.atom"] {
+        let res = http().get(t.url(path)).send().await.unwrap();
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        let body = res.text().await.unwrap();
+        assert!(
+            !body.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')),
+            "{path}: {body:?}"
+        );
+        if path.ends_with(".atom") {
+            assert_eq!(kind, "application/atom+xml; charset=utf-8");
+            assert!(
+                body.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">") && body.contains("<entry>"),
+                "{body}"
+            );
+        }
+    }
+    assert!(feed("/@ada.rss").await.contains("bell and escape"));
+    assert!(!feed("/@circle.rss").await.contains("<item>"));
+    let circle_atom = http().get(t.url("/@circle.atom")).send().await.unwrap().text().await.unwrap();
+    assert!(!circle_atom.contains("<entry>"), "members-only: {circle_atom}");
+    // A wrong query string gets a page naming the field, not JSON.
+    let res = http().get(t.url("/home?max_id=abc")).header("accept", "text/html").send().await.unwrap();
+    assert!(matches!(res.status().as_u16(), 303 | 422));
+    let res = http().get(t.url("/tags/museumhour?max_id=abc")).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
     t.instance.stop().await.unwrap();
 }
 

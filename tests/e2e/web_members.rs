@@ -424,3 +424,54 @@ async fn following_from_another_server_through_its_own_page() {
     let forged = bob.post("/authorize_interaction", &[("uri", &ada.ap_id)]).await;
     assert_eq!(forged.status, 422);
 }
+
+#[tokio::test]
+async fn a_members_only_groups_threads_show_to_its_members_alone() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("mod").await;
+    t.user("ada").await;
+    t.user("eve").await;
+    let moderator = token(&t, "mod", "read write follow").await;
+    let circle = json!({"name": "circle", "display_name": "Quiet Circle", "visibility": "members", "membership": "open"});
+    call(M::POST, &t, "/api/guildhall/v1/groups", Some(&moderator), Some(circle)).await;
+    let mut ada = Browser::new(&t);
+    ada.sign_in("ada", false).await;
+    let page = ada.get("/@circle").await;
+    assert!(page.body.contains("Join the group"));
+    ada.post("/@circle/follow", &[("csrf", &page.csrf())]).await;
+    let csrf = ada.get("/home").await.csrf();
+    let posted = ada
+        .post(
+            "/statuses",
+            &[("csrf", &csrf), ("status", "@circle Only for the circle"), ("visibility", "private")],
+        )
+        .await;
+    assert_eq!(posted.status, 303);
+
+    // The moderator is not offered to join their own group, and sees the thread.
+    let mut moder = Browser::new(&t);
+    moder.sign_in("mod", false).await;
+    let page = moder.get("/@circle").await;
+    assert!(
+        page.body.contains("You moderate this group") && !page.body.contains("Ask to join"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Only for the circle"), "{}", page.body);
+    assert!(page.body.contains("Remove from the group"), "moderation controls on the group page");
+    // A member sees it with buttons; a signed-in non-member and a stranger do not see it.
+    let page = ada.get("/@circle").await;
+    assert!(
+        page.body.contains("Only for the circle") && page.body.contains(">Like</button>"),
+        "{}",
+        page.body
+    );
+    let mut eve = Browser::new(&t);
+    eve.sign_in("eve", false).await;
+    for body in [eve.get("/@circle").await.body, Browser::new(&t).get("/@circle").await.body] {
+        assert!(
+            !body.contains("Only for the circle") && body.contains("keeps its posts to its members"),
+            "{body}"
+        );
+    }
+}

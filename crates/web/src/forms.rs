@@ -23,6 +23,26 @@ pub fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, PageError> {
     })
 }
 
+/// A page's query string parsed into `T`; a wrong field is a 422 page that names it (not the
+/// API's JSON error).
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> actix_web::FromRequest for Query<T> {
+    type Error = PageError;
+    type Future = std::future::Ready<Result<Query<T>, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let fields =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(req.query_string().as_bytes()));
+        std::future::ready(
+            serde_path_to_error::deserialize(fields)
+                .map(Query)
+                .map_err(|e| PageError::Invalid(format!("{}: {}", e.path(), e.inner()))),
+        )
+    }
+}
+
 /// 403 when the request comes from another site's page (its `Origin` is not ours). Browsers
 /// send `Origin` with every form post; a request without one (a script, curl) still needs the
 /// CSRF token, which no other site can read.

@@ -81,13 +81,13 @@ pub fn feed_views(
 
 /// `GET /home`: the people and groups the member follows, newest first, under a compose form.
 pub async fn home_feed(
-    query: web::Query<FeedQuery>,
+    query: crate::forms::Query<FeedQuery>,
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let (base, domain) = site(&data);
     let me = viewer.clone();
-    let max_id = query.max_id;
+    let max_id = query.0.max_id;
     let (posts, last) = data
         .db
         .run(move |c| {
@@ -333,13 +333,13 @@ fn what(kind: Option<NotificationKind>) -> &'static str {
 
 /// `GET /notifications`: the newest notifications (`?max_id=` pages).
 pub async fn notifications_page(
-    query: web::Query<FeedQuery>,
+    query: crate::forms::Query<FeedQuery>,
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let (base, domain) = site(&data);
     let me = viewer.actor().id;
-    let max_id = query.max_id;
+    let max_id = query.0.max_id;
     let (items, last) = data
         .db
         .run(move |c| {

@@ -103,13 +103,17 @@ pub async fn profile(
     }
     let (base, domain) = site(&data);
     let (base2, domain2, id) = (base.clone(), domain.clone(), actor.id);
+    let (me, csrf) = (viewer.id(), viewer.0.as_ref().map(|v| v.csrf.clone()));
     let posts = data
         .db
         .run(move |c| {
-            statuses::public_by_actor(c, id, None, PAGE_SIZE)?
-                .iter()
-                .map(|s| views::post(c, s, &base2, &domain2))
-                .collect::<Result<Vec<_>, _>>()
+            let list = statuses::public_by_actor(c, id, None, PAGE_SIZE)?;
+            let mut posts =
+                list.iter().map(|s| views::post(c, s, &base2, &domain2)).collect::<Result<Vec<_>, _>>()?;
+            if let (Some(me), Some(csrf)) = (me, csrf.as_deref()) {
+                views::add_actions(c, &mut posts, &list, me, csrf)?;
+            }
+            Ok::<_, guildhall_storage::StorageError>(posts)
         })
         .await?;
     let author = views::author(&actor, &base, &domain);
@@ -299,7 +303,7 @@ struct TagPage {
 /// `GET /tags/{tag}`: public posts with the hashtag, newest first (`?max_id=` pages).
 pub async fn tag(
     tag: web::Path<String>,
-    query: web::Query<std::collections::HashMap<String, String>>,
+    query: crate::forms::Query<std::collections::HashMap<String, String>>,
     viewer: MaybeViewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
@@ -307,7 +311,7 @@ pub async fn tag(
     if !valid_tag(&tag) {
         return Err(PageError::NotFound);
     }
-    let max_id = query.get("max_id").and_then(|m| m.parse::<i64>().ok());
+    let max_id = query.0.get("max_id").and_then(|m| m.parse::<i64>().ok());
     let (base, domain) = site(&data);
     let posts = tagged_posts(&data, tag.clone(), max_id, base.clone(), domain.clone()).await?;
     let older = (posts.len() as i64 == PAGE_SIZE)
@@ -330,6 +334,8 @@ struct GroupPage {
     joining: &'static str,
     members: Option<i64>,
     members_only: bool,
+    /// Its threads are for members only, and this viewer is not one.
+    hidden: bool,
     rules: Vec<String>,
     moderators: Vec<AuthorView>,
     posts: Vec<PostView>,
@@ -351,29 +357,44 @@ struct MemberState {
 async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Result<HttpResponse, PageError> {
     let (base, domain) = site(data);
     let (base2, domain2, row) = (base.clone(), domain.clone(), actor.clone());
+    let (me, csrf) = (viewer.id(), viewer.0.as_ref().map(|v| v.csrf.clone()));
     let page = data
         .db
         .run(move |c| {
             let Some(group) = groups::get(c, row.id)? else { return Ok(None) };
             let members_only = row.members_only;
-            let page = Page { limit: PAGE_SIZE, ..Page::default() };
-            let threads = match members_only {
-                true => Vec::new(),
-                false => timelines::account(c, row.id, None, true, false, &page)?,
+            // A members-only group's threads are for its members and moderators alone.
+            let insider = match me {
+                Some(v) => groups::is_member(c, row.id, v)? || groups::is_moderator(c, row.id, v)?,
+                None => false,
             };
-            let posts = threads
-                .iter()
-                .filter(|s| s.reblog_of_id.is_none())
-                .map(|s| views::post(c, s, &base2, &domain2))
-                .collect::<Result<Vec<_>, _>>()?;
+            let page = Page { limit: PAGE_SIZE, ..Page::default() };
+            let threads = match members_only && !insider {
+                true => Vec::new(),
+                false => timelines::account(c, row.id, me, true, false, &page)?,
+            };
+            let list: Vec<Status> = threads.into_iter().filter(|s| s.reblog_of_id.is_none()).collect();
+            let mut posts =
+                list.iter().map(|s| views::post(c, s, &base2, &domain2)).collect::<Result<Vec<_>, _>>()?;
+            if let (Some(me), Some(csrf)) = (me, csrf.as_deref()) {
+                views::add_actions(c, &mut posts, &list, me, csrf)?;
+            }
             let moderators =
                 groups::moderators(c, row.id)?.iter().map(|m| views::author(m, &base2, &domain2)).collect();
             let rules: Vec<String> = serde_json::from_str(&group.rules_json).unwrap_or_default();
             let members = (!members_only).then(|| follows::count_followers(c, row.id)).transpose()?;
-            Ok(Some((group.membership()?, members_only, rules, moderators, posts, members)))
+            Ok(Some((
+                group.membership()?,
+                members_only,
+                members_only && !insider,
+                rules,
+                moderators,
+                posts,
+                members,
+            )))
         })
         .await?;
-    let Some((membership, members_only, rules, moderators, posts, members)) = page else {
+    let Some((membership, members_only, hidden, rules, moderators, posts, members)) = page else {
         return Err(PageError::NotFound);
     };
     let shown = views::author(&actor, &base, &domain);
@@ -419,6 +440,7 @@ async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Resul
         joining: views::joining(membership),
         members,
         members_only,
+        hidden,
         rules,
         moderators,
         posts,
@@ -440,11 +462,11 @@ const DIRECTORY_SIZE: i64 = 50;
 
 /// `GET /groups?q=`: the local groups, newest first, found by name.
 pub async fn directory(
-    query: web::Query<std::collections::HashMap<String, String>>,
+    query: crate::forms::Query<std::collections::HashMap<String, String>>,
     viewer: MaybeViewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let q: String = query.get("q").map(|q| q.trim().chars().take(100).collect()).unwrap_or_default();
+    let q: String = query.0.get("q").map(|q| q.trim().chars().take(100).collect()).unwrap_or_default();
     let (base, domain) = site(&data);
     let (q2, domain2) = (q.clone(), domain.clone());
     let groups = data
@@ -494,6 +516,24 @@ pub async fn home(viewer: MaybeViewer, data: FedData) -> Result<HttpResponse, Pa
     html(&HomePage { site: domain, nav: viewer.nav(), registrations, sign_up, groups })
 }
 
+/// What a feed is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFormat {
+    /// RSS 2.0 (`.rss`).
+    Rss,
+    /// Atom (`.atom`).
+    Atom,
+}
+
+impl FeedFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            FeedFormat::Rss => "rss",
+            FeedFormat::Atom => "atom",
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "feed.xml")]
 struct Feed {
@@ -504,16 +544,76 @@ struct Feed {
     posts: Vec<PostView>,
 }
 
-fn rss(feed: &Feed) -> Result<HttpResponse, PageError> {
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "application/rss+xml; charset=utf-8"))
-        .body(feed.render()?))
+#[derive(Template)]
+#[template(path = "feed_atom.xml")]
+struct AtomFeed<'a> {
+    title: &'a str,
+    link: &'a str,
+    description: &'a str,
+    self_url: &'a str,
+    updated: String,
+    posts: &'a [PostView],
 }
 
-/// `GET /@{name}.rss`: an account's public posts, or a group's public threads (none for a
-/// members-only group).
-pub async fn account_feed(name: web::Path<String>, data: FedData) -> Result<HttpResponse, PageError> {
-    let name = name.into_inner();
+/// Drops what XML 1.0 cannot carry (control characters but tab and line ends): another
+/// server's text must not make our feed unreadable.
+fn xml_safe(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')).collect()
+}
+
+fn render_feed(mut feed: Feed, format: FeedFormat) -> Result<HttpResponse, PageError> {
+    for text in [&mut feed.title, &mut feed.description] {
+        *text = xml_safe(text);
+    }
+    for post in &mut feed.posts {
+        for text in [&mut post.author.name, &mut post.summary_text, &mut post.content] {
+            *text = xml_safe(text);
+        }
+    }
+    let (content_type, body) = match format {
+        FeedFormat::Rss => ("application/rss+xml; charset=utf-8", feed.render()?),
+        FeedFormat::Atom => {
+            let updated = feed.posts.first().map_or_else(
+                || chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                |p| p.published_iso.clone(),
+            );
+            let atom = AtomFeed {
+                title: &feed.title,
+                link: &feed.link,
+                description: &feed.description,
+                self_url: &feed.self_url,
+                updated,
+                posts: &feed.posts,
+            };
+            ("application/atom+xml; charset=utf-8", atom.render()?)
+        }
+    };
+    Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, content_type)).body(body))
+}
+
+/// `GET /@{name}.rss`.
+pub async fn account_rss(name: web::Path<String>, data: FedData) -> Result<HttpResponse, PageError> {
+    account_feed(name.into_inner(), data, FeedFormat::Rss).await
+}
+
+/// `GET /@{name}.atom`.
+pub async fn account_atom(name: web::Path<String>, data: FedData) -> Result<HttpResponse, PageError> {
+    account_feed(name.into_inner(), data, FeedFormat::Atom).await
+}
+
+/// `GET /tags/{tag}.rss`.
+pub async fn tag_rss(tag: web::Path<String>, data: FedData) -> Result<HttpResponse, PageError> {
+    tag_feed(tag.into_inner(), data, FeedFormat::Rss).await
+}
+
+/// `GET /tags/{tag}.atom`.
+pub async fn tag_atom(tag: web::Path<String>, data: FedData) -> Result<HttpResponse, PageError> {
+    tag_feed(tag.into_inner(), data, FeedFormat::Atom).await
+}
+
+/// An account's feed: its public posts, or a group's public threads (none for a members-only
+/// group).
+async fn account_feed(name: String, data: FedData, format: FeedFormat) -> Result<HttpResponse, PageError> {
     let actor = data.db.run(move |c| actors::find_local(c, &name)).await?.ok_or(PageError::NotFound)?;
     if actor.deleted_at.is_some() {
         return Err(PageError::NotFound);
@@ -542,30 +642,32 @@ pub async fn account_feed(name: web::Path<String>, data: FedData) -> Result<Http
         })
         .await?;
     let shown = views::author(&actor, &base, &domain);
-    rss(&Feed {
+    let feed = Feed {
         title: format!("{} ({})", shown.name, shown.handle),
         description: strip_html(&actor.summary).chars().take(500).collect(),
-        self_url: format!("{base}/@{}.rss", actor.username),
+        self_url: format!("{base}/@{}.{}", actor.username, format.extension()),
         link: shown.url,
         posts,
-    })
+    };
+    render_feed(feed, format)
 }
 
-/// `GET /tags/{tag}.rss`: public posts with the hashtag.
-pub async fn tag_feed(tag: web::Path<String>, data: FedData) -> Result<HttpResponse, PageError> {
-    let tag = tag.into_inner().to_lowercase();
+/// A hashtag's feed: public posts with it.
+async fn tag_feed(tag: String, data: FedData, format: FeedFormat) -> Result<HttpResponse, PageError> {
+    let tag = tag.to_lowercase();
     if !valid_tag(&tag) {
         return Err(PageError::NotFound);
     }
     let (base, domain) = site(&data);
     let posts = tagged_posts(&data, tag.clone(), None, base.clone(), domain.clone()).await?;
-    rss(&Feed {
+    let feed = Feed {
         title: format!("#{tag} on {domain}"),
         description: format!("Public posts tagged #{tag} on {domain}"),
-        self_url: format!("{base}/tags/{tag}.rss"),
+        self_url: format!("{base}/tags/{tag}.{}", format.extension()),
         link: format!("{base}/tags/{tag}"),
         posts,
-    })
+    };
+    render_feed(feed, format)
 }
 
 fn valid_tag(tag: &str) -> bool {

@@ -8,7 +8,7 @@
 //! subscribe template; a member who arrives there from another server's page sees who they are
 //! about to follow and confirms with a button (a signed, CSRF-checked form), never by a link.
 
-use actix_web::web::{self, Bytes};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use guildhall_core::domain::Domain;
@@ -67,11 +67,11 @@ struct ConfirmPage {
 
 /// `GET /authorize_interaction?uri=`: who the member is about to follow or join, with a button.
 pub async fn confirm(
-    query: web::Query<InteractionQuery>,
+    query: crate::forms::Query<InteractionQuery>,
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let uri = query.into_inner().uri;
+    let uri = query.0.uri;
     let target = resolve(&data, &uri).await?;
     let (base, domain) = site(&data);
     html(&ConfirmPage {

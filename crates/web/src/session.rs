@@ -227,11 +227,11 @@ fn sign_in_page(
 
 /// `GET /auth/sign_in?next=`: the sign-in form (or straight on, when already signed in).
 pub async fn sign_in_form(
-    query: web::Query<NextQuery>,
+    query: crate::forms::Query<NextQuery>,
     viewer: MaybeViewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let next = forms::local_path(query.next.as_deref());
+    let next = forms::local_path(query.0.next.as_deref());
     if viewer.0.is_some() {
         return Ok(forms::see_other(&next));
     }
