@@ -255,3 +255,66 @@ async fn a_moderator_removes_a_post_with_a_reason_and_bans_a_member() {
     ada_b.post("/@mcg/follow", &[("csrf", &group.csrf())]).await;
     assert!(!ada_b.get("/@mcg").await.body.contains("You are a member"));
 }
+
+#[tokio::test]
+async fn instance_settings_change_without_a_restart() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    admin_user(&t, "root").await;
+    let (_, before) = call(M::GET, &t, "/api/v2/instance", None, None).await;
+    assert_eq!(before["registrations"]["enabled"], false, "closed by default: {before}");
+    assert!(Browser::new(&t).get("/auth/sign_up").await.body.contains("closed"));
+
+    let mut root = Browser::new(&t);
+    root.sign_in("root", false).await;
+    let csrf = root.get("/admin").await.csrf();
+    let bad = root
+        .post(
+            "/admin/settings",
+            &[
+                ("csrf", &csrf),
+                ("title", "T"),
+                ("description", ""),
+                ("contact_email", "not-mail"),
+                ("registrations", "open"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("contact_email"), "{}", bad.body);
+    let saved = root
+        .post(
+            "/admin/settings",
+            &[
+                ("csrf", &csrf),
+                ("title", "Museum <Computer> Group"),
+                ("description", "For museum technologists.\r\n\r\nSecond paragraph."),
+                ("rules", "Be kind\r\nNo <script>adverts</script>\r\n"),
+                ("contact_email", "admin@museum.example"),
+                ("registrations", "approval"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+
+    // In force at once: the API, the home page and the sign-up form.
+    let (_, v2) = call(M::GET, &t, "/api/v2/instance", None, None).await;
+    assert_eq!(v2["title"], "Museum <Computer> Group");
+    assert_eq!(
+        (v2["registrations"]["enabled"].as_bool(), v2["registrations"]["approval_required"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(v2["contact"]["email"], "admin@museum.example");
+    assert_eq!(v2["rules"][1]["text"], "No <script>adverts</script>");
+    let (_, rules) = call(M::GET, &t, "/api/v1/instance/rules", None, None).await;
+    assert_eq!(rules.as_array().map(Vec::len), Some(2));
+    let home = Browser::new(&t).get("/").await.body;
+    assert!(home.contains("Museum &#60;Computer&#62; Group") && !home.contains("<script>adverts"), "{home}");
+    assert!(
+        home.contains("<p>Second paragraph.</p>") && home.contains("mailto:admin@museum.example"),
+        "{home}"
+    );
+    let form = Browser::new(&t).get("/auth/sign_up").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("reason"), "approval mode asks why: {}", form.body);
+    assert!(root.get("/admin").await.body.contains("update_settings"));
+}

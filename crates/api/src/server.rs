@@ -57,6 +57,16 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The configuration with what admins changed at run time (the registration mode) applied.
+    pub async fn live_config(&self) -> Result<guildhall_core::Config, crate::ApiError> {
+        let settings = self.db.run(guildhall_storage::instance_settings::get).await?;
+        let mut config = (*self.config).clone();
+        config.registrations = settings.registrations_or(config.registrations);
+        Ok(config)
+    }
+}
+
 /// Server tuning that is not configuration (tests use one worker per instance and flush
 /// deliveries themselves).
 #[derive(Debug, Clone, Copy)]

@@ -304,7 +304,8 @@ fn parse_password_length(v: &str) -> Option<usize> {
 }
 
 impl RegistrationMode {
-    fn parse(v: &str) -> Option<RegistrationMode> {
+    /// The mode spelled `v` (`closed`, `approval`, `open`; any case).
+    pub fn parse(v: &str) -> Option<RegistrationMode> {
         match v.to_ascii_lowercase().as_str() {
             "closed" => Some(RegistrationMode::Closed),
             "approval" => Some(RegistrationMode::Approval),

@@ -574,7 +574,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    instance_settings (id) {
+        id -> Integer,
+        title -> Text,
+        description -> Text,
+        rules_json -> Text,
+        contact_email -> Text,
+        registrations -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    instance_settings,
     instance_domain_blocks,
     admin_log,
     web_sessions,

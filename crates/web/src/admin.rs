@@ -8,10 +8,12 @@
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
+use guildhall_core::config::RegistrationMode;
 use guildhall_core::model::BlockSeverity;
 use guildhall_federation::FedData;
 use guildhall_storage::accounts::{self, AccountFilter};
 use guildhall_storage::instance_blocks::{self, NewBlock};
+use guildhall_storage::instance_settings::{self, InstanceSettings};
 use guildhall_storage::{DbConnection, StorageResult, oauth, web_sessions};
 use serde::Deserialize;
 
@@ -72,6 +74,9 @@ struct AdminPage {
     accounts: Vec<AccountRow>,
     blocks: Vec<BlockRow>,
     log: Vec<LogRow>,
+    about: InstanceSettings,
+    /// The registration mode in force.
+    registrations: &'static str,
 }
 
 fn when(t: guildhall_storage::Timestamp) -> String {
@@ -92,12 +97,13 @@ fn account_row(a: &accounts::LocalAccount) -> AccountRow {
 /// `GET /admin`.
 pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let (pending, accounts, blocks, log) = data
+    let (pending, accounts, blocks, log, about) = data
         .db
         .run(|c| {
             let pending = accounts::list(c, AccountFilter::Pending, ACCOUNTS_SHOWN)?;
             let all = accounts::list(c, AccountFilter::All, ACCOUNTS_SHOWN)?;
             let blocks = instance_blocks::list(c)?;
+            let about = instance_settings::get(c)?;
             let mut log = Vec::new();
             for e in instance_blocks::log_entries(c, LOG_SHOWN)? {
                 let by = guildhall_storage::actors::get(c, e.admin_id)?.username;
@@ -109,9 +115,10 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
                     detail: e.detail,
                 });
             }
-            Ok::<_, guildhall_storage::StorageError>((pending, all, blocks, log))
+            Ok::<_, guildhall_storage::StorageError>((pending, all, blocks, log, about))
         })
         .await?;
+    let registrations = mode_name(about.registrations_or(data.config.registrations));
     html(&AdminPage {
         site: data.config.domain.to_string(),
         nav: viewer.nav(),
@@ -129,7 +136,92 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
             })
             .collect(),
         log,
+        about,
+        registrations,
     })
+}
+
+fn mode_name(mode: RegistrationMode) -> &'static str {
+    match mode {
+        RegistrationMode::Open => "open",
+        RegistrationMode::Approval => "approval",
+        RegistrationMode::Closed => "closed",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SettingsForm {
+    csrf: String,
+    title: String,
+    description: String,
+    #[serde(default)]
+    rules: String,
+    #[serde(default)]
+    contact_email: String,
+    registrations: String,
+}
+
+/// Longest title and description.
+const MAX_TITLE: usize = 100;
+const MAX_DESCRIPTION: usize = 5000;
+
+impl SettingsForm {
+    fn settings(&self) -> Result<InstanceSettings, PageError> {
+        use instance_settings::{MAX_RULE_CHARS, MAX_RULES};
+        let title = self.title.trim();
+        if title.chars().count() > MAX_TITLE {
+            return Err(PageError::Invalid(format!("title: at most {MAX_TITLE} characters")));
+        }
+        let description = self.description.trim().replace("\r\n", "\n");
+        if description.chars().count() > MAX_DESCRIPTION {
+            return Err(PageError::Invalid(format!("description: at most {MAX_DESCRIPTION} characters")));
+        }
+        let rules: Vec<String> =
+            self.rules.lines().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect();
+        if rules.len() > MAX_RULES || rules.iter().any(|r| r.chars().count() > MAX_RULE_CHARS) {
+            return Err(PageError::Invalid(format!(
+                "rules: at most {MAX_RULES} rules of {MAX_RULE_CHARS} characters"
+            )));
+        }
+        let contact = self.contact_email.trim();
+        if !contact.is_empty() && guildhall_core::email::Email::parse(contact).is_err() {
+            return Err(PageError::Invalid("contact_email: not an e-mail address".into()));
+        }
+        let registrations = RegistrationMode::parse(&self.registrations)
+            .ok_or_else(|| PageError::Invalid("registrations: open, approval or closed".into()))?;
+        Ok(InstanceSettings {
+            title: title.to_owned(),
+            description,
+            rules,
+            contact_email: contact.to_owned(),
+            registrations: Some(registrations),
+        })
+    }
+}
+
+/// `POST /admin/settings`: title, description, rules, contact and registration mode, in force
+/// at once (no restart).
+pub async fn settings(
+    request: HttpRequest,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: SettingsForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let settings = form.settings()?;
+    let me = viewer.actor().id;
+    let detail = format!("registrations {}", form.registrations);
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                instance_settings::save(c, &settings)?;
+                instance_blocks::log(c, me, "update_settings", "instance", &detail)
+            })
+        })
+        .await?;
+    Ok(forms::see_other("/admin"))
 }
 
 #[derive(Debug, Deserialize)]

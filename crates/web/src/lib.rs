@@ -53,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/authorize_interaction", web::get().to(remote::confirm))
         .route("/authorize_interaction", web::post().to(remote::follow))
         .route("/admin", web::get().to(admin::page))
+        .route("/admin/settings", web::post().to(admin::settings))
         .route("/admin/accounts/{id}/{action}", web::post().to(admin::account))
         .route("/admin/domain_blocks", web::post().to(admin::block))
         .route("/admin/domain_blocks/remove", web::post().to(admin::unblock))

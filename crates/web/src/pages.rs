@@ -486,6 +486,8 @@ pub async fn directory(
 struct HomePage {
     site: String,
     nav: Nav,
+    about: guildhall_storage::instance_settings::InstanceSettings,
+    title: String,
     registrations: &'static str,
     sign_up: bool,
     groups: Vec<GroupCard>,
@@ -499,21 +501,23 @@ pub async fn home(viewer: MaybeViewer, data: FedData) -> Result<HttpResponse, Pa
     use guildhall_core::config::RegistrationMode as R;
     let (base, domain) = site(&data);
     let domain2 = domain.clone();
-    let groups = data
+    let (groups, about) = data
         .db
         .run(move |c| {
-            groups::directory(c, "", 0, HOME_GROUPS)?
+            let groups = groups::directory(c, "", 0, HOME_GROUPS)?
                 .iter()
                 .map(|(actor, group)| views::group_card(actor, group, &base, &domain2))
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, guildhall_storage::StorageError>((groups, guildhall_storage::instance_settings::get(c)?))
         })
         .await?;
-    let (registrations, sign_up) = match data.config.registrations {
+    let (registrations, sign_up) = match about.registrations_or(data.config.registrations) {
         R::Open => ("Anyone may sign up.", true),
         R::Approval => ("Anyone may ask to join; an admin approves each account.", true),
         R::Closed => ("Sign-ups are closed; an admin creates accounts.", false),
     };
-    html(&HomePage { site: domain, nav: viewer.nav(), registrations, sign_up, groups })
+    let title = about.title_or(&domain);
+    html(&HomePage { site: domain, nav: viewer.nav(), about, title, registrations, sign_up, groups })
 }
 
 /// What a feed is written as.

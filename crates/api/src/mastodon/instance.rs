@@ -18,7 +18,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     for path in ["/api/v2/instance", "/api/v2/instance/"] {
         cfg.route(path, web::get().to(v2));
     }
-    cfg.route("/api/v1/instance/rules", web::get().to(empty))
+    cfg.route("/api/v1/instance/rules", web::get().to(instance_rules))
         .route("/api/v1/instance/extended_description", web::get().to(extended_description))
         .route("/api/v1/instance/translation_languages", web::get().to(no_translations))
         .route("/api/v1/instance/peers", web::get().to(peers))
@@ -127,6 +127,22 @@ async fn peers(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(domains))
 }
 
+/// The rules as Mastodon lists them: `{id, text, hint}`, ids counting from 1.
+fn rules(about: &guildhall_storage::instance_settings::InstanceSettings) -> serde_json::Value {
+    about
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({ "id": (i + 1).to_string(), "text": text, "hint": "" }))
+        .collect()
+}
+
+/// `GET /api/v1/instance/rules`.
+async fn instance_rules(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let about = state.db.run(guildhall_storage::instance_settings::get).await?;
+    Ok(HttpResponse::Ok().json(rules(&about)))
+}
+
 /// `GET /api/v1/instance/domain_blocks`: the domains this server limits or suspends, with
 /// the admins' public comment (never the private one), as Mastodon lists them.
 async fn domain_blocks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -175,13 +191,17 @@ async fn v1(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let posts = state.db.run(guildhall_storage::statuses::count_local).await?;
     let domains = state.db.run(guildhall_storage::instances::domains).await?.len();
     let domain = state.config.domain.to_string();
-    let (open, approval) = registrations(&state.config);
+    let config = state.live_config().await?;
+    let (open, approval) = registrations(&config);
+    let about = state.db.run(guildhall_storage::instance_settings::get).await?;
+    let short =
+        if about.description.is_empty() { "A Guildhall instance" } else { about.description.as_str() };
     Ok(HttpResponse::Ok().json(json!({
-        "uri": domain, "title": domain, "short_description": "A Guildhall instance", "description": "",
-        "email": "", "version": version(), "urls": { "streaming_api": streaming_url(&state) },
+        "uri": domain, "title": about.title_or(&domain), "short_description": short, "description": about.description,
+        "email": about.contact_email, "version": version(), "urls": { "streaming_api": streaming_url(&state) },
         "stats": { "user_count": users, "status_count": posts, "domain_count": domains },
         "thumbnail": format!("{}/thumbnail.png", state.urls.base()), "languages": ["en"], "registrations": open, "approval_required": approval,
-        "invites_enabled": false, "configuration": configuration(&state), "contact_account": null, "rules": [],
+        "invites_enabled": false, "configuration": configuration(&state), "contact_account": null, "rules": rules(&about),
     })))
 }
 
@@ -195,18 +215,22 @@ async fn v2(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let month_ago = guildhall_storage::now() - chrono::Duration::days(30);
     let users = state.db.run(move |c| guildhall_storage::accounts::count_active(c, month_ago)).await?;
     let domain = state.config.domain.to_string();
-    let (open, approval) = registrations(&state.config);
+    let config = state.live_config().await?;
+    let (open, approval) = registrations(&config);
+    let about = state.db.run(guildhall_storage::instance_settings::get).await?;
+    let description =
+        if about.description.is_empty() { "A Guildhall instance" } else { about.description.as_str() };
     Ok(HttpResponse::Ok().json(json!({
-        "domain": domain, "title": domain, "version": version(), "source_url": env!("CARGO_PKG_REPOSITORY"),
-        "description": "A Guildhall instance", "usage": { "users": { "active_month": users } },
+        "domain": domain, "title": about.title_or(&domain), "version": version(), "source_url": env!("CARGO_PKG_REPOSITORY"),
+        "description": description, "usage": { "users": { "active_month": users } },
         "thumbnail": { "url": format!("{}/thumbnail.png", state.urls.base()) }, "languages": ["en"],
         "configuration": configuration(&state),
         "registrations": {
             "enabled": open, "approval_required": approval, "url": null,
             "message": (!open).then_some(super::registrations::CLOSED),
-            "reason_required": approval && state.config.registrations_reason_required,
+            "reason_required": approval && config.registrations_reason_required,
         },
         "api_versions": { "mastodon": 2 },
-        "contact": { "email": "", "account": null }, "rules": [],
+        "contact": { "email": about.contact_email, "account": null }, "rules": rules(&about),
     })))
 }

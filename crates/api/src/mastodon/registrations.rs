@@ -108,7 +108,7 @@ pub(crate) enum Refusal {
 /// [`guildhall_core::limits::SIGN_UPS_PER_HOUR`] accounts an hour and have
 /// [`guildhall_core::limits::SIGN_UP_FAILURES_PER_HOUR`] forms refused.
 pub(crate) async fn sign_up(state: &AppState, form: SignUp, address: &str) -> Result<LocalAccount, Refusal> {
-    let mode = state.config.registrations;
+    let mode = state.live_config().await.map_err(Refusal::Failed)?.registrations;
     if mode == RegistrationMode::Closed {
         return Err(Refusal::Closed);
     }
@@ -141,7 +141,7 @@ pub(crate) async fn sign_up(state: &AppState, form: SignUp, address: &str) -> Re
 
 /// Every problem with `form`: its fields, then whether the name and address are free.
 pub(crate) async fn validate(state: &AppState, form: &SignUp) -> Result<Vec<FieldError>, ApiError> {
-    let mut errors = check_fields(&state.config, form);
+    let mut errors = check_fields(&state.live_config().await?, form);
     let name = Username::parse(&form.username).ok().filter(|_| !has(&errors, "username"));
     let email = Email::parse(&form.email).ok().filter(|_| !has(&errors, "email"));
     let (name_taken, email_taken) = state

@@ -32,11 +32,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route(PATH, web::get().to(show)).route(PATH, web::post().to(submit));
 }
 
-async fn show(state: web::Data<AppState>) -> HttpResponse {
-    if state.config.registrations == RegistrationMode::Closed {
-        return closed(&state.config, StatusCode::OK);
+async fn show(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let config = state.live_config().await?;
+    if config.registrations == RegistrationMode::Closed {
+        return Ok(closed(&config, StatusCode::OK));
     }
-    form(&state.config, &Params::default(), &[], None, StatusCode::OK)
+    Ok(form(&config, &Params::default(), &[], None, StatusCode::OK))
 }
 
 async fn submit(
@@ -44,7 +45,7 @@ async fn submit(
     params: Params,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let config = &state.config;
+    let config = &state.live_config().await?;
     if config.registrations == RegistrationMode::Closed {
         return Ok(closed(config, StatusCode::FORBIDDEN));
     }
