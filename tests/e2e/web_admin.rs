@@ -318,3 +318,87 @@ async fn instance_settings_change_without_a_restart() {
     assert!(form.body.contains("reason"), "approval mode asks why: {}", form.body);
     assert!(root.get("/admin").await.body.contains("update_settings"));
 }
+
+#[tokio::test]
+async fn a_member_reports_a_post_and_the_groups_moderator_and_the_admin_see_it() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    admin_user(&t, "root").await;
+    t.user("mod").await;
+    t.user("ada").await;
+    let mallory = t.user("mallory").await;
+    let moderator = token(&t, "mod", "read write follow").await;
+    let guild = json!({"name": "mcg", "display_name": "Museum Computer Group", "membership": "open"});
+    call(M::POST, &t, "/api/guildhall/v1/groups", Some(&moderator), Some(guild)).await;
+    let mut mal = Browser::new(&t);
+    mal.sign_in("mallory", false).await;
+    let page = mal.get("/@mcg").await;
+    mal.post("/@mcg/follow", &[("csrf", &page.csrf())]).await;
+    let csrf = mal.get("/home").await.csrf();
+    mal.post("/statuses", &[("csrf", &csrf), ("status", "@mcg Cheap watches"), ("visibility", "public")])
+        .await;
+    let mal_token = token(&t, "mallory", "read").await;
+    let (_, list) =
+        call(M::GET, &t, &format!("/api/v1/accounts/{}/statuses", mallory.id), Some(&mal_token), None).await;
+    let post_id = list[0]["id"].as_str().unwrap().to_owned();
+    // One's own post has no report link, and cannot be reported.
+    assert_eq!(mal.get(&format!("/statuses/{post_id}/report")).await.status, 404);
+
+    let mut ada = Browser::new(&t);
+    ada.sign_in("ada", false).await;
+    let thread = ada.get(&format!("/@mallory/{post_id}")).await;
+    assert!(thread.body.contains(&format!("href=\"/statuses/{post_id}/report\"")), "{}", thread.body);
+    let form = ada.get(&format!("/statuses/{post_id}/report")).await;
+    assert_eq!(form.status, 200);
+    let sent = ada
+        .post(
+            &format!("/statuses/{post_id}/report"),
+            &[("csrf", &form.csrf()), ("comment", "Spam <b>again</b>")],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+
+    // The group's moderator sees it in the group's queue, removes the post and resolves it.
+    let mut moder = Browser::new(&t);
+    moder.sign_in("mod", false).await;
+    let queue = moder.get("/@mcg/moderation").await;
+    assert!(
+        queue.body.contains("Reports on the group&#39;s posts (1)") || queue.body.contains("posts (1)"),
+        "{}",
+        queue.body
+    );
+    assert!(
+        queue.body.contains("Spam &#60;b&#62;again&#60;/b&#62;") && queue.body.contains("Cheap watches"),
+        "{}",
+        queue.body
+    );
+    assert!(queue.body.contains("Remove from the group"));
+    let report_id = {
+        let at = queue.body.find("/moderation/reports/").unwrap() + "/moderation/reports/".len();
+        queue.body[at..at + queue.body[at..].find('/').unwrap()].to_owned()
+    };
+    // The admin sees it too; a member cannot resolve it.
+    let mut root = Browser::new(&t);
+    root.sign_in("root", false).await;
+    assert!(root.get("/admin").await.body.contains("Reports (1)"));
+    let ada_csrf = ada.get("/home").await.csrf();
+    assert_eq!(
+        ada.post(&format!("/@mcg/moderation/reports/{report_id}/resolve"), &[("csrf", &ada_csrf)])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        ada.post(&format!("/admin/reports/{report_id}/resolve"), &[("csrf", &ada_csrf)]).await.status,
+        404
+    );
+    let csrf = queue.csrf();
+    let removed = moder
+        .post(&format!("/@mcg/moderation/statuses/{post_id}/remove"), &[("csrf", &csrf), ("reason", "spam")])
+        .await;
+    assert_eq!(removed.status, 303);
+    let resolved =
+        moder.post(&format!("/@mcg/moderation/reports/{report_id}/resolve"), &[("csrf", &csrf)]).await;
+    assert_eq!(resolved.status, 303);
+    assert!(moder.get("/@mcg/moderation").await.body.contains("No open reports"));
+    assert!(root.get("/admin").await.body.contains("Reports (0)"), "resolved for the admins too");
+}

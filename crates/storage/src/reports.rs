@@ -62,6 +62,31 @@ pub fn add(
     })
 }
 
+impl Report {
+    /// The reported statuses' ids.
+    pub fn status_ids(&self) -> Vec<i64> {
+        serde_json::from_str(&self.status_ids_json).unwrap_or_default()
+    }
+}
+
+/// At most `limit` unresolved reports, oldest first.
+pub fn open_first(conn: &mut DbConnection, limit: i64) -> StorageResult<Vec<Report>> {
+    Ok(reports::table
+        .filter(reports::resolved_at.is_null())
+        .order(reports::id)
+        .limit(limit)
+        .select(Report::as_select())
+        .load(conn)?)
+}
+
+/// Marks a report resolved; false when it was not open.
+pub fn resolve(conn: &mut DbConnection, id: i64) -> StorageResult<bool> {
+    let n = diesel::update(reports::table.find(id).filter(reports::resolved_at.is_null()))
+        .set(reports::resolved_at.eq(Some(now())))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
 /// Unresolved reports, oldest first.
 pub fn open(conn: &mut DbConnection) -> StorageResult<Vec<Report>> {
     Ok(reports::table

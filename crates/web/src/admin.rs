@@ -77,6 +77,8 @@ struct AdminPage {
     about: InstanceSettings,
     /// The registration mode in force.
     registrations: &'static str,
+    reports: Vec<crate::views::ReportView>,
+    resolve_base: &'static str,
 }
 
 fn when(t: guildhall_storage::Timestamp) -> String {
@@ -97,9 +99,12 @@ fn account_row(a: &accounts::LocalAccount) -> AccountRow {
 /// `GET /admin`.
 pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let (pending, accounts, blocks, log, about) = data
+    let (base, domain) = crate::pages::site(&data);
+    let (pending, accounts, blocks, log, about, reports) = data
         .db
-        .run(|c| {
+        .run(move |c| {
+            let open = guildhall_storage::reports::open_first(c, REPORTS_SHOWN)?;
+            let reports = crate::views::reports(c, &open, &base, &domain, None)?;
             let pending = accounts::list(c, AccountFilter::Pending, ACCOUNTS_SHOWN)?;
             let all = accounts::list(c, AccountFilter::All, ACCOUNTS_SHOWN)?;
             let blocks = instance_blocks::list(c)?;
@@ -115,7 +120,7 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
                     detail: e.detail,
                 });
             }
-            Ok::<_, guildhall_storage::StorageError>((pending, all, blocks, log, about))
+            Ok::<_, guildhall_storage::StorageError>((pending, all, blocks, log, about, reports))
         })
         .await?;
     let registrations = mode_name(about.registrations_or(data.config.registrations));
@@ -138,7 +143,42 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
         log,
         about,
         registrations,
+        reports,
+        resolve_base: "/admin/reports",
     })
+}
+
+/// Open reports listed.
+const REPORTS_SHOWN: i64 = 50;
+
+/// `POST /admin/reports/{id}/resolve`.
+pub async fn resolve_report(
+    request: HttpRequest,
+    id: web::Path<i64>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: CsrfForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let (me, id) = (viewer.actor().id, id.into_inner());
+    let done = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let done = guildhall_storage::reports::resolve(c, id)?;
+                if done {
+                    instance_blocks::log(c, me, "resolve_report", &format!("report {id}"), "")?;
+                }
+                Ok(done)
+            })
+        })
+        .await?;
+    if !done {
+        return Err(PageError::NotFound);
+    }
+    Ok(forms::see_other("/admin"))
 }
 
 fn mode_name(mode: RegistrationMode) -> &'static str {

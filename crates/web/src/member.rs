@@ -373,3 +373,84 @@ pub async fn notifications_page(
         older: last.map(|id| format!("/notifications?max_id={id}")),
     })
 }
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    site: String,
+    nav: Nav,
+    csrf: String,
+    post: PostView,
+    /// The author is on another server: the report may be forwarded there.
+    remote: bool,
+}
+
+/// The post `id` when `viewer` may see it and it is someone else's.
+async fn reportable(data: &FedData, viewer: &Viewer, id: i64) -> Result<Status, PageError> {
+    let me = viewer.actor().id;
+    let status = data.db.run(move |c| statuses::get(c, id)).await?;
+    let s = status.clone();
+    let visible = data.db.run(move |c| timelines::may_see(c, &s, Some(me))).await?;
+    if !visible || status.deleted_at.is_some() || status.actor_id == me {
+        return Err(PageError::NotFound);
+    }
+    Ok(status)
+}
+
+/// `GET /statuses/{id}/report`: why is this post a problem?
+pub async fn report_form(
+    id: web::Path<i64>,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let status = reportable(&data, &viewer, id.into_inner()).await?;
+    let (base, domain) = site(&data);
+    let post = data.db.run(move |c| views::post(c, &status, &base, &domain)).await?;
+    let remote = !post.url.starts_with(data.urls.base());
+    html(&ReportPage {
+        site: data.config.domain.to_string(),
+        nav: viewer.nav(),
+        csrf: viewer.csrf.clone(),
+        post,
+        remote,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct ReportForm {
+    csrf: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    forward: Option<String>,
+}
+
+/// Longest report comment.
+const MAX_REPORT_COMMENT: usize = 1000;
+
+/// `POST /statuses/{id}/report`: files the report for this server's moderators (and, when
+/// asked, forwards it anonymously to the author's server).
+pub async fn report(
+    request: HttpRequest,
+    id: web::Path<i64>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let form: ReportForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    if form.comment.chars().count() > MAX_REPORT_COMMENT {
+        return Err(PageError::Invalid(format!("comment: at most {MAX_REPORT_COMMENT} characters")));
+    }
+    let status = reportable(&data, &viewer, id.into_inner()).await?;
+    let author_id = status.actor_id;
+    let target = data.db.run(move |c| actors::get(c, author_id)).await?;
+    let new = actions::NewReport {
+        target,
+        status_ids: vec![status.id],
+        comment: form.comment.trim().to_owned(),
+        forward: form.forward.is_some(),
+    };
+    actions::report(&data, viewer.actor(), new).await?;
+    Ok(forms::see_other(&format!("/statuses/{}", status.id)))
+}

@@ -12,7 +12,8 @@ use guildhall_core::model::{FollowState, GroupVisibility, Membership, PostingPol
 use guildhall_federation::moderation::{self as fm, GroupUpdate};
 use guildhall_federation::{FedData, actions};
 use guildhall_storage::actors::Actor;
-use guildhall_storage::{actors, follows, groups, statuses};
+use guildhall_storage::reports::{self, Report};
+use guildhall_storage::{StorageResult, actors, follows, groups, statuses};
 use serde::Deserialize;
 
 use crate::error::PageError;
@@ -84,6 +85,8 @@ struct ModerationPage {
     invited: Vec<Row>,
     bans: Vec<Row>,
     log: Vec<LogRow>,
+    reports: Vec<views::ReportView>,
+    resolve_base: String,
     description: String,
     rules: String,
     membership: &'static str,
@@ -97,9 +100,12 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
     let (base, domain) = site(&data);
     let gid = group.id;
     let (b, d) = (base.clone(), domain.clone());
-    let (requests, members, member_count, invited, bans, log) = data
+    let (me, csrf) = (viewer.actor().id, viewer.csrf.clone());
+    let (requests, members, member_count, invited, bans, log, reports) = data
         .db
         .run(move |c| {
+            let open = group_reports(c, gid)?;
+            let reports = views::reports(c, &open, &b, &d, Some((me, &csrf)))?;
             let row = |c: &mut guildhall_storage::DbConnection, id: i64, note: String| {
                 Ok::<_, guildhall_storage::StorageError>(Row {
                     id,
@@ -143,7 +149,15 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
                     reason: e.reason,
                 });
             }
-            Ok::<_, guildhall_storage::StorageError>((requests, members, accepted.len(), invited, bans, log))
+            Ok::<_, guildhall_storage::StorageError>((
+                requests,
+                members,
+                accepted.len(),
+                invited,
+                bans,
+                log,
+                reports,
+            ))
         })
         .await?;
     let rules: Vec<String> = serde_json::from_str(&settings.rules_json).unwrap_or_default();
@@ -159,12 +173,66 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
         invited,
         bans,
         log,
+        reports,
+        resolve_base: format!("/@{}/moderation/reports", group.username),
         description: guildhall_core::text::strip_html(&group.summary),
         rules: rules.join("\n"),
         membership: settings.membership()?.as_str(),
         posting: settings.posting()?.as_str(),
         members_only: settings.visibility()? == GroupVisibility::Members,
     })
+}
+
+/// Open reports scanned for a group's queue.
+const REPORTS_SCANNED: i64 = 500;
+
+/// Open reports about posts in group `gid` (among the oldest [`REPORTS_SCANNED`]).
+fn group_reports(c: &mut guildhall_storage::DbConnection, gid: i64) -> StorageResult<Vec<Report>> {
+    let mut mine = Vec::new();
+    for r in reports::open_first(c, REPORTS_SCANNED)? {
+        let mut in_group = false;
+        for id in r.status_ids() {
+            in_group |= statuses::find(c, id)?.is_some_and(|s| s.group_id == Some(gid));
+        }
+        if in_group {
+            mine.push(r);
+        }
+    }
+    Ok(mine)
+}
+
+/// `POST /@{name}/moderation/reports/{id}/resolve`: a report on the group's posts is dealt
+/// with (it leaves the admins' list too).
+pub async fn resolve_report(
+    request: HttpRequest,
+    path: web::Path<(String, i64)>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let (name, id) = path.into_inner();
+    let form: CsrfForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let (group, _) = moderated_group(&data, &viewer, name).await?;
+    let (gid, me) = (group.id, viewer.actor().id);
+    let done = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                // Only a report about this group's posts.
+                if !group_reports(c, gid)?.iter().any(|r| r.id == id) {
+                    return Ok(false);
+                }
+                reports::resolve(c, id)?;
+                groups::log(c, gid, me, "resolve_report", None, None, &format!("report {id}"))?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !done {
+        return Err(PageError::NotFound);
+    }
+    Ok(back_to(&group))
 }
 
 #[derive(Debug, Deserialize)]

@@ -244,3 +244,54 @@ pub struct ComposeView {
     /// Every choice of visibility.
     pub choices: &'static [(&'static str, &'static str)],
 }
+
+/// A report as moderators and admins see it.
+#[derive(Debug, Clone)]
+pub struct ReportView {
+    /// Its id.
+    pub id: i64,
+    /// Who reported (`@user@domain`; for a remote report, the server's actor).
+    pub reporter: String,
+    /// The reported account.
+    pub target: AuthorView,
+    /// Why.
+    pub comment: String,
+    /// The reported posts that still exist.
+    pub posts: Vec<PostView>,
+    /// When.
+    pub when: String,
+}
+
+/// Reports for a page; with `viewer` (actor id, CSRF token), their posts carry the viewer's
+/// buttons (a group moderator's removal control among them).
+pub fn reports(
+    c: &mut DbConnection,
+    list: &[guildhall_storage::reports::Report],
+    base: &str,
+    local_domain: &str,
+    viewer: Option<(i64, &str)>,
+) -> StorageResult<Vec<ReportView>> {
+    let mut out = Vec::with_capacity(list.len());
+    for r in list {
+        let mut shown = Vec::new();
+        for id in r.status_ids().into_iter().take(20) {
+            if let Some(s) = guildhall_storage::statuses::find(c, id)?.filter(|s| s.deleted_at.is_none()) {
+                shown.push(s);
+            }
+        }
+        let mut posts =
+            shown.iter().map(|s| post(c, s, base, local_domain)).collect::<Result<Vec<_>, _>>()?;
+        if let Some((me, csrf)) = viewer {
+            add_actions(c, &mut posts, &shown, me, csrf)?;
+        }
+        out.push(ReportView {
+            id: r.id,
+            reporter: handle(&actors::get(c, r.reporter_id)?, local_domain),
+            target: author(&actors::get(c, r.target_id)?, base, local_domain),
+            comment: r.comment.clone(),
+            posts,
+            when: r.created_at.and_utc().format("%-d %B %Y, %H:%M UTC").to_string(),
+        });
+    }
+    Ok(out)
+}
