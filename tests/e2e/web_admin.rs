@@ -56,6 +56,15 @@ async fn an_admin_blocks_a_domain_and_its_posts_disappear_and_nothing_is_exchang
     assert_eq!(page.status, 200, "{}", page.body);
     let csrf = page.csrf();
     let domain = b.instance.config().domain.to_string();
+    // The health page knows b, with its last delivery; a member cannot see it.
+    let health = root.get("/admin/federation").await;
+    assert_eq!(health.status, 200);
+    assert!(
+        health.body.contains(&format!("<td>{domain}</td>")) && health.body.contains("Known servers (1)"),
+        "{}",
+        health.body
+    );
+    assert_eq!(member.get("/admin/federation").await.status, 404);
     let bad = root
         .post(
             "/admin/domain_blocks",

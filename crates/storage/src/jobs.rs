@@ -271,6 +271,46 @@ pub fn pending_count(conn: &mut DbConnection, queue: &str) -> StorageResult<i64>
         .get_result(conn)?)
 }
 
+/// One queue's state for the admins' health page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStats {
+    /// The queue.
+    pub queue: String,
+    /// Jobs waiting or running.
+    pub pending: i64,
+    /// Jobs that gave up.
+    pub failed: i64,
+    /// When the oldest waiting job was due.
+    pub oldest_due: Option<Timestamp>,
+}
+
+/// Every queue's pending and failed counts and its oldest due job.
+pub fn stats(conn: &mut DbConnection) -> StorageResult<Vec<QueueStats>> {
+    use diesel::dsl::{count_star, min};
+    let pending: Vec<(String, i64, Option<Timestamp>)> = jobs::table
+        .filter(jobs::failed_at.is_null())
+        .group_by(jobs::queue)
+        .select((jobs::queue, count_star(), min(jobs::run_at)))
+        .load(conn)?;
+    let failed: Vec<(String, i64)> = jobs::table
+        .filter(jobs::failed_at.is_not_null())
+        .group_by(jobs::queue)
+        .select((jobs::queue, count_star()))
+        .load(conn)?;
+    let mut out: Vec<QueueStats> = pending
+        .into_iter()
+        .map(|(queue, pending, oldest_due)| QueueStats { queue, pending, failed: 0, oldest_due })
+        .collect();
+    for (queue, n) in failed {
+        match out.iter_mut().find(|q| q.queue == queue) {
+            Some(q) => q.failed = n,
+            None => out.push(QueueStats { queue, pending: 0, failed: n, oldest_due: None }),
+        }
+    }
+    out.sort_by(|a, b| a.queue.cmp(&b.queue));
+    Ok(out)
+}
+
 /// Every job of a queue, failed ones included, oldest first (for inspection and tests).
 pub fn all(conn: &mut DbConnection, queue: &str) -> StorageResult<Vec<Job>> {
     Ok(jobs::table.filter(jobs::queue.eq(queue)).order(jobs::id).select(Job::as_select()).load(conn)?)

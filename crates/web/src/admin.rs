@@ -567,3 +567,91 @@ mod tests {
         assert!(matches!(parse_line("ok.example,obliterate"), Some(Err(_))));
     }
 }
+
+/// An instance on the health page.
+#[derive(Debug)]
+struct InstanceRow {
+    domain: String,
+    software: String,
+    last_success: String,
+    last_failure: String,
+    failures: i32,
+    /// Deliveries to it are paused (its circuit breaker is open) until then.
+    paused_until: Option<String>,
+}
+
+/// A queue on the health page.
+#[derive(Debug)]
+struct QueueRow {
+    queue: String,
+    pending: i64,
+    failed: i64,
+    /// How late its oldest due job is, in words.
+    oldest: String,
+}
+
+#[derive(Template)]
+#[template(path = "federation.html")]
+struct FederationPage {
+    site: String,
+    nav: Nav,
+    known: i64,
+    queues: Vec<QueueRow>,
+    instances: Vec<InstanceRow>,
+}
+
+/// Instances listed on the health page.
+const INSTANCES_SHOWN: i64 = 200;
+
+/// `GET /admin/federation`: the queues (depth, failures, how late the oldest job is) and the
+/// known instances, failing ones first, with their circuit breakers.
+pub async fn federation(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
+    use guildhall_storage::{instances, jobs};
+    admin(&viewer)?;
+    let (known, stats, list) = data
+        .db
+        .run(|c| {
+            Ok::<_, guildhall_storage::StorageError>((
+                instances::count(c)?,
+                jobs::stats(c)?,
+                instances::health(c, INSTANCES_SHOWN)?,
+            ))
+        })
+        .await?;
+    let at = guildhall_storage::now();
+    let queues = stats
+        .into_iter()
+        .map(|q| QueueRow {
+            oldest: match q.oldest_due {
+                Some(due) if due < at => format!("{} s late", (at - due).num_seconds()),
+                Some(_) => "on time".into(),
+                None => "empty".into(),
+            },
+            queue: q.queue,
+            pending: q.pending,
+            failed: q.failed,
+        })
+        .collect();
+    let never = || "never".to_owned();
+    let instances = list
+        .into_iter()
+        .map(|i| InstanceRow {
+            software: [i.software.unwrap_or_default(), i.software_version.unwrap_or_default()]
+                .join(" ")
+                .trim()
+                .to_owned(),
+            last_success: i.last_success_at.map(when).unwrap_or_else(never),
+            last_failure: i.last_failure_at.map(when).unwrap_or_else(never),
+            failures: i.failure_count,
+            paused_until: i.unreachable_until.filter(|u| *u > at).map(when),
+            domain: i.domain,
+        })
+        .collect();
+    html(&FederationPage {
+        site: data.config.domain.to_string(),
+        nav: viewer.nav(),
+        known,
+        queues,
+        instances,
+    })
+}
