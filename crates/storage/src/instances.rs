@@ -139,6 +139,21 @@ pub fn domains(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
     Ok(instances::table.select(instances::domain).order(instances::domain).load(conn)?)
 }
 
+/// Known instances for the admins' health page: failing ones first, then the most recently
+/// heard from; at most `limit`.
+pub fn health(conn: &mut DbConnection, limit: i64) -> StorageResult<Vec<Instance>> {
+    Ok(instances::table
+        .order((instances::failure_count.desc(), instances::last_success_at.desc(), instances::domain))
+        .limit(limit)
+        .select(Instance::as_select())
+        .load(conn)?)
+}
+
+/// How many instances are known.
+pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(instances::table.count().get_result(conn)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,19 +188,4 @@ mod tests {
         })
         .await;
     }
-}
-
-/// Known instances for the admins' health page: failing ones first, then the most recently
-/// heard from; at most `limit`.
-pub fn health(conn: &mut DbConnection, limit: i64) -> StorageResult<Vec<Instance>> {
-    Ok(instances::table
-        .order((instances::failure_count.desc(), instances::last_success_at.desc(), instances::domain))
-        .limit(limit)
-        .select(Instance::as_select())
-        .load(conn)?)
-}
-
-/// How many instances are known.
-pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
-    Ok(instances::table.count().get_result(conn)?)
 }
