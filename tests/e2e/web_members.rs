@@ -475,3 +475,76 @@ async fn a_members_only_groups_threads_show_to_its_members_alone() {
         );
     }
 }
+
+impl Browser {
+    /// Posts a `multipart/form-data` form with one file field `file_field`.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_field: &str,
+        file: &[u8],
+    ) -> Page {
+        let boundary = "----guildhallboundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"ledger.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let origin = self.base.trim_end_matches('/').to_owned();
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(ORIGIN, origin)
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body);
+        self.send(req).await
+    }
+}
+
+#[tokio::test]
+async fn posting_an_image_with_alt_text_from_the_web() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    let mut b = Browser::new(&t);
+    b.sign_in("ada", false).await;
+    let home = b.get("/home").await;
+    assert!(
+        home.body.contains("enctype=\"multipart/form-data\"") && home.body.contains("name=\"image_alt\"")
+    );
+    let csrf = home.csrf();
+    let image = crate::media::png(64, 48);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("status", "The 1851 ledger"),
+        ("visibility", "public"),
+        ("image_alt", "A ledger page with <ink> entries"),
+        ("in_reply_to_id", ""),
+    ];
+    let posted = b.post_multipart("/statuses", &fields, "image", &image).await;
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    let ada = token(&t, "ada", "read").await;
+    let (_, statuses) = call(M::GET, &t, "/api/v1/timelines/home", Some(&ada), None).await;
+    let media = &statuses[0]["media_attachments"][0];
+    assert_eq!(media["description"], "A ledger page with <ink> entries", "{statuses}");
+    assert_eq!(media["meta"]["original"]["width"], 64);
+    let page = b.get("/home").await;
+    assert!(page.body.contains("alt=\"A ledger page with &#60;ink&#62; entries\""), "{}", page.body);
+    // Not an image: 422 naming the field, and no post.
+    let bad = b.post_multipart("/statuses", &fields, "image", b"not an image at all").await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("image"), "{}", bad.body);
+    // Without a session, nothing is stored.
+    let mut stranger = Browser::new(&t);
+    let refused = stranger.post_multipart("/statuses", &fields, "image", &image).await;
+    assert_eq!(refused.status, 303);
+    let (_, statuses) = call(M::GET, &t, "/api/v1/timelines/home", Some(&ada), None).await;
+    assert_eq!(statuses.as_array().map(Vec::len), Some(1));
+}

@@ -100,11 +100,16 @@ pub fn serve(
     // The pages count sign-in failures with the API: one guesser, one count.
     let limits = web::Data::from(state.limits.clone());
     let data = web::Data::new(state);
+    // The web pages store members' images through the API's processing.
+    let images: Arc<dyn guildhall_federation::uploads::ImageStore> =
+        Arc::new(crate::mastodon::media::ApiImages(data.clone()));
+    let images = web::Data::from(images);
     let pages = options.pages;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(limits.clone())
+            .app_data(images.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES))
             .app_data(web::FormConfig::default().limit(MAX_BODY_BYTES))

@@ -31,6 +31,7 @@ pub mod routes;
 pub mod scheduler;
 pub mod signing;
 pub mod state;
+pub mod uploads;
 pub mod urls;
 
 #[cfg(test)]

@@ -100,3 +100,79 @@ mod tests {
         assert_eq!(encode("/@ada/1?x=y&z"), "%2F%40ada%2F1%3Fx%3Dy%26z");
     }
 }
+
+/// The largest form body with an image a page accepts (the API's image limit, with room for
+/// the text fields).
+pub const MAX_MULTIPART_BYTES: usize = 17 * 1024 * 1024;
+
+/// A form as a browser sends it: text fields, and at most one image.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Text fields, in order.
+    pub fields: Vec<(String, String)>,
+    /// The file field named `image`, when a file was chosen.
+    pub image: Option<Bytes>,
+}
+
+impl Sent {
+    /// The text fields parsed into `T` (a 422 naming a wrong field).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, PageError> {
+        let encoded =
+            serde_urlencoded::to_string(&self.fields).map_err(|e| PageError::Internal(e.to_string()))?;
+        parse(&Bytes::from(encoded))
+    }
+}
+
+fn malformed(e: impl std::fmt::Display) -> PageError {
+    PageError::Invalid(format!("The form could not be read: {e}"))
+}
+
+/// Reads a form body: `application/x-www-form-urlencoded`, or `multipart/form-data` within
+/// [`MAX_MULTIPART_BYTES`] (a larger one is refused as soon as it passes the limit).
+pub async fn read(request: &HttpRequest, payload: actix_web::web::Payload) -> Result<Sent, PageError> {
+    use futures::StreamExt;
+    let kind = request.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let multipart = kind.is_some_and(|k| k.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let mut total = 0usize;
+    if !multipart {
+        let mut body = actix_web::web::BytesMut::new();
+        let mut payload = payload;
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(malformed)?;
+            total += chunk.len();
+            if total > 1024 * 1024 {
+                return Err(PageError::Invalid("The form is too large".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let fields: Vec<(String, String)> =
+            form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        return Ok(Sent { fields, image: None });
+    }
+    let mut form = actix_multipart::Multipart::new(request.headers(), payload);
+    let mut sent = Sent::default();
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(malformed)?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let has_file = field.content_disposition().and_then(|d| d.get_filename()).is_some();
+        let mut data = actix_web::web::BytesMut::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(malformed)?;
+            total += chunk.len();
+            if total > MAX_MULTIPART_BYTES {
+                return Err(PageError::Invalid(format!(
+                    "image: the form is larger than {} MiB",
+                    MAX_MULTIPART_BYTES >> 20
+                )));
+            }
+            data.extend_from_slice(&chunk);
+        }
+        match (has_file, name.as_str()) {
+            // An unused file input arrives as an empty part: nothing was chosen.
+            (true, "image") if !data.is_empty() => sent.image = Some(data.freeze()),
+            (true, _) => {}
+            (false, _) => sent.fields.push((name, String::from_utf8(data.to_vec()).map_err(malformed)?)),
+        }
+    }
+    Ok(sent)
+}

@@ -11,6 +11,7 @@ use askama::Template;
 use guildhall_core::model::Visibility;
 use guildhall_federation::FedData;
 use guildhall_federation::actions::{self, NewPost};
+use guildhall_federation::uploads::{ImageStore, UploadError};
 use guildhall_storage::notifications::{self, NotificationKind};
 use guildhall_storage::statuses::Status;
 use guildhall_storage::timelines::{self, Page};
@@ -127,8 +128,20 @@ struct ComposeForm {
     #[serde(default)]
     spoiler_text: String,
     visibility: Visibility,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     in_reply_to_id: Option<i64>,
+    /// The image's alt text.
+    #[serde(default)]
+    image_alt: String,
+}
+
+/// An optional number that a form may send empty.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) => n.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 impl ComposeForm {
@@ -161,17 +174,21 @@ impl ComposeForm {
     }
 }
 
-/// `POST /statuses`: a new post or a reply. Back to the thread for a reply, to the home feed
-/// for a new post.
+/// `POST /statuses`: a new post or a reply, with at most one image and its alt text (a
+/// multipart form), or text alone (either encoding). Back to the thread for a reply, to the
+/// home feed for a new post.
 pub async fn compose(
     request: HttpRequest,
-    body: Bytes,
+    payload: web::Payload,
     viewer: Viewer,
     data: FedData,
+    images: web::Data<dyn ImageStore>,
 ) -> Result<HttpResponse, PageError> {
-    let form: ComposeForm = forms::parse(&body)?;
+    let sent = forms::read(&request, payload).await?;
+    let form: ComposeForm = sent.parse()?;
     viewer.check(&request, &data, &form.csrf)?;
-    let post = form.into_post()?;
+    let alt = form.image_alt.trim().to_owned();
+    let mut post = form.into_post()?;
     if let Some(parent) = post.in_reply_to {
         // A reply needs sight of what it answers.
         let me = viewer.actor().id;
@@ -185,6 +202,16 @@ pub async fn compose(
         if !visible {
             return Err(PageError::NotFound);
         }
+    }
+    // The image is stored last, once everything else was found right.
+    if let Some(image) = sent.image {
+        let alt = (!alt.is_empty()).then_some(alt);
+        let id = images.store_attachment(viewer.actor().id, image, alt).await.map_err(|e| match e {
+            UploadError::Invalid(why) => PageError::Invalid(format!("image: {why}")),
+            UploadError::TooMany(why) => PageError::TooMany(why),
+            UploadError::Internal(why) => PageError::Internal(why),
+        })?;
+        post.media_ids.push(id);
     }
     let reply_to = post.in_reply_to;
     let status = actions::post(&data, viewer.actor(), post).await?;

@@ -126,11 +126,23 @@ async fn upload(auth: Auth, params: Params, state: web::Data<AppState>) -> Resul
         .file("file")
         .ok_or_else(|| ApiError::Unprocessable("Validation failed: File can't be blank".into()))?;
     let (description, focus) = (description(&params)?.filter(|d| !d.is_empty()), focus_param(&params)?);
-    let stored = store_upload(&state, user.actor.id, file, process::ATTACHMENT).await?;
+    let row = attach(&state, user.actor.id, file, description, focus).await?;
+    Ok(HttpResponse::Ok().json(attachment(&ctx(&state), &row)))
+}
+
+/// Stores an uploaded image as an unattached attachment of `owner`.
+async fn attach(
+    state: &AppState,
+    owner: i64,
+    file: &Upload,
+    description: Option<String>,
+    focus: Option<String>,
+) -> Result<Attachment, ApiError> {
+    let stored = store_upload(state, owner, file, process::ATTACHMENT).await?;
     let row = Attachment {
         id: Id::generate().0,
         status_id: None,
-        actor_id: user.actor.id,
+        actor_id: owner,
         remote_url: None,
         file_path: Some(stored.original.name.clone()),
         media_type: Some(stored.format.mime().to_owned()),
@@ -149,7 +161,32 @@ async fn upload(auth: Auth, params: Params, state: web::Data<AppState>) -> Resul
     let saved = row.clone();
     state.db.run(move |c| media::insert(c, &saved)).await?;
     tracing::info!(media = row.id, actor = row.actor_id, "media uploaded");
-    Ok(HttpResponse::Ok().json(attachment(&ctx(&state), &row)))
+    Ok(row)
+}
+
+/// The API's image storage, lent to the web pages ([`guildhall_federation::uploads`]).
+pub struct ApiImages(pub web::Data<AppState>);
+
+#[async_trait::async_trait]
+impl guildhall_federation::uploads::ImageStore for ApiImages {
+    async fn store_attachment(
+        &self,
+        owner: i64,
+        bytes: web::Bytes,
+        description: Option<String>,
+    ) -> Result<i64, guildhall_federation::uploads::UploadError> {
+        use guildhall_federation::uploads::UploadError as U;
+        if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+            return Err(U::Invalid(format!("the description is longer than {MAX_DESCRIPTION} characters")));
+        }
+        let file = Upload { filename: None, content_type: None, data: bytes };
+        match attach(&self.0, owner, &file, description, None).await {
+            Ok(row) => Ok(row.id),
+            Err(ApiError::Unprocessable(why)) => Err(U::Invalid(why)),
+            Err(ApiError::TooManyRequests(why)) => Err(U::TooMany(why)),
+            Err(other) => Err(U::Internal(other.to_string())),
+        }
+    }
 }
 
 async fn get(

@@ -9,7 +9,7 @@ pub(crate) mod entities;
 mod filters;
 mod instance;
 mod lists;
-mod media;
+pub(crate) mod media;
 pub(crate) mod multipart;
 mod notification_groups;
 mod notifications;
