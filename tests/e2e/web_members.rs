@@ -548,3 +548,46 @@ async fn posting_an_image_with_alt_text_from_the_web() {
     let (_, statuses) = call(M::GET, &t, "/api/v1/timelines/home", Some(&ada), None).await;
     assert_eq!(statuses.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn editing_ones_own_post_and_nobody_elses() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    let ada = t.user("ada").await;
+    t.user("eve").await;
+    let mut b = Browser::new(&t);
+    b.sign_in("ada", false).await;
+    let csrf = b.get("/home").await.csrf();
+    b.post("/statuses", &[("csrf", &csrf), ("status", "The ledgr is in #archive"), ("visibility", "public")])
+        .await;
+    let read = token(&t, "ada", "read").await;
+    let (_, list) =
+        call(M::GET, &t, &format!("/api/v1/accounts/{}/statuses", ada.id), Some(&read), None).await;
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let form = b.get(&format!("/statuses/{id}/edit")).await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains(">The ledgr is in #archive</textarea>"), "the text as typed: {}", form.body);
+    let saved = b
+        .post(
+            &format!("/statuses/{id}/edit"),
+            &[("csrf", &csrf), ("status", "The ledger is in #archive"), ("spoiler_text", "")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let (_, seen) = call(M::GET, &t, &format!("/api/v1/statuses/{id}"), Some(&read), None).await;
+    assert!(seen["content"].as_str().unwrap().contains("The ledger is in"), "{seen}");
+    assert!(seen["edited_at"].is_string());
+    let page = b.get(&format!("/@ada/{id}")).await;
+    assert!(page.body.contains("(edited)"));
+    let empty = b.post(&format!("/statuses/{id}/edit"), &[("csrf", &csrf), ("status", " ")]).await;
+    assert_eq!(empty.status, 422);
+
+    let mut eve = Browser::new(&t);
+    eve.sign_in("eve", false).await;
+    let eve_csrf = eve.get("/home").await.csrf();
+    assert_eq!(eve.get(&format!("/statuses/{id}/edit")).await.status, 404);
+    let refused =
+        eve.post(&format!("/statuses/{id}/edit"), &[("csrf", &eve_csrf), ("status", "hijacked")]).await;
+    assert_eq!(refused.status, 404);
+    let (_, seen) = call(M::GET, &t, &format!("/api/v1/statuses/{id}"), Some(&read), None).await;
+    assert!(!seen["content"].as_str().unwrap().contains("hijacked"));
+}

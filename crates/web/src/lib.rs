@@ -64,6 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/notifications", web::get().to(member::notifications_page))
         .route("/statuses", web::post().to(member::compose))
         .route("/statuses/{id}", web::get().to(pages::any_status))
+        .route("/statuses/{id}/edit", web::get().to(member::edit_form))
+        .route("/statuses/{id}/edit", web::post().to(member::edit))
         .route("/statuses/{id}/report", web::get().to(member::report_form))
         .route("/statuses/{id}/report", web::post().to(member::report))
         .route("/statuses/{id}/{action}", web::post().to(member::status_action))

@@ -481,3 +481,70 @@ pub async fn report(
     actions::report(&data, viewer.actor(), new).await?;
     Ok(forms::see_other(&format!("/statuses/{}", status.id)))
 }
+
+#[derive(Template)]
+#[template(path = "edit.html")]
+struct EditPage {
+    site: String,
+    nav: Nav,
+    csrf: String,
+    id: i64,
+    text: String,
+    spoiler: String,
+}
+
+/// The viewer's own live, local post `id`.
+async fn own_post(data: &FedData, viewer: &Viewer, id: i64) -> Result<Status, PageError> {
+    let status = data.db.run(move |c| statuses::get(c, id)).await?;
+    if status.actor_id != viewer.actor().id || status.deleted_at.is_some() || status.reblog_of_id.is_some() {
+        return Err(PageError::NotFound);
+    }
+    Ok(status)
+}
+
+/// `GET /statuses/{id}/edit`: the author's form, with the text as they typed it.
+pub async fn edit_form(id: web::Path<i64>, viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
+    let status = own_post(&data, &viewer, id.into_inner()).await?;
+    html(&EditPage {
+        site: data.config.domain.to_string(),
+        nav: viewer.nav(),
+        csrf: viewer.csrf.clone(),
+        id: status.id,
+        text: status.source.clone().unwrap_or_else(|| guildhall_core::text::strip_html(&status.content)),
+        spoiler: status.spoiler_text.clone(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct EditForm {
+    csrf: String,
+    status: String,
+    #[serde(default)]
+    spoiler_text: String,
+}
+
+/// `POST /statuses/{id}/edit`: the new text and content warning; the post's audience gets the
+/// `Update`, and its page shows it as edited.
+pub async fn edit(
+    request: HttpRequest,
+    id: web::Path<i64>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    let form: EditForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let status = own_post(&data, &viewer, id.into_inner()).await?;
+    let text = form.status.trim();
+    if text.is_empty() {
+        return Err(PageError::Invalid("status: the post is empty".into()));
+    }
+    if text.chars().count() > MAX_CHARACTERS {
+        return Err(PageError::Invalid(format!("status: longer than {MAX_CHARACTERS} characters")));
+    }
+    if form.spoiler_text.chars().count() > MAX_SPOILER {
+        return Err(PageError::Invalid(format!("spoiler_text: longer than {MAX_SPOILER} characters")));
+    }
+    actions::edit(&data, viewer.actor(), status.id, text, form.spoiler_text.trim(), None).await?;
+    Ok(forms::see_other(&format!("/statuses/{}", status.id)))
+}

@@ -58,6 +58,8 @@ pub struct PostView {
     pub actions: Option<PostActions>,
     /// Who boosted it into the feed it is shown in.
     pub boosted_by: Option<AuthorView>,
+    /// It was edited after it was posted.
+    pub edited: bool,
 }
 
 /// The buttons a signed-in viewer gets under a post.
@@ -177,6 +179,7 @@ pub fn post(
         poll,
         actions: None,
         boosted_by: None,
+        edited: status.edited_at.is_some(),
     })
 }
 
