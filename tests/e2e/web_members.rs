@@ -591,3 +591,42 @@ async fn editing_ones_own_post_and_nobody_elses() {
     let (_, seen) = call(M::GET, &t, &format!("/api/v1/statuses/{id}"), Some(&read), None).await;
     assert!(!seen["content"].as_str().unwrap().contains("hijacked"));
 }
+
+#[tokio::test]
+async fn a_member_exports_who_they_follow_and_their_posts() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    let ada = a.user("ada").await;
+    a.user("cy").await;
+    b.user("bob").await;
+    let bob_at_a = guildhall_federation::actions::resolve_actor(&a.fed(), &b.handle("bob")).await.unwrap();
+    guildhall_federation::actions::follow(&a.fed(), &ada, &bob_at_a).await.unwrap();
+    cluster.flush().await;
+    let mut br = Browser::new(a);
+    br.sign_in("ada", false).await;
+    let csrf = br.get("/home").await.csrf();
+    br.post("/statuses", &[("csrf", &csrf), ("status", "Mine, public"), ("visibility", "public")]).await;
+    br.post("/statuses", &[("csrf", &csrf), ("status", "Mine, followers only"), ("visibility", "private")])
+        .await;
+    let csv = br.get("/settings/export/following.csv").await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(
+        csv.body,
+        format!(
+            "Account address,Show boosts,Notify on new posts,Languages\n{},true,false,\n",
+            b.handle("bob")
+        )
+    );
+    let outbox = br.get("/settings/export/outbox.json").await;
+    let doc: serde_json::Value = serde_json::from_str(&outbox.body).unwrap();
+    assert_eq!(doc["type"], "OrderedCollection");
+    assert_eq!(doc["totalItems"], 2, "both posts, the private one too: {doc}");
+    assert!(doc.to_string().contains("Mine, followers only"));
+    // Only one's own: a stranger is sent to sign in, another member gets their own.
+    assert_eq!(Browser::new(a).get("/settings/export/outbox.json").await.status, 303);
+    let mut cy = Browser::new(a);
+    cy.sign_in("cy", false).await;
+    let theirs: serde_json::Value =
+        serde_json::from_str(&cy.get("/settings/export/outbox.json").await.body).unwrap();
+    assert_eq!(theirs["totalItems"], 0);
+}

@@ -49,6 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/sessions", web::get().to(settings::sessions))
         .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
         .route("/settings/apps/{id}/revoke", web::post().to(settings::revoke_app))
+        .route("/settings/export/following.csv", web::get().to(settings::export_following))
+        .route("/settings/export/outbox.json", web::get().to(settings::export_posts))
         .route("/remote_follow", web::post().to(remote::remote_follow))
         .route("/authorize_interaction", web::get().to(remote::confirm))
         .route("/authorize_interaction", web::post().to(remote::follow))

@@ -298,3 +298,61 @@ pub async fn revoke_app(
     }
     Ok(forms::see_other("/settings/sessions"))
 }
+
+/// Posts an export holds at most (newest first); a larger archive is a job for the API.
+const EXPORT_POSTS: i64 = 20_000;
+
+fn download(content_type: &str, name: &str, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", content_type))
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .insert_header(("Cache-Control", "private, no-store"))
+        .body(body)
+}
+
+/// `GET /settings/export/following.csv`: the accounts the member follows, in the CSV Mastodon
+/// imports (`Account address,Show boosts,Notify on new posts,Languages`).
+pub async fn export_following(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
+    let (me, domain) = (viewer.actor().id, data.config.domain.to_string());
+    let csv = data
+        .db
+        .run(move |c| {
+            let mut csv = String::from("Account address,Show boosts,Notify on new posts,Languages\n");
+            for id in guildhall_storage::follows::following(c, me)? {
+                let who = guildhall_storage::actors::get(c, id)?;
+                let options = guildhall_storage::follows::options(c, me, id)?;
+                let address = format!("{}@{}", who.username, who.domain.as_deref().unwrap_or(&domain));
+                csv.push_str(&format!("{address},{},{},\n", options.show_reblogs, options.notify));
+            }
+            Ok::<_, guildhall_storage::StorageError>(csv)
+        })
+        .await?;
+    Ok(download("text/csv; charset=utf-8", "following.csv", csv))
+}
+
+/// `GET /settings/export/outbox.json`: the member's posts as ActivityPub Notes in an
+/// `OrderedCollection`, newest first (what other servers and archive tools read).
+pub async fn export_posts(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
+    use guildhall_federation::objects::status::{load_parts, render_note};
+    let (me, base, domain) = (viewer.actor().id, data.urls.base().to_owned(), data.config.domain.to_string());
+    let parts = data
+        .db
+        .run(move |c| {
+            let mut parts = Vec::new();
+            for s in guildhall_storage::statuses::by_actor(c, me, None, EXPORT_POSTS)? {
+                if s.reblog_of_id.is_none() {
+                    parts.push(load_parts(c, s)?);
+                }
+            }
+            Ok::<_, guildhall_storage::StorageError>(parts)
+        })
+        .await?;
+    let items = parts.iter().map(|p| render_note(p, &base, &domain)).collect::<Result<Vec<_>, _>>()?;
+    let doc = serde_json::json!({
+        "type": "OrderedCollection",
+        "totalItems": items.len(),
+        "orderedItems": items,
+    });
+    let doc = guildhall_federation::protocol::with_context(doc);
+    Ok(download("application/activity+json", "outbox.json", doc.to_string()))
+}
