@@ -411,3 +411,102 @@ async fn a_member_reports_a_post_and_the_groups_moderator_and_the_admin_see_it()
     assert!(moder.get("/@mcg/moderation").await.body.contains("No open reports"));
     assert!(root.get("/admin").await.body.contains("Reports (0)"), "resolved for the admins too");
 }
+
+#[tokio::test]
+async fn an_admin_resets_a_password_lifts_a_suspension_deletes_an_account_and_forwards_a_report() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    admin_user(a, "root").await;
+    a.user("cy").await;
+    a.user("dee").await;
+    let bob = b.user("bob").await;
+    let mut root = Browser::new(a);
+    root.sign_in("root", false).await;
+    let page = root.get("/admin").await;
+    let csrf = page.csrf();
+    let uid = |name: &str| {
+        let at = page.body.find(&format!("href=\"/@{name}\">@{name}</a>")).unwrap();
+        let rest = &page.body[at..];
+        let from = rest.find("/admin/accounts/").unwrap() + "/admin/accounts/".len();
+        rest[from..from + rest[from..].find('/').unwrap()].to_owned()
+    };
+    let (cy_id, dee_id) = (uid("cy"), uid("dee"));
+
+    // A new password, shown once, works; the old one no longer does.
+    let mut cy_b = Browser::new(a);
+    cy_b.sign_in("cy", false).await;
+    let shown = root.post(&format!("/admin/accounts/{cy_id}/reset_password"), &[("csrf", &csrf)]).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let at = shown.body.find("<code class=\"secret\">").unwrap() + "<code class=\"secret\">".len();
+    let password = shown.body[at..at + shown.body[at..].find('<').unwrap()].to_owned();
+    assert_eq!(password.len(), 24);
+    assert_eq!(cy_b.get("/home").await.status, 303, "signed out everywhere");
+    let form = cy_b.get("/auth/sign_in").await;
+    let ok =
+        cy_b.post("/auth/sign_in", &[("csrf", &form.csrf()), ("login", "cy"), ("password", &password)]).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+
+    // Suspension and its lifting.
+    root.post(&format!("/admin/accounts/{cy_id}/suspend"), &[("csrf", &csrf)]).await;
+    assert_eq!(cy_b.get("/home").await.status, 303);
+    assert_eq!(
+        root.post(&format!("/admin/accounts/{cy_id}/unsuspend"), &[("csrf", &csrf)]).await.status,
+        303
+    );
+    let form = cy_b.get("/auth/sign_in").await;
+    let ok =
+        cy_b.post("/auth/sign_in", &[("csrf", &form.csrf()), ("login", "cy"), ("password", &password)]).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+
+    // Deleting an account.
+    assert_eq!(root.post(&format!("/admin/accounts/{dee_id}/delete"), &[("csrf", &csrf)]).await.status, 303);
+    assert_eq!(Browser::new(a).get("/@dee").await.status, 404);
+
+    // cy reports bob's post on the other server without forwarding; the admin forwards it.
+    let spam = actions::post(&b.fed(), &bob, NewPost::public("Cheap followers")).await.unwrap();
+    let spam_at_a = actions::resolve_status(&a.fed(), &spam.ap_id).await.unwrap();
+    let form = cy_b.get(&format!("/statuses/{}/report", spam_at_a.id)).await;
+    assert!(form.body.contains("name=\"forward\""), "a remote post may be forwarded");
+    cy_b.post(&format!("/statuses/{}/report", spam_at_a.id), &[("csrf", &form.csrf()), ("comment", "spam")])
+        .await;
+    let page = root.get("/admin").await;
+    let at = page.body.find("/forward\"").unwrap();
+    let start = page.body[..at].rfind("/admin/reports/").unwrap() + "/admin/reports/".len();
+    let report = page.body[start..at].to_owned();
+    cluster.flush().await;
+    let at_b = b.instance.db().run(|c| guildhall_storage::reports::open(c)).await.unwrap();
+    assert!(at_b.is_empty(), "nothing reached b before the forward");
+    assert_eq!(root.post(&format!("/admin/reports/{report}/forward"), &[("csrf", &csrf)]).await.status, 303);
+    cluster.flush().await;
+    let at_b = b.instance.db().run(|c| guildhall_storage::reports::open(c)).await.unwrap();
+    assert_eq!(at_b.len(), 1, "b got the Flag");
+    assert_eq!(at_b[0].target_id, bob.id);
+    assert!(root.get("/admin").await.body.contains("forward_report"));
+}
+
+#[tokio::test]
+async fn a_moderator_appoints_and_dismisses_another() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    t.user("mod").await;
+    let ada = t.user("ada").await;
+    let moderator = token(&t, "mod", "read write follow").await;
+    let guild = json!({"name": "mcg", "display_name": "Museum Computer Group", "membership": "open"});
+    call(M::POST, &t, "/api/guildhall/v1/groups", Some(&moderator), Some(guild)).await;
+    let mut ada_b = Browser::new(&t);
+    ada_b.sign_in("ada", false).await;
+    let page = ada_b.get("/@mcg").await;
+    ada_b.post("/@mcg/follow", &[("csrf", &page.csrf())]).await;
+    let mut mod_b = Browser::new(&t);
+    mod_b.sign_in("mod", false).await;
+    let page = mod_b.get("/@mcg/moderation").await;
+    let done =
+        mod_b.post(&format!("/@mcg/moderation/members/{}/appoint", ada.id), &[("csrf", &page.csrf())]).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(ada_b.get("/@mcg/moderation").await.status, 200, "ada moderates now");
+    let done =
+        mod_b.post(&format!("/@mcg/moderation/members/{}/dismiss", ada.id), &[("csrf", &page.csrf())]).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(ada_b.get("/@mcg/moderation").await.status, 404);
+    let log = mod_b.get("/@mcg/moderation").await.body;
+    assert!(log.contains("<td>appoint</td>") && log.contains("<td>dismiss</td>"), "{log}");
+}

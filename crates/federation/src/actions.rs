@@ -1030,12 +1030,7 @@ pub async fn report(
                     &new.comment,
                 )?;
                 if new.forward && !new.target.is_local() {
-                    let instance =
-                        actors::find_by_ap_id(c, &instance_actor_id)?.ok_or(StorageError::NotFound)?;
-                    let mut doc =
-                        envelope(&new_activity_id(&urls), "Flag", &instance, json!(objects), &[], &[]);
-                    doc["content"] = json!(new.comment);
-                    publish(c, &instance, &doc, &[new.target.delivery_inbox().to_owned()])?;
+                    send_flag(c, &urls, &instance_actor_id, &new.target, objects, &new.comment)?;
                 }
                 Ok(report)
             })
@@ -1047,4 +1042,49 @@ pub async fn report(
         })?;
     wake(data);
     Ok(stored)
+}
+
+/// Queues a `Flag` of `objects` (the account, then its posts) to `target`'s server, from our
+/// instance actor: the reporter stays anonymous there.
+fn send_flag(
+    c: &mut DbConnection,
+    urls: &crate::Urls,
+    instance_actor_id: &str,
+    target: &Actor,
+    objects: Vec<String>,
+    comment: &str,
+) -> StorageResult<()> {
+    let instance = actors::find_by_ap_id(c, instance_actor_id)?.ok_or(StorageError::NotFound)?;
+    let mut doc = envelope(&new_activity_id(urls), "Flag", &instance, json!(objects), &[], &[]);
+    doc["content"] = json!(comment);
+    publish(c, &instance, &doc, &[target.delivery_inbox().to_owned()])?;
+    Ok(())
+}
+
+/// Forwards a stored report about a remote account to that account's server (an admin's
+/// decision, for a report the reporter did not forward). `Conflict` for a local account.
+pub async fn forward_report(data: &FedData, report_id: i64) -> Result<(), FedError> {
+    let (urls, instance_actor_id) = (data.urls.clone(), data.urls.instance_actor());
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let report = guildhall_storage::reports::get(c, report_id)?;
+                let target = actors::get(c, report.target_id)?;
+                if target.is_local() {
+                    return Err(StorageError::Conflict(
+                        "the account is ours: there is no server to tell".into(),
+                    ));
+                }
+                let mut objects = vec![target.ap_id.clone()];
+                for id in report.status_ids() {
+                    if let Some(s) = statuses::find(c, id)? {
+                        objects.push(s.ap_id);
+                    }
+                }
+                send_flag(c, &urls, &instance_actor_id, &target, objects, &report.comment)
+            })
+        })
+        .await?;
+    wake(data);
+    Ok(())
 }

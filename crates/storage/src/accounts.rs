@@ -260,6 +260,14 @@ pub fn set_password(conn: &mut DbConnection, username: &str, password_hash: &str
     })
 }
 
+/// Lets a disabled user sign in again; true when it was disabled.
+pub fn enable(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
+    let n = diesel::update(users::table.find(user_id).filter(users::disabled.eq(true)))
+        .set((users::disabled.eq(false), users::updated_at.eq(now())))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
 /// Disables a user's sign-in (a closed account); true when it was enabled.
 pub fn disable(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
     let n = diesel::update(users::table.find(user_id).filter(users::disabled.eq(false)))

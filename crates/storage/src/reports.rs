@@ -79,6 +79,11 @@ pub fn open_first(conn: &mut DbConnection, limit: i64) -> StorageResult<Vec<Repo
         .load(conn)?)
 }
 
+/// The report with this id.
+pub fn get(conn: &mut DbConnection, id: i64) -> StorageResult<Report> {
+    Ok(reports::table.find(id).select(Report::as_select()).first(conn)?)
+}
+
 /// Marks a report resolved; false when it was not open.
 pub fn resolve(conn: &mut DbConnection, id: i64) -> StorageResult<bool> {
     let n = diesel::update(reports::table.find(id).filter(reports::resolved_at.is_null()))

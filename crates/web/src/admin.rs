@@ -279,6 +279,8 @@ pub enum AccountAction {
     Reject,
     /// Stop an account signing in; every app and browser of theirs is signed out.
     Suspend,
+    /// Let a suspended account sign in again.
+    Unsuspend,
 }
 
 /// `POST /admin/accounts/{user_id}/{approve|reject|suspend}`.
@@ -327,6 +329,7 @@ fn act_on(
             web_sessions::revoke_all(c, uid, None)?;
             disabled
         }
+        AccountAction::Unsuspend => accounts::enable(c, uid)?,
     };
     if done {
         let name = format!("{action:?}").to_lowercase();
@@ -654,4 +657,97 @@ pub async fn federation(viewer: Viewer, data: FedData) -> Result<HttpResponse, P
         queues,
         instances,
     })
+}
+
+#[derive(Template)]
+#[template(path = "new_password.html")]
+struct NewPasswordPage {
+    site: String,
+    nav: Nav,
+    username: String,
+    password: String,
+}
+
+/// Load the live local account with user id `user_id`, never the admin's own.
+async fn other_account(
+    data: &FedData,
+    viewer: &Viewer,
+    user_id: i64,
+) -> Result<accounts::LocalAccount, PageError> {
+    if user_id == viewer.account.user.id {
+        return Err(PageError::Forbidden("Admins cannot act on their own account here".into()));
+    }
+    data.db.run(move |c| accounts::find_by_user_id(c, user_id)).await?.ok_or(PageError::NotFound)
+}
+
+/// `POST /admin/accounts/{user_id}/reset_password`: a new random password, shown to the admin
+/// once to pass on; every app and browser of the account is signed out.
+pub async fn reset_password(
+    request: HttpRequest,
+    id: web::Path<i64>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: CsrfForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let target = other_account(&data, &viewer, id.into_inner()).await?;
+    // 24 characters from a 32-byte random token: about 140 bits.
+    let password: String = guildhall_core::keys::random_token().chars().take(24).collect();
+    let hash = guildhall_core::password::hash(&password).map_err(|e| PageError::Internal(e.to_string()))?;
+    let (me, username) = (viewer.actor().id, target.actor.username.clone());
+    let name = username.clone();
+    data.db
+        .run(move |c| {
+            accounts::set_password(c, &name, &hash)?;
+            instance_blocks::log(c, me, "reset_password", &format!("@{name}"), "")
+        })
+        .await?;
+    let page =
+        NewPasswordPage { site: data.config.domain.to_string(), nav: viewer.nav(), username, password };
+    let mut response = html(&page)?;
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// `POST /admin/accounts/{user_id}/delete`: closes the account for good (its posts deleted,
+/// every server that knew it told).
+pub async fn delete_account(
+    request: HttpRequest,
+    id: web::Path<i64>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: CsrfForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let target = other_account(&data, &viewer, id.into_inner()).await?;
+    guildhall_federation::actions::delete_account(&data, &target.actor).await?;
+    let (me, name) = (viewer.actor().id, target.actor.username.clone());
+    data.db.run(move |c| instance_blocks::log(c, me, "delete_account", &format!("@{name}"), "")).await?;
+    Ok(forms::see_other("/admin"))
+}
+
+/// `POST /admin/reports/{id}/forward`: sends a report about a remote account to its server,
+/// from this server (the reporter stays anonymous).
+pub async fn forward_report(
+    request: HttpRequest,
+    id: web::Path<i64>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: CsrfForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let id = id.into_inner();
+    guildhall_federation::actions::forward_report(&data, id).await?;
+    let me = viewer.actor().id;
+    data.db.run(move |c| instance_blocks::log(c, me, "forward_report", &format!("report {id}"), "")).await?;
+    Ok(forms::see_other("/admin"))
 }

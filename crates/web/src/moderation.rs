@@ -83,6 +83,7 @@ struct ModerationPage {
     members: Vec<Row>,
     member_count: usize,
     invited: Vec<Row>,
+    moderators: Vec<Row>,
     bans: Vec<Row>,
     log: Vec<LogRow>,
     reports: Vec<views::ReportView>,
@@ -101,7 +102,7 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
     let gid = group.id;
     let (b, d) = (base.clone(), domain.clone());
     let (me, csrf) = (viewer.actor().id, viewer.csrf.clone());
-    let (requests, members, member_count, invited, bans, log, reports) = data
+    let (requests, members, member_count, invited, moderators, bans, log, reports) = data
         .db
         .run(move |c| {
             let open = group_reports(c, gid)?;
@@ -126,6 +127,10 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
                 .map(|id| row(c, *id, String::new()))
                 .collect::<Result<Vec<_>, _>>()?;
             let invited = groups::invitations(c, gid)?
+                .iter()
+                .map(|a| Row { id: a.id, who: views::author(a, &b, &d), note: String::new() })
+                .collect();
+            let moderators = groups::moderators(c, gid)?
                 .iter()
                 .map(|a| Row { id: a.id, who: views::author(a, &b, &d), note: String::new() })
                 .collect();
@@ -154,6 +159,7 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
                 members,
                 accepted.len(),
                 invited,
+                moderators,
                 bans,
                 log,
                 reports,
@@ -171,6 +177,7 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
         members,
         member_count,
         invited,
+        moderators,
         bans,
         log,
         reports,
@@ -303,6 +310,10 @@ pub enum MemberAction {
     Unban,
     /// Take back an invitation.
     Uninvite,
+    /// Make a member a moderator.
+    Appoint,
+    /// Take a moderator's powers away (never the owner's).
+    Dismiss,
 }
 
 /// `POST /@{name}/moderation/members/{account}/{ban|unban|uninvite}` (`reason` for a ban).
@@ -322,6 +333,8 @@ pub async fn member(
         MemberAction::Ban => fm::ban(&data, viewer.actor(), &group, &target, form.reason()?).await?,
         MemberAction::Unban => fm::unban(&data, viewer.actor(), &group, &target).await?,
         MemberAction::Uninvite => fm::revoke_invitation(&data, viewer.actor(), &group, &target).await?,
+        MemberAction::Appoint => fm::appoint(&data, viewer.actor(), &group, &target).await?,
+        MemberAction::Dismiss => fm::dismiss(&data, viewer.actor(), &group, &target).await?,
     }
     Ok(back_to(&group))
 }

@@ -263,6 +263,8 @@ pub struct ReportView {
     pub posts: Vec<PostView>,
     /// When.
     pub when: String,
+    /// The reported account is on another server.
+    pub remote: bool,
 }
 
 /// Reports for a page; with `viewer` (actor id, CSRF token), their posts carry the viewer's
@@ -287,10 +289,12 @@ pub fn reports(
         if let Some((me, csrf)) = viewer {
             add_actions(c, &mut posts, &shown, me, csrf)?;
         }
+        let target = actors::get(c, r.target_id)?;
         out.push(ReportView {
             id: r.id,
             reporter: handle(&actors::get(c, r.reporter_id)?, local_domain),
-            target: author(&actors::get(c, r.target_id)?, base, local_domain),
+            remote: !target.is_local(),
+            target: author(&target, base, local_domain),
             comment: r.comment.clone(),
             posts,
             when: r.created_at.and_utc().format("%-d %B %Y, %H:%M UTC").to_string(),
