@@ -474,11 +474,11 @@ async fn an_admin_resets_a_password_lifts_a_suspension_deletes_an_account_and_fo
     let start = page.body[..at].rfind("/admin/reports/").unwrap() + "/admin/reports/".len();
     let report = page.body[start..at].to_owned();
     cluster.flush().await;
-    let at_b = b.instance.db().run(|c| guildhall_storage::reports::open(c)).await.unwrap();
+    let at_b = b.instance.db().run(guildhall_storage::reports::open).await.unwrap();
     assert!(at_b.is_empty(), "nothing reached b before the forward");
     assert_eq!(root.post(&format!("/admin/reports/{report}/forward"), &[("csrf", &csrf)]).await.status, 303);
     cluster.flush().await;
-    let at_b = b.instance.db().run(|c| guildhall_storage::reports::open(c)).await.unwrap();
+    let at_b = b.instance.db().run(guildhall_storage::reports::open).await.unwrap();
     assert_eq!(at_b.len(), 1, "b got the Flag");
     assert_eq!(at_b[0].target_id, bob.id);
     assert!(root.get("/admin").await.body.contains("forward_report"));
