@@ -630,3 +630,61 @@ async fn a_member_exports_who_they_follow_and_their_posts() {
         serde_json::from_str(&cy.get("/settings/export/outbox.json").await.body).unwrap();
     assert_eq!(theirs["totalItems"], 0);
 }
+
+#[tokio::test]
+async fn a_member_holds_back_strangers_notifications_and_lets_one_through() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    t.user("eve").await;
+    let mut b = Browser::new(&t);
+    b.sign_in("ada", false).await;
+    let page = b.get("/notifications/requests").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let bad = b
+        .post(
+            "/notifications/policy",
+            &[
+                ("csrf", &csrf),
+                ("for_not_following", "maybe"),
+                ("for_not_followers", "accept"),
+                ("for_new_accounts", "accept"),
+                ("for_private_mentions", "accept"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("for_not_following"), "{}", bad.body);
+    let saved = b
+        .post(
+            "/notifications/policy",
+            &[
+                ("csrf", &csrf),
+                ("for_not_following", "filter"),
+                ("for_not_followers", "accept"),
+                ("for_new_accounts", "accept"),
+                ("for_private_mentions", "accept"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    // eve, whom ada does not follow, mentions her: held back, not shown.
+    let eve = token(&t, "eve", "read write").await;
+    call(M::POST, &t, "/api/v1/statuses", Some(&eve), Some(json!({"status": "@ada buy my course"}))).await;
+    assert!(!b.get("/notifications").await.body.contains("buy my course"));
+    let page = b.get("/notifications/requests").await;
+    assert!(page.body.contains("buy my course") && page.body.contains("1 notification"), "{}", page.body);
+    let eve_id = {
+        let at = page.body.find("/notifications/requests/").unwrap() + "/notifications/requests/".len();
+        page.body[at..at + page.body[at..].find('/').unwrap()].to_owned()
+    };
+    assert_eq!(
+        b.post(&format!("/notifications/requests/{eve_id}/accept"), &[("csrf", &csrf)]).await.status,
+        303
+    );
+    assert!(b.get("/notifications").await.body.contains("buy my course"), "accepted: shown");
+    assert_eq!(
+        b.post(&format!("/notifications/requests/{eve_id}/accept"), &[("csrf", &csrf)]).await.status,
+        404
+    );
+}

@@ -548,3 +548,155 @@ pub async fn edit(
     actions::edit(&data, viewer.actor(), status.id, text, form.spoiler_text.trim(), None).await?;
     Ok(forms::see_other(&format!("/statuses/{}", status.id)))
 }
+
+/// A held-back sender on the requests page.
+#[derive(Debug)]
+struct RequestRow {
+    from: AuthorView,
+    id: i64,
+    count: i64,
+    post: Option<PostView>,
+}
+
+#[derive(Template)]
+#[template(path = "requests.html")]
+struct RequestsPage {
+    site: String,
+    nav: Nav,
+    csrf: String,
+    requests: Vec<RequestRow>,
+    /// The policy's choices, for the form: (field, label, current).
+    policy: Vec<(&'static str, &'static str, &'static str)>,
+}
+
+/// Requests listed at once.
+const REQUESTS_SHOWN: i64 = 40;
+
+/// `GET /notifications/requests`: the notification policy, and the senders it held back.
+pub async fn requests_page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
+    use guildhall_storage::notification_policy as np;
+    let (base, domain) = site(&data);
+    let me = viewer.actor().id;
+    let (requests, policy) = data
+        .db
+        .run(move |c| {
+            let mut rows = Vec::new();
+            for r in np::requests(c, me, None, None, REQUESTS_SHOWN)? {
+                let post = match r.last_status_id.map(|id| statuses::find(c, id)).transpose()?.flatten() {
+                    Some(s) if timelines::may_see(c, &s, Some(me))? => {
+                        Some(views::post(c, &s, &base, &domain)?)
+                    }
+                    _ => None,
+                };
+                let from = views::author(&actors::get(c, r.from_actor_id)?, &base, &domain);
+                rows.push(RequestRow { from, id: r.from_actor_id, count: r.notifications_count, post });
+            }
+            Ok::<_, guildhall_storage::StorageError>((rows, np::get(c, me)?))
+        })
+        .await?;
+    let policy = vec![
+        ("for_not_following", "People you do not follow", policy.for_not_following.as_str()),
+        ("for_not_followers", "People who do not follow you", policy.for_not_followers.as_str()),
+        ("for_new_accounts", "Accounts younger than 30 days", policy.for_new_accounts.as_str()),
+        (
+            "for_private_mentions",
+            "Private mentions you did not ask for",
+            policy.for_private_mentions.as_str(),
+        ),
+    ];
+    html(&RequestsPage {
+        site: data.config.domain.to_string(),
+        nav: viewer.nav(),
+        csrf: viewer.csrf.clone(),
+        requests,
+        policy,
+    })
+}
+
+/// A policy choice as the form sends it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Choice {
+    Accept,
+    Filter,
+    Drop,
+}
+
+impl From<Choice> for guildhall_storage::notification_policy::Decision {
+    fn from(c: Choice) -> Self {
+        use guildhall_storage::notification_policy::Decision as D;
+        match c {
+            Choice::Accept => D::Accept,
+            Choice::Filter => D::Filter,
+            Choice::Drop => D::Drop,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PolicyForm {
+    csrf: String,
+    for_not_following: Choice,
+    for_not_followers: Choice,
+    for_new_accounts: Choice,
+    for_private_mentions: Choice,
+}
+
+/// `POST /notifications/policy`: what happens to notifications from strangers.
+pub async fn set_policy(
+    request: HttpRequest,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    use guildhall_storage::notification_policy as np;
+    let form: PolicyForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let me = viewer.actor().id;
+    data.db
+        .run(move |c| {
+            let mut policy = np::get(c, me)?;
+            policy.for_not_following = form.for_not_following.into();
+            policy.for_not_followers = form.for_not_followers.into();
+            policy.for_new_accounts = form.for_new_accounts.into();
+            policy.for_private_mentions = form.for_private_mentions.into();
+            np::set(c, me, &policy)
+        })
+        .await?;
+    Ok(forms::see_other("/notifications/requests"))
+}
+
+/// What a member does with a held-back sender.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestAnswer {
+    /// Show their notifications, and let them through from now on.
+    Accept,
+    /// Drop what they sent.
+    Dismiss,
+}
+
+/// `POST /notifications/requests/{account}/{accept|dismiss}`.
+pub async fn answer_request(
+    request: HttpRequest,
+    path: web::Path<(i64, RequestAnswer)>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    use guildhall_storage::notification_policy as np;
+    let form: CsrfForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let ((sender, answer), me) = (path.into_inner(), viewer.actor().id);
+    let done = data
+        .db
+        .run(move |c| match answer {
+            RequestAnswer::Accept => np::accept(c, me, sender),
+            RequestAnswer::Dismiss => np::dismiss(c, me, sender),
+        })
+        .await?;
+    if !done {
+        return Err(PageError::NotFound);
+    }
+    Ok(forms::see_other("/notifications/requests"))
+}
