@@ -688,3 +688,34 @@ async fn a_member_holds_back_strangers_notifications_and_lets_one_through() {
         404
     );
 }
+
+#[tokio::test]
+async fn an_invitation_is_accepted_on_the_groups_page() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("mod").await;
+    t.user("ada").await;
+    t.user("eve").await;
+    let moderator = token(&t, "mod", "read write follow").await;
+    let guild = json!({"name": "board", "display_name": "Trustees", "membership": "invite"});
+    call(M::POST, &t, "/api/guildhall/v1/groups", Some(&moderator), Some(guild)).await;
+    let mut moder = Browser::new(&t);
+    moder.sign_in("mod", false).await;
+    let page = moder.get("/@board/moderation").await;
+    let invited =
+        moder.post("/@board/moderation/invitations", &[("csrf", &page.csrf()), ("handle", "ada")]).await;
+    assert_eq!(invited.status, 303, "{}", invited.body);
+    let mut eve = Browser::new(&t);
+    eve.sign_in("eve", false).await;
+    let page = eve.get("/@board").await;
+    assert!(
+        page.body.contains("Only those a moderator invites") && !page.body.contains("Ask to join"),
+        "{}",
+        page.body
+    );
+    let mut ada = Browser::new(&t);
+    ada.sign_in("ada", false).await;
+    let page = ada.get("/@board").await;
+    assert!(page.body.contains("You are invited"), "{}", page.body);
+    assert_eq!(ada.post("/@board/follow", &[("csrf", &page.csrf())]).await.status, 303);
+    assert!(ada.get("/@board").await.body.contains("You are a member"));
+}

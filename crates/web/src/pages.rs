@@ -330,6 +330,8 @@ struct GroupPage {
     username: String,
     /// Joining is open (no moderator's approval).
     joining_open: bool,
+    /// Only those invited may join.
+    invite_only: bool,
     group: ProfileView,
     joining: &'static str,
     members: Option<i64>,
@@ -350,6 +352,8 @@ struct MemberState {
     /// Asked to join; a moderator has not answered yet.
     pending: bool,
     moderator: bool,
+    /// A moderator invited them.
+    invited: bool,
 }
 
 /// A local group's page: what it is, how to join, its rules and moderators, its member count
@@ -412,12 +416,13 @@ async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Resul
     let membership_state = match &viewer.0 {
         Some(v) => {
             let (me, group_id) = (v.actor().id, actor.id);
-            let (follow, moderates) = data
+            let (follow, moderates, invited) = data
                 .db
                 .run(move |c| {
                     Ok::<_, guildhall_storage::StorageError>((
                         follows::find(c, me, group_id)?,
                         groups::is_moderator(c, group_id, me)?,
+                        groups::is_invited(c, group_id, me)?,
                     ))
                 })
                 .await?;
@@ -426,6 +431,7 @@ async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Resul
                 member: follow.as_ref().is_some_and(|f| f.is(FollowState::Accepted)),
                 pending: follow.as_ref().is_some_and(|f| f.is(FollowState::Pending)),
                 moderator: moderates,
+                invited,
             })
         }
         None => None,
@@ -436,6 +442,7 @@ async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Resul
         me: membership_state,
         username: actor.username.clone(),
         joining_open: membership == guildhall_core::model::Membership::Open,
+        invite_only: membership == guildhall_core::model::Membership::Invite,
         group,
         joining: views::joining(membership),
         members,
