@@ -189,6 +189,13 @@ async fn the_home_page_the_group_directory_group_pages_and_feeds() {
     assert!(home.contains("/auth/sign_up") && home.contains("an admin approves"), "{home}");
     let (_, found) = page(&t.url("/groups?q=museum")).await;
     assert!(found.contains("Museum Computer Group") && !found.contains("Quiet Circle"), "{found}");
+    // A discipline in the description finds a group; so does how one joins.
+    let (_, found) = page(&t.url("/groups?q=ARCHIVES")).await;
+    assert!(found.contains("Museum Computer Group") && !found.contains("Quiet Circle"), "{found}");
+    let (_, found) = page(&t.url("/groups?q=&membership=approval")).await;
+    assert!(found.contains("Museum Computer Group") && !found.contains("Quiet Circle"), "{found}");
+    let (s, _) = page(&t.url("/groups?membership=bogus")).await;
+    assert_eq!(s, 422);
     let (_, none) = page(&t.url("/groups?q=%3Cscript%3E")).await;
     assert!(!none.contains("<script>") && none.contains("No groups"), "{none}");
 

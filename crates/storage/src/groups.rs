@@ -117,19 +117,32 @@ pub fn update(conn: &mut DbConnection, group: &Group) -> StorageResult<()> {
     Ok(())
 }
 
-/// Local groups, newest first, whose name or display name contains `q` (any case; empty: all).
-/// Members-only groups are listed too: their existence is public, their posts are not.
+/// Local groups, newest first, whose name, display name or description contains `q` (any case;
+/// empty: all), joined the `membership` way when given. Members-only groups are listed too:
+/// their existence is public, their posts are not.
 pub fn directory(
     conn: &mut DbConnection,
     q: &str,
+    membership: Option<Membership>,
     offset: i64,
     limit: i64,
 ) -> StorageResult<Vec<(Actor, Group)>> {
     let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
-    Ok(groups::table
+    let mut query = groups::table
         .inner_join(actors_table::table.on(actors_table::id.eq(groups::actor_id)))
         .filter(actors_table::deleted_at.is_null())
-        .filter(actors_table::username_key.like(pattern.clone()).or(actors_table::display_name.like(pattern)))
+        .filter(
+            actors_table::username_key
+                .like(pattern.clone())
+                .or(diesel::dsl::sql::<diesel::sql_types::Text>("lower(actors.display_name)")
+                    .like(pattern.clone()))
+                .or(diesel::dsl::sql::<diesel::sql_types::Text>("lower(actors.summary)").like(pattern)),
+        )
+        .into_boxed();
+    if let Some(m) = membership {
+        query = query.filter(groups::membership.eq(m.as_str()));
+    }
+    Ok(query
         .order(actors_table::id.desc())
         .offset(offset)
         .limit(limit)
@@ -498,8 +511,8 @@ mod moderation_tests {
                 assert_eq!(entries.iter().map(|e| e.id).collect::<Vec<_>>(), vec![second.id, first.id]);
                 assert_eq!(log_entries(c, g, Some(second.id), 10)?, vec![first]);
 
-                assert_eq!(directory(c, "IRC", 0, 10)?.len(), 1, "found by part of the name");
-                assert!(directory(c, "nothing", 0, 10)?.is_empty());
+                assert_eq!(directory(c, "IRC", None, 0, 10)?.len(), 1, "found by part of the name");
+                assert!(directory(c, "nothing", None, 0, 10)?.is_empty());
                 Ok(())
             })
             .await

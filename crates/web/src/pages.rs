@@ -461,7 +461,17 @@ struct DirectoryPage {
     site: String,
     nav: Nav,
     q: String,
+    /// The membership filter (empty: any).
+    membership: String,
     groups: Vec<GroupCard>,
+}
+
+/// The directory's search: words in a group's name or description (a discipline, a subject),
+/// and how one joins.
+#[derive(Debug, serde::Deserialize)]
+pub struct DirectoryQuery {
+    q: Option<String>,
+    membership: Option<String>,
 }
 
 /// Groups listed on a directory page.
@@ -469,23 +479,31 @@ const DIRECTORY_SIZE: i64 = 50;
 
 /// `GET /groups?q=`: the local groups, newest first, found by name.
 pub async fn directory(
-    query: crate::forms::Query<std::collections::HashMap<String, String>>,
+    query: crate::forms::Query<DirectoryQuery>,
     viewer: MaybeViewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let q: String = query.0.get("q").map(|q| q.trim().chars().take(100).collect()).unwrap_or_default();
+    let q: String = query.0.q.as_deref().map(|q| q.trim().chars().take(100).collect()).unwrap_or_default();
+    let chosen = query.0.membership.as_deref().unwrap_or("").to_owned();
+    let membership = match chosen.as_str() {
+        "" => None,
+        m => Some(
+            guildhall_core::model::Membership::parse(m)
+                .ok_or_else(|| PageError::Invalid("membership: open, approval or invite".into()))?,
+        ),
+    };
     let (base, domain) = site(&data);
     let (q2, domain2) = (q.clone(), domain.clone());
     let groups = data
         .db
         .run(move |c| {
-            groups::directory(c, &q2, 0, DIRECTORY_SIZE)?
+            groups::directory(c, &q2, membership, 0, DIRECTORY_SIZE)?
                 .iter()
                 .map(|(actor, group)| views::group_card(actor, group, &base, &domain2))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    html(&DirectoryPage { site: domain, nav: viewer.nav(), q, groups })
+    html(&DirectoryPage { site: domain, nav: viewer.nav(), q, membership: chosen, groups })
 }
 
 #[derive(Template)]
@@ -511,7 +529,7 @@ pub async fn home(viewer: MaybeViewer, data: FedData) -> Result<HttpResponse, Pa
     let (groups, about) = data
         .db
         .run(move |c| {
-            let groups = groups::directory(c, "", 0, HOME_GROUPS)?
+            let groups = groups::directory(c, "", None, 0, HOME_GROUPS)?
                 .iter()
                 .map(|(actor, group)| views::group_card(actor, group, &base, &domain2))
                 .collect::<Result<Vec<_>, _>>()?;

@@ -151,7 +151,7 @@ pub async fn list(
     let q = params.get("q").unwrap_or("").trim().to_owned();
     let viewer = viewer(&auth);
     let body = with_ctx(&state, move |c, ctx| {
-        let found = groups::directory(c, &q, offset, limit)?;
+        let found = groups::directory(c, &q, None, offset, limit)?;
         found
             .iter()
             .map(|(actor, settings)| entities::group(c, ctx, actor, settings, viewer))
