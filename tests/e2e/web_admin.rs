@@ -11,7 +11,7 @@ use crate::client_api::{call, token};
 use crate::support::{Backend, Cluster, TestInstance};
 use crate::web_members::Browser;
 
-async fn admin_user(t: &TestInstance, name: &str) {
+pub(crate) async fn admin_user(t: &TestInstance, name: &str) {
     let urls = guildhall_federation::Urls::new(t.instance.config());
     let email = format!("{name}@museum.example");
     let new = guildhall_federation::local_actors::NewUser {
@@ -401,15 +401,25 @@ async fn a_member_reports_a_post_and_the_groups_moderator_and_the_admin_see_it()
         404
     );
     let csrf = queue.csrf();
+    // Closing it in the group's queue leaves it with the admins, who see who reported.
+    let closed =
+        moder.post(&format!("/@mcg/moderation/reports/{report_id}/resolve"), &[("csrf", &csrf)]).await;
+    assert_eq!(closed.status, 303);
+    let queue = moder.get("/@mcg/moderation").await.body;
+    assert!(queue.contains("No open reports") && queue.contains("<td>close report</td>"), "{queue}");
+    let admin_page = root.get("/admin").await.body;
+    assert!(admin_page.contains("Reports (1)"), "the admins still judge it");
+    assert!(admin_page.contains(&format!("@ada@{}", t.instance.config().domain)), "admins see who reported");
     let removed = moder
         .post(&format!("/@mcg/moderation/statuses/{post_id}/remove"), &[("csrf", &csrf), ("reason", "spam")])
         .await;
     assert_eq!(removed.status, 303);
-    let resolved =
-        moder.post(&format!("/@mcg/moderation/reports/{report_id}/resolve"), &[("csrf", &csrf)]).await;
-    assert_eq!(resolved.status, 303);
-    assert!(moder.get("/@mcg/moderation").await.body.contains("No open reports"));
-    assert!(root.get("/admin").await.body.contains("Reports (0)"), "resolved for the admins too");
+    let admin_csrf = root.get("/admin").await.csrf();
+    assert_eq!(
+        root.post(&format!("/admin/reports/{report_id}/resolve"), &[("csrf", &admin_csrf)]).await.status,
+        303
+    );
+    assert!(root.get("/admin").await.body.contains("Reports (0)"));
 }
 
 #[tokio::test]
@@ -509,4 +519,43 @@ async fn a_moderator_appoints_and_dismisses_another() {
     assert_eq!(ada_b.get("/@mcg/moderation").await.status, 404);
     let log = mod_b.get("/@mcg/moderation").await.body;
     assert!(log.contains("<td>appoint</td>") && log.contains("<td>dismiss</td>"), "{log}");
+}
+
+#[tokio::test]
+async fn a_report_cannot_show_a_groups_moderators_posts_from_elsewhere() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    t.user("mod").await;
+    let victim = t.user("vic").await;
+    let mallory = t.user("mallory").await;
+    let moderator = token(&t, "mod", "read write follow").await;
+    let guild = json!({"name": "mcg", "display_name": "Museum Computer Group", "membership": "open"});
+    call(M::POST, &t, "/api/guildhall/v1/groups", Some(&moderator), Some(guild)).await;
+    let mut mal = Browser::new(&t);
+    mal.sign_in("mallory", false).await;
+    let page = mal.get("/@mcg").await;
+    mal.post("/@mcg/follow", &[("csrf", &page.csrf())]).await;
+    let csrf = mal.get("/home").await.csrf();
+    mal.post("/statuses", &[("csrf", &csrf), ("status", "@mcg a group post"), ("visibility", "public")])
+        .await;
+    let vic = token(&t, "vic", "read write").await;
+    let dm = json!({"status": "my secret diary", "visibility": "direct"});
+    let (_, secret) = call(M::POST, &t, "/api/v1/statuses", Some(&vic), Some(dm)).await;
+    let read = token(&t, "mallory", "read").await;
+    let (_, list) =
+        call(M::GET, &t, &format!("/api/v1/accounts/{}/statuses", mallory.id), Some(&read), None).await;
+    let group_post: i64 = list[0]["id"].as_str().unwrap().parse().unwrap();
+    let secret_id: i64 = secret["id"].as_str().unwrap().parse().unwrap();
+    // A report (as a crafted Flag once could make) naming a group post and someone's DM.
+    let (m, v) = (mallory.id, victim.id);
+    t.instance
+        .db()
+        .run(move |c| guildhall_storage::reports::add(c, None, v, m, &[group_post, secret_id], "look"))
+        .await
+        .unwrap();
+    let mut moder = Browser::new(&t);
+    moder.sign_in("mod", false).await;
+    let queue = moder.get("/@mcg/moderation").await.body;
+    assert!(queue.contains("a group post"), "{queue}");
+    assert!(!queue.contains("my secret diary"), "only the group's posts the moderator may see: {queue}");
+    assert!(!queue.contains("@vic@"), "nor who reported");
 }

@@ -92,6 +92,41 @@ pub fn resolve(conn: &mut DbConnection, id: i64) -> StorageResult<bool> {
     Ok(n > 0)
 }
 
+/// Closes report `id` in group `group_id`'s queue (the admins' list keeps it); false when it
+/// was closed there already.
+pub fn close_for_group(
+    conn: &mut DbConnection,
+    group_id: i64,
+    id: i64,
+    moderator_id: i64,
+) -> StorageResult<bool> {
+    use crate::schema::group_report_closures as g;
+    let row = (
+        g::group_id.eq(group_id),
+        g::report_id.eq(id),
+        g::moderator_id.eq(Some(moderator_id)),
+        g::created_at.eq(now()),
+    );
+    let n = match conn {
+        DbConnection::Pg(c) => {
+            diesel::insert_into(g::table).values(row).on_conflict_do_nothing().execute(c)?
+        }
+        DbConnection::Sqlite(c) => {
+            diesel::insert_into(g::table).values(row).on_conflict_do_nothing().execute(c)?
+        }
+    };
+    Ok(n > 0)
+}
+
+/// True when group `group_id`'s moderators closed report `id`.
+pub fn closed_for_group(conn: &mut DbConnection, group_id: i64, id: i64) -> StorageResult<bool> {
+    use crate::schema::group_report_closures as g;
+    Ok(diesel::select(diesel::dsl::exists(
+        g::table.filter(g::group_id.eq(group_id)).filter(g::report_id.eq(id)),
+    ))
+    .get_result(conn)?)
+}
+
 /// Unresolved reports, oldest first.
 pub fn open(conn: &mut DbConnection) -> StorageResult<Vec<Report>> {
     Ok(reports::table

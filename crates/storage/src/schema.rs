@@ -586,7 +586,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    group_report_closures (group_id, report_id) {
+        group_id -> BigInt,
+        report_id -> BigInt,
+        moderator_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    group_report_closures,
     instance_settings,
     instance_domain_blocks,
     admin_log,

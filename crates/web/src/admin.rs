@@ -104,7 +104,7 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
         .db
         .run(move |c| {
             let open = guildhall_storage::reports::open_first(c, REPORTS_SHOWN)?;
-            let reports = crate::views::reports(c, &open, &base, &domain, None)?;
+            let reports = crate::views::reports(c, &open, &base, &domain, None, true)?;
             let pending = accounts::list(c, AccountFilter::Pending, ACCOUNTS_SHOWN)?;
             let all = accounts::list(c, AccountFilter::All, ACCOUNTS_SHOWN)?;
             let blocks = instance_blocks::list(c)?;

@@ -13,7 +13,7 @@ use guildhall_federation::moderation::{self as fm, GroupUpdate};
 use guildhall_federation::{FedData, actions};
 use guildhall_storage::actors::Actor;
 use guildhall_storage::reports::{self, Report};
-use guildhall_storage::{StorageResult, actors, follows, groups, statuses};
+use guildhall_storage::{StorageResult, actors, follows, groups, statuses, timelines};
 use serde::Deserialize;
 
 use crate::error::PageError;
@@ -105,8 +105,8 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
     let (requests, members, member_count, invited, moderators, bans, log, reports) = data
         .db
         .run(move |c| {
-            let open = group_reports(c, gid)?;
-            let reports = views::reports(c, &open, &b, &d, Some((me, &csrf)))?;
+            let open = group_reports(c, gid, me)?;
+            let reports = views::reports(c, &open, &b, &d, Some((me, &csrf)), false)?;
             let row = |c: &mut guildhall_storage::DbConnection, id: i64, note: String| {
                 Ok::<_, guildhall_storage::StorageError>(Row {
                     id,
@@ -193,23 +193,40 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
 /// Open reports scanned for a group's queue.
 const REPORTS_SCANNED: i64 = 500;
 
-/// Open reports about posts in group `gid` (among the oldest [`REPORTS_SCANNED`]).
-fn group_reports(c: &mut guildhall_storage::DbConnection, gid: i64) -> StorageResult<Vec<Report>> {
+/// The reports in group `gid`'s queue (among the oldest [`REPORTS_SCANNED`] open ones): those
+/// about a post in the group, not about one of its moderators (whom the admins judge), and not
+/// closed by its moderators. Each keeps only its posts in the group that `moderator` may see,
+/// and not who reported it.
+fn group_reports(
+    c: &mut guildhall_storage::DbConnection,
+    gid: i64,
+    moderator: i64,
+) -> StorageResult<Vec<Report>> {
     let mut mine = Vec::new();
-    for r in reports::open_first(c, REPORTS_SCANNED)? {
-        let mut in_group = false;
+    for mut r in reports::open_first(c, REPORTS_SCANNED)? {
+        let mut shown = Vec::new();
         for id in r.status_ids() {
-            in_group |= statuses::find(c, id)?.is_some_and(|s| s.group_id == Some(gid));
+            match statuses::find(c, id)? {
+                Some(s) if s.group_id == Some(gid) && timelines::may_see(c, &s, Some(moderator))? => {
+                    shown.push(id)
+                }
+                _ => {}
+            }
         }
-        if in_group {
-            mine.push(r);
+        if shown.is_empty()
+            || groups::is_moderator(c, gid, r.target_id)?
+            || reports::closed_for_group(c, gid, r.id)?
+        {
+            continue;
         }
+        r.status_ids_json = serde_json::to_string(&shown).unwrap_or_else(|_| "[]".into());
+        mine.push(r);
     }
     Ok(mine)
 }
 
 /// `POST /@{name}/moderation/reports/{id}/resolve`: a report on the group's posts is dealt
-/// with (it leaves the admins' list too).
+/// with in the group's queue (the admins keep theirs until they resolve it).
 pub async fn resolve_report(
     request: HttpRequest,
     path: web::Path<(String, i64)>,
@@ -226,12 +243,11 @@ pub async fn resolve_report(
         .db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
-                // Only a report about this group's posts.
-                if !group_reports(c, gid)?.iter().any(|r| r.id == id) {
+                if !group_reports(c, gid, me)?.iter().any(|r| r.id == id) {
                     return Ok(false);
                 }
-                reports::resolve(c, id)?;
-                groups::log(c, gid, me, "resolve_report", None, None, &format!("report {id}"))?;
+                reports::close_for_group(c, gid, id, me)?;
+                groups::log(c, gid, me, "close_report", None, None, "")?;
                 Ok(true)
             })
         })

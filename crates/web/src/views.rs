@@ -268,13 +268,15 @@ pub struct ReportView {
 }
 
 /// Reports for a page; with `viewer` (actor id, CSRF token), their posts carry the viewer's
-/// buttons (a group moderator's removal control among them).
+/// buttons (a group moderator's removal control among them). Who reported is shown only with
+/// `show_reporter` (to admins; a group's moderators may be the ones reported on next).
 pub fn reports(
     c: &mut DbConnection,
     list: &[guildhall_storage::reports::Report],
     base: &str,
     local_domain: &str,
     viewer: Option<(i64, &str)>,
+    show_reporter: bool,
 ) -> StorageResult<Vec<ReportView>> {
     let mut out = Vec::with_capacity(list.len());
     for r in list {
@@ -292,7 +294,10 @@ pub fn reports(
         let target = actors::get(c, r.target_id)?;
         out.push(ReportView {
             id: r.id,
-            reporter: handle(&actors::get(c, r.reporter_id)?, local_domain),
+            reporter: match show_reporter {
+                true => handle(&actors::get(c, r.reporter_id)?, local_domain),
+                false => "Someone".to_owned(),
+            },
             remote: !target.is_local(),
             target: author(&target, base, local_domain),
             comment: r.comment.clone(),

@@ -1,6 +1,7 @@
 //! Profile updates, account deletions, moves and reports.
 
 use activitypub_federation::fetch::object_id::ObjectId;
+use guildhall_core::model::Visibility;
 use guildhall_storage::{actors, follows, reports, statuses};
 use serde_json::Value;
 
@@ -60,31 +61,47 @@ pub async fn moved(activity: Activity, actor: DbActor, data: &FedData) -> Result
     Ok(())
 }
 
-/// `Flag`: stored as a report for the admins when it names a local actor.
+/// Objects of a `Flag` looked at, and posts a report keeps, at most.
+const FLAG_OBJECTS: usize = 50;
+const REPORT_POSTS: usize = 20;
+/// Longest report comment kept.
+const REPORT_COMMENT_CHARS: usize = 1000;
+
+/// `Flag`: stored as a report for the admins when it names a local actor. Only the reported
+/// account's own posts are kept, and never a direct one (a report must not make a private
+/// post readable to whoever reviews it), at most [`REPORT_POSTS`] of them.
 pub async fn flag(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
     let objects: Vec<String> = match activity.object.clone() {
         Some(Value::Array(items)) => {
-            items.iter().filter_map(crate::protocol::id_of).map(String::from).collect()
+            items.iter().take(FLAG_OBJECTS).filter_map(crate::protocol::id_of).map(String::from).collect()
         }
         Some(one) => crate::protocol::id_of(&one).map(String::from).into_iter().collect(),
         None => Vec::new(),
     };
     let reporter = actor.row.id;
     let flag_id = activity.id.to_string();
-    let comment = activity.content.clone().unwrap_or_default();
+    let comment: String =
+        activity.content.clone().unwrap_or_default().chars().take(REPORT_COMMENT_CHARS).collect();
     data.db
         .run(move |c| {
             let mut target = None;
-            let mut status_ids = Vec::new();
+            let mut posts = Vec::new();
             for id in &objects {
                 if let Some(a) = actors::find_by_ap_id(c, id)? {
                     target.get_or_insert(a.id);
                 } else if let Some(s) = statuses::find_by_ap_id(c, id)? {
-                    target.get_or_insert(s.actor_id);
-                    status_ids.push(s.id);
+                    posts.push(s);
                 }
             }
-            if let Some(target) = target {
+            let target = target.or_else(|| posts.first().map(|s| s.actor_id));
+            let Some(target) = target else { return Ok(()) };
+            let status_ids: Vec<i64> = posts
+                .iter()
+                .filter(|s| s.actor_id == target && s.local && !s.is(Visibility::Direct))
+                .take(REPORT_POSTS)
+                .map(|s| s.id)
+                .collect();
+            if actors::get(c, target)?.is_local() {
                 reports::add(c, Some(&flag_id), reporter, target, &status_ids, &comment)?;
             }
             Ok(())
