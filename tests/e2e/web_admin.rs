@@ -144,6 +144,20 @@ async fn an_admin_blocks_a_domain_and_its_posts_disappear_and_nothing_is_exchang
     assert_eq!(listed.as_array().map(Vec::len), Some(2), "nothing of a bad import lands");
     let page = root.get("/admin").await;
     assert!(page.body.contains("unblock_domain"));
+
+    // Silencing b: its posts are still fetched
+    // and shown to who asks, but stay out of the public and hashtag timelines.
+    let done = root
+        .post("/admin/domain_blocks", &[("csrf", &csrf), ("domain", &domain), ("severity", "silence")])
+        .await;
+    assert_eq!(done.status, 303);
+    let loud = actions::post(&b.fed(), &bob, NewPost::public("Loud #MuseumHour advert")).await.unwrap();
+    let at_a = actions::resolve_status(&a.fed(), &loud.ap_id).await.unwrap();
+    assert!(at_a.deleted_at.is_none());
+    assert!(!public(a).await.to_string().contains("Loud"), "silenced: not in the public timeline");
+    let (_, tagged) = call(M::GET, a, "/api/v1/timelines/tag/museumhour", None, None).await;
+    assert!(!tagged.to_string().contains("Loud"), "nor the hashtag's: {tagged}");
+    assert!(!Browser::new(a).get("/tags/museumhour").await.body.contains("Loud"));
 }
 
 #[tokio::test]

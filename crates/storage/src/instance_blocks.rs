@@ -106,8 +106,15 @@ pub fn list(conn: &mut DbConnection) -> StorageResult<Vec<DomainBlock>> {
 /// `host` and each parent domain: `a.b.example.org` → `a.b.example.org`, `b.example.org`,
 /// `example.org`, `org` (a port stays on the full host only).
 fn candidates(host: &str) -> Vec<String> {
+    // `evil.example.` is `evil.example`: a trailing dot must not slip past a block.
     let host = host.trim().to_lowercase();
-    let bare = host.split(':').next().unwrap_or("").to_owned();
+    let (name, port) = host.split_once(':').map_or((host.as_str(), None), |(n, p)| (n, Some(p)));
+    let name = name.trim_end_matches('.');
+    let host = match port {
+        Some(p) => format!("{name}:{p}"),
+        None => name.to_owned(),
+    };
+    let bare = name.to_owned();
     let mut out = vec![host.clone()];
     let mut rest = bare.as_str();
     while let Some((_, parent)) = rest.split_once('.') {
@@ -131,10 +138,25 @@ pub fn covering(conn: &mut DbConnection, host: &str) -> StorageResult<Option<Dom
     Ok(found.into_iter().next())
 }
 
+/// True when media from `host` is rejected.
+pub fn rejects_media(conn: &mut DbConnection, host: &str) -> StorageResult<bool> {
+    Ok(covering(conn, host)?.is_some_and(|b| b.reject_media))
+}
+
 /// True when `host` is suspended.
 pub fn is_suspended(conn: &mut DbConnection, host: &str) -> StorageResult<bool> {
     Ok(covering(conn, host)?.is_some_and(|b| b.severity().is_ok_and(|s| s == BlockSeverity::Suspend)))
 }
+
+/// A condition on `statuses` (SQL, both backends): its author is not on a silenced or
+/// suspended domain or one of its subdomains. Public and hashtag timelines carry it. Block
+/// domains hold only letters, digits, `-`, `.` and `:` (checked where they are set), so they
+/// are no `LIKE` pattern.
+pub const NOT_HIDDEN_FROM_PUBLIC: &str = "NOT EXISTS (SELECT 1 FROM actors ha \
+     JOIN instance_domain_blocks hb ON hb.severity <> 'noop' \
+       AND (ha.domain = hb.domain OR ha.domain LIKE '%.' || hb.domain \
+            OR ha.domain LIKE hb.domain || ':%' OR ha.domain LIKE '%.' || hb.domain || ':%') \
+     WHERE ha.id = statuses.actor_id)";
 
 /// Domains whose posts stay out of public timelines (silenced or suspended).
 pub fn hidden_from_public(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
@@ -148,7 +170,13 @@ pub fn hidden_from_public(conn: &mut DbConnection) -> StorageResult<Vec<String>>
 fn actors_of(conn: &mut DbConnection, domain: &str) -> StorageResult<Vec<i64>> {
     let domain = domain.trim().to_lowercase();
     Ok(actors::table
-        .filter(actors::domain.eq(&domain).or(actors::domain.like(format!("%.{domain}"))))
+        .filter(
+            actors::domain
+                .eq(&domain)
+                .or(actors::domain.like(format!("%.{domain}")))
+                .or(actors::domain.like(format!("{domain}:%")))
+                .or(actors::domain.like(format!("%.{domain}:%"))),
+        )
         .select(actors::id)
         .load(conn)?)
 }

@@ -238,13 +238,10 @@ pub fn public(
     if let Some(viewer) = viewer {
         query = query.filter(not_blocked(viewer));
     }
-    // Silenced and suspended domains stay out of public timelines.
-    let hidden = crate::instance_blocks::hidden_from_public(conn)?;
-    if !hidden.is_empty() && !matches!(scope, Scope::Local) {
-        let muted = crate::schema::actors::table
-            .filter(crate::schema::actors::domain.eq_any(hidden))
-            .select(crate::schema::actors::id);
-        query = query.filter(diesel::dsl::not(statuses::actor_id.eq_any(muted)));
+    if !matches!(scope, Scope::Local) {
+        query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            crate::instance_blocks::NOT_HIDDEN_FROM_PUBLIC,
+        ));
     }
     paged(conn, query, page)
 }
@@ -263,6 +260,7 @@ pub fn tagged(
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::visibility.eq(Visibility::Public.as_str()))
         .filter(statuses::id.eq_any(with_tag))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_HIDDEN_FROM_PUBLIC))
         .into_boxed();
     if let Some(viewer) = viewer {
         query = query.filter(not_blocked(viewer));

@@ -145,7 +145,13 @@ pub fn post(
     local_domain: &str,
 ) -> StorageResult<PostView> {
     let writer = actors::get(c, status.actor_id)?;
-    let media = status_parts::attachments(c, status.id)?
+    // Media from a domain the admins reject is not shown.
+    let rejected = match writer.domain.as_deref() {
+        Some(host) if !status.local => guildhall_storage::instance_blocks::rejects_media(c, host)?,
+        _ => false,
+    };
+    let attachments = if rejected { Vec::new() } else { status_parts::attachments(c, status.id)? };
+    let media = attachments
         .into_iter()
         .filter_map(|m| {
             let url = match (&m.file_path, &m.remote_url) {
