@@ -98,12 +98,22 @@ impl Driver {
     /// A new browser (its own profile, so its own cookies), JavaScript on or off; checks that
     /// the setting took.
     async fn browser(&self, javascript: bool) -> Browser<'_> {
+        self.browser_with(javascript, &[]).await
+    }
+
+    /// [`Driver::browser`] with `extra` arguments for Chromium.
+    async fn browser_with(&self, javascript: bool, extra: &[&str]) -> Browser<'_> {
         let profile = tempfile::tempdir().unwrap();
-        let mut options = json!({
-            "binary": self.chromium,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--window-size=1280,900", format!("--user-data-dir={}", profile.path().display())],
-        });
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-background-networking".into(),
+            "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let mut options = json!({"binary": self.chromium, "args": args});
         if !javascript {
             options["prefs"] = json!({"profile.managed_default_content_settings.javascript": 2});
         }
@@ -735,4 +745,261 @@ async fn browser_pages_pass_axe_wcag_checks() {
         b.quit().await;
     }
     t.instance.stop().await.unwrap();
+}
+
+/// A PNG file's bytes from the base64 WebDriver sends them in (standard alphabet, padded).
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {:?}", c as char),
+    };
+    let digits: Vec<u8> =
+        text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').map(value).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut bits = 0u32;
+        for (i, d) in chunk.iter().enumerate() {
+            bits |= u32::from(*d) << (18 - 6 * i);
+        }
+        let bytes = bits.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+impl Browser<'_> {
+    /// Saves the page as `dir/{name}-desktop.png` (1280 wide) and `dir/{name}-phone.png` (390
+    /// wide), each as tall as the page (within reason). Needs script on, to measure the page;
+    /// best in a browser started with [`SHOTS`].
+    async fn capture(&self, dir: &std::path::Path, name: &str) {
+        for (size, width, min_height) in [("desktop", 1280, 900), ("phone", 390, 844)] {
+            let measure = "return [document.documentElement.scrollHeight, \
+                           window.outerHeight - window.innerHeight, window.innerWidth, \
+                           document.documentElement.scrollWidth]";
+            // Until the window is as tall as the page: once it is, the scrollbar goes and the
+            // text has more room.
+            let mut height = min_height;
+            let mut sizes = Value::Null;
+            for _ in 0..4 {
+                self.must(M::POST, "/window/rect", json!({"width": width, "height": height})).await;
+                sizes = self.must(M::POST, "/execute/sync", json!({"script": measure, "args": []})).await;
+                let number = |i: usize| sizes[i].as_i64().unwrap_or_else(|| panic!("{sizes}"));
+                assert_eq!(number(2), width, "the window is {width} wide inside: {sizes}");
+                let fits = number(0).clamp(min_height, 4000) + number(1);
+                if fits == height {
+                    break;
+                }
+                height = fits;
+            }
+            let png = self.get("/screenshot").await;
+            let file = dir.join(format!("{name}-{size}.png"));
+            std::fs::write(&file, base64_decode(png.as_str().unwrap())).unwrap();
+            // A page wider than the window would scroll sideways: worth a look.
+            println!("{}: [page height, window chrome, width, page width] {sizes}", file.display());
+        }
+        self.must(M::POST, "/window/rect", json!({"width": 1280, "height": 900})).await;
+    }
+}
+
+/// Screenshots show no scrollbars.
+const SHOTS: &[&str] = &["--hide-scrollbars"];
+
+/// `who` on `t` posts `body` through the API; the status made.
+async fn post(t: &TestInstance, who: &str, body: Value) -> Value {
+    let tok = token(t, who, "read write").await;
+    let (s, made) = call(M::POST, t, "/api/v1/statuses", Some(&tok), Some(body)).await;
+    assert_eq!(s, 200, "{made}");
+    made
+}
+
+/// Not a check but a capture: with `GUILDHALL_SCREENSHOTS=DIR` set, screenshots of the pages
+/// only a signed-in member, a group's moderator or an admin sees, over realistic content, at
+/// desktop and phone widths (`docs/screens/` holds the last capture; the public pages are
+/// `browser.rs`'s). Without the variable it returns at once.
+#[tokio::test]
+async fn browser_screenshots_of_the_signed_in_pages() {
+    let Some(dir) = std::env::var_os("GUILDHALL_SCREENSHOTS") else { return };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let Some(driver) = Driver::start().await else { return };
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    crate::web_admin::admin_user(a, "root").await;
+    let ada_actor = a.user("ada").await;
+    a.user("mod").await;
+    let mallory_id = a.user("mallory").await.id;
+    a.user("cy").await;
+    let bob_actor = b.user("bob").await;
+    for (t, name, display, note) in [
+        (a, "ada", "Ada Okafor", "Digital collections at a city museum. Ledgers, catalogues, APIs."),
+        (a, "mod", "Margaret Hale", "Keeps the Museum Computer Group ticking over."),
+        (a, "mallory", "Watch Deals", ""),
+        (a, "cy", "Cy Marsh", "Archivist, new to all this."),
+        (b, "bob", "Bob Finch", "Collections manager in the basement."),
+    ] {
+        let tok = token(t, name, "read write follow").await;
+        let me = json!({"display_name": display, "note": note});
+        let (s, body) = call(M::PATCH, t, "/api/v1/accounts/update_credentials", Some(&tok), Some(me)).await;
+        assert_eq!(s, 200, "{body}");
+    }
+
+    // The admin names the server and writes its rules on the admin page, and blocks a domain.
+    let root = driver.browser_with(true, SHOTS).await;
+    sign_in(&root, a, "root").await;
+    root.go(&a.url("/admin")).await;
+    let settings: [(&str, &str); 4] = [
+        ("#site-title", "Museum Computer Group"),
+        (
+            "#site-description",
+            "A home on the fediverse for people who work with technology in museums, galleries, \
+             libraries and archives.",
+        ),
+        ("#site-rules", "Be kind and assume good faith\nCredit the work of others"),
+        ("#site-contact", "admin@museum.example"),
+    ];
+    for (field, text) in settings {
+        let e = root.find(field).await;
+        root.clear(&e).await;
+        root.type_into(&e, text).await;
+    }
+    root.click(&root.find("#site-registrations option[value=approval]").await).await;
+    root.click_to_load(&root.button("Save").await).await;
+    let title = root.find("#site-title").await;
+    assert_eq!(root.property(&title, "value").await, json!("Museum Computer Group"), "{}", root.main().await);
+    root.type_into(&root.find("#block-domain").await, "spam.example").await;
+    root.type_into(&root.find("#block-public").await, "Follower-selling spam").await;
+    root.type_into(&root.find("#block-private").await, "Ticket 42: three waves in March").await;
+    root.click_to_load(&root.button("Block the domain").await).await;
+    assert!(root.text_of("main").await.contains("spam.example"), "{}", root.main().await);
+
+    // The group, its members, and one still waiting.
+    let tok = token(a, "mod", "read write follow").await;
+    let guild = json!({"name": "mcg", "display_name": "Museum Computer Group", "membership": "approval",
+                       "description": "Digital work in museums, galleries and archives. \
+                                       #MuseumHour every Tuesday at 8pm.",
+                       "rules": ["Be kind and assume good faith", "Credit the work of others",
+                                 "No selling"]});
+    let (s, g) = call(M::POST, a, "/api/guildhall/v1/groups", Some(&tok), Some(guild)).await;
+    assert_eq!(s, 200, "{g}");
+    let gid = g["id"].as_str().unwrap().to_owned();
+    join_by_api(a, &gid, "mod", "ada", ada_actor.id).await;
+    join_by_api(a, &gid, "mod", "mallory", mallory_id).await;
+    let cy = token(a, "cy", "read write follow").await;
+    call(M::POST, a, &format!("/api/v1/accounts/{gid}/follow"), Some(&cy), None).await;
+
+    // bob, on the other server, and ada follow each other.
+    use guildhall_federation::actions;
+    let ada_at_b = actions::resolve_actor(&b.fed(), &a.handle("ada")).await.unwrap();
+    actions::follow(&b.fed(), &bob_actor, &ada_at_b).await.unwrap();
+    let bob_at_a = actions::resolve_actor(&a.fed(), &b.handle("bob")).await.unwrap();
+    actions::follow(&a.fed(), &ada_actor, &bob_at_a).await.unwrap();
+    cluster.flush().await;
+
+    // Posts: the moderator opens tonight's #MuseumHour, ada answers, others reply.
+    post(
+        a,
+        "mod",
+        json!({"status": "@mcg Welcome to tonight's #MuseumHour! Q1: what did digitising your \
+                          collection change for your visitors?"}),
+    )
+    .await;
+    let ada_post = post(
+        a,
+        "ada",
+        json!({"status": "@mcg Q1: our collections search went from 200 visits a month to 9,000, \
+                          and most of them are family historians, not scholars. #MuseumHour"}),
+    )
+    .await;
+    let spam = post(a, "mallory", json!({"status": "@mcg Cheap watches, genuine replicas!!"})).await;
+    post(
+        b,
+        "bob",
+        json!({"status": "Cataloguing the 1851 ledgers this week. Half the ink has faded to brown. \
+                          #MuseumHour"}),
+    )
+    .await;
+    let ada_post_id = ada_post["id"].as_str().unwrap().to_owned();
+    post(
+        a,
+        "mod",
+        json!({"status": format!("@{} Same for us: the family historians found us before the \
+                                  scholars did.", a.handle("ada")),
+               "in_reply_to_id": ada_post_id}),
+    )
+    .await;
+    cluster.flush().await;
+    let at_b = actions::resolve_status(&b.fed(), ada_post["uri"].as_str().unwrap()).await.unwrap();
+    post(
+        b,
+        "bob",
+        json!({"status": format!("@{} We see the same. Did you change the search page for them?",
+                                 a.handle("ada")),
+               "in_reply_to_id": at_b.id.to_string()}),
+    )
+    .await;
+    let bob_tok = token(b, "bob", "read write").await;
+    call(M::POST, b, &format!("/api/v1/statuses/{}/favourite", at_b.id), Some(&bob_tok), None).await;
+    call(M::POST, b, &format!("/api/v1/statuses/{}/reblog", at_b.id), Some(&bob_tok), None).await;
+    let mod_tok = token(a, "mod", "read write").await;
+    call(M::POST, a, &format!("/api/v1/statuses/{ada_post_id}/favourite"), Some(&mod_tok), None).await;
+    cluster.flush().await;
+
+    // ada reports the spam in the group through its form.
+    let ada = driver.browser_with(true, SHOTS).await;
+    sign_in(&ada, a, "ada").await;
+    ada.go(&a.url(&format!("/statuses/{}/report", spam["id"].as_str().unwrap()))).await;
+    ada.type_into(&ada.find("#report-comment").await, "Selling watches again; not what the group is for.")
+        .await;
+    ada.click_to_load(&ada.button("Send the report").await).await;
+    // A second session of ada's, on another browser, for the sessions page.
+    crate::web_members::Browser::new(a).sign_in("ada", true).await;
+    cluster.flush().await;
+
+    // The member's pages.
+    ada.go(&a.url("/home")).await;
+    assert!(ada.text_of("main").await.contains("family historians"), "{}", ada.main().await);
+    ada.capture(&dir, "member-home").await;
+    ada.go(&a.url(&format!("/@ada/{ada_post_id}"))).await;
+    let replies = ada.text_of("section.replies").await;
+    assert!(replies.contains("search page for them"), "bob's reply came: {replies}");
+    ada.find("#reply-form-text").await;
+    ada.capture(&dir, "member-thread").await;
+    for (page, name) in [
+        ("/notifications", "member-notifications"),
+        ("/settings", "member-settings"),
+        ("/settings/sessions", "member-sessions"),
+    ] {
+        ada.go(&a.url(page)).await;
+        ada.capture(&dir, name).await;
+    }
+
+    // The moderator's page: a join request, a report, members, the log.
+    let moderator = driver.browser_with(true, SHOTS).await;
+    sign_in(&moderator, a, "mod").await;
+    moderator.go(&a.url("/@mcg/moderation")).await;
+    let page = moderator.text_of("main").await;
+    assert!(page.contains("Join requests (1)") && page.contains("Cheap watches"), "{page}");
+    moderator.capture(&dir, "moderator-moderation").await;
+
+    // The admin's pages.
+    root.go(&a.url("/admin")).await;
+    assert!(root.text_of("main").await.contains("Reports (1)"), "{}", root.main().await);
+    root.capture(&dir, "admin").await;
+    root.go(&a.url("/admin/federation")).await;
+    root.capture(&dir, "admin-federation").await;
+
+    // And the sign-in page, for a stranger.
+    let stranger = driver.browser_with(true, SHOTS).await;
+    stranger.go(&a.url("/auth/sign_in")).await;
+    stranger.find("#login").await;
+    stranger.capture(&dir, "sign-in").await;
+
+    for browser in [ada, moderator, root, stranger] {
+        browser.quit().await;
+    }
+    cluster.stop().await;
 }
