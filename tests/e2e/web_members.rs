@@ -719,3 +719,41 @@ async fn an_invitation_is_accepted_on_the_groups_page() {
     assert_eq!(ada.post("/@board/follow", &[("csrf", &page.csrf())]).await.status, 303);
     assert!(ada.get("/@board").await.body.contains("You are a member"));
 }
+
+#[tokio::test]
+async fn parallel_password_guesses_are_counted_before_they_are_checked() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    let mut b = Browser::new(&t);
+    let form = b.get("/auth/sign_in").await;
+    let csrf = form.csrf();
+    let cookie = b
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("guildhall_sign_in="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let client =
+        reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let (client, url, cookie, csrf) =
+                (client.clone(), t.url("/auth/sign_in"), cookie.clone(), csrf.clone());
+            tokio::spawn(async move {
+                let guess = format!("guess number {i}");
+                let fields = [("csrf", csrf.as_str()), ("login", "ada"), ("password", guess.as_str())];
+                client.post(url).header(COOKIE, cookie).form(&fields).send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for g in guesses {
+        answers.push(g.await.unwrap());
+    }
+    let checked = answers.iter().filter(|s| **s == 422).count();
+    assert!(checked <= 5, "at most five guesses reach the password check: {answers:?}");
+    assert_eq!(answers.iter().filter(|s| **s == 429).count(), 20 - checked, "{answers:?}");
+}

@@ -75,6 +75,8 @@ impl Counted {
 pub struct RateLimits {
     hasher: std::hash::RandomState,
     failures: Mutex<HashMap<u64, Counts>>,
+    /// Makes an attempt's check and count one step.
+    attempts: Mutex<()>,
 }
 
 /// What one key counted, and when.
@@ -156,6 +158,29 @@ impl RateLimits {
         Ok(())
     }
 
+    /// Checks and counts a sign-in attempt as failed at once, before the password is
+    /// verified, so parallel guesses cannot all pass the check; [`RateLimits::succeeded`]
+    /// takes the count back when the password was right.
+    pub fn attempt(&self, login: &str, address: &str) -> Result<(), Limited> {
+        let _serial = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        self.check(login, address)?;
+        self.failed(login, address);
+        Ok(())
+    }
+
+    /// Takes back the count of an [`RateLimits::attempt`] whose password was right.
+    pub fn succeeded(&self, login: &str, address: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        for key in [
+            self.key(Counted::LoginFailure, address, Some(login)),
+            self.key(Counted::AddressFailure, address, None),
+        ] {
+            if let Some(counts) = map.get_mut(&key) {
+                counts.times.pop();
+            }
+        }
+    }
+
     /// Records a failed sign-in.
     pub fn failed(&self, login: &str, address: &str) {
         self.record(Counted::LoginFailure, self.key(Counted::LoginFailure, address, Some(login)));
@@ -206,6 +231,21 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_count_before_the_password_is_known() {
+        let limiter = RateLimits::default();
+        for _ in 0..5 {
+            assert!(limiter.attempt("ada", "10.0.0.1").is_ok());
+        }
+        assert!(limiter.attempt("ada", "10.0.0.1").is_err(), "five attempts in flight are all it takes");
+        let other = RateLimits::default();
+        for _ in 0..10 {
+            assert!(other.attempt("ada", "10.0.0.2").is_ok());
+            other.succeeded("ada", "10.0.0.2");
+        }
+        assert!(other.check("ada", "10.0.0.2").is_ok(), "right passwords are not counted");
+    }
 
     #[test]
     fn limiter_counts_per_login_and_address() {

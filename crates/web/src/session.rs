@@ -268,12 +268,11 @@ pub async fn sign_in(
         return Ok(page);
     }
     let address = client_address(&request, &data);
-    limits.check(&form.login, &address)?;
+    limits.attempt(&form.login, &address)?;
     let account = guildhall_federation::local_actors::check_password(&data.db, &form.login, &form.password)
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?;
     let Some(account) = account else {
-        limits.failed(&form.login, &address);
         return sign_in_page(
             &data,
             &next,
@@ -281,6 +280,7 @@ pub async fn sign_in(
             Some("Wrong e-mail address, username or password.".into()),
         );
     };
+    limits.succeeded(&form.login, &address);
     if let Some(refusal) = account.user.refusal() {
         // Said only to whoever knows the password.
         let mut page = sign_in_page(&data, &next, &form.login, Some(format!("{refusal}.")))?;

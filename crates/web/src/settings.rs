@@ -199,14 +199,14 @@ pub async fn password(
     viewer.check(&request, &data, &form.csrf)?;
     let login = viewer.account.user.email.clone();
     let address = crate::session::client_address(&request, &data);
-    limits.check(&login, &address)?;
+    limits.attempt(&login, &address)?;
     let confirmed = guildhall_federation::local_actors::check_password(&data.db, &login, &form.current)
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?;
     if confirmed.is_none_or(|a| a.user.id != viewer.account.user.id) {
-        limits.failed(&login, &address);
         return Err(PageError::Forbidden("current: the current password is wrong".into()));
     }
+    limits.succeeded(&login, &address);
     if form.new != form.confirm {
         return Err(PageError::Invalid("confirm: the new passwords do not match".into()));
     }

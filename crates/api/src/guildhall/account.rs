@@ -19,15 +19,15 @@ pub async fn delete_me(
 ) -> Result<HttpResponse, ApiError> {
     let user = auth.user("write:accounts")?.clone();
     let (login, address) = (user.user.email.clone(), crate::server::client_address(&request));
-    state.limits.check(&login, &address)?;
+    state.limits.attempt(&login, &address)?;
     let password = params.required("password")?;
     let confirmed = guildhall_federation::local_actors::check_password(&state.db, &user.user.email, password)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     if confirmed.is_none_or(|a| a.user.id != user.user.id) {
-        state.limits.failed(&login, &address);
         return Err(ApiError::Forbidden("Validation failed: password is wrong".into()));
     }
+    state.limits.succeeded(&login, &address);
     guildhall_federation::actions::delete_account(&fed, &user.actor).await?;
     Ok(HttpResponse::NoContent().finish())
 }

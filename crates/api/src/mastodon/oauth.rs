@@ -193,13 +193,12 @@ pub async fn authorize_submit(
     }
     let login = params.required("login")?.to_owned();
     let address = crate::server::client_address(&request);
-    state.limits.check(&login, &address)?;
     let password = params.required("password")?.to_owned();
+    state.limits.attempt(&login, &address)?;
     let account = guildhall_federation::local_actors::check_password(&state.db, &login, &password)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(account) = account else {
-        state.limits.failed(&login, &address);
         return Ok(authorize_form(
             &req,
             &params,
@@ -207,6 +206,7 @@ pub async fn authorize_submit(
             Some("Wrong username, e-mail or password."),
         ));
     };
+    state.limits.succeeded(&login, &address);
     // Said only to whoever knows the password.
     if let Some(refusal) = login_refusal(&account.user) {
         return Ok(authorize_form(&req, &params, &random_token(), Some(&format!("{refusal}."))));
@@ -352,16 +352,19 @@ async fn password_grant(
         return Ok(Err("username and password are required".into()));
     };
     let address = crate::server::client_address(request);
-    state.limits.check(login, &address)?;
     let scopes = params.get("scope").map(|s| s.replace('+', " ")).unwrap_or_else(|| "read".into());
     if !scopes_within(&scopes, &app.scopes) {
         return Ok(Err("The requested scope is not allowed".into()));
     }
+    state.limits.attempt(login, &address)?;
     let account = guildhall_federation::local_actors::check_password(&state.db, login, password)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     // The refusal is said only to whoever knows the password.
     let refusal = account.as_ref().and_then(|a| login_refusal(&a.user));
+    if account.is_some() {
+        state.limits.succeeded(login, &address);
+    }
     match (account, refusal) {
         (Some(_), Some(refusal)) => Ok(Err(refusal.to_owned())),
         (Some(a), None) => {
@@ -369,10 +372,7 @@ async fn password_grant(
             state.db.run(move |c| guildhall_storage::accounts::touch_sign_in(c, uid)).await?;
             Ok(Ok((app.id, Some(a.user.id), scopes)))
         }
-        (None, _) => {
-            state.limits.failed(login, &address);
-            Ok(Err("Invalid username or password".into()))
-        }
+        (None, _) => Ok(Err("Invalid username or password".into())),
     }
 }
 
