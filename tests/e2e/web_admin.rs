@@ -573,3 +573,43 @@ async fn a_report_cannot_show_a_groups_moderators_posts_from_elsewhere() {
     assert!(!queue.contains("my secret diary"), "only the group's posts the moderator may see: {queue}");
     assert!(!queue.contains("@vic@"), "nor who reported");
 }
+
+#[tokio::test]
+async fn admins_cannot_change_another_admin_and_private_posts_tell_nothing_at_statuses() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    admin_user(&t, "root").await;
+    admin_user(&t, "other").await;
+    t.user("ada").await;
+    let mut root = Browser::new(&t);
+    root.sign_in("root", false).await;
+    let page = root.get("/admin").await;
+    let csrf = page.csrf();
+    let other_uid = t
+        .instance
+        .db()
+        .run(|c| guildhall_storage::accounts::find_by_username(c, "other"))
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    for action in ["suspend", "reset_password", "delete"] {
+        let refused = root.post(&format!("/admin/accounts/{other_uid}/{action}"), &[("csrf", &csrf)]).await;
+        assert_eq!(refused.status, 403, "{action}");
+    }
+    assert!(!page.body.contains(&format!("/admin/accounts/{other_uid}/")), "no buttons on an admin's row");
+
+    // A direct message's id tells a stranger nothing: not even its author.
+    let ada = token(&t, "ada", "read write").await;
+    let (_, dm) = call(
+        M::POST,
+        &t,
+        "/api/v1/statuses",
+        Some(&ada),
+        Some(json!({"status": "secret", "visibility": "direct"})),
+    )
+    .await;
+    let seen = Browser::new(&t).get(&format!("/statuses/{}", dm["id"].as_str().unwrap())).await;
+    assert_eq!(seen.status, 404);
+    assert!(seen.location.is_none() && !seen.body.contains("ada"));
+}

@@ -853,6 +853,7 @@ pub fn close_account(c: &mut DbConnection, urls: &crate::Urls, actor: &Actor) ->
         if let Some(account) = guildhall_storage::accounts::find_by_actor_id(c, actor.id)? {
             guildhall_storage::accounts::disable(c, account.user.id)?;
             guildhall_storage::oauth::revoke_all_of_user(c, account.user.id)?;
+            guildhall_storage::web_sessions::revoke_all(c, account.user.id, None)?;
         }
         actors::mark_deleted(c, actor.id)
     })
@@ -1076,9 +1077,16 @@ pub async fn forward_report(data: &FedData, report_id: i64) -> Result<(), FedErr
                     ));
                 }
                 let mut objects = vec![target.ap_id.clone()];
+                // Only the account's own posts that its server shows anyone.
                 for id in report.status_ids() {
-                    if let Some(s) = statuses::find(c, id)? {
-                        objects.push(s.ap_id);
+                    match statuses::find(c, id)? {
+                        Some(s)
+                            if s.actor_id == target.id
+                                && (s.is(Visibility::Public) || s.is(Visibility::Unlisted)) =>
+                        {
+                            objects.push(s.ap_id);
+                        }
+                        _ => {}
                     }
                 }
                 send_flag(c, &urls, &instance_actor_id, &target, objects, &report.comment)

@@ -262,6 +262,10 @@ pub fn set_password(conn: &mut DbConnection, username: &str, password_hash: &str
 
 /// Lets a disabled user sign in again; true when it was disabled.
 pub fn enable(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
+    // A closed account (its actor deleted) stays closed.
+    if find_by_user_id(conn, user_id)?.is_none() {
+        return Ok(false);
+    }
     let n = diesel::update(users::table.find(user_id).filter(users::disabled.eq(true)))
         .set((users::disabled.eq(false), users::updated_at.eq(now())))
         .execute(conn)?;

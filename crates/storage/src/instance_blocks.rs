@@ -218,8 +218,8 @@ pub fn purge(conn: &mut DbConnection, domain: &str) -> StorageResult<(usize, usi
 pub struct AdminLogEntry {
     /// Time-ordered id.
     pub id: i64,
-    /// The admin's actor.
-    pub admin_id: i64,
+    /// The admin's actor (gone when their account was deleted).
+    pub admin_id: Option<i64>,
     /// What was done (`block_domain`, `approve`, …).
     pub action: String,
     /// On what (a domain, `@user`).
@@ -240,7 +240,7 @@ pub fn log(
 ) -> StorageResult<()> {
     let row = AdminLogEntry {
         id: Id::generate().0,
-        admin_id,
+        admin_id: Some(admin_id),
         action: action.to_owned(),
         target: target.chars().take(500).collect(),
         detail: detail.chars().take(2000).collect(),

@@ -566,7 +566,7 @@ diesel::table! {
 diesel::table! {
     admin_log (id) {
         id -> BigInt,
-        admin_id -> BigInt,
+        admin_id -> Nullable<BigInt>,
         action -> Text,
         target -> Text,
         detail -> Text,

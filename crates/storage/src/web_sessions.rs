@@ -14,6 +14,8 @@ pub const MAX_PER_USER: i64 = 50;
 pub const SHORT_LIFE: Duration = Duration::hours(12);
 /// How long a remembered session lives while unused.
 pub const LONG_LIFE: Duration = Duration::days(30);
+/// The longest any session lives, however often it is used: then its owner signs in again.
+pub const MAX_LIFE: Duration = Duration::days(90);
 /// A session's use is written back at most this often (a page view is not a write).
 const TOUCH_EVERY: Duration = Duration::minutes(5);
 
@@ -79,6 +81,13 @@ pub fn create(conn: &mut DbConnection, new: &NewSession<'_>) -> StorageResult<Se
     };
     row.expires_at = at + row.life();
     conn.transaction(|c| {
+        // The owner's ended sessions go as a new one starts (no sweeper needed).
+        diesel::delete(
+            web_sessions::table
+                .filter(web_sessions::user_id.eq(new.user_id))
+                .filter(web_sessions::expires_at.le(at).or(web_sessions::created_at.le(at - MAX_LIFE))),
+        )
+        .execute(c)?;
         diesel::insert_into(web_sessions::table).values(&row).execute(c)?;
         let keep: Vec<i64> = web_sessions::table
             .filter(web_sessions::user_id.eq(new.user_id))
@@ -103,6 +112,7 @@ pub fn find_live(conn: &mut DbConnection, token_hash: &str) -> StorageResult<Opt
     let found = web_sessions::table
         .filter(web_sessions::token_hash.eq(token_hash))
         .filter(web_sessions::expires_at.gt(at))
+        .filter(web_sessions::created_at.gt(at - MAX_LIFE))
         .select(Session::as_select())
         .first(conn)
         .optional()?;
@@ -122,9 +132,11 @@ pub fn find_live(conn: &mut DbConnection, token_hash: &str) -> StorageResult<Opt
 
 /// The owner's live sessions, most recently used first.
 pub fn list(conn: &mut DbConnection, user_id: i64) -> StorageResult<Vec<Session>> {
+    let at = now();
     Ok(web_sessions::table
         .filter(web_sessions::user_id.eq(user_id))
-        .filter(web_sessions::expires_at.gt(now()))
+        .filter(web_sessions::expires_at.gt(at))
+        .filter(web_sessions::created_at.gt(at - MAX_LIFE))
         .order((web_sessions::last_used_at.desc(), web_sessions::id.desc()))
         .select(Session::as_select())
         .load(conn)?)

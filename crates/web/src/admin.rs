@@ -44,6 +44,8 @@ struct AccountRow {
     reason: String,
     since: String,
     disabled: bool,
+    /// An admin: no buttons (admins are changed by whoever runs the server).
+    admin: bool,
 }
 
 #[derive(Debug)]
@@ -93,6 +95,7 @@ fn account_row(a: &accounts::LocalAccount) -> AccountRow {
         reason: a.user.sign_up_reason.clone().unwrap_or_default(),
         since: when(a.user.created_at),
         disabled: a.user.disabled,
+        admin: a.user.role().is_ok_and(|r| r == guildhall_core::model::Role::Admin),
     }
 }
 
@@ -111,7 +114,10 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
             let about = instance_settings::get(c)?;
             let mut log = Vec::new();
             for e in instance_blocks::log_entries(c, LOG_SHOWN)? {
-                let by = guildhall_storage::actors::get(c, e.admin_id)?.username;
+                let by = match e.admin_id {
+                    Some(id) => guildhall_storage::actors::get(c, id)?.username,
+                    None => "(a deleted account)".to_owned(),
+                };
                 log.push(LogRow {
                     when: when(e.created_at),
                     by,
@@ -295,18 +301,10 @@ pub async fn account(
     let form: CsrfForm = forms::parse(&body)?;
     viewer.check(&request, &data, &form.csrf)?;
     let (user_id, action) = path.into_inner();
-    if user_id == viewer.account.user.id {
-        return Err(PageError::Forbidden("Admins cannot act on their own account here".into()));
-    }
+    let target = other_account(&data, &viewer, user_id).await?;
     let me = viewer.actor().id;
-    let done = data
-        .db
-        .run(move |c| {
-            let target =
-                accounts::find_by_user_id(c, user_id)?.ok_or(guildhall_storage::StorageError::NotFound)?;
-            guildhall_storage::transaction(c, |c| act_on(c, me, &target, action))
-        })
-        .await?;
+    let done =
+        data.db.run(move |c| guildhall_storage::transaction(c, |c| act_on(c, me, &target, action))).await?;
     if !done {
         return Err(PageError::Invalid("The account is not in a state for that".into()));
     }
@@ -668,7 +666,8 @@ struct NewPasswordPage {
     password: String,
 }
 
-/// Load the live local account with user id `user_id`, never the admin's own.
+/// The live local account with user id `user_id`: never the admin's own, nor another admin's
+/// (whoever runs the server changes admins, with the CLI).
 async fn other_account(
     data: &FedData,
     viewer: &Viewer,
@@ -677,7 +676,14 @@ async fn other_account(
     if user_id == viewer.account.user.id {
         return Err(PageError::Forbidden("Admins cannot act on their own account here".into()));
     }
-    data.db.run(move |c| accounts::find_by_user_id(c, user_id)).await?.ok_or(PageError::NotFound)
+    let target =
+        data.db.run(move |c| accounts::find_by_user_id(c, user_id)).await?.ok_or(PageError::NotFound)?;
+    if target.user.role().is_ok_and(|r| r == guildhall_core::model::Role::Admin) {
+        return Err(PageError::Forbidden(
+            "Another admin's account is changed by whoever runs the server".into(),
+        ));
+    }
+    Ok(target)
 }
 
 /// `POST /admin/accounts/{user_id}/reset_password`: a new random password, shown to the admin

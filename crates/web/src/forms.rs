@@ -105,6 +105,9 @@ mod tests {
 /// the text fields).
 pub const MAX_MULTIPART_BYTES: usize = 17 * 1024 * 1024;
 
+/// Fields a multipart form may have (ours have fewer than ten).
+const MAX_PARTS: usize = 32;
+
 /// A form as a browser sends it: text fields, and at most one image.
 #[derive(Debug, Default)]
 pub struct Sent {
@@ -151,9 +154,17 @@ pub async fn read(request: &HttpRequest, payload: actix_web::web::Payload) -> Re
     }
     let mut form = actix_multipart::Multipart::new(request.headers(), payload);
     let mut sent = Sent::default();
+    let mut parts = 0usize;
     while let Some(field) = form.next().await {
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(PageError::Invalid(format!("The form has more than {MAX_PARTS} fields")));
+        }
         let mut field = field.map_err(malformed)?;
         let name = field.name().unwrap_or_default().to_owned();
+        if name.len() > 64 {
+            return Err(PageError::Invalid("The form has a field with a name too long".into()));
+        }
         let has_file = field.content_disposition().and_then(|d| d.get_filename()).is_some();
         let mut data = actix_web::web::BytesMut::new();
         while let Some(chunk) = field.next().await {

@@ -229,15 +229,30 @@ pub async fn any_status(
             Ok::<_, guildhall_storage::StorageError>((s, a))
         })
         .await?;
+    // Nothing, not even who wrote it or where, is told about a post the viewer may not see.
+    let (me, check) = (viewer.id(), status.clone());
+    if !data.db.run(move |c| timelines::may_see(c, &check, me)).await? {
+        return Err(PageError::NotFound);
+    }
     if author.is_local() {
         return Ok(crate::forms::see_other(&format!("/@{}/{}", author.username, status.id)));
     }
     if viewer.0.is_none() {
-        let out =
-            status.url.as_deref().filter(|u| guildhall_core::text::is_web_link(u)).unwrap_or(&status.ap_id);
+        // Out to its own server's page, never to another host the remote `url` might name.
+        let same_host = |u: &str| {
+            guildhall_core::text::is_web_link(u)
+                && url_host(u).is_some_and(|h| Some(h) == url_host(&status.ap_id))
+        };
+        let out = status.url.as_deref().filter(|u| same_host(u)).unwrap_or(&status.ap_id);
         return Ok(HttpResponse::Found().insert_header(("Location", out.to_owned())).finish());
     }
     render_thread(status, viewer, &data).await
+}
+
+/// The host of an absolute URL.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())
 }
 
 /// The thread page of `status` as `viewer` may see it.

@@ -61,7 +61,8 @@ struct ConfirmPage {
     nav: Nav,
     csrf: String,
     uri: String,
-    who: AuthorView,
+    /// The account, when we already know it (an unknown one is fetched only on the button).
+    who: Option<AuthorView>,
     group: bool,
 }
 
@@ -72,14 +73,18 @@ pub async fn confirm(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let uri = query.0.uri;
-    let target = resolve(&data, &uri).await?;
+    if uri.trim().is_empty() || uri.len() > 2000 {
+        return Err(PageError::Invalid("uri: give the account to follow".into()));
+    }
+    // A GET fetches nothing: another site's link must not make us call out for a member.
+    let target = known(&data, &uri).await?;
     let (base, domain) = site(&data);
     html(&ConfirmPage {
         site: domain.clone(),
         nav: viewer.nav(),
         csrf: viewer.csrf.clone(),
-        group: target.is(guildhall_core::model::ActorKind::Group),
-        who: views::author(&target, &base, &domain),
+        group: target.as_ref().is_some_and(|t| t.is(guildhall_core::model::ActorKind::Group)),
+        who: target.as_ref().map(|t| views::author(t, &base, &domain)),
         uri,
     })
 }
@@ -105,6 +110,28 @@ pub async fn follow(
     }
     actions::follow(&data, viewer.actor(), &target).await?;
     Ok(forms::see_other("/home"))
+}
+
+/// The account behind `uri` when we hold it already (an actor id, or a local name).
+async fn known(data: &FedData, uri: &str) -> Result<Option<guildhall_storage::actors::Actor>, PageError> {
+    let uri = uri.trim().trim_start_matches("acct:").trim_start_matches('@').to_owned();
+    let ours = data.config.domain.to_string();
+    Ok(data
+        .db
+        .run(move |c| {
+            if uri.starts_with("https://") || uri.starts_with("http://") {
+                return guildhall_storage::actors::find_by_ap_id(c, &uri);
+            }
+            match uri.split_once('@') {
+                None => guildhall_storage::actors::find_local(c, &uri),
+                Some((name, server)) if server.eq_ignore_ascii_case(&ours) => {
+                    guildhall_storage::actors::find_local(c, name)
+                }
+                Some(_) => Ok(None),
+            }
+        })
+        .await?
+        .filter(|a| a.deleted_at.is_none()))
 }
 
 /// The account behind `uri` (an actor id, a profile URL or `user@server`), fetched if need be.

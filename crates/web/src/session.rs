@@ -32,8 +32,16 @@ use crate::error::PageError;
 use crate::forms;
 use crate::pages::html;
 
-/// The session cookie.
-pub const COOKIE: &str = "guildhall_session";
+/// The session cookie over plain HTTP (insecure mode, for development and tests).
+const INSECURE_COOKIE: &str = "guildhall_session";
+/// The session cookie over HTTPS: the `__Host-` prefix makes browsers refuse it unless it is
+/// `Secure`, for `/` and set by this very host, so a sibling subdomain cannot plant one.
+const SECURE_COOKIE: &str = "__Host-guildhall_session";
+
+/// The session cookie's name for this server.
+fn cookie_name(data: &FedData) -> &'static str {
+    if data.config.insecure { INSECURE_COOKIE } else { SECURE_COOKIE }
+}
 /// The sign-in form's own CSRF cookie (before there is a session).
 const FORM_COOKIE: &str = "guildhall_sign_in";
 
@@ -109,7 +117,9 @@ fn csrf_of(token: &str) -> String {
 
 /// The viewer, when the request carries a live session of an account that may sign in.
 pub async fn viewer_of(request: &HttpRequest, data: &FedData) -> Result<Option<Viewer>, PageError> {
-    let Some(token) = request.cookie(COOKIE).map(|c| c.value().to_owned()) else { return Ok(None) };
+    let Some(token) = request.cookie(cookie_name(data)).map(|c| c.value().to_owned()) else {
+        return Ok(None);
+    };
     if token.len() > 200 {
         return Ok(None);
     }
@@ -305,7 +315,7 @@ pub async fn sign_in(
             accounts::touch_sign_in(c, uid)
         })
         .await?;
-    let mut cookie = Cookie::build(COOKIE, token)
+    let mut cookie = Cookie::build(cookie_name(&data), token)
         .path("/")
         .http_only(true)
         .secure(!data.config.insecure)
@@ -338,7 +348,8 @@ pub async fn sign_out(
     let uid = viewer.account.user.id;
     data.db.run(move |c| web_sessions::revoke(c, uid, id)).await?;
     let mut response = forms::see_other("/");
-    response.add_removal_cookie(&Cookie::build(COOKIE, "").path("/").finish()).ok();
+    let removal = Cookie::build(cookie_name(&data), "").path("/").secure(!data.config.insecure).finish();
+    response.add_removal_cookie(&removal).ok();
     Ok(response)
 }
 

@@ -300,7 +300,7 @@ pub async fn revoke_app(
 }
 
 /// Posts an export holds at most (newest first); a larger archive is a job for the API.
-const EXPORT_POSTS: i64 = 20_000;
+const EXPORT_POSTS: i64 = 5_000;
 
 fn download(content_type: &str, name: &str, body: String) -> HttpResponse {
     HttpResponse::Ok()
@@ -321,7 +321,18 @@ pub async fn export_following(viewer: Viewer, data: FedData) -> Result<HttpRespo
             for id in guildhall_storage::follows::following(c, me)? {
                 let who = guildhall_storage::actors::get(c, id)?;
                 let options = guildhall_storage::follows::options(c, me, id)?;
-                let address = format!("{}@{}", who.username, who.domain.as_deref().unwrap_or(&domain));
+                // Another server's username is not trusted: one that could break the CSV (a comma,
+                // a line break) or start a spreadsheet formula is left out.
+                let safe = |s: &str| {
+                    !s.is_empty()
+                        && s.chars()
+                            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-' | ':'))
+                };
+                let server = who.domain.as_deref().unwrap_or(&domain);
+                if !safe(&who.username) || !safe(server) || who.username.starts_with('-') {
+                    continue;
+                }
+                let address = format!("{}@{server}", who.username);
                 csv.push_str(&format!("{address},{},{},\n", options.show_reblogs, options.notify));
             }
             Ok::<_, guildhall_storage::StorageError>(csv)

@@ -17,7 +17,8 @@ CREATE TABLE instance_domain_blocks (
 -- Every admin action, for the audit log.
 CREATE TABLE admin_log (
     id BIGINT PRIMARY KEY NOT NULL,
-    admin_id BIGINT NOT NULL REFERENCES actors (id) ON DELETE CASCADE,
+    -- Kept when the admin's account goes: the log outlives who wrote it.
+    admin_id BIGINT REFERENCES actors (id) ON DELETE SET NULL,
     action TEXT NOT NULL,
     target TEXT NOT NULL,
     detail TEXT NOT NULL,
