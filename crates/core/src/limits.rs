@@ -24,6 +24,8 @@ const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Images one account may upload per [`UPLOAD_WINDOW`] (attachments, avatars, headers), as
 /// Mastodon allows.
 pub const UPLOADS_PER_WINDOW: usize = 30;
+/// Reports one account may file per hour.
+pub const REPORTS_PER_HOUR: usize = 20;
 /// The window uploads are counted in.
 const UPLOAD_WINDOW: Duration = Duration::from_secs(30 * 60);
 /// Most keys the limiter holds; past it, expired keys go, then arbitrary ones.
@@ -42,6 +44,8 @@ enum Counted {
     SignUpFailure,
     /// Images uploaded by one account.
     Upload,
+    /// Reports filed by one account.
+    Report,
 }
 
 impl Counted {
@@ -52,6 +56,7 @@ impl Counted {
             Counted::SignUp => SIGN_UPS_PER_HOUR,
             Counted::SignUpFailure => SIGN_UP_FAILURES_PER_HOUR,
             Counted::Upload => UPLOADS_PER_WINDOW,
+            Counted::Report => REPORTS_PER_HOUR,
         }
     }
 
@@ -60,6 +65,7 @@ impl Counted {
             Counted::LoginFailure | Counted::AddressFailure => WINDOW,
             Counted::SignUp | Counted::SignUpFailure => SIGN_UP_WINDOW,
             Counted::Upload => UPLOAD_WINDOW,
+            Counted::Report => SIGN_UP_WINDOW,
         }
     }
 }
@@ -220,6 +226,18 @@ impl RateLimits {
     /// Records an image upload by account `actor_id`.
     pub fn uploaded(&self, actor_id: i64) {
         self.record(Counted::Upload, self.key(Counted::Upload, &actor_id.to_string(), None));
+    }
+
+    /// Checks and counts a report filed by account `actor_id`: 429 past
+    /// [`REPORTS_PER_HOUR`] an hour (reports are read by people; a flood would bury the rest).
+    pub fn report(&self, actor_id: i64) -> Result<(), Limited> {
+        let key = self.key(Counted::Report, &actor_id.to_string(), None);
+        let _serial = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        if self.limited(Counted::Report, key) {
+            return Err(Limited("Too many reports; try again later"));
+        }
+        self.record(Counted::Report, key);
+        Ok(())
     }
 
     /// How many keys are held (for tests and the memory benchmark).

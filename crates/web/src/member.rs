@@ -463,6 +463,7 @@ pub async fn report(
     body: Bytes,
     viewer: Viewer,
     data: FedData,
+    limits: web::Data<guildhall_core::limits::RateLimits>,
 ) -> Result<HttpResponse, PageError> {
     let form: ReportForm = forms::parse(&body)?;
     viewer.check(&request, &data, &form.csrf)?;
@@ -470,6 +471,7 @@ pub async fn report(
         return Err(PageError::Invalid(format!("comment: at most {MAX_REPORT_COMMENT} characters")));
     }
     let status = reportable(&data, &viewer, id.into_inner()).await?;
+    limits.report(viewer.actor().id)?;
     let author_id = status.actor_id;
     let target = data.db.run(move |c| actors::get(c, author_id)).await?;
     let new = actions::NewReport {

@@ -76,6 +76,7 @@ async fn create(
         return Err(ApiError::NotFound("Record not found".into()));
     }
     let forwarded = forward && !target.is_local();
+    state.limits.report(reporter.id)?;
     let report = actions::report(&fed, &reporter, NewReport { target, status_ids, comment, forward }).await?;
     let ctx = ctx(&state);
     let body = state.db.run(move |c| entity(c, &ctx, &report, &category, forwarded)).await?;
