@@ -261,6 +261,20 @@ pub fn first_replies(conn: &mut DbConnection, id: i64, limit: i64) -> StorageRes
         .load(conn)?)
 }
 
+/// The first `limit` live replies to any of `ids`, oldest first (one level of a thread).
+pub fn first_replies_of(conn: &mut DbConnection, ids: &[i64], limit: i64) -> StorageResult<Vec<Status>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(statuses::table
+        .filter(statuses::in_reply_to_id.eq_any(ids))
+        .filter(statuses::deleted_at.is_null())
+        .order(statuses::id.asc())
+        .limit(limit)
+        .select(Status::as_select())
+        .load(conn)?)
+}
+
 /// Links statuses that arrived before their parent to it, once the parent is stored.
 /// Returns how many were linked.
 pub fn adopt_orphans(conn: &mut DbConnection, parent: &Status) -> StorageResult<usize> {

@@ -271,6 +271,42 @@ pub fn tagged(
 /// What a group shows as its statuses: what was posted in it and what it posted or boosted
 /// itself. Members (and moderators of a local group) see everything; others only public and
 /// unlisted posts.
+/// The threads started in a group (its top-level posts, no boosts), newest first, as
+/// [`account`] shows a group's statuses to `viewer`; read along the group's own index, so the
+/// cost does not grow with the rest of the server. (The `+ 0` and `|| ''` keep the reply
+/// indexes, which would walk every top-level post of the server, out of the plan.)
+pub fn group_threads(
+    conn: &mut DbConnection,
+    group: i64,
+    viewer: Option<i64>,
+    page: &Page,
+) -> StorageResult<Vec<Status>> {
+    let member = match viewer {
+        Some(v) => crate::groups::is_member(conn, group, v)? || crate::groups::is_moderator(conn, group, v)?,
+        None => false,
+    };
+    if !member && crate::actors::get(conn, group)?.members_only {
+        return Ok(Vec::new());
+    }
+    let mut query = statuses::table
+        .filter(statuses::group_id.eq(group))
+        .filter(statuses::deleted_at.is_null())
+        .filter(statuses::reblog_of_id.is_null())
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "(statuses.in_reply_to_id + 0) IS NULL AND (statuses.in_reply_to_ap_id || '') IS NULL",
+        ))
+        .into_boxed();
+    if !member {
+        query = query.filter(
+            statuses::visibility.eq_any([Visibility::Public.as_str(), Visibility::Unlisted.as_str()]),
+        );
+    }
+    if let Some(viewer) = viewer {
+        query = query.filter(not_blocked(viewer));
+    }
+    paged(conn, query, page)
+}
+
 fn group_statuses(
     conn: &mut DbConnection,
     group: i64,

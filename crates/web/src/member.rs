@@ -72,8 +72,7 @@ pub fn feed_views(
             }
         }
     }
-    let mut posts = shown.iter().map(|s| views::post(c, s, base, domain)).collect::<Result<Vec<_>, _>>()?;
-    views::add_actions(c, &mut posts, &shown, viewer.actor().id, &viewer.csrf)?;
+    let mut posts = views::posts(c, &shown, base, domain, Some((viewer.actor().id, &viewer.csrf)))?;
     for (post, booster) in posts.iter_mut().zip(boosters) {
         post.boosted_by = booster;
     }

@@ -108,12 +108,7 @@ pub async fn profile(
         .db
         .run(move |c| {
             let list = statuses::public_by_actor(c, id, None, PAGE_SIZE)?;
-            let mut posts =
-                list.iter().map(|s| views::post(c, s, &base2, &domain2)).collect::<Result<Vec<_>, _>>()?;
-            if let (Some(me), Some(csrf)) = (me, csrf.as_deref()) {
-                views::add_actions(c, &mut posts, &list, me, csrf)?;
-            }
-            Ok::<_, guildhall_storage::StorageError>(posts)
+            views::posts(c, &list, &base2, &domain2, me.zip(csrf.as_deref()))
         })
         .await?;
     let author = views::author(&actor, &base, &domain);
@@ -175,15 +170,19 @@ fn thread(
         }
     }
     ancestors.reverse();
-    let mut replies = Vec::new();
-    let mut stack = vec![status.id];
-    while let Some(id) = stack.pop().filter(|_| replies.len() < MAX_REPLIES) {
-        for r in statuses::first_replies(c, id, MAX_REPLIES as i64)? {
-            if timelines::may_see(c, &r, viewer)? {
-                stack.push(r.id);
+    // One query per level of the thread, each reading at most MAX_REPLIES posts; a post is
+    // visited once, however another server links its replies.
+    let mut replies: Vec<Status> = Vec::new();
+    let mut frontier = vec![status.id];
+    while !frontier.is_empty() && replies.len() < MAX_REPLIES {
+        let mut next = Vec::new();
+        for r in statuses::first_replies_of(c, &frontier, MAX_REPLIES as i64)? {
+            if replies.len() < MAX_REPLIES && visited.insert(r.id) && timelines::may_see(c, &r, viewer)? {
+                next.push(r.id);
                 replies.push(r);
             }
         }
+        frontier = next;
     }
     replies.sort_by_key(|r| r.id);
     Ok((ancestors, replies))
@@ -272,12 +271,7 @@ async fn render_thread(
             }
             let (ancestors, replies) = thread(c, &status, me)?;
             let view = |c: &mut guildhall_storage::DbConnection, list: &[Status]| {
-                let mut posts =
-                    list.iter().map(|s| views::post(c, s, &base, &domain)).collect::<Result<Vec<_>, _>>()?;
-                if let (Some(me), Some(csrf)) = (me, csrf.as_deref()) {
-                    views::add_actions(c, &mut posts, list, me, csrf)?;
-                }
-                Ok::<_, guildhall_storage::StorageError>(posts)
+                views::posts(c, list, &base, &domain, me.zip(csrf.as_deref()))
             };
             let post = view(c, std::slice::from_ref(&status))?.remove(0);
             let mention = match Some(status.actor_id) == me {
@@ -388,16 +382,11 @@ async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Resul
                 None => false,
             };
             let page = Page { limit: PAGE_SIZE, ..Page::default() };
-            let threads = match members_only && !insider {
+            let list = match members_only && !insider {
                 true => Vec::new(),
-                false => timelines::account(c, row.id, me, true, false, &page)?,
+                false => timelines::group_threads(c, row.id, me, &page)?,
             };
-            let list: Vec<Status> = threads.into_iter().filter(|s| s.reblog_of_id.is_none()).collect();
-            let mut posts =
-                list.iter().map(|s| views::post(c, s, &base2, &domain2)).collect::<Result<Vec<_>, _>>()?;
-            if let (Some(me), Some(csrf)) = (me, csrf.as_deref()) {
-                views::add_actions(c, &mut posts, &list, me, csrf)?;
-            }
+            let posts = views::posts(c, &list, &base2, &domain2, me.zip(csrf.as_deref()))?;
             let moderators =
                 groups::moderators(c, row.id)?.iter().map(|m| views::author(m, &base2, &domain2)).collect();
             let rules: Vec<String> = serde_json::from_str(&group.rules_json).unwrap_or_default();
@@ -671,18 +660,15 @@ async fn account_feed(name: String, data: FedData, format: FeedFormat) -> Result
                 (true, true) => Vec::new(),
                 (true, false) => {
                     let page = Page { limit: PAGE_SIZE, ..Page::default() };
-                    timelines::account(c, row.id, None, true, false, &page)?
+                    timelines::group_threads(c, row.id, None, &page)?
                         .into_iter()
                         .filter(|s| s.is(guildhall_core::model::Visibility::Public))
                         .collect()
                 }
                 (false, _) => statuses::public_by_actor(c, row.id, None, PAGE_SIZE)?,
             };
-            statuses
-                .iter()
-                .filter(|s| s.reblog_of_id.is_none())
-                .map(|s| views::post(c, s, &base2, &domain2))
-                .collect::<Result<Vec<_>, _>>()
+            let list: Vec<Status> = statuses.into_iter().filter(|s| s.reblog_of_id.is_none()).collect();
+            views::posts(c, &list, &base2, &domain2, None)
         })
         .await?;
     let shown = views::author(&actor, &base, &domain);
@@ -729,11 +715,11 @@ async fn tagged_posts(
         .db
         .run(move |c| {
             let page = Page { max_id, limit: PAGE_SIZE, ..Page::default() };
-            timelines::tagged(c, &tag, None, &page)?
-                .iter()
+            let list: Vec<Status> = timelines::tagged(c, &tag, None, &page)?
+                .into_iter()
                 .filter(|s| s.reblog_of_id.is_none())
-                .map(|s| views::post(c, s, &base, &domain))
-                .collect::<Result<Vec<_>, _>>()
+                .collect();
+            views::posts(c, &list, &base, &domain, None)
         })
         .await?)
 }

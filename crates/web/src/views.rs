@@ -3,7 +3,7 @@
 use guildhall_core::text::strip_html;
 use guildhall_storage::actors::Actor;
 use guildhall_storage::statuses::Status;
-use guildhall_storage::{DbConnection, StorageResult, actors, polls, status_parts};
+use guildhall_storage::{DbConnection, StorageResult, actors, polls};
 
 /// An account as pages show it.
 #[derive(Debug, Clone)]
@@ -79,36 +79,6 @@ pub struct PostActions {
     pub moderated_group: Option<String>,
 }
 
-/// Adds the viewer's buttons to posts (`statuses` in the same order as `posts`).
-pub fn add_actions(
-    c: &mut DbConnection,
-    posts: &mut [PostView],
-    statuses: &[Status],
-    viewer: i64,
-    csrf: &str,
-) -> StorageResult<()> {
-    use guildhall_core::model::Visibility;
-    use guildhall_storage::{favourites, groups, statuses as st};
-    for (post, status) in posts.iter_mut().zip(statuses) {
-        let moderated_group = match status.group_id {
-            Some(g) if groups::is_moderator(c, g, viewer)? => {
-                let group = actors::get(c, g)?;
-                group.is_local().then(|| format!("/@{}", group.username))
-            }
-            _ => None,
-        };
-        post.actions = Some(PostActions {
-            csrf: csrf.to_owned(),
-            liked: favourites::find(c, viewer, status.id)?.is_some(),
-            boosted: st::boosted_by(c, status.id, viewer)?,
-            own: status.actor_id == viewer,
-            boostable: status.is(Visibility::Public) || status.is(Visibility::Unlisted),
-            moderated_group,
-        });
-    }
-    Ok(())
-}
-
 /// Only http(s) links reach a page.
 fn web_link(url: &str) -> Option<String> {
     (url.starts_with("https://") || url.starts_with("http://")).then(|| url.to_owned())
@@ -137,44 +107,129 @@ pub fn author(actor: &Actor, base: &str, local_domain: &str) -> AuthorView {
     }
 }
 
-/// A status for a page.
+/// A status for a page (see [`posts`] for a list of them).
 pub fn post(
     c: &mut DbConnection,
     status: &Status,
     base: &str,
     local_domain: &str,
 ) -> StorageResult<PostView> {
-    let writer = actors::get(c, status.actor_id)?;
-    // Media from a domain the admins reject is not shown.
-    let rejected = match writer.domain.as_deref() {
-        Some(host) if !status.local => guildhall_storage::instance_blocks::rejects_media(c, host)?,
-        _ => false,
-    };
-    let attachments = if rejected { Vec::new() } else { status_parts::attachments(c, status.id)? };
-    let media = attachments
-        .into_iter()
+    let mut one = posts(c, std::slice::from_ref(status), base, local_domain, None)?;
+    one.pop().ok_or(guildhall_storage::StorageError::NotFound)
+}
+
+/// Statuses for a page, in their order, with the signed-in viewer's buttons when `viewer`
+/// (actor id, CSRF token) is given: a handful of queries for the whole list (authors,
+/// attachments, the viewer's likes and boosts in one query each), whatever its length.
+pub fn posts(
+    c: &mut DbConnection,
+    list: &[Status],
+    base: &str,
+    local_domain: &str,
+    viewer: Option<(i64, &str)>,
+) -> StorageResult<Vec<PostView>> {
+    use std::collections::HashMap;
+    let parts = guildhall_storage::page_parts::load(c, list, viewer.map(|v| v.0))?;
+    let mut rejects: HashMap<String, bool> = HashMap::new();
+    let mut moderates: HashMap<i64, Option<String>> = HashMap::new();
+    let mut out = Vec::with_capacity(list.len());
+    for status in list {
+        let writer = match parts.actors.get(&status.actor_id) {
+            Some(a) => a.clone(),
+            None => actors::get(c, status.actor_id)?,
+        };
+        // Media from a domain the admins reject is not shown.
+        let rejected = match writer.domain.as_deref() {
+            Some(host) if !status.local => match rejects.get(host) {
+                Some(r) => *r,
+                None => {
+                    let r = guildhall_storage::instance_blocks::rejects_media(c, host)?;
+                    rejects.insert(host.to_owned(), r);
+                    r
+                }
+            },
+            _ => false,
+        };
+        let media = match rejected {
+            true => Vec::new(),
+            false => {
+                parts.attachments.get(&status.id).map(|list| media_views(list, base)).unwrap_or_default()
+            }
+        };
+        let poll = match parts.polled.contains(&status.id) {
+            true => polls::find(c, status.id)?
+                .map(|p| p.options.into_iter().map(|o| (o.title, o.votes_count)).collect()),
+            false => None,
+        };
+        let mut view = post_view(status, &writer, base, local_domain, media, poll);
+        if let Some((me, csrf)) = viewer {
+            let moderated_group = match status.group_id {
+                Some(g) => match moderates.get(&g) {
+                    Some(m) => m.clone(),
+                    None => {
+                        let m = moderated_group_path(c, g, me)?;
+                        moderates.insert(g, m.clone());
+                        m
+                    }
+                },
+                None => None,
+            };
+            view.actions = Some(PostActions {
+                csrf: csrf.to_owned(),
+                liked: parts.favourited.contains(&status.id),
+                boosted: parts.boosted.contains(&status.id),
+                own: status.actor_id == me,
+                boostable: status.is(guildhall_core::model::Visibility::Public)
+                    || status.is(guildhall_core::model::Visibility::Unlisted),
+                moderated_group,
+            });
+        }
+        out.push(view);
+    }
+    Ok(out)
+}
+
+/// `/@group` when `viewer` moderates local group `group`.
+fn moderated_group_path(c: &mut DbConnection, group: i64, viewer: i64) -> StorageResult<Option<String>> {
+    if !guildhall_storage::groups::is_moderator(c, group, viewer)? {
+        return Ok(None);
+    }
+    let group = actors::get(c, group)?;
+    Ok(group.is_local().then(|| format!("/@{}", group.username)))
+}
+
+fn media_views(list: &[guildhall_storage::status_parts::Attachment], base: &str) -> Vec<MediaView> {
+    list.iter()
         .filter_map(|m| {
             let url = match (&m.file_path, &m.remote_url) {
                 (Some(file), _) => format!("{base}/media/{file}"),
                 (None, Some(remote)) => web_link(remote)?,
                 (None, None) => return None,
             };
-            Some(MediaView { url, alt: m.description.unwrap_or_default() })
+            Some(MediaView { url, alt: m.description.clone().unwrap_or_default() })
         })
-        .collect();
-    let poll =
-        polls::find(c, status.id)?.map(|p| p.options.into_iter().map(|o| (o.title, o.votes_count)).collect());
+        .collect()
+}
+
+fn post_view(
+    status: &Status,
+    writer: &Actor,
+    base: &str,
+    local_domain: &str,
+    media: Vec<MediaView>,
+    poll: Option<Vec<(String, i64)>>,
+) -> PostView {
     let page = match status.local {
         true => format!("{base}/@{}/{}", writer.username, status.id),
         false => status.url.as_deref().and_then(web_link).unwrap_or_else(|| status.ap_id.clone()),
     };
     let text = strip_html(&status.content);
     let published = status.published_at.and_utc();
-    Ok(PostView {
+    PostView {
         id: status.id,
         ap_id: status.ap_id.clone(),
         url: page,
-        author: author(&writer, base, local_domain),
+        author: author(writer, base, local_domain),
         content: status.content.clone(),
         summary_text: text.chars().take(200).collect(),
         spoiler: status.spoiler_text.clone(),
@@ -186,7 +241,7 @@ pub fn post(
         actions: None,
         boosted_by: None,
         edited: status.edited_at.is_some(),
-    })
+    }
 }
 
 /// A group in a list.
@@ -292,11 +347,7 @@ pub fn reports(
                 shown.push(s);
             }
         }
-        let mut posts =
-            shown.iter().map(|s| post(c, s, base, local_domain)).collect::<Result<Vec<_>, _>>()?;
-        if let Some((me, csrf)) = viewer {
-            add_actions(c, &mut posts, &shown, me, csrf)?;
-        }
+        let posts = posts(c, &shown, base, local_domain, viewer)?;
         let target = actors::get(c, r.target_id)?;
         out.push(ReportView {
             id: r.id,
