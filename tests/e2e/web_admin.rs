@@ -531,8 +531,21 @@ async fn a_moderator_appoints_and_dismisses_another() {
         mod_b.post(&format!("/@mcg/moderation/members/{}/dismiss", ada.id), &[("csrf", &page.csrf())]).await;
     assert_eq!(done.status, 303);
     assert_eq!(ada_b.get("/@mcg/moderation").await.status, 404);
+    // Removed (not banned): out of the group, free to join again.
+    let removed = mod_b
+        .post(
+            &format!("/@mcg/moderation/members/{}/remove", ada.id),
+            &[("csrf", &page.csrf()), ("reason", "inactive")],
+        )
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let group = ada_b.get("/@mcg").await;
+    assert!(group.body.contains("Join the group"), "{}", group.body);
+    ada_b.post("/@mcg/follow", &[("csrf", &group.csrf())]).await;
+    assert!(ada_b.get("/@mcg").await.body.contains("You are a member"));
     let log = mod_b.get("/@mcg/moderation").await.body;
     assert!(log.contains("<td>appoint</td>") && log.contains("<td>dismiss</td>"), "{log}");
+    assert!(log.contains("<td>remove member</td>") && log.contains("inactive"), "{log}");
 }
 
 #[tokio::test]

@@ -769,3 +769,31 @@ async fn parallel_password_guesses_are_counted_before_they_are_checked() {
     assert!(checked <= 5, "at most five guesses reach the password check: {answers:?}");
     assert_eq!(answers.iter().filter(|s| **s == 429).count(), 20 - checked, "{answers:?}");
 }
+
+#[tokio::test]
+async fn a_new_avatar_and_header_from_the_settings_page() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    let mut b = Browser::new(&t);
+    b.sign_in("ada", false).await;
+    let page = b.get("/settings").await;
+    assert!(page.body.contains("name=\"avatar\"") && page.body.contains("enctype=\"multipart/form-data\""));
+    let fields = [
+        ("csrf", page.csrf()),
+        ("display_name", "Ada L.".to_owned()),
+        ("bio", "Registrar".to_owned()),
+        ("visibility", "public".to_owned()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = b.post_multipart("/settings/profile", &fields, "avatar", &crate::media::png(600, 600)).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let (_, me) = call(M::GET, &t, "/api/v1/accounts/lookup?acct=ada", None, None).await;
+    assert_eq!(me["display_name"], "Ada L.");
+    let avatar = me["avatar"].as_str().unwrap().to_owned();
+    assert!(avatar.contains("/media/"), "{me}");
+    let res = crate::support::http().get(&avatar).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the avatar is served");
+    let bad = b.post_multipart("/settings/profile", &fields, "header", b"not an image").await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("header"), "{}", bad.body);
+}

@@ -73,6 +73,33 @@ pub async fn answer_request(
     .await
 }
 
+/// Removes a member without banning them (they may ask to join again): the follow ends, and
+/// their server gets a `Reject` of it, so it stops treating them as a member.
+pub async fn remove_member(
+    data: &FedData,
+    moderator: &Actor,
+    group: &Actor,
+    member: &Actor,
+    reason: &str,
+) -> Result<(), FedError> {
+    let (moderator, group, member, urls, reason) =
+        (moderator.clone(), group.clone(), member.clone(), data.urls.clone(), reason.to_owned());
+    act(data, move |c| {
+        moderated(c, &group, &moderator)?;
+        if groups::is_moderator(c, group.id, member.id)? {
+            return Err(StorageError::Conflict("a moderator is dismissed before being removed".into()));
+        }
+        let follow = follows::find(c, member.id, group.id)?.ok_or(StorageError::NotFound)?;
+        let follow_doc =
+            json!({ "id": follow.ap_id, "type": "Follow", "actor": member.ap_id, "object": group.ap_id });
+        follows::remove(c, member.id, group.id)?;
+        crate::activities::respond(c, &urls, &group, &member, "Reject", follow_doc)?;
+        groups::log(c, group.id, moderator.id, "remove_member", Some(member.id), None, &reason)?;
+        Ok(())
+    })
+    .await
+}
+
 /// Invites an account; a pending request of theirs is approved at once.
 pub async fn invite(
     data: &FedData,

@@ -19,9 +19,27 @@ pub enum UploadError {
     Internal(String),
 }
 
+/// Which picture of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileImage {
+    /// The avatar (square, small).
+    Avatar,
+    /// The header (wide).
+    Header,
+}
+
 /// Stores images local members upload.
 #[async_trait::async_trait]
 pub trait ImageStore: Send + Sync {
+    /// Processes and stores `bytes` as actor `owner`'s avatar or header; returns its URL (for
+    /// `ProfileUpdate`).
+    async fn store_profile_image(
+        &self,
+        owner: i64,
+        bytes: Bytes,
+        kind: ProfileImage,
+    ) -> Result<String, UploadError>;
+
     /// Processes and stores `bytes` as an unattached attachment of actor `owner`, with its alt
     /// text; returns the attachment's id (for `NewPost::media_ids`).
     async fn store_attachment(

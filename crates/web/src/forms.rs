@@ -113,11 +113,16 @@ const MAX_PARTS: usize = 32;
 pub struct Sent {
     /// Text fields, in order.
     pub fields: Vec<(String, String)>,
-    /// The file field named `image`, when a file was chosen.
-    pub image: Option<Bytes>,
+    /// File fields with a file chosen (name, bytes).
+    pub files: Vec<(String, Bytes)>,
 }
 
 impl Sent {
+    /// The file sent in field `name`, if one was chosen.
+    pub fn file(&self, name: &str) -> Option<Bytes> {
+        self.files.iter().find(|(n, _)| n == name).map(|(_, b)| b.clone())
+    }
+
     /// The text fields parsed into `T` (a 422 naming a wrong field).
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, PageError> {
         let encoded =
@@ -150,7 +155,7 @@ pub async fn read(request: &HttpRequest, payload: actix_web::web::Payload) -> Re
         }
         let fields: Vec<(String, String)> =
             form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        return Ok(Sent { fields, image: None });
+        return Ok(Sent { fields, files: Vec::new() });
     }
     let mut form = actix_multipart::Multipart::new(request.headers(), payload);
     let mut sent = Sent::default();
@@ -180,7 +185,7 @@ pub async fn read(request: &HttpRequest, payload: actix_web::web::Payload) -> Re
         }
         match (has_file, name.as_str()) {
             // An unused file input arrives as an empty part: nothing was chosen.
-            (true, "image") if !data.is_empty() => sent.image = Some(data.freeze()),
+            (true, _) if !data.is_empty() => sent.files.push((name, data.freeze())),
             (true, _) => {}
             (false, _) => sent.fields.push((name, String::from_utf8(data.to_vec()).map_err(malformed)?)),
         }

@@ -203,7 +203,7 @@ pub async fn compose(
         }
     }
     // The image is stored last, once everything else was found right.
-    if let Some(image) = sent.image {
+    if let Some(image) = sent.file("image") {
         let alt = (!alt.is_empty()).then_some(alt);
         let id = images.store_attachment(viewer.actor().id, image, alt).await.map_err(|e| match e {
             UploadError::Invalid(why) => PageError::Invalid(format!("image: {why}")),

@@ -322,6 +322,8 @@ pub async fn answer(
 pub enum MemberAction {
     /// Remove and keep out, with a reason.
     Ban,
+    /// Remove (they may ask to join again), with a reason.
+    Remove,
     /// Let back in.
     Unban,
     /// Take back an invitation.
@@ -347,6 +349,9 @@ pub async fn member(
     let target = account(&data, target).await?;
     match action {
         MemberAction::Ban => fm::ban(&data, viewer.actor(), &group, &target, form.reason()?).await?,
+        MemberAction::Remove => {
+            fm::remove_member(&data, viewer.actor(), &group, &target, form.reason()?).await?
+        }
         MemberAction::Unban => fm::unban(&data, viewer.actor(), &group, &target).await?,
         MemberAction::Uninvite => fm::revoke_invitation(&data, viewer.actor(), &group, &target).await?,
         MemberAction::Appoint => fm::appoint(&data, viewer.actor(), &group, &target).await?,

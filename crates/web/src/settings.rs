@@ -7,6 +7,7 @@ use askama::Template;
 use guildhall_core::model::Visibility;
 use guildhall_federation::FedData;
 use guildhall_federation::actions::{self, ProfileUpdate};
+use guildhall_federation::uploads::{ImageStore, ProfileImage, UploadError};
 use guildhall_storage::{accounts, oauth, web_sessions};
 use serde::Deserialize;
 
@@ -143,15 +144,18 @@ impl ProfileForm {
     }
 }
 
-/// `POST /settings/profile`: display name, bio, fields, default visibility, locked account.
-/// Followers' servers get the `Update`.
+/// `POST /settings/profile`: display name, bio, fields, default visibility, locked account,
+/// and a new avatar or header when one is chosen (a multipart form). Followers' servers get the
+/// `Update`.
 pub async fn profile(
     request: HttpRequest,
-    body: Bytes,
+    payload: web::Payload,
     viewer: Viewer,
     data: FedData,
+    images: web::Data<dyn ImageStore>,
 ) -> Result<HttpResponse, PageError> {
-    let form: ProfileForm = forms::parse(&body)?;
+    let sent = forms::read(&request, payload).await?;
+    let form: ProfileForm = sent.parse()?;
     viewer.check(&request, &data, &form.csrf)?;
     if form.display_name.chars().count() > MAX_NAME_CHARS {
         return Err(PageError::Invalid(format!("display_name: at most {MAX_NAME_CHARS} characters")));
@@ -159,11 +163,29 @@ pub async fn profile(
     if form.bio.chars().count() > MAX_BIO_CHARS {
         return Err(PageError::Invalid(format!("bio: at most {MAX_BIO_CHARS} characters")));
     }
+    let fields = form.fields()?;
+    // The pictures are stored last, once the rest of the form was found right.
+    let mut pictures = [None, None];
+    for (slot, (field, kind)) in
+        pictures.iter_mut().zip([("avatar", ProfileImage::Avatar), ("header", ProfileImage::Header)])
+    {
+        if let Some(bytes) = sent.file(field) {
+            let stored = images.store_profile_image(viewer.actor().id, bytes, kind).await;
+            *slot = Some(stored.map_err(|e| match e {
+                UploadError::Invalid(why) => PageError::Invalid(format!("{field}: {why}")),
+                UploadError::TooMany(why) => PageError::TooMany(why),
+                UploadError::Internal(why) => PageError::Internal(why),
+            })?);
+        }
+    }
+    let [avatar_url, header_url] = pictures;
     let update = ProfileUpdate {
         display_name: Some(form.display_name.trim().to_owned()),
         note: Some(form.bio.trim().to_owned()),
         locked: Some(form.locked.is_some()),
-        fields: Some(form.fields()?),
+        fields: Some(fields),
+        avatar_url,
+        header_url,
         ..ProfileUpdate::default()
     };
     actions::update_profile(&data, viewer.actor(), update).await?;

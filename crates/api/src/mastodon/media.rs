@@ -164,6 +164,15 @@ async fn attach(
     Ok(row)
 }
 
+fn upload_error(e: ApiError) -> guildhall_federation::uploads::UploadError {
+    use guildhall_federation::uploads::UploadError as U;
+    match e {
+        ApiError::Unprocessable(why) => U::Invalid(why),
+        ApiError::TooManyRequests(why) => U::TooMany(why),
+        other => U::Internal(other.to_string()),
+    }
+}
+
 /// The API's image storage, lent to the web pages ([`guildhall_federation::uploads`]).
 pub struct ApiImages(pub web::Data<AppState>);
 
@@ -180,12 +189,23 @@ impl guildhall_federation::uploads::ImageStore for ApiImages {
             return Err(U::Invalid(format!("the description is longer than {MAX_DESCRIPTION} characters")));
         }
         let file = Upload { filename: None, content_type: None, data: bytes };
-        match attach(&self.0, owner, &file, description, None).await {
-            Ok(row) => Ok(row.id),
-            Err(ApiError::Unprocessable(why)) => Err(U::Invalid(why)),
-            Err(ApiError::TooManyRequests(why)) => Err(U::TooMany(why)),
-            Err(other) => Err(U::Internal(other.to_string())),
-        }
+        attach(&self.0, owner, &file, description, None).await.map(|row| row.id).map_err(upload_error)
+    }
+
+    async fn store_profile_image(
+        &self,
+        owner: i64,
+        bytes: web::Bytes,
+        kind: guildhall_federation::uploads::ProfileImage,
+    ) -> Result<String, guildhall_federation::uploads::UploadError> {
+        use guildhall_federation::uploads::ProfileImage as P;
+        let profile = match kind {
+            P::Avatar => process::AVATAR,
+            P::Header => process::HEADER,
+        };
+        let file = Upload { filename: None, content_type: None, data: bytes };
+        let stored = store_upload(&self.0, owner, &file, profile).await.map_err(upload_error)?;
+        Ok(self.0.urls.media(&stored.original.name))
     }
 }
 
