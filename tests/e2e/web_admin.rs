@@ -626,3 +626,32 @@ async fn admins_cannot_change_another_admin_and_private_posts_tell_nothing_at_st
     assert_eq!(seen.status, 404);
     assert!(seen.location.is_none() && !seen.body.contains("ada"));
 }
+
+#[tokio::test]
+async fn allowlist_mode_exchanges_only_with_allowed_servers() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    admin_user(a, "root").await;
+    let bob = b.user("bob").await;
+    let post = actions::post(&b.fed(), &bob, NewPost::public("From b")).await.unwrap();
+    let mut root = Browser::new(a);
+    root.sign_in("root", false).await;
+    let csrf = root.get("/admin").await.csrf();
+    assert_eq!(root.post("/admin/allowlist", &[("csrf", &csrf), ("action", "on")]).await.status, 303);
+    assert!(root.get("/admin").await.body.contains("Turn allowlist mode off"));
+    assert!(actions::resolve_status(&a.fed(), &post.ap_id).await.is_err(), "nothing fetched from b");
+    let domain = b.instance.config().domain.to_string();
+    let bad = root
+        .post("/admin/allowlist", &[("csrf", &csrf), ("action", "allow"), ("domain", "no such thing!")])
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(
+        root.post("/admin/allowlist", &[("csrf", &csrf), ("action", "allow"), ("domain", &domain)])
+            .await
+            .status,
+        303
+    );
+    assert!(actions::resolve_status(&a.fed(), &post.ap_id).await.is_ok(), "b is allowed");
+    let page = root.get("/admin").await.body;
+    assert!(page.contains("allowlist_on") && page.contains("allow_domain"), "audited");
+}

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use guildhall_core::Id;
 use guildhall_core::model::BlockSeverity;
 
-use crate::schema::{actors, admin_log, follows, instance_domain_blocks, statuses};
+use crate::schema::{actors, admin_log, follows, instance_allowed_domains, instance_domain_blocks, statuses};
 use crate::{DbConnection, StorageResult, Timestamp, now, parse_text};
 
 /// Blocks an instance may hold (an imported list included).
@@ -143,9 +143,55 @@ pub fn rejects_media(conn: &mut DbConnection, host: &str) -> StorageResult<bool>
     Ok(covering(conn, host)?.is_some_and(|b| b.reject_media))
 }
 
-/// True when `host` is suspended.
+/// True when `host` is suspended, or, in allowlist mode, not allowed: nothing is exchanged
+/// with it.
 pub fn is_suspended(conn: &mut DbConnection, host: &str) -> StorageResult<bool> {
-    Ok(covering(conn, host)?.is_some_and(|b| b.severity().is_ok_and(|s| s == BlockSeverity::Suspend)))
+    if covering(conn, host)?.is_some_and(|b| b.severity().is_ok_and(|s| s == BlockSeverity::Suspend)) {
+        return Ok(true);
+    }
+    if crate::instance_settings::get(conn)?.allowlist {
+        let allowed: i64 = instance_allowed_domains::table
+            .filter(instance_allowed_domains::domain.eq_any(candidates(host)))
+            .count()
+            .get_result(conn)?;
+        return Ok(allowed == 0);
+    }
+    Ok(false)
+}
+
+/// Allows `domain` (and its subdomains) in allowlist mode; false when it was allowed already.
+pub fn allow(conn: &mut DbConnection, domain: &str) -> StorageResult<bool> {
+    let domain = domain.trim().to_lowercase();
+    crate::transaction(conn, |c| {
+        if allowed(c)?.contains(&domain) {
+            return Ok(false);
+        }
+        if allowed(c)?.len() as i64 >= MAX_BLOCKS {
+            return Err(crate::StorageError::Conflict(format!("at most {MAX_BLOCKS} allowed domains")));
+        }
+        diesel::insert_into(instance_allowed_domains::table)
+            .values((
+                instance_allowed_domains::domain.eq(&domain),
+                instance_allowed_domains::created_at.eq(now()),
+            ))
+            .execute(c)?;
+        Ok(true)
+    })
+}
+
+/// Takes `domain` off the allowlist; false when it was not on it.
+pub fn disallow(conn: &mut DbConnection, domain: &str) -> StorageResult<bool> {
+    let n =
+        diesel::delete(instance_allowed_domains::table.find(domain.trim().to_lowercase())).execute(conn)?;
+    Ok(n > 0)
+}
+
+/// The allowed domains, by name.
+pub fn allowed(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
+    Ok(instance_allowed_domains::table
+        .order(instance_allowed_domains::domain.asc())
+        .select(instance_allowed_domains::domain)
+        .load(conn)?)
 }
 
 /// A condition on `statuses` (SQL, both backends): its author is not on a silenced or
@@ -295,6 +341,13 @@ mod tests {
                 assert_eq!(purge(c, "spam.example")?, (1, 1));
                 assert_eq!(hidden_from_public(c)?, ["spam.example"]);
                 assert!(remove(c, "spam.example")? && !is_suspended(c, "social.spam.example")?);
+                // Allowlist mode: only the allowed (and their subdomains) are exchanged with.
+                let mut settings = crate::instance_settings::get(c)?;
+                settings.allowlist = true;
+                crate::instance_settings::save(c, &settings)?;
+                assert!(allow(c, "good.example")? && !allow(c, "good.example")?);
+                assert!(!is_suspended(c, "social.good.example")? && is_suspended(c, "other.example")?);
+                assert!(disallow(c, "good.example")? && is_suspended(c, "good.example")?);
                 log(c, ada.id, "block_domain", "spam.example", "suspend")?;
                 assert_eq!(log_entries(c, 10)?.len(), 1);
                 Ok(())

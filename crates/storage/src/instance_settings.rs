@@ -22,6 +22,7 @@ struct Row {
     rules_json: String,
     contact_email: String,
     registrations: Option<String>,
+    allowlist: bool,
     updated_at: Timestamp,
 }
 
@@ -38,6 +39,9 @@ pub struct InstanceSettings {
     pub contact_email: String,
     /// The registration mode, overriding the configuration's (`None`: the configuration's).
     pub registrations: Option<RegistrationMode>,
+    /// Federate only with the allowed domains
+    /// ([`crate::instance_blocks::allowed`]).
+    pub allowlist: bool,
 }
 
 impl InstanceSettings {
@@ -61,6 +65,7 @@ pub fn get(conn: &mut DbConnection) -> StorageResult<InstanceSettings> {
         rules: serde_json::from_str(&r.rules_json).unwrap_or_default(),
         contact_email: r.contact_email,
         registrations: r.registrations.as_deref().and_then(RegistrationMode::parse),
+        allowlist: r.allowlist,
     }))
 }
 
@@ -73,6 +78,7 @@ pub fn save(conn: &mut DbConnection, settings: &InstanceSettings) -> StorageResu
         rules_json: serde_json::to_string(&settings.rules).unwrap_or_else(|_| "[]".into()),
         contact_email: settings.contact_email.clone(),
         registrations: settings.registrations.map(|m| m.as_str().to_owned()),
+        allowlist: settings.allowlist,
         updated_at: now(),
     };
     crate::transaction(conn, |c| {
@@ -101,6 +107,7 @@ mod tests {
                     rules: vec!["Be kind".into(), "No adverts".into()],
                     contact_email: "admin@museum.example".into(),
                     registrations: Some(RegistrationMode::Approval),
+                    allowlist: true,
                 };
                 save(c, &set)?;
                 save(c, &set)?;

@@ -582,7 +582,15 @@ diesel::table! {
         rules_json -> Text,
         contact_email -> Text,
         registrations -> Nullable<Text>,
+        allowlist -> Bool,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instance_allowed_domains (domain) {
+        domain -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -596,6 +604,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    instance_allowed_domains,
     group_report_closures,
     instance_settings,
     instance_domain_blocks,

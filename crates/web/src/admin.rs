@@ -81,6 +81,7 @@ struct AdminPage {
     registrations: &'static str,
     reports: Vec<crate::views::ReportView>,
     resolve_base: &'static str,
+    allowed: Vec<String>,
 }
 
 fn when(t: guildhall_storage::Timestamp) -> String {
@@ -103,7 +104,7 @@ fn account_row(a: &accounts::LocalAccount) -> AccountRow {
 pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
     let (base, domain) = crate::pages::site(&data);
-    let (pending, accounts, blocks, log, about, reports) = data
+    let (pending, accounts, blocks, log, about, reports, allowed) = data
         .db
         .run(move |c| {
             let open = guildhall_storage::reports::open_first(c, REPORTS_SHOWN)?;
@@ -112,6 +113,7 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
             let all = accounts::list(c, AccountFilter::All, ACCOUNTS_SHOWN)?;
             let blocks = instance_blocks::list(c)?;
             let about = instance_settings::get(c)?;
+            let allowed = instance_blocks::allowed(c)?;
             let mut log = Vec::new();
             for e in instance_blocks::log_entries(c, LOG_SHOWN)? {
                 let by = match e.admin_id {
@@ -126,7 +128,7 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
                     detail: e.detail,
                 });
             }
-            Ok::<_, guildhall_storage::StorageError>((pending, all, blocks, log, about, reports))
+            Ok::<_, guildhall_storage::StorageError>((pending, all, blocks, log, about, reports, allowed))
         })
         .await?;
     let registrations = mode_name(about.registrations_or(data.config.registrations));
@@ -151,6 +153,7 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
         registrations,
         reports,
         resolve_base: "/admin/reports",
+        allowed,
     })
 }
 
@@ -241,6 +244,8 @@ impl SettingsForm {
             rules,
             contact_email: contact.to_owned(),
             registrations: Some(registrations),
+            // Set with its own form.
+            allowlist: false,
         })
     }
 }
@@ -256,12 +261,13 @@ pub async fn settings(
     admin(&viewer)?;
     let form: SettingsForm = forms::parse(&body)?;
     viewer.check(&request, &data, &form.csrf)?;
-    let settings = form.settings()?;
+    let mut settings = form.settings()?;
     let me = viewer.actor().id;
     let detail = format!("registrations {}", form.registrations);
     data.db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
+                settings.allowlist = instance_settings::get(c)?.allowlist;
                 instance_settings::save(c, &settings)?;
                 instance_blocks::log(c, me, "update_settings", "instance", &detail)
             })
@@ -755,5 +761,73 @@ pub async fn forward_report(
     guildhall_federation::actions::forward_report(&data, id).await?;
     let me = viewer.actor().id;
     data.db.run(move |c| instance_blocks::log(c, me, "forward_report", &format!("report {id}"), "")).await?;
+    Ok(forms::see_other("/admin"))
+}
+
+#[derive(Debug, Deserialize)]
+struct AllowlistForm {
+    csrf: String,
+    /// `on`, `off`, `allow` (with `domain`) or `disallow` (with `domain`).
+    action: AllowlistAction,
+    #[serde(default)]
+    domain: String,
+}
+
+/// What the allowlist form does.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum AllowlistAction {
+    /// Federate only with the allowed domains.
+    On,
+    /// Federate with everyone not blocked.
+    Off,
+    /// Add a domain to the allowlist.
+    Allow,
+    /// Take a domain off it.
+    Disallow,
+}
+
+/// `POST /admin/allowlist`: allowlist mode on or off, and the allowed domains. In allowlist
+/// mode nothing is delivered to, accepted from or fetched from any other server.
+pub async fn allowlist(
+    request: HttpRequest,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: AllowlistForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let domain = match form.action {
+        AllowlistAction::Allow | AllowlistAction::Disallow => domain_field(&form.domain)?,
+        AllowlistAction::On | AllowlistAction::Off => String::new(),
+    };
+    let (me, action) = (viewer.actor().id, form.action);
+    data.db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let (name, target) = match action {
+                    AllowlistAction::On | AllowlistAction::Off => {
+                        let mut settings = instance_settings::get(c)?;
+                        settings.allowlist = matches!(action, AllowlistAction::On);
+                        instance_settings::save(c, &settings)?;
+                        (
+                            if settings.allowlist { "allowlist_on" } else { "allowlist_off" },
+                            "instance".to_owned(),
+                        )
+                    }
+                    AllowlistAction::Allow => {
+                        instance_blocks::allow(c, &domain)?;
+                        ("allow_domain", domain.clone())
+                    }
+                    AllowlistAction::Disallow => {
+                        instance_blocks::disallow(c, &domain)?;
+                        ("disallow_domain", domain.clone())
+                    }
+                };
+                instance_blocks::log(c, me, name, &target, "")
+            })
+        })
+        .await?;
     Ok(forms::see_other("/admin"))
 }

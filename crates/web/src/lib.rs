@@ -56,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/authorize_interaction", web::post().to(remote::follow))
         .route("/admin", web::get().to(admin::page))
         .route("/admin/federation", web::get().to(admin::federation))
+        .route("/admin/allowlist", web::post().to(admin::allowlist))
         .route("/admin/settings", web::post().to(admin::settings))
         .route("/admin/reports/{id}/resolve", web::post().to(admin::resolve_report))
         .route("/admin/accounts/{id}/reset_password", web::post().to(admin::reset_password))

@@ -1,1 +1,2 @@
+DROP TABLE instance_allowed_domains;
 DROP TABLE instance_settings;
