@@ -655,3 +655,44 @@ async fn allowlist_mode_exchanges_only_with_allowed_servers() {
     let page = root.get("/admin").await.body;
     assert!(page.contains("allowlist_on") && page.contains("allow_domain"), "audited");
 }
+
+#[tokio::test]
+async fn a_limited_account_stays_out_of_public_timelines_and_strangers_notifications() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    admin_user(&t, "root").await;
+    let spam = t.user("spam").await;
+    t.user("ada").await;
+    // ada holds back notifications from limited accounts.
+    let ada_token = token(&t, "ada", "read write").await;
+    let policy = json!({"for_limited_accounts": "filter"});
+    let (s, _) = call(M::PATCH, &t, "/api/v2/notifications/policy", Some(&ada_token), Some(policy)).await;
+    assert_eq!(s, 200);
+    let mut root = Browser::new(&t);
+    root.sign_in("root", false).await;
+    let csrf = root.get("/admin").await.csrf();
+    let limited = root.post(&format!("/admin/actors/{}/limit", spam.id), &[("csrf", &csrf)]).await;
+    assert_eq!(limited.status, 303, "{}", limited.body);
+    assert!(root.get("/admin").await.body.contains("<strong>Limited</strong>"));
+    let spam_token = token(&t, "spam", "read write").await;
+    call(M::POST, &t, "/api/v1/statuses", Some(&spam_token), Some(json!({"status": "@ada Buy now #deals"})))
+        .await;
+    let (_, public) = call(M::GET, &t, "/api/v1/timelines/public", None, None).await;
+    assert!(!public.to_string().contains("Buy now"), "{public}");
+    let (_, tagged) = call(M::GET, &t, "/api/v1/timelines/tag/deals", None, None).await;
+    assert!(!tagged.to_string().contains("Buy now"));
+    let (_, notes) = call(M::GET, &t, "/api/v1/notifications", Some(&ada_token), None).await;
+    assert!(!notes.to_string().contains("Buy now"), "held back: {notes}");
+    // An admin cannot limit themselves; lifting is audited.
+    let root_actor =
+        t.instance.db().run(|c| guildhall_storage::actors::find_local(c, "root")).await.unwrap().unwrap();
+    assert_eq!(
+        root.post(&format!("/admin/actors/{}/limit", root_actor.id), &[("csrf", &csrf)]).await.status,
+        422
+    );
+    assert_eq!(
+        root.post(&format!("/admin/actors/{}/unlimit", spam.id), &[("csrf", &csrf)]).await.status,
+        303
+    );
+    let page = root.get("/admin").await.body;
+    assert!(page.contains("<td>limit</td>") && page.contains("<td>unlimit</td>"));
+}

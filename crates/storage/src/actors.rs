@@ -74,6 +74,8 @@ pub struct Actor {
     pub updated_at: Timestamp,
     /// A group whose posts reach its members only.
     pub members_only: bool,
+    /// Limited by an admin: out of public timelines; strangers' notification policies apply.
+    pub limited: bool,
 }
 
 /// The URLs of an actor, as the federation layer lays them out.
@@ -149,6 +151,7 @@ impl Actor {
             created_at: created,
             updated_at: created,
             members_only: false,
+            limited: false,
         }
     }
 
@@ -301,6 +304,8 @@ pub fn upsert_remote(conn: &mut DbConnection, actor: &Actor) -> StorageResult<Ac
                 id: existing.id,
                 created_at: existing.created_at,
                 updated_at: now(),
+                // Ours to decide, not the other server's.
+                limited: existing.limited,
                 ..actor.clone()
             };
             diesel::update(actors::table.find(existing.id)).set(&updated).execute(conn)?;
@@ -311,6 +316,14 @@ pub fn upsert_remote(conn: &mut DbConnection, actor: &Actor) -> StorageResult<Ac
             Ok(actor.clone())
         }
     })
+}
+
+/// Limits (or lifts the limit on) an account; false when it already was so.
+pub fn set_limited(conn: &mut DbConnection, id: i64, limited: bool) -> StorageResult<bool> {
+    let n = diesel::update(actors::table.find(id).filter(actors::limited.ne(limited)))
+        .set(actors::limited.eq(limited))
+        .execute(conn)?;
+    Ok(n > 0)
 }
 
 /// Saves the editable profile of a local actor (display name, bio, fields, flags, images).

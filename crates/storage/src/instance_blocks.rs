@@ -198,7 +198,9 @@ pub fn allowed(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
 /// suspended domain or one of its subdomains. Public and hashtag timelines carry it. Block
 /// domains hold only letters, digits, `-`, `.` and `:` (checked where they are set), so they
 /// are no `LIKE` pattern.
-pub const NOT_HIDDEN_FROM_PUBLIC: &str = "NOT EXISTS (SELECT 1 FROM actors ha \
+pub const NOT_HIDDEN_FROM_PUBLIC: &str = "NOT EXISTS (SELECT 1 FROM actors la \
+       WHERE la.id = statuses.actor_id AND la.limited = TRUE) \
+     AND NOT EXISTS (SELECT 1 FROM actors ha \
      JOIN instance_domain_blocks hb ON hb.severity <> 'noop' \
        AND (ha.domain = hb.domain OR ha.domain LIKE '%.' || hb.domain \
             OR ha.domain LIKE hb.domain || ':%' OR ha.domain LIKE '%.' || hb.domain || ':%') \

@@ -53,7 +53,7 @@ pub struct Policy {
     pub for_new_accounts: Decision,
     /// Private mentions that are not replies to the recipient, from accounts it does not follow.
     pub for_private_mentions: Decision,
-    /// From accounts moderators limited (none are limited yet: see the module notes).
+    /// From accounts an admin limited.
     pub for_limited_accounts: Decision,
 }
 
@@ -154,6 +154,9 @@ pub fn decide(
     let born = sender.published_at.unwrap_or(sender.created_at);
     if born > now() - NEW_ACCOUNT {
         decision = decision.max(policy.for_new_accounts);
+    }
+    if sender.limited {
+        decision = decision.max(policy.for_limited_accounts);
     }
     if let Some(s) = status
         && is_mention

@@ -49,6 +49,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         members_only -> Bool,
+        limited -> Bool,
     }
 }
 

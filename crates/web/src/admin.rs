@@ -46,6 +46,10 @@ struct AccountRow {
     disabled: bool,
     /// An admin: no buttons (admins are changed by whoever runs the server).
     admin: bool,
+    /// Its actor (for limiting).
+    actor_id: i64,
+    /// Limited by an admin.
+    limited: bool,
 }
 
 #[derive(Debug)]
@@ -97,6 +101,8 @@ fn account_row(a: &accounts::LocalAccount) -> AccountRow {
         since: when(a.user.created_at),
         disabled: a.user.disabled,
         admin: a.user.role().is_ok_and(|r| r == guildhall_core::model::Role::Admin),
+        actor_id: a.actor.id,
+        limited: a.actor.limited,
     }
 }
 
@@ -829,5 +835,54 @@ pub async fn allowlist(
             })
         })
         .await?;
+    Ok(forms::see_other("/admin"))
+}
+
+/// Limit or lift the limit.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitAction {
+    /// Out of public timelines; strangers' notification policies apply.
+    Limit,
+    /// Back to normal.
+    Unlimit,
+}
+
+/// `POST /admin/actors/{actor_id}/{limit|unlimit}`: limits any account, ours or another
+/// server's (Mastodon's "silence"), or lifts it.
+pub async fn limit(
+    request: HttpRequest,
+    path: web::Path<(i64, LimitAction)>,
+    body: Bytes,
+    viewer: Viewer,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    admin(&viewer)?;
+    let form: CsrfForm = forms::parse(&body)?;
+    viewer.check(&request, &data, &form.csrf)?;
+    let ((id, action), me, domain) = (path.into_inner(), viewer.actor().id, data.config.domain.to_string());
+    let done = data
+        .db
+        .run(move |c| {
+            guildhall_storage::transaction(c, |c| {
+                let target = guildhall_storage::actors::get(c, id)?;
+                let is_admin = accounts::find_by_actor_id(c, id)?
+                    .is_some_and(|a| a.user.role().is_ok_and(|r| r == guildhall_core::model::Role::Admin));
+                if is_admin || id == me {
+                    return Ok(false);
+                }
+                let limited = matches!(action, LimitAction::Limit);
+                let changed = guildhall_storage::actors::set_limited(c, id, limited)?;
+                if changed {
+                    let name = if limited { "limit" } else { "unlimit" };
+                    instance_blocks::log(c, me, name, &crate::views::handle(&target, &domain), "")?;
+                }
+                Ok(changed)
+            })
+        })
+        .await?;
+    if !done {
+        return Err(PageError::Invalid("The account cannot be changed that way".into()));
+    }
     Ok(forms::see_other("/admin"))
 }

@@ -57,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin", web::get().to(admin::page))
         .route("/admin/federation", web::get().to(admin::federation))
         .route("/admin/allowlist", web::post().to(admin::allowlist))
+        .route("/admin/actors/{id}/{action}", web::post().to(admin::limit))
         .route("/admin/settings", web::post().to(admin::settings))
         .route("/admin/reports/{id}/resolve", web::post().to(admin::resolve_report))
         .route("/admin/accounts/{id}/reset_password", web::post().to(admin::reset_password))

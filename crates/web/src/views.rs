@@ -326,6 +326,8 @@ pub struct ReportView {
     pub when: String,
     /// The reported account is on another server.
     pub remote: bool,
+    /// The reported account's actor id.
+    pub target_id: i64,
 }
 
 /// Reports for a page; with `viewer` (actor id, CSRF token), their posts carry the viewer's
@@ -356,6 +358,7 @@ pub fn reports(
                 false => "Someone".to_owned(),
             },
             remote: !target.is_local(),
+            target_id: target.id,
             target: author(&target, base, local_domain),
             comment: r.comment.clone(),
             posts,

@@ -145,6 +145,7 @@ pub fn remote_row(json: &ApActor, instance_id: i64, domain: &str) -> Actor {
         created_at: stamp,
         updated_at: stamp,
         members_only: kind == ActorKind::Group && json.members_only.unwrap_or(false),
+        limited: false,
     };
     row.set_fields(&fields);
     row
