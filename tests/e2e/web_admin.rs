@@ -696,3 +696,96 @@ async fn a_limited_account_stays_out_of_public_timelines_and_strangers_notificat
     let page = root.get("/admin").await.body;
     assert!(page.contains("<td>limit</td>") && page.contains("<td>unlimit</td>"));
 }
+
+/// Every state-changing page route, for the route matrix: (path, who may use it).
+const WEB_POSTS: [(&str, Who); 27] = [
+    ("/auth/sign_out", Who::Member),
+    ("/settings/profile", Who::Member),
+    ("/settings/password", Who::Member),
+    ("/settings/sessions/1/revoke", Who::Member),
+    ("/settings/apps/1/revoke", Who::Member),
+    ("/authorize_interaction", Who::Member),
+    ("/notifications/policy", Who::Member),
+    ("/notifications/requests/1/accept", Who::Member),
+    ("/statuses", Who::Member),
+    ("/statuses/1/edit", Who::Member),
+    ("/statuses/1/report", Who::Member),
+    ("/statuses/1/favourite", Who::Member),
+    ("/@mcg/follow", Who::Member),
+    ("/@mcg/moderation/requests/1/approve", Who::Moderator),
+    ("/@mcg/moderation/members/1/ban", Who::Moderator),
+    ("/@mcg/moderation/invitations", Who::Moderator),
+    ("/@mcg/moderation/statuses/1/remove", Who::Moderator),
+    ("/@mcg/moderation/settings", Who::Moderator),
+    ("/@mcg/moderation/reports/1/resolve", Who::Moderator),
+    ("/admin/settings", Who::Admin),
+    ("/admin/allowlist", Who::Admin),
+    ("/admin/actors/1/limit", Who::Admin),
+    ("/admin/reports/1/resolve", Who::Admin),
+    ("/admin/accounts/1/suspend", Who::Admin),
+    ("/admin/domain_blocks", Who::Admin),
+    ("/admin/domain_blocks/remove", Who::Admin),
+    ("/admin/domain_blocks/import", Who::Admin),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Member,
+    Moderator,
+    Admin,
+}
+
+/// The web's counterpart of the API's scope matrix: a stranger is sent to sign in by every
+/// state-changing route (nothing done), a form without this session's CSRF token is refused on
+/// every one, and a plain member gets 404 from every moderator's and admin's route. An API
+/// access token is no web session.
+#[tokio::test]
+async fn web_route_matrix_strangers_forged_forms_and_members() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    t.user("mod").await;
+    t.user("ada").await;
+    let moderator = token(&t, "mod", "read write follow").await;
+    let guild = json!({"name": "mcg", "display_name": "Museum Computer Group"});
+    call(M::POST, &t, "/api/guildhall/v1/groups", Some(&moderator), Some(guild)).await;
+    let ada_token = token(&t, "ada", "read write follow").await;
+    let mut stranger = Browser::new(&t);
+    let mut member = Browser::new(&t);
+    member.sign_in("ada", false).await;
+    let csrf = member.get("/home").await.csrf();
+    for (path, who) in WEB_POSTS {
+        let out = stranger.post(path, &[("csrf", "x")]).await;
+        assert_eq!(out.status, 303, "a stranger at {path}");
+        assert!(out.location.as_deref().is_some_and(|l| l.starts_with("/auth/sign_in")), "{path}");
+        let bearer = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(t.url(path))
+            .bearer_auth(&ada_token)
+            .form(&[("csrf", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bearer.status().as_u16(), 303, "an API token is no session at {path}");
+        let forged = member.post(path, &[("csrf", "forged")]).await;
+        let refused = match who {
+            Who::Member => matches!(forged.status, 403 | 422),
+            Who::Moderator | Who::Admin => matches!(forged.status, 403 | 404 | 422),
+        };
+        assert!(refused, "a forged form at {path}: {}", forged.status);
+        if who != Who::Member {
+            let real = member.post(path, &[("csrf", &csrf)]).await;
+            assert!(matches!(real.status, 404 | 422), "a member at {path}: {} {}", real.status, real.body);
+            assert_ne!(real.status, 303, "{path}");
+        }
+    }
+    for path in ["/admin", "/admin/federation", "/@mcg/moderation"] {
+        assert_eq!(member.get(path).await.status, 404, "{path}");
+        assert_eq!(stranger.get(path).await.status, 303, "{path}");
+    }
+    for path in ["/home", "/notifications", "/settings", "/settings/sessions", "/settings/export/outbox.json"]
+    {
+        assert_eq!(stranger.get(path).await.status, 303, "{path}");
+    }
+}

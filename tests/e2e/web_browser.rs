@@ -4,7 +4,9 @@
 //! step is a real click or real typing on the page, and each check reads what the page shows:
 //! signing in and out, asking to join a group and a moderator's approval, posting into a group
 //! and a reply from another instance, a moderator's removal and ban and the log of both, a
-//! keyboard-only sign-in and post. And axe-core's WCAG 2.2 AA checks over the main page types.
+//! keyboard-only sign-in and post, and a moderator's keyboard-only removal; signing up in
+//! approval mode and an admin's approval; an admin's domain block and its posts disappearing.
+//! And axe-core's WCAG 2.2 AA checks over the main page types, the admin's pages among them.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (axe-core: `npm install --prefix target/axe
 //! axe-core@4`); without them the tests are skipped with a notice, or fail under `CI=true`.
@@ -640,6 +642,169 @@ async fn browser_signs_in_and_posts_with_the_keyboard_alone() {
     t.instance.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn browser_signs_up_in_approval_mode_and_an_admin_approves() {
+    let Some(driver) = Driver::start().await else { return };
+    let t = TestInstance::start_with(&Backend::Sqlite, &[("GUILDHALL_REGISTRATIONS", "approval")]).await;
+    crate::web_admin::admin_user(&t, "root").await;
+
+    // A visitor asks for an account through the sign-up form.
+    let cy = driver.browser(false).await;
+    cy.go(&t.url("/auth/sign_up")).await;
+    assert_eq!(cy.text_of("main h1, h1").await, "Sign up");
+    for (field, text) in [
+        ("#username", "cy"),
+        ("#email", "cy@museum.example"),
+        ("#password", "correct horse"),
+        ("#password_confirmation", "correct horse"),
+        ("#reason", "I look after the ledgers at the county archive"),
+    ] {
+        let e = cy.find(field).await;
+        cy.type_into(&e, text).await;
+    }
+    cy.click(&cy.find("#agreement").await).await;
+    assert_eq!(cy.property(&cy.find("#agreement").await, "checked").await, json!(true));
+    cy.click_to_load(&cy.button("Ask to join").await).await;
+    assert_eq!(cy.text_of("h1").await, "Thank you, cy", "{}", cy.source().await);
+    let page = cy.text_of("body").await;
+    assert!(page.contains("An administrator will review it"), "{page}");
+
+    // Signing in is refused while the account waits.
+    cy.go(&t.url("/auth/sign_in?next=/home")).await;
+    cy.type_into(&cy.find("#login").await, "cy").await;
+    cy.type_into(&cy.find("#password").await, "correct horse").await;
+    cy.click_to_load(&cy.button("Sign in").await).await;
+    assert_eq!(cy.text_of(".error").await, "Your login is currently pending approval.");
+    assert_eq!(cy.cookie("guildhall_session").await, None, "no session");
+
+    // The admin reads the reason and approves.
+    let root = driver.browser(false).await;
+    sign_in(&root, &t, "root").await;
+    root.go(&t.url("/admin")).await;
+    let waiting = root.text_of("section[aria-labelledby=pending-h]").await;
+    assert!(waiting.contains("Sign-ups waiting (1)"), "{waiting}");
+    assert!(waiting.contains("@cy") && waiting.contains("I look after the ledgers at the county archive"));
+    root.click_to_load(&root.button("Approve").await).await;
+    assert!(root.url().await.starts_with(&t.url("/admin")), "{}", root.url().await);
+    let waiting = root.text_of("section[aria-labelledby=pending-h]").await;
+    assert!(waiting.contains("Sign-ups waiting (0)") && waiting.contains("No one is waiting."), "{waiting}");
+    let accounts = root.text_of("section[aria-labelledby=accounts-h]").await;
+    assert!(accounts.contains("@cy"), "{accounts}");
+    assert!(root.text_of("section[aria-labelledby=audit-h]").await.contains("approve"));
+
+    // Now the new member signs in and reaches home.
+    sign_in(&cy, &t, "cy").await;
+    assert_eq!(cy.text_of("main h1").await, "Home");
+    assert_eq!(cy.text_of("nav a[href$='/@cy']").await, "@cy");
+
+    cy.quit().await;
+    root.quit().await;
+    t.instance.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn browser_admin_blocks_a_domain_and_its_posts_disappear() {
+    use guildhall_federation::actions::{self, NewPost};
+    let Some(driver) = Driver::start().await else { return };
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    crate::web_admin::admin_user(a, "root").await;
+    let ada = a.user("ada").await;
+    let bob = b.user("bob").await;
+    let bob_at_a = actions::resolve_actor(&a.fed(), &b.handle("bob")).await.unwrap();
+    actions::follow(&a.fed(), &ada, &bob_at_a).await.unwrap();
+    cluster.flush().await;
+    actions::post(&b.fed(), &bob, NewPost::public("Buy followers now, cheap")).await.unwrap();
+    cluster.flush().await;
+
+    // ada sees bob's post at home.
+    let member = driver.browser(false).await;
+    sign_in(&member, a, "ada").await;
+    let home = member.text_of("main").await;
+    assert!(home.contains("Buy followers now, cheap"), "{}", member.main().await);
+
+    // The admin blocks bob's server from the admin page.
+    let domain = b.instance.config().domain.to_string();
+    let root = driver.browser(false).await;
+    sign_in(&root, a, "root").await;
+    root.go(&a.url("/admin")).await;
+    root.type_into(&root.find("#block-domain").await, &domain).await;
+    let severity = root.find("#block-severity").await;
+    assert_eq!(root.property(&severity, "value").await, json!("suspend"), "suspend is the default");
+    root.type_into(&root.find("#block-public").await, "Follower-selling spam").await;
+    root.click_to_load(&root.button("Block the domain").await).await;
+    assert!(root.url().await.starts_with(&a.url("/admin")), "{}", root.main().await);
+
+    // Its posts are gone from ada's home.
+    member.go(&a.url("/home")).await;
+    assert_eq!(member.text_of("main h1").await, "Home");
+    assert!(
+        !member.text_of("main").await.contains("Buy followers now"),
+        "the blocked server's post is gone: {}",
+        member.main().await
+    );
+
+    // The block is listed, and logged.
+    let blocks = root.text_of("section[aria-labelledby=blocks-h] table.log").await;
+    assert!(
+        blocks.contains(&domain) && blocks.contains("suspend") && blocks.contains("Follower-selling spam"),
+        "{blocks}"
+    );
+    let log = root.text_of("section[aria-labelledby=audit-h] table.log").await;
+    assert!(log.contains("block_domain") && log.contains(&domain) && log.contains("@root"), "{log}");
+
+    member.quit().await;
+    root.quit().await;
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn browser_moderator_removes_a_post_with_the_keyboard_alone() {
+    let Some(driver) = Driver::start().await else { return };
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    let ada_id = t.user("ada").await.id;
+    t.user("mod").await;
+    let gid = group(&t, "mod").await;
+    join_by_api(&t, &gid, "mod", "ada", ada_id).await;
+    let made = post(&t, "ada", json!({"status": "@mcg Cheap watches, genuine replicas"})).await;
+    let id = made["id"].as_str().unwrap().to_owned();
+    deliver(&t).await;
+
+    let moderator = driver.browser(false).await;
+    sign_in(&moderator, &t, "mod").await;
+    let page = t.url(&format!("/@ada/{id}"));
+    moderator.go(&page).await;
+    assert!(moderator.text_of("section.focus").await.contains("Cheap watches"));
+    let details = moderator.find(&format!("#post-{id} details.moderate")).await;
+    assert_eq!(moderator.property(&details, "open").await, json!(false));
+
+    // Tab to the closed control, open it with Enter, Tab to the reason, type, Tab to the button.
+    moderator
+        .tab_to("the removal control", |_, tag, text| tag == "summary" && text == "Remove from the group")
+        .await;
+    moderator.keys(ENTER).await;
+    assert_eq!(moderator.property(&details, "open").await, json!(true), "Enter opens it");
+    let reason = format!("reason-{id}");
+    moderator.tab_to("the reason field", |id, _, _| id == reason).await;
+    moderator.keys("Off topic: advertising").await;
+    moderator.tab_to("the Remove post button", |_, tag, text| tag == "button" && text == "Remove post").await;
+    moderator.press_to_load(ENTER).await;
+    assert_eq!(moderator.url().await, t.url("/@mcg/moderation"), "{}", moderator.main().await);
+    let log = moderator.text_of("table.log").await;
+    assert!(log.contains("remove status") && log.contains("Off topic: advertising"), "{log}");
+
+    // The post is gone, for its author too.
+    let ada = driver.browser(false).await;
+    sign_in(&ada, &t, "ada").await;
+    ada.go(&page).await;
+    assert_eq!(ada.text_of("main h1").await, "This page does not exist, or is not public");
+    assert_eq!(ada.status_of(&page).await, 404);
+
+    ada.quit().await;
+    moderator.quit().await;
+    t.instance.stop().await.unwrap();
+}
+
 /// axe-core, installed by `npm install --prefix target/axe axe-core@4`.
 fn axe_source() -> Option<String> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/axe/node_modules/axe-core/axe.min.js");
@@ -703,9 +868,11 @@ async fn browser_pages_pass_axe_wcag_checks() {
     .await;
     let modt = token(&t, "mod", "read write").await;
     let reply = json!({"status": "@ada Search, mostly", "in_reply_to_id": post["id"]});
-    call(M::POST, &t, "/api/v1/statuses", Some(&modt), Some(reply)).await;
+    let (_, reply) = call(M::POST, &t, "/api/v1/statuses", Some(&modt), Some(reply)).await;
     deliver(&t).await;
     let thread = post["url"].as_str().unwrap().to_owned();
+    let (own, others) = (post["id"].as_str().unwrap(), reply["id"].as_str().unwrap());
+    crate::web_admin::admin_user(&t, "root").await;
 
     let stranger = driver.browser(true).await;
     // The check itself works: a page with faults has them found.
@@ -714,24 +881,56 @@ async fn browser_pages_pass_axe_wcag_checks() {
     assert!(faults.contains("image-alt") && faults.contains("html-has-lang"), "{faults}");
 
     let mut violations = Vec::new();
-    for page in
-        [t.url("/"), t.url("/groups"), t.url("/@mcg"), thread.clone(), t.url("/@ada"), t.url("/auth/sign_in")]
-    {
+    for page in [
+        t.url("/"),
+        t.url("/groups"),
+        t.url("/@mcg"),
+        thread.clone(),
+        t.url("/@ada"),
+        t.url("/auth/sign_in"),
+        t.url("/auth/sign_up"),
+    ] {
         stranger.go(&page).await;
+        assert_eq!(stranger.url().await, page, "the page itself, not a redirect");
         violations.extend(axe_violations(&stranger, &axe).await);
     }
     let member = driver.browser(true).await;
     sign_in(&member, &t, "ada").await;
-    for page in [t.url("/home"), t.url("/settings"), t.url("/notifications"), thread.clone()] {
+    for page in [
+        t.url("/home"),
+        t.url("/settings"),
+        t.url("/settings/sessions"),
+        t.url("/notifications"),
+        t.url("/notifications/requests"),
+        thread.clone(),
+        t.url(&format!("/statuses/{own}/edit")),
+        t.url(&format!("/statuses/{others}/report")),
+    ] {
         member.go(&page).await;
+        assert_eq!(member.url().await, page, "the page itself, not a redirect");
         violations.extend(axe_violations(&member, &axe).await);
     }
+    // A report sent from that form, for the admin's page to list.
+    member.type_into(&member.find("#report-comment").await, "Testing the report list").await;
+    member.click_to_load(&member.button("Send the report").await).await;
     let moderator = driver.browser(true).await;
     sign_in(&moderator, &t, "mod").await;
     for page in [t.url("/@mcg/moderation"), thread.clone(), t.url("/@mcg")] {
         moderator.go(&page).await;
+        assert_eq!(moderator.url().await, page, "the page itself, not a redirect");
         violations.extend(axe_violations(&moderator, &axe).await);
     }
+    let admin = driver.browser(true).await;
+    sign_in(&admin, &t, "root").await;
+    admin.go(&t.url("/admin")).await;
+    admin.type_into(&admin.find("#block-domain").await, "spam.example").await;
+    admin.type_into(&admin.find("#block-public").await, "Follower-selling spam").await;
+    admin.click_to_load(&admin.button("Block the domain").await).await;
+    let page = admin.text_of("main").await;
+    assert!(page.contains("spam.example") && page.contains("Reports (1)"), "{page}");
+    violations.extend(axe_violations(&admin, &axe).await);
+    admin.go(&t.url("/admin/federation")).await;
+    violations.extend(axe_violations(&admin, &axe).await);
     // A wrong password's page, with its error.
     stranger.go(&t.url("/auth/sign_in")).await;
     stranger.type_into(&stranger.find("#login").await, "ada").await;
@@ -741,7 +940,7 @@ async fn browser_pages_pass_axe_wcag_checks() {
     violations.extend(axe_violations(&stranger, &axe).await);
 
     assert!(violations.is_empty(), "axe-core found:\n{}", violations.join("\n"));
-    for b in [stranger, member, moderator] {
+    for b in [stranger, member, moderator, admin] {
         b.quit().await;
     }
     t.instance.stop().await.unwrap();
