@@ -434,7 +434,7 @@ async fn following_from_another_server_through_its_own_page() {
     assert_eq!(followers.as_array().map(Vec::len), Some(1), "{followers}");
     // A forged confirmation (no CSRF token) follows no one.
     let forged = bob.post("/authorize_interaction", &[("uri", &ada.ap_id)]).await;
-    assert_eq!(forged.status, 422);
+    assert_eq!(forged.status, 403);
 }
 
 #[tokio::test]

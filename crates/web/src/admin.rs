@@ -175,8 +175,7 @@ pub async fn resolve_report(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let (me, id) = (viewer.actor().id, id.into_inner());
     let done = data
         .db
@@ -206,7 +205,6 @@ fn mode_name(mode: RegistrationMode) -> &'static str {
 
 #[derive(Debug, Deserialize)]
 struct SettingsForm {
-    csrf: String,
     title: String,
     description: String,
     #[serde(default)]
@@ -265,8 +263,7 @@ pub async fn settings(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: SettingsForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: SettingsForm = viewer.form(&request, &data, &body)?;
     let mut settings = form.settings()?;
     let me = viewer.actor().id;
     let detail = format!("registrations {}", form.registrations);
@@ -280,11 +277,6 @@ pub async fn settings(
         })
         .await?;
     Ok(forms::see_other("/admin"))
-}
-
-#[derive(Debug, Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 /// What an admin does to an account.
@@ -310,8 +302,7 @@ pub async fn account(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let (user_id, action) = path.into_inner();
     let target = other_account(&data, &viewer, user_id).await?;
     let me = viewer.actor().id;
@@ -350,7 +341,6 @@ fn act_on(
 
 #[derive(Debug, Deserialize)]
 struct BlockForm {
-    csrf: String,
     domain: String,
     severity: BlockSeverity,
     #[serde(default)]
@@ -403,8 +393,7 @@ pub async fn block(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: BlockForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: BlockForm = viewer.form(&request, &data, &body)?;
     let domain = domain_field(&form.domain)?;
     if domain == data.config.domain.to_string() {
         return Err(PageError::Invalid("domain: this is our own domain".into()));
@@ -423,7 +412,6 @@ pub async fn block(
 
 #[derive(Debug, Deserialize)]
 struct UnblockForm {
-    csrf: String,
     domain: String,
 }
 
@@ -435,8 +423,7 @@ pub async fn unblock(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: UnblockForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: UnblockForm = viewer.form(&request, &data, &body)?;
     let (me, domain) = (viewer.actor().id, form.domain.trim().to_lowercase());
     let removed = data
         .db
@@ -456,7 +443,6 @@ pub async fn unblock(
 
 #[derive(Debug, Deserialize)]
 struct ImportForm {
-    csrf: String,
     csv: String,
 }
 
@@ -524,8 +510,7 @@ pub async fn import(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: ImportForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: ImportForm = viewer.form(&request, &data, &body)?;
     let lines: Vec<&str> = form.csv.lines().collect();
     if lines.len() > MAX_IMPORT_LINES {
         return Err(PageError::Invalid(format!("csv: at most {MAX_IMPORT_LINES} lines at once")));
@@ -708,8 +693,7 @@ pub async fn reset_password(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let target = other_account(&data, &viewer, id.into_inner()).await?;
     // 24 characters from a 32-byte random token: about 140 bits.
     let password: String = guildhall_core::keys::random_token().chars().take(24).collect();
@@ -742,8 +726,7 @@ pub async fn delete_account(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let target = other_account(&data, &viewer, id.into_inner()).await?;
     guildhall_federation::actions::delete_account(&data, &target.actor).await?;
     let (me, name) = (viewer.actor().id, target.actor.username.clone());
@@ -761,8 +744,7 @@ pub async fn forward_report(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let id = id.into_inner();
     guildhall_federation::actions::forward_report(&data, id).await?;
     let me = viewer.actor().id;
@@ -772,7 +754,6 @@ pub async fn forward_report(
 
 #[derive(Debug, Deserialize)]
 struct AllowlistForm {
-    csrf: String,
     /// `on`, `off`, `allow` (with `domain`) or `disallow` (with `domain`).
     action: AllowlistAction,
     #[serde(default)]
@@ -802,8 +783,7 @@ pub async fn allowlist(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: AllowlistForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: AllowlistForm = viewer.form(&request, &data, &body)?;
     let domain = match form.action {
         AllowlistAction::Allow | AllowlistAction::Disallow => domain_field(&form.domain)?,
         AllowlistAction::On | AllowlistAction::Off => String::new(),
@@ -858,8 +838,7 @@ pub async fn limit(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     admin(&viewer)?;
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let ((id, action), me, domain) = (path.into_inner(), viewer.actor().id, data.config.domain.to_string());
     let done = data
         .db

@@ -236,11 +236,6 @@ pub enum StatusAction {
     Delete,
 }
 
-#[derive(Debug, Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 /// `POST /statuses/{id}/{action}`: like, boost, or delete; back to the page it was pressed on.
 pub async fn status_action(
     request: HttpRequest,
@@ -250,8 +245,7 @@ pub async fn status_action(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let (id, action) = path.into_inner();
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let me = viewer.actor().id;
     let status = data.db.run(move |c| statuses::get(c, id)).await?;
     let visible = {
@@ -307,8 +301,7 @@ pub async fn follow(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let (name, action) = path.into_inner();
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let lookup = name.clone();
     let target = data.db.run(move |c| actors::find_local(c, &lookup)).await?.ok_or(PageError::NotFound)?;
     if target.deleted_at.is_some() || target.id == viewer.actor().id {
@@ -444,7 +437,6 @@ pub async fn report_form(
 
 #[derive(Debug, Deserialize)]
 struct ReportForm {
-    csrf: String,
     #[serde(default)]
     comment: String,
     #[serde(default)]
@@ -464,8 +456,7 @@ pub async fn report(
     data: FedData,
     limits: web::Data<guildhall_core::limits::RateLimits>,
 ) -> Result<HttpResponse, PageError> {
-    let form: ReportForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: ReportForm = viewer.form(&request, &data, &body)?;
     if form.comment.chars().count() > MAX_REPORT_COMMENT {
         return Err(PageError::Invalid(format!("comment: at most {MAX_REPORT_COMMENT} characters")));
     }
@@ -518,7 +509,6 @@ pub async fn edit_form(id: web::Path<i64>, viewer: Viewer, data: FedData) -> Res
 
 #[derive(Debug, Deserialize)]
 struct EditForm {
-    csrf: String,
     status: String,
     #[serde(default)]
     spoiler_text: String,
@@ -533,8 +523,7 @@ pub async fn edit(
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let form: EditForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: EditForm = viewer.form(&request, &data, &body)?;
     let status = own_post(&data, &viewer, id.into_inner()).await?;
     let text = form.status.trim();
     if text.is_empty() {
@@ -636,7 +625,6 @@ impl From<Choice> for guildhall_storage::notification_policy::Decision {
 
 #[derive(Debug, Deserialize)]
 struct PolicyForm {
-    csrf: String,
     for_not_following: Choice,
     for_not_followers: Choice,
     for_new_accounts: Choice,
@@ -651,8 +639,7 @@ pub async fn set_policy(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     use guildhall_storage::notification_policy as np;
-    let form: PolicyForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: PolicyForm = viewer.form(&request, &data, &body)?;
     let me = viewer.actor().id;
     data.db
         .run(move |c| {
@@ -686,8 +673,7 @@ pub async fn answer_request(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     use guildhall_storage::notification_policy as np;
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let ((sender, answer), me) = (path.into_inner(), viewer.actor().id);
     let done = data
         .db

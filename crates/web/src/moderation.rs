@@ -235,8 +235,7 @@ pub async fn resolve_report(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let (name, id) = path.into_inner();
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let (group, _) = moderated_group(&data, &viewer, name).await?;
     let (gid, me) = (group.id, viewer.actor().id);
     let done = data
@@ -259,13 +258,7 @@ pub async fn resolve_report(
 }
 
 #[derive(Debug, Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-#[derive(Debug, Deserialize)]
 struct ReasonForm {
-    csrf: String,
     #[serde(default)]
     reason: String,
 }
@@ -307,8 +300,7 @@ pub async fn answer(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let (name, applicant, answer) = path.into_inner();
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let (group, _) = moderated_group(&data, &viewer, name).await?;
     let applicant = account(&data, applicant).await?;
     let accept = matches!(answer, RequestAnswer::Approve);
@@ -343,8 +335,7 @@ pub async fn member(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let (name, target, action) = path.into_inner();
-    let form: ReasonForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: ReasonForm = viewer.form(&request, &data, &body)?;
     let (group, _) = moderated_group(&data, &viewer, name).await?;
     let target = account(&data, target).await?;
     match action {
@@ -362,7 +353,6 @@ pub async fn member(
 
 #[derive(Debug, Deserialize)]
 struct InviteForm {
-    csrf: String,
     handle: String,
 }
 
@@ -374,8 +364,7 @@ pub async fn invite(
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let form: InviteForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: InviteForm = viewer.form(&request, &data, &body)?;
     let (group, _) = moderated_group(&data, &viewer, name.into_inner()).await?;
     let handle = form.handle.trim().trim_start_matches('@');
     if handle.is_empty() || handle.len() > 300 {
@@ -397,8 +386,7 @@ pub async fn remove_status(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let (name, id) = path.into_inner();
-    let form: ReasonForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: ReasonForm = viewer.form(&request, &data, &body)?;
     let (group, _) = moderated_group(&data, &viewer, name).await?;
     let status = data.db.run(move |c| statuses::get(c, id)).await?;
     if status.group_id != Some(group.id) {
@@ -410,7 +398,6 @@ pub async fn remove_status(
 
 #[derive(Debug, Deserialize)]
 struct SettingsForm {
-    csrf: String,
     description: String,
     #[serde(default)]
     rules: String,
@@ -429,8 +416,7 @@ pub async fn settings(
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let form: SettingsForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: SettingsForm = viewer.form(&request, &data, &body)?;
     let (group, _) = moderated_group(&data, &viewer, name.into_inner()).await?;
     if form.description.chars().count() > MAX_DESCRIPTION {
         return Err(PageError::Invalid(format!(

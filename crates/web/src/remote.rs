@@ -91,7 +91,6 @@ pub async fn confirm(
 
 #[derive(Debug, Deserialize)]
 struct FollowForm {
-    csrf: String,
     uri: String,
 }
 
@@ -102,8 +101,7 @@ pub async fn follow(
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let form: FollowForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: FollowForm = viewer.form(&request, &data, &body)?;
     let target = resolve(&data, &form.uri).await?;
     if target.id == viewer.actor().id {
         return Err(PageError::Invalid("uri: that is your own account".into()));

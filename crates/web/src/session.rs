@@ -110,6 +110,31 @@ impl Viewer {
     }
 }
 
+impl Viewer {
+    /// A form of this session: 403 unless it carries the session's CSRF token (`csrf`) and
+    /// comes from our origin; then its other fields parsed into `T` (a 422 naming a wrong one).
+    pub fn form<T: serde::de::DeserializeOwned>(
+        &self,
+        request: &HttpRequest,
+        data: &FedData,
+        body: &Bytes,
+    ) -> Result<T, PageError> {
+        self.check_form(request, data, body)?;
+        forms::parse(body)
+    }
+
+    /// A form that carries nothing but the CSRF token: 403 unless it is this session's.
+    pub fn check_form(&self, request: &HttpRequest, data: &FedData, body: &Bytes) -> Result<(), PageError> {
+        #[derive(Deserialize)]
+        struct Token {
+            #[serde(default)]
+            csrf: String,
+        }
+        let token: Token = forms::parse(body)?;
+        self.check(request, data, &token.csrf)
+    }
+}
+
 /// The CSRF token of the session whose cookie holds `token`.
 fn csrf_of(token: &str) -> String {
     token_hash(&format!("csrf:{token}"))
@@ -330,11 +355,6 @@ pub async fn sign_in(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-struct CsrfOnly {
-    csrf: String,
-}
-
 /// `POST /auth/sign_out`: ends this session and clears its cookie.
 pub async fn sign_out(
     request: HttpRequest,
@@ -342,8 +362,7 @@ pub async fn sign_out(
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let form: CsrfOnly = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let id = viewer.session.id;
     let uid = viewer.account.user.id;
     data.db.run(move |c| web_sessions::revoke(c, uid, id)).await?;

@@ -202,7 +202,6 @@ pub async fn profile(
 
 #[derive(Debug, Deserialize)]
 struct PasswordForm {
-    csrf: String,
     current: String,
     new: String,
     confirm: String,
@@ -217,8 +216,7 @@ pub async fn password(
     data: FedData,
     limits: web::Data<guildhall_core::limits::RateLimits>,
 ) -> Result<HttpResponse, PageError> {
-    let form: PasswordForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    let form: PasswordForm = viewer.form(&request, &data, &body)?;
     let login = viewer.account.user.email.clone();
     let address = crate::session::client_address(&request, &data);
     limits.attempt(&login, &address)?;
@@ -282,11 +280,6 @@ pub async fn sessions(viewer: Viewer, data: FedData) -> Result<HttpResponse, Pag
     })
 }
 
-#[derive(Debug, Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 /// `POST /settings/sessions/{id}/revoke`: signs a browser out.
 pub async fn revoke_session(
     request: HttpRequest,
@@ -295,8 +288,7 @@ pub async fn revoke_session(
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let (uid, id) = (viewer.account.user.id, id.into_inner());
     if !data.db.run(move |c| web_sessions::revoke(c, uid, id)).await? {
         return Err(PageError::NotFound);
@@ -312,8 +304,7 @@ pub async fn revoke_app(
     viewer: Viewer,
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
-    let form: CsrfForm = forms::parse(&body)?;
-    viewer.check(&request, &data, &form.csrf)?;
+    viewer.check_form(&request, &data, &body)?;
     let (uid, id) = (viewer.account.user.id, id.into_inner());
     if data.db.run(move |c| oauth::revoke_app_for_user(c, uid, id)).await? == 0 {
         return Err(PageError::NotFound);
