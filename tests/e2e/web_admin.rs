@@ -678,6 +678,8 @@ async fn a_limited_account_stays_out_of_public_timelines_and_strangers_notificat
         .await;
     let (_, public) = call(M::GET, &t, "/api/v1/timelines/public", None, None).await;
     assert!(!public.to_string().contains("Buy now"), "{public}");
+    let (_, local) = call(M::GET, &t, "/api/v1/timelines/public?local=true", None, None).await;
+    assert!(!local.to_string().contains("Buy now"), "the local timeline too: {local}");
     let (_, tagged) = call(M::GET, &t, "/api/v1/timelines/tag/deals", None, None).await;
     assert!(!tagged.to_string().contains("Buy now"));
     let (_, notes) = call(M::GET, &t, "/api/v1/notifications", Some(&ada_token), None).await;

@@ -730,6 +730,23 @@ async fn an_invitation_is_accepted_on_the_groups_page() {
     assert!(page.body.contains("You are invited"), "{}", page.body);
     assert_eq!(ada.post("/@board/follow", &[("csrf", &page.csrf())]).await.status, 303);
     assert!(ada.get("/@board").await.body.contains("You are a member"));
+    // Removed, the invitation is used up: ada cannot walk back in.
+    let queue = moder.get("/@board/moderation").await;
+    let ada_id = {
+        let at = queue.body.find("/moderation/members/").unwrap() + "/moderation/members/".len();
+        queue.body[at..at + queue.body[at..].find('/').unwrap()].to_owned()
+    };
+    let removed =
+        moder.post(&format!("/@board/moderation/members/{ada_id}/remove"), &[("csrf", &queue.csrf())]).await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let page = ada.get("/@board").await;
+    assert!(
+        !page.body.contains("You are invited") && page.body.contains("Only those a moderator invites"),
+        "{}",
+        page.body
+    );
+    ada.post("/@board/follow", &[("csrf", &page.csrf())]).await;
+    assert!(!ada.get("/@board").await.body.contains("You are a member"));
 }
 
 #[tokio::test]

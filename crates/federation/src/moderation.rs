@@ -89,10 +89,14 @@ pub async fn remove_member(
         if groups::is_moderator(c, group.id, member.id)? {
             return Err(StorageError::Conflict("a moderator is dismissed before being removed".into()));
         }
-        let follow = follows::find(c, member.id, group.id)?.ok_or(StorageError::NotFound)?;
+        let follow = follows::find(c, member.id, group.id)?
+            .filter(|f| f.is(guildhall_core::model::FollowState::Accepted))
+            .ok_or(StorageError::NotFound)?;
         let follow_doc =
             json!({ "id": follow.ap_id, "type": "Follow", "actor": member.ap_id, "object": group.ap_id });
         follows::remove(c, member.id, group.id)?;
+        // An invitation would let them straight back in.
+        groups::revoke_invitation(c, group.id, member.id)?;
         crate::activities::respond(c, &urls, &group, &member, "Reject", follow_doc)?;
         groups::log(c, group.id, moderator.id, "remove_member", Some(member.id), None, &reason)?;
         Ok(())

@@ -75,6 +75,9 @@ pub struct Actor {
     /// A group whose posts reach its members only.
     pub members_only: bool,
     /// Limited by an admin: out of public timelines; strangers' notification policies apply.
+    /// Never written by a whole-row update (a remote refetch must not undo an admin's limit):
+    /// [`set_limited`] alone changes it.
+    #[diesel(skip_update)]
     pub limited: bool,
 }
 
@@ -304,7 +307,7 @@ pub fn upsert_remote(conn: &mut DbConnection, actor: &Actor) -> StorageResult<Ac
                 id: existing.id,
                 created_at: existing.created_at,
                 updated_at: now(),
-                // Ours to decide, not the other server's.
+                // Ours to decide, not the other server's (and never in the update).
                 limited: existing.limited,
                 ..actor.clone()
             };

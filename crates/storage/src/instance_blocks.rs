@@ -194,17 +194,37 @@ pub fn allowed(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
         .load(conn)?)
 }
 
+/// A condition on `statuses` (SQL, both backends): its author is not an account an admin
+/// limited. Public (local ones too) and hashtag timelines carry it.
+pub const NOT_LIMITED: &str =
+    "NOT EXISTS (SELECT 1 FROM actors la WHERE la.id = statuses.actor_id AND la.limited = TRUE)";
+
 /// A condition on `statuses` (SQL, both backends): its author is not on a silenced or
-/// suspended domain or one of its subdomains. Public and hashtag timelines carry it. Block
+/// suspended domain or one of its subdomains. Public (but local) and hashtag timelines carry
+/// it. Block
 /// domains hold only letters, digits, `-`, `.` and `:` (checked where they are set), so they
 /// are no `LIKE` pattern.
-pub const NOT_HIDDEN_FROM_PUBLIC: &str = "NOT EXISTS (SELECT 1 FROM actors la \
-       WHERE la.id = statuses.actor_id AND la.limited = TRUE) \
-     AND NOT EXISTS (SELECT 1 FROM actors ha \
+pub const NOT_ON_HIDDEN_DOMAIN: &str = "NOT EXISTS (SELECT 1 FROM actors ha \
      JOIN instance_domain_blocks hb ON hb.severity <> 'noop' \
        AND (ha.domain = hb.domain OR ha.domain LIKE '%.' || hb.domain \
             OR ha.domain LIKE hb.domain || ':%' OR ha.domain LIKE '%.' || hb.domain || ':%') \
      WHERE ha.id = statuses.actor_id)";
+
+/// True when `status` stays out of public and hashtag timelines and streams: its author is
+/// limited, or on a silenced or suspended domain (the SQL of [`NOT_LIMITED`] and
+/// [`NOT_ON_HIDDEN_DOMAIN`], for one status).
+pub fn kept_from_public(conn: &mut DbConnection, status: &crate::statuses::Status) -> StorageResult<bool> {
+    let author = crate::actors::get(conn, status.actor_id)?;
+    if author.limited {
+        return Ok(true);
+    }
+    match author.domain.as_deref() {
+        Some(host) => {
+            Ok(covering(conn, host)?.is_some_and(|b| b.severity().is_ok_and(|s| s != BlockSeverity::Noop)))
+        }
+        None => Ok(false),
+    }
+}
 
 /// Domains whose posts stay out of public timelines (silenced or suspended).
 pub fn hidden_from_public(conn: &mut DbConnection) -> StorageResult<Vec<String>> {

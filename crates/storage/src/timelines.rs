@@ -238,9 +238,10 @@ pub fn public(
     if let Some(viewer) = viewer {
         query = query.filter(not_blocked(viewer));
     }
+    query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_LIMITED));
     if !matches!(scope, Scope::Local) {
         query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            crate::instance_blocks::NOT_HIDDEN_FROM_PUBLIC,
+            crate::instance_blocks::NOT_ON_HIDDEN_DOMAIN,
         ));
     }
     paged(conn, query, page)
@@ -260,7 +261,8 @@ pub fn tagged(
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::visibility.eq(Visibility::Public.as_str()))
         .filter(statuses::id.eq_any(with_tag))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_HIDDEN_FROM_PUBLIC))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_LIMITED))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_ON_HIDDEN_DOMAIN))
         .into_boxed();
     if let Some(viewer) = viewer {
         query = query.filter(not_blocked(viewer));
@@ -268,9 +270,6 @@ pub fn tagged(
     paged(conn, query, page)
 }
 
-/// What a group shows as its statuses: what was posted in it and what it posted or boosted
-/// itself. Members (and moderators of a local group) see everything; others only public and
-/// unlisted posts.
 /// The threads started in a group (its top-level posts, no boosts), newest first, as
 /// [`account`] shows a group's statuses to `viewer`; read along the group's own index, so the
 /// cost does not grow with the rest of the server. (The `+ 0` and `|| ''` keep the reply
@@ -307,6 +306,9 @@ pub fn group_threads(
     paged(conn, query, page)
 }
 
+/// What a group shows as its statuses: what was posted in it and what it posted or boosted
+/// itself. Members (and moderators of a local group) see everything; others only public and
+/// unlisted posts.
 fn group_statuses(
     conn: &mut DbConnection,
     group: i64,

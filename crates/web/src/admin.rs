@@ -803,11 +803,15 @@ pub async fn allowlist(
                         )
                     }
                     AllowlistAction::Allow => {
-                        instance_blocks::allow(c, &domain)?;
+                        if !instance_blocks::allow(c, &domain)? {
+                            return Ok(());
+                        }
                         ("allow_domain", domain.clone())
                     }
                     AllowlistAction::Disallow => {
-                        instance_blocks::disallow(c, &domain)?;
+                        if !instance_blocks::disallow(c, &domain)? {
+                            return Ok(());
+                        }
                         ("disallow_domain", domain.clone())
                     }
                 };

@@ -174,9 +174,14 @@ fn thread(
     // visited once, however another server links its replies.
     let mut replies: Vec<Status> = Vec::new();
     let mut frontier = vec![status.id];
-    while !frontier.is_empty() && replies.len() < MAX_REPLIES {
+    // Hidden replies count against a budget too: another server cannot make one page view
+    // check tens of thousands of posts.
+    let mut budget = 4 * MAX_REPLIES;
+    while !frontier.is_empty() && replies.len() < MAX_REPLIES && budget > 0 {
         let mut next = Vec::new();
-        for r in statuses::first_replies_of(c, &frontier, MAX_REPLIES as i64)? {
+        let level = statuses::first_replies_of(c, &frontier, budget.min(MAX_REPLIES) as i64)?;
+        budget = budget.saturating_sub(level.len().max(1));
+        for r in level {
             if replies.len() < MAX_REPLIES && visited.insert(r.id) && timelines::may_see(c, &r, viewer)? {
                 next.push(r.id);
                 replies.push(r);

@@ -328,6 +328,8 @@ pub struct ReportView {
     pub remote: bool,
     /// The reported account's actor id.
     pub target_id: i64,
+    /// The reported account is limited.
+    pub limited: bool,
 }
 
 /// Reports for a page; with `viewer` (actor id, CSRF token), their posts carry the viewer's
@@ -359,6 +361,7 @@ pub fn reports(
             },
             remote: !target.is_local(),
             target_id: target.id,
+            limited: target.limited,
             target: author(&target, base, local_domain),
             comment: r.comment.clone(),
             posts,

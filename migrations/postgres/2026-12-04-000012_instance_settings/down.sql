@@ -1,2 +1,1 @@
-DROP TABLE instance_allowed_domains;
 DROP TABLE instance_settings;

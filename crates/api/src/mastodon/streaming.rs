@@ -89,7 +89,10 @@ impl PublicView {
         Ok(match change {
             Change::New(s) | Change::Edited(s) => {
                 let public_original = s.is(Visibility::Public) && s.reblog_of_id.is_none();
-                if !(public_original && timelines::may_see(c, s, None)?) {
+                if !(public_original
+                    && timelines::may_see(c, s, None)?
+                    && !guildhall_storage::instance_blocks::kept_from_public(c, s)?)
+                {
                     return Ok(PublicView::default());
                 }
                 PublicView {
@@ -541,12 +544,14 @@ impl Listener {
                     && local.is_none_or(|l| l == s.local)
                     && (!only_media || !status_parts::attachments(c, s.id)?.is_empty())
                     && timelines::may_see(c, s, self.viewer)?
+                    && !guildhall_storage::instance_blocks::kept_from_public(c, s)?
             }
             Stream::Hashtag { tag, local } => {
                 public_original
                     && (!local || s.local)
                     && status_parts::tags(c, s.id)?.contains(tag)
                     && timelines::may_see(c, s, self.viewer)?
+                    && !guildhall_storage::instance_blocks::kept_from_public(c, s)?
             }
             Stream::List(id) => match self.lists.get(id) {
                 Some(list) => timelines::list(c, list, &around)?.iter().any(|h| h.id == s.id),

@@ -1,0 +1,2 @@
+DROP TABLE instance_allowed_domains;
+ALTER TABLE instance_settings DROP COLUMN allowlist;
