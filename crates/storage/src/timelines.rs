@@ -410,6 +410,45 @@ pub fn may_see(conn: &mut DbConnection, status: &Status, viewer: Option<i64>) ->
             .is_some_and(|f| f.state == FollowState::Accepted.as_str()))
 }
 
+/// The statuses of `list` that `viewer` may see, in order: [`may_see`] for each, with the
+/// blocks between the viewer and the authors read in one query instead of two per status.
+pub fn visible(
+    conn: &mut DbConnection,
+    list: Vec<Status>,
+    viewer: Option<i64>,
+) -> StorageResult<Vec<Status>> {
+    let authors: Vec<i64> = list.iter().map(|s| s.actor_id).collect();
+    let blocked: std::collections::HashSet<i64> = match viewer {
+        Some(v) => blocks::table
+            .filter(
+                blocks::actor_id
+                    .eq(v)
+                    .and(blocks::target_id.eq_any(&authors))
+                    .or(blocks::target_id.eq(v).and(blocks::actor_id.eq_any(&authors))),
+            )
+            .select((blocks::actor_id, blocks::target_id))
+            .load::<(i64, i64)>(conn)?
+            .into_iter()
+            .map(|(a, t)| if a == v { t } else { a })
+            .collect(),
+        None => Default::default(),
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for s in list {
+        let open = s.is(Visibility::Public) || s.is(Visibility::Unlisted);
+        let seen = match (open, s.deleted_at.is_some()) {
+            (_, true) => false,
+            // The rule of `may_see` for public and unlisted posts, on the blocks read above.
+            (true, false) => !blocked.contains(&s.actor_id),
+            (false, false) => may_see(conn, &s, viewer)?,
+        };
+        if seen {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
 /// Actors by id, for rendering a page of statuses.
 pub fn actors_by_id(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<crate::actors::Actor>> {
     Ok(actors::table.filter(actors::id.eq_any(ids)).select(crate::actors::Actor::as_select()).load(conn)?)

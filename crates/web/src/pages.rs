@@ -181,8 +181,9 @@ fn thread(
         let mut next = Vec::new();
         let level = statuses::first_replies_of(c, &frontier, budget.min(MAX_REPLIES) as i64)?;
         budget = budget.saturating_sub(level.len().max(1));
-        for r in level {
-            if replies.len() < MAX_REPLIES && visited.insert(r.id) && timelines::may_see(c, &r, viewer)? {
+        let fresh: Vec<Status> = level.into_iter().filter(|r| visited.insert(r.id)).collect();
+        for r in timelines::visible(c, fresh, viewer)? {
+            if replies.len() < MAX_REPLIES {
                 next.push(r.id);
                 replies.push(r);
             }

@@ -95,3 +95,43 @@ async fn public_account_and_single_status_visibility() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn visible_agrees_with_may_see_status_by_status() {
+    each_backend(|db| async move {
+        db.run(|c| {
+            let ada = rows::local("ada");
+            actors::insert_local(c, &ada, "K")?;
+            let eve = actors::upsert_remote(c, &rows::remote("eve", "r.example"))?;
+            let zed = actors::upsert_remote(c, &rows::remote("zed", "r.example"))?;
+            let bob = actors::upsert_remote(c, &rows::remote("bob", "s.example"))?;
+            blocks::add(c, ada.id, zed.id, None)?;
+            blocks::add(c, bob.id, ada.id, None)?;
+            follows::upsert(c, ada.id, eve.id, FollowState::Accepted, None)?;
+            let mut list = Vec::new();
+            for author in [&ada, &eve, &zed, &bob] {
+                for v in [Visibility::Public, Visibility::Unlisted, Visibility::Private, Visibility::Direct] {
+                    list.push(post(c, author, v)?);
+                }
+            }
+            let mut gone = post(c, &eve, Visibility::Public)?;
+            statuses::mark_deleted(c, gone.id)?;
+            gone.deleted_at = Some(crate::now());
+            list.push(gone);
+            for viewer in [None, Some(ada.id), Some(eve.id)] {
+                let mut expected = Vec::new();
+                for s in &list {
+                    if may_see(c, s, viewer)? {
+                        expected.push(s.id);
+                    }
+                }
+                let got: Vec<i64> = visible(c, list.clone(), viewer)?.iter().map(|s| s.id).collect();
+                assert_eq!(got, expected, "viewer {viewer:?}");
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+}
