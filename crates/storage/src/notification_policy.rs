@@ -11,7 +11,8 @@ use crate::statuses::Status;
 use crate::{DbConnection, StorageResult, Timestamp, now};
 
 /// What a policy does with a notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Decision {
     /// Shown as usual.
     Accept,

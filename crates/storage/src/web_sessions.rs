@@ -166,11 +166,6 @@ pub fn revoke_all(conn: &mut DbConnection, user_id: i64, except: Option<i64>) ->
     })
 }
 
-/// Deletes sessions that ended (a housekeeping sweep).
-pub fn sweep(conn: &mut DbConnection) -> StorageResult<usize> {
-    Ok(diesel::delete(web_sessions::table.filter(web_sessions::expires_at.le(now()))).execute(conn)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

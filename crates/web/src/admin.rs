@@ -137,7 +137,7 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
             Ok::<_, guildhall_storage::StorageError>((pending, all, blocks, log, about, reports, allowed))
         })
         .await?;
-    let registrations = mode_name(about.registrations_or(data.config.registrations));
+    let registrations = about.registrations_or(data.config.registrations).as_str();
     html(&AdminPage {
         site: data.config.domain.to_string(),
         nav: viewer.nav(),
@@ -193,14 +193,6 @@ pub async fn resolve_report(
         return Err(PageError::NotFound);
     }
     Ok(forms::see_other("/admin"))
-}
-
-fn mode_name(mode: RegistrationMode) -> &'static str {
-    match mode {
-        RegistrationMode::Open => "open",
-        RegistrationMode::Approval => "approval",
-        RegistrationMode::Closed => "closed",
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,7 @@ use guildhall_core::model::Visibility;
 use guildhall_federation::FedData;
 use guildhall_federation::actions::{self, NewPost};
 use guildhall_federation::uploads::{ImageStore, UploadError};
+use guildhall_storage::notification_policy::Decision;
 use guildhall_storage::notifications::{self, NotificationKind};
 use guildhall_storage::statuses::Status;
 use guildhall_storage::timelines::{self, Page};
@@ -603,32 +604,12 @@ pub async fn requests_page(viewer: Viewer, data: FedData) -> Result<HttpResponse
     })
 }
 
-/// A policy choice as the form sends it.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Choice {
-    Accept,
-    Filter,
-    Drop,
-}
-
-impl From<Choice> for guildhall_storage::notification_policy::Decision {
-    fn from(c: Choice) -> Self {
-        use guildhall_storage::notification_policy::Decision as D;
-        match c {
-            Choice::Accept => D::Accept,
-            Choice::Filter => D::Filter,
-            Choice::Drop => D::Drop,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct PolicyForm {
-    for_not_following: Choice,
-    for_not_followers: Choice,
-    for_new_accounts: Choice,
-    for_private_mentions: Choice,
+    for_not_following: Decision,
+    for_not_followers: Decision,
+    for_new_accounts: Decision,
+    for_private_mentions: Decision,
 }
 
 /// `POST /notifications/policy`: what happens to notifications from strangers.
@@ -644,10 +625,10 @@ pub async fn set_policy(
     data.db
         .run(move |c| {
             let mut policy = np::get(c, me)?;
-            policy.for_not_following = form.for_not_following.into();
-            policy.for_not_followers = form.for_not_followers.into();
-            policy.for_new_accounts = form.for_new_accounts.into();
-            policy.for_private_mentions = form.for_private_mentions.into();
+            policy.for_not_following = form.for_not_following;
+            policy.for_not_followers = form.for_not_followers;
+            policy.for_new_accounts = form.for_new_accounts;
+            policy.for_private_mentions = form.for_private_mentions;
             np::set(c, me, &policy)
         })
         .await?;
