@@ -403,6 +403,10 @@ async fn following_from_another_server_through_its_own_page() {
     let other =
         visitor.post("/remote_follow", &[("uri", "https://evil.example/u"), ("handle", &handle)]).await;
     assert_eq!(other.status, 422);
+    let cross = visitor
+        .post_from("http://evil.localhost", "/remote_follow", &[("uri", &ada.ap_id), ("handle", &handle)])
+        .await;
+    assert_eq!(cross.status, 403, "not a redirector for other sites");
     let bad = visitor.post("/remote_follow", &[("uri", &ada.ap_id), ("handle", "bob")]).await;
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("handle"), "{}", bad.body);

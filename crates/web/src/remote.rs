@@ -29,8 +29,14 @@ struct RemoteFollowForm {
     handle: String,
 }
 
-/// `POST /remote_follow`: off to the visitor's own server to follow `uri` there.
-pub async fn remote_follow(body: Bytes, data: FedData) -> Result<HttpResponse, PageError> {
+/// `POST /remote_follow`: off to the visitor's own server to follow `uri` there. Only from our
+/// own pages: another site must not use us to send its visitors to a server of its choosing.
+pub async fn remote_follow(
+    request: HttpRequest,
+    body: Bytes,
+    data: FedData,
+) -> Result<HttpResponse, PageError> {
+    forms::same_origin(&request, &data)?;
     let form: RemoteFollowForm = forms::parse(&body)?;
     let ours = data.urls.base().trim_end_matches('/').to_owned();
     if !form.uri.starts_with(&format!("{ours}/")) {
