@@ -21,6 +21,7 @@ use crate::error::PageError;
 use crate::forms;
 use crate::pages::html;
 use crate::session::{Nav, Viewer};
+use crate::views::when;
 
 /// Accounts listed (newest first).
 const ACCOUNTS_SHOWN: i64 = 100;
@@ -86,10 +87,6 @@ struct AdminPage {
     reports: Vec<crate::views::ReportView>,
     resolve_base: &'static str,
     allowed: Vec<String>,
-}
-
-fn when(t: guildhall_storage::Timestamp) -> String {
-    t.and_utc().format("%-d %B %Y, %H:%M UTC").to_string()
 }
 
 fn account_row(a: &accounts::LocalAccount) -> AccountRow {

@@ -375,7 +375,7 @@ pub async fn notifications_page(
                     }
                     _ => None,
                 };
-                let when = n.created_at.and_utc().format("%-d %B %Y, %H:%M UTC").to_string();
+                let when = views::when(n.created_at);
                 items.push(NotificationView {
                     what: what(NotificationKind::parse(&n.kind)),
                     from,

@@ -147,7 +147,7 @@ pub async fn page(name: web::Path<String>, viewer: Viewer, data: FedData) -> Res
                     (None, None) => String::new(),
                 };
                 log.push(LogRow {
-                    when: e.created_at.and_utc().format("%-d %B %Y, %H:%M UTC").to_string(),
+                    when: views::when(e.created_at),
                     by,
                     action: e.action.replace('_', " "),
                     target,

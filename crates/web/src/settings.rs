@@ -16,6 +16,7 @@ use crate::forms;
 use crate::pages::html;
 use crate::session::{Nav, Viewer};
 use crate::views;
+use crate::views::when;
 
 /// Profile fields a member may have, and their length (as the API).
 const MAX_FIELDS: usize = 4;
@@ -68,10 +69,6 @@ struct SessionsPage {
     csrf: String,
     sessions: Vec<SessionRow>,
     apps: Vec<AppRow>,
-}
-
-fn when(t: guildhall_storage::Timestamp) -> String {
-    t.and_utc().format("%-d %B %Y, %H:%M UTC").to_string()
 }
 
 /// `GET /settings`: the profile form and the password form.

@@ -79,6 +79,11 @@ pub struct PostActions {
     pub moderated_group: Option<String>,
 }
 
+/// A time as pages write it: `4 December 2026, 10:00 UTC`.
+pub fn when(t: guildhall_storage::Timestamp) -> String {
+    t.and_utc().format("%-d %B %Y, %H:%M UTC").to_string()
+}
+
 /// Only http(s) links reach a page.
 fn web_link(url: &str) -> Option<String> {
     (url.starts_with("https://") || url.starts_with("http://")).then(|| url.to_owned())
@@ -233,7 +238,7 @@ fn post_view(
         content: status.content.clone(),
         summary_text: text.chars().take(200).collect(),
         spoiler: status.spoiler_text.clone(),
-        published: published.format("%-d %B %Y, %H:%M UTC").to_string(),
+        published: when(status.published_at),
         published_iso: published.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         published_rfc2822: published.to_rfc2822(),
         media,
@@ -365,7 +370,7 @@ pub fn reports(
             target: author(&target, base, local_domain),
             comment: r.comment.clone(),
             posts,
-            when: r.created_at.and_utc().format("%-d %B %Y, %H:%M UTC").to_string(),
+            when: when(r.created_at),
         });
     }
     Ok(out)
