@@ -13,6 +13,8 @@ mod client_api;
 mod client_extras;
 mod delivery;
 mod discovery;
+mod events;
+mod events_remote;
 mod federation;
 mod fixtures;
 mod groups;

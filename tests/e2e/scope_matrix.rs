@@ -175,6 +175,16 @@ const REQUIRED: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/notifications/requests/accept", "write:notifications"),
     ("POST", "/api/v1/notifications/requests/dismiss", "write:notifications"),
     ("DELETE", "/api/guildhall/v1/accounts/me", "write:accounts"),
+    ("POST", "/api/guildhall/v1/events", "write:statuses"),
+    ("PATCH", "/api/guildhall/v1/events/1", "write:statuses"),
+    ("POST", "/api/guildhall/v1/events/1/cancel", "write:statuses"),
+    ("POST", "/api/guildhall/v1/events/1/join", "write:statuses"),
+    ("POST", "/api/guildhall/v1/events/1/leave", "write:statuses"),
+    ("GET", "/api/guildhall/v1/events/1/attendees", "read:statuses"),
+    ("POST", "/api/guildhall/v1/events/1/participants/1/accept", "write:statuses"),
+    ("POST", "/api/guildhall/v1/events/1/participants/1/reject", "write:statuses"),
+    ("GET", "/api/guildhall/v1/preferences/reminders", "read:accounts"),
+    ("PATCH", "/api/guildhall/v1/preferences/reminders", "write:accounts"),
 ];
 
 /// Routes where signing in is optional, with the scope that makes the caller count.
@@ -194,6 +204,7 @@ const OPTIONAL: &[(&str, &str)] = &[
     ("/api/v1/tags/matrix", "read:follows"),
     ("/api/guildhall/v1/groups/{circle}", "read:groups"),
     ("/api/guildhall/v1/groups", "read:groups"),
+    ("/api/guildhall/v1/events", "read:statuses"),
 ];
 
 /// A token of `user` holding every leaf scope except those in `missing` (space-separated).

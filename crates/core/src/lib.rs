@@ -9,6 +9,7 @@
 //! (`thiserror` enums, one doc line per variant). The HTTP edge decides status codes.
 #![deny(missing_docs)]
 
+pub mod calendar;
 pub mod config;
 pub mod domain;
 pub mod email;

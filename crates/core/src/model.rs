@@ -149,3 +149,80 @@ mod tests {
         assert_eq!(serde_json::to_string(&Role::Admin).ok(), Some("\"admin\"".into()));
     }
 }
+
+text_enum! {
+    /// How one takes part in an event (Mobilizon's `joinMode`).
+    JoinMode {
+        /// Anyone may come: a `Join` is accepted at once (while places remain).
+        Free = "free",
+        /// The organizer accepts or rejects each `Join`.
+        Restricted = "restricted",
+        /// Only those the organizer invites.
+        Invite = "invite",
+        /// Registration happens elsewhere (`externalParticipationUrl`).
+        External = "external",
+    }
+}
+
+text_enum! {
+    /// Whether an event goes ahead (schema.org's `eventStatus`).
+    EventStatus {
+        /// Goes ahead as announced.
+        Scheduled = "scheduled",
+        /// Will not happen.
+        Cancelled = "cancelled",
+        /// Moved to a date not yet known.
+        Postponed = "postponed",
+        /// Now happens online only.
+        MovedOnline = "moved_online",
+    }
+}
+
+impl EventStatus {
+    /// The schema.org `eventStatus` term.
+    pub fn schema_org(self) -> &'static str {
+        match self {
+            EventStatus::Scheduled => "https://schema.org/EventScheduled",
+            EventStatus::Cancelled => "https://schema.org/EventCancelled",
+            EventStatus::Postponed => "https://schema.org/EventPostponed",
+            EventStatus::MovedOnline => "https://schema.org/EventMovedOnline",
+        }
+    }
+
+    /// The iCalendar `STATUS` (Mobilizon's `ical:status`).
+    pub fn ical(self) -> &'static str {
+        match self {
+            EventStatus::Scheduled | EventStatus::MovedOnline => "CONFIRMED",
+            EventStatus::Cancelled => "CANCELLED",
+            EventStatus::Postponed => "TENTATIVE",
+        }
+    }
+
+    /// The status named by a schema.org `eventStatus` (full or short) or an `ical:status`.
+    pub fn from_wire(text: &str) -> Option<EventStatus> {
+        let term = text.rsplit(['/', '#', ':']).next().unwrap_or(text);
+        match term {
+            "EventScheduled" | "EventRescheduled" | "CONFIRMED" => Some(EventStatus::Scheduled),
+            "EventCancelled" | "CANCELLED" => Some(EventStatus::Cancelled),
+            "EventPostponed" | "TENTATIVE" => Some(EventStatus::Postponed),
+            "EventMovedOnline" => Some(EventStatus::MovedOnline),
+            _ => None,
+        }
+    }
+}
+
+text_enum! {
+    /// Where one stands with an event.
+    Participation {
+        /// Asked to come; the organizer has not answered (restricted events).
+        Pending = "pending",
+        /// Coming.
+        Accepted = "accepted",
+        /// On the waiting list: the event was full.
+        Waiting = "waiting",
+        /// Refused by the organizer.
+        Rejected = "rejected",
+        /// Might come (Friendica's `TentativeAccept`); not counted.
+        Maybe = "maybe",
+    }
+}

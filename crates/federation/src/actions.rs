@@ -248,6 +248,12 @@ async fn resolve_mentions(data: &FedData, text: &str) -> Vec<(MentionRef, Actor)
     found
 }
 
+/// Renders typed text as a post's HTML, its mentions resolved (events' descriptions).
+pub(crate) async fn render_text(data: &FedData, typed: &str) -> text::Rendered {
+    let mentioned = resolve_mentions(data, typed).await;
+    render(data, typed, &mentioned)
+}
+
 fn render(data: &FedData, text: &str, mentioned: &[(MentionRef, Actor)]) -> text::Rendered {
     let local = data.config.domain.to_string();
     let base = data.urls.base().to_owned();
@@ -271,6 +277,24 @@ fn render(data: &FedData, text: &str, mentioned: &[(MentionRef, Actor)]) -> text
 /// for; a local group relays the post to its members, or refuses it when the author may not
 /// post there (nothing is published then).
 pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status, FedError> {
+    post_shaped(data, author, new, Box::new(|_| {}), Box::new(|_, _| Ok(()))).await
+}
+
+/// Changes a new status before it is stored (an event's kind, title, page and text).
+pub type Shape = Box<dyn FnOnce(&mut Status) + Send>;
+/// Runs in the new status's own transaction, after it is stored and before it is announced
+/// (an event's fields; a prompt's record, whose unique key stops a second posting).
+pub type Then = Box<dyn FnOnce(&mut DbConnection, &Status) -> StorageResult<()> + Send>;
+
+/// [`post`], with the status shaped by `shape` before it is stored and `then` run in its
+/// transaction (an error there posts nothing).
+pub async fn post_shaped(
+    data: &FedData,
+    author: &Actor,
+    new: NewPost,
+    shape: Shape,
+    then: Then,
+) -> Result<Status, FedError> {
     // A retry answers what the first attempt posted, before its media (attached by then) are
     // checked again; the transaction below settles concurrent attempts.
     if let Some((user, key)) = new.idempotency.clone() {
@@ -292,7 +316,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
     let mentioned_group = mentioned.iter().map(|(_, a)| a).find(|a| a.is(ActorKind::Group)).map(|a| a.id);
     let id = Id::generate().0;
     let stamp = now();
-    let status = Status {
+    let mut status = Status {
         id,
         ap_id: format!("{}/statuses/{id}", author.ap_id),
         url: Some(format!("{}/@{}/{id}", data.urls.base(), author.username)),
@@ -317,6 +341,9 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
         created_at: stamp,
         updated_at: stamp,
     };
+    shape(&mut status);
+    // Naming a group (by mention, or as an event's host) and being refused there is an error.
+    let named_group = status.group_id.is_some();
     let (data2, tags, media_ids, idempotency) = (data.clone(), rendered.tags, new.media_ids, new.idempotency);
     let poll = new.poll.map(|p| guildhall_storage::polls::NewPoll {
         options: p.options,
@@ -348,6 +375,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
                 status_parts::replace_mentions(c, status.id, &mention_ids)?;
                 status_parts::replace_tags(c, status.id, &tags)?;
                 guildhall_storage::media::attach(c, status.id, status.actor_id, &media_ids)?;
+                then(c, &status)?;
                 if let Some(poll) = &poll {
                     guildhall_storage::polls::upsert(c, status.id, poll)?;
                     if let Some(end) = poll.expires_at {
@@ -362,7 +390,7 @@ pub async fn post(data: &FedData, author: &Actor, new: NewPost) -> Result<Status
                 // thread is posted outside the group.
                 if let crate::groups::PostOutcome::Refused(why) =
                     crate::groups::on_new_status(c, &data2.urls, &status, &create)?
-                    && mentioned_group.is_some()
+                    && named_group
                 {
                     return Err(StorageError::Conflict(why.to_string()));
                 }
@@ -403,7 +431,7 @@ fn inline(html: &str) -> String {
 }
 
 /// Queues `Create`/`Update` of a status to its audience; returns the activity.
-fn announce_status(
+pub(crate) fn announce_status(
     c: &mut DbConnection,
     data: &FedData,
     parts: &NoteParts,

@@ -206,6 +206,12 @@ pub fn on_new_status(
     let Some((group, settings)) = local_candidate(c, status)? else {
         return Ok(PostOutcome::NotInLocalGroup);
     };
+    if status.actor_id == group.id {
+        // The group's own post (an hour's prompt, a group event) went to its members as a
+        // Create already: it needs no relay.
+        statuses::set_group(c, status.id, Some(group.id))?;
+        return Ok(PostOutcome::Relayed);
+    }
     let mut verdict = groups::may_post(c, &settings, status.actor_id)?;
     // A members-only group takes posts addressed to it and (from Mastodon) followers-only ones,
     // never public ones: those would be readable by anyone where their author lives.

@@ -17,6 +17,7 @@ pub mod activities;
 pub mod delivery;
 pub mod domain_blocks;
 pub mod error;
+pub mod events;
 pub mod fetch_signing;
 pub mod groups;
 pub mod inbox;

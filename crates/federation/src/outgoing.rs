@@ -74,6 +74,9 @@ pub fn status_inboxes(c: &mut DbConnection, parts: &NoteParts) -> StorageResult<
             inboxes.push(parent_author.delivery_inbox().to_owned());
         }
     }
+    if parts.event.is_some() && parts.status.local {
+        inboxes.extend(guildhall_storage::events::remote_inboxes(c, parts.status.id)?);
+    }
     inboxes.sort();
     inboxes.dedup();
     Ok(inboxes)

@@ -82,6 +82,7 @@ fn note(visibility: Visibility) -> serde_json::Value {
         audience: None,
         attachments: Vec::new(),
         poll: None,
+        event: None,
     };
     let rendered = render_note(&parts, "http://localhost:8080", "localhost:8080");
     serde_json::to_value(rendered.ok()).unwrap_or_default()
@@ -162,6 +163,7 @@ fn note_with_an_image() {
         audience: None,
         attachments: vec![image],
         poll: None,
+        event: None,
     };
     let note = render_note(&parts, "http://localhost:8080", "localhost:8080").ok();
     insta::assert_json_snapshot!(serde_json::to_value(note).unwrap_or_default()["attachment"]);

@@ -24,6 +24,7 @@ pub mod changes;
 pub mod conversation_mutes;
 pub mod domain_blocks;
 pub mod edits;
+pub mod events;
 pub mod favourites;
 pub mod filters;
 pub mod followed_tags;

@@ -7,8 +7,18 @@ use crate::schema::notifications;
 use crate::{DbConnection, StorageResult, Timestamp, actors, now};
 
 /// Notification types, as the Mastodon API spells them.
-pub const KINDS: [&str; 8] =
-    ["mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update"];
+pub const KINDS: [&str; 10] = [
+    "mention",
+    "status",
+    "reblog",
+    "follow",
+    "follow_request",
+    "favourite",
+    "poll",
+    "update",
+    "event_reminder",
+    "event_participation",
+];
 
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,15 +39,30 @@ pub enum NotificationKind {
     Poll,
     /// A status the recipient boosted was edited.
     Update,
+    /// An event the recipient is coming to starts soon.
+    EventReminder,
+    /// Someone answered the recipient's event (joined, asked to join, or left).
+    EventParticipation,
 }
 
 impl NotificationKind {
     /// The kind spelled `text` (as stored), if any.
     pub fn parse(text: &str) -> Option<NotificationKind> {
         use NotificationKind as K;
-        [K::Mention, K::Status, K::Reblog, K::Follow, K::FollowRequest, K::Favourite, K::Poll, K::Update]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            K::Mention,
+            K::Status,
+            K::Reblog,
+            K::Follow,
+            K::FollowRequest,
+            K::Favourite,
+            K::Poll,
+            K::Update,
+            K::EventReminder,
+            K::EventParticipation,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 
     /// The API's spelling.
@@ -51,13 +76,15 @@ impl NotificationKind {
             NotificationKind::Favourite => "favourite",
             NotificationKind::Poll => "poll",
             NotificationKind::Update => "update",
+            NotificationKind::EventReminder => "event_reminder",
+            NotificationKind::EventParticipation => "event_participation",
         }
     }
 
     /// Kinds that a sender's standing (the notification policy) may filter; a poll's end and
     /// an edit are never held back.
     fn filterable(self) -> bool {
-        !matches!(self, NotificationKind::Poll | NotificationKind::Update)
+        !matches!(self, NotificationKind::Poll | NotificationKind::Update | NotificationKind::EventReminder)
     }
 
     /// Kinds that group (API v2): likes and boosts of one status, follows.
@@ -147,7 +174,7 @@ pub fn notify(
     from: i64,
     status_id: Option<i64>,
 ) -> StorageResult<()> {
-    if recipient == from && kind != NotificationKind::Poll {
+    if recipient == from && !matches!(kind, NotificationKind::Poll | NotificationKind::EventReminder) {
         return Ok(());
     }
     let target = actors::get(conn, recipient)?;

@@ -70,6 +70,8 @@ diesel::table! {
         default_visibility -> Text,
         default_sensitive -> Bool,
         default_language -> Nullable<Text>,
+        event_reminders -> Text,
+        calendar_token_hash -> Nullable<Text>,
     }
 }
 
@@ -604,6 +606,106 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (status_id) {
+        status_id -> BigInt,
+        name -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Nullable<Timestamp>,
+        timezone -> Nullable<Text>,
+        place_name -> Nullable<Text>,
+        street -> Nullable<Text>,
+        locality -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        country -> Nullable<Text>,
+        online_url -> Nullable<Text>,
+        capacity -> Nullable<Integer>,
+        join_mode -> Text,
+        external_url -> Nullable<Text>,
+        event_status -> Text,
+        category -> Nullable<Text>,
+        remote_participants -> Nullable<Integer>,
+        remote_remaining -> Nullable<Integer>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_participants (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        actor_id -> BigInt,
+        state -> Text,
+        message -> Nullable<Text>,
+        ap_id -> Nullable<Text>,
+        listed -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_reminders_sent (participant_id, minutes_before) {
+        participant_id -> BigInt,
+        minutes_before -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    discussion_hours (id) {
+        id -> BigInt,
+        group_id -> BigInt,
+        title -> Text,
+        hashtag -> Text,
+        rrule -> Text,
+        dtstart -> Timestamp,
+        timezone -> Text,
+        duration_minutes -> Integer,
+        intro -> Text,
+        prompts -> Text,
+        host_id -> Nullable<BigInt>,
+        created_by -> Nullable<BigInt>,
+        cancelled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    hour_editions (id) {
+        id -> BigInt,
+        hour_id -> BigInt,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        host_id -> Nullable<BigInt>,
+        intro_status_id -> Nullable<BigInt>,
+        recap_status_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    hour_prompts (edition_id, number) {
+        edition_id -> BigInt,
+        number -> Integer,
+        status_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    hour_participants (hour_id, actor_id) {
+        hour_id -> BigInt,
+        actor_id -> BigInt,
+        first_edition_id -> BigInt,
+    }
+}
+
+diesel::joinable!(events -> statuses (status_id));
+diesel::joinable!(event_participants -> actors (actor_id));
+diesel::joinable!(hour_editions -> discussion_hours (hour_id));
+diesel::joinable!(hour_prompts -> hour_editions (edition_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     instance_allowed_domains,
     group_report_closures,
@@ -611,6 +713,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     admin_log,
     web_sessions,
+    events,
+    event_participants,
+    event_reminders_sent,
+    discussion_hours,
+    hour_editions,
+    hour_prompts,
+    hour_participants,
     markers,
     mutes,
     lists,

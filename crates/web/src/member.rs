@@ -347,6 +347,8 @@ fn what(kind: Option<NotificationKind>) -> &'static str {
         Some(K::Favourite) => "liked your post",
         Some(K::Poll) => "a poll has ended",
         Some(K::Update) => "edited a post you boosted",
+        Some(K::EventReminder) => "an event you are going to starts soon",
+        Some(K::EventParticipation) => "answered your event",
         None => "did something",
     }
 }

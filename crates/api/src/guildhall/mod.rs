@@ -11,6 +11,7 @@
 mod account;
 mod directory;
 mod entities;
+mod events;
 mod groups;
 mod moderation;
 
@@ -75,7 +76,19 @@ fn routes(r: &mut Routes<'_>) {
         .add(M::DELETE, "/api/guildhall/v1/groups/{id}/moderators/{account_id}", m::dismiss)
         .add(M::POST, "/api/guildhall/v1/groups/{id}/statuses/{status_id}/remove", m::remove_status)
         .add(M::GET, "/api/guildhall/v1/groups/{id}/log", m::log)
-        .add(M::DELETE, "/api/guildhall/v1/accounts/me", account::delete_me);
+        .add(M::DELETE, "/api/guildhall/v1/accounts/me", account::delete_me)
+        .add(M::GET, "/api/guildhall/v1/events", events::list)
+        .add(M::POST, "/api/guildhall/v1/events", events::create)
+        .add(M::GET, "/api/guildhall/v1/events/{id}", events::get)
+        .add(M::PATCH, "/api/guildhall/v1/events/{id}", events::update)
+        .add(M::POST, "/api/guildhall/v1/events/{id}/cancel", events::cancel)
+        .add(M::POST, "/api/guildhall/v1/events/{id}/join", events::join)
+        .add(M::POST, "/api/guildhall/v1/events/{id}/leave", events::leave)
+        .add(M::GET, "/api/guildhall/v1/events/{id}/attendees", events::attendees)
+        .add(M::POST, "/api/guildhall/v1/events/{id}/participants/{participant_id}/accept", events::accept)
+        .add(M::POST, "/api/guildhall/v1/events/{id}/participants/{participant_id}/reject", events::reject)
+        .add(M::GET, "/api/guildhall/v1/preferences/reminders", events::reminders)
+        .add(M::PATCH, "/api/guildhall/v1/preferences/reminders", events::set_reminders);
 }
 
 /// Registers routes (when given a [`ServiceConfig`]) and remembers them.

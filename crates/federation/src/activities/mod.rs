@@ -5,7 +5,10 @@
 
 mod account;
 mod content;
+mod events;
 mod social;
+
+use crate::events::Rsvp;
 
 pub use social::{Decision, decide as decide_follow, respond};
 
@@ -19,8 +22,17 @@ pub async fn receive(activity: Activity, actor: DbActor, data: &FedData) -> Resu
     use ActivityKind as K;
     match activity.kind() {
         Some(K::Follow) => social::follow(activity, actor, data).await,
-        Some(K::Accept) => social::accept(activity, actor, data).await,
-        Some(K::Reject) => social::reject(activity, actor, data).await,
+        Some(K::Accept) => match events::answer(&activity, &actor, data, Rsvp::Coming).await? {
+            true => Ok(()),
+            false => social::accept(activity, actor, data).await,
+        },
+        Some(K::Reject) => match events::answer(&activity, &actor, data, Rsvp::NotComing).await? {
+            true => Ok(()),
+            false => social::reject(activity, actor, data).await,
+        },
+        Some(K::TentativeAccept) => events::answer(&activity, &actor, data, Rsvp::Maybe).await.map(|_| ()),
+        Some(K::Join) => events::rsvp(&activity, &actor, data, Rsvp::Coming).await,
+        Some(K::Leave) => events::rsvp(&activity, &actor, data, Rsvp::NotComing).await,
         Some(K::Block) => social::block(activity, actor, data).await,
         Some(K::Undo) => undo(activity, actor, data).await,
         Some(K::Create) => content::create(activity, actor, data).await,
@@ -49,6 +61,7 @@ async fn undo(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), 
         Some(K::Block) => social::undo_block(activity, actor, data).await,
         Some(K::Like | K::EmojiReact) => content::undo_like(activity, actor, data).await,
         Some(K::Announce) => content::undo_announce(activity, actor, data).await,
+        Some(K::Join) => events::rsvp(&activity, &actor, data, Rsvp::NotComing).await,
         _ => Ok(()),
     }
 }

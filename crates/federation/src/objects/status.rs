@@ -82,6 +82,8 @@ pub struct NoteParts {
     pub attachments: Vec<status_parts::Attachment>,
     /// Its poll, if it is a `Question`.
     pub poll: Option<guildhall_storage::polls::Poll>,
+    /// Its event fields and counts, if it is an `Event`.
+    pub event: Option<(guildhall_storage::events::Event, guildhall_storage::events::Counts)>,
 }
 
 /// Loads what [`render_note`] needs.
@@ -99,7 +101,11 @@ pub fn load_parts(c: &mut DbConnection, status: Status) -> StorageResult<NotePar
     let audience = status.group_id.map(|g| actors::get(c, g)).transpose()?.map(|g| g.ap_id);
     let attachments = status_parts::attachments(c, status.id)?;
     let poll = guildhall_storage::polls::find(c, status.id)?;
-    Ok(NoteParts { status, author, mentions, tags, in_reply_to, audience, attachments, poll })
+    let event = match guildhall_storage::events::find(c, status.id)? {
+        Some(event) => Some((event, guildhall_storage::events::counts(c, status.id)?)),
+        None => None,
+    };
+    Ok(NoteParts { status, author, mentions, tags, in_reply_to, audience, attachments, poll, event })
 }
 
 /// The `@user@domain` handle of an actor, `local_domain` standing in for local actors.
@@ -151,9 +157,19 @@ pub fn render_note(parts: &NoteParts, base_url: &str, local_domain: &str) -> Res
         end_time: None,
         closed: None,
         voters_count: None,
+        event: Default::default(),
     };
     if let Some(poll) = &parts.poll {
         add_poll(&mut note, poll);
+    }
+    if let Some((event, counts)) = &parts.event {
+        // Mastodon shows an Event as its name, its summary and a link: the summary says when
+        // and where, in plain text.
+        note.kind = "Event".into();
+        note.name = Some(event.name.clone());
+        note.summary = Some(crate::events::summary_text(event));
+        note.end_time = event.ends_at.map(|t| t.and_utc());
+        note.event = crate::events::fields_for(event, Some(*counts), &parts.author.ap_id);
     }
     Ok(note)
 }
@@ -273,8 +289,16 @@ fn upsert_status(
     let existing = statuses::find_by_ap_id(c, note.id.as_str())?;
     let stamp = now();
     let visibility = visibility_of(&note.to, &note.cc, author.followers_url.as_deref());
+    let id = existing.as_ref().map_or_else(|| Id::generate().0, |s| s.id);
+    // An event's summary says when and where (not a content warning); its text leads with it.
+    let event = crate::events::from_note(note, id).filter(|_| note.kind == "Event");
+    let mut content = sanitize_html(&note.html());
+    if let Some(event) = &event {
+        let page = note.url.page.as_ref().map(Url::to_string);
+        content = crate::events::event_html(event, &content, page.as_deref());
+    }
     let row = Status {
-        id: existing.as_ref().map_or_else(|| Id::generate().0, |s| s.id),
+        id,
         ap_id: note.id.to_string(),
         url: note.url.page.as_ref().map(Url::to_string),
         actor_id: author.id,
@@ -289,9 +313,12 @@ fn upsert_status(
         group_id: existing.as_ref().and_then(|s| s.group_id),
         visibility: visibility.as_str().to_owned(),
         title: note.name.as_deref().map(strip_html),
-        content: sanitize_html(&note.html()),
+        content,
         source: None,
-        spoiler_text: note.summary.as_deref().map(strip_html).unwrap_or_default(),
+        spoiler_text: match event {
+            Some(_) => String::new(),
+            None => note.summary.as_deref().map(strip_html).unwrap_or_default(),
+        },
         sensitive: note.sensitive.unwrap_or(false),
         language: note.language(),
         published_at: note.published.map_or(stamp, |t| t.naive_utc()),
@@ -342,6 +369,9 @@ fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageR
         })
         .collect();
     status_parts::replace_attachments(c, status.id, status.actor_id, &media)?;
+    if note.kind == "Event" {
+        crate::events::store_remote(c, note, status)?;
+    }
     if let Some(poll) = note.poll() {
         let before = guildhall_storage::polls::find(c, status.id)?.and_then(|p| p.row.expires_at);
         guildhall_storage::polls::upsert(c, status.id, &poll)?;

@@ -33,6 +33,9 @@ pub struct Activity {
     /// Free text (`Flag` comments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// A `Join`'s message to the organizer (Mobilizon).
+    #[serde(default, rename = "participationMessage", skip_serializing_if = "Option::is_none")]
+    pub participation_message: Option<String>,
 }
 
 fn actor_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
@@ -86,11 +89,17 @@ pub enum ActivityKind {
     Move,
     /// A report.
     Flag,
+    /// An RSVP: coming to an event (Mobilizon).
+    Join,
+    /// Taking an RSVP back (Mobilizon).
+    Leave,
+    /// Friendica's "maybe" to an event.
+    TentativeAccept,
 }
 
 impl ActivityKind {
     /// Every kind we act on.
-    pub const ALL: [ActivityKind; 13] = [
+    pub const ALL: [ActivityKind; 16] = [
         ActivityKind::Follow,
         ActivityKind::Accept,
         ActivityKind::Reject,
@@ -104,6 +113,9 @@ impl ActivityKind {
         ActivityKind::Block,
         ActivityKind::Move,
         ActivityKind::Flag,
+        ActivityKind::Join,
+        ActivityKind::Leave,
+        ActivityKind::TentativeAccept,
     ];
 
     /// The kind named `name` (ActivityStreams spelling), if we act on it.
@@ -127,6 +139,9 @@ impl ActivityKind {
             ActivityKind::Block => "Block",
             ActivityKind::Move => "Move",
             ActivityKind::Flag => "Flag",
+            ActivityKind::Join => "Join",
+            ActivityKind::Leave => "Leave",
+            ActivityKind::TentativeAccept => "TentativeAccept",
         }
     }
 }

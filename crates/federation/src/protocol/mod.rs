@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod actor;
+pub mod event;
 pub mod note;
 
 use serde::{Deserialize, Deserializer};
@@ -49,9 +50,14 @@ pub fn context() -> Value {
 
 /// Adds our `@context` to a JSON object.
 pub fn with_context(mut value: Value) -> Value {
+    let about_events = event::is_about_events(&value);
     if let Value::Object(map) = &mut value {
         let mut out = serde_json::Map::new();
-        out.insert("@context".into(), context());
+        let mut ctx = context();
+        if about_events && let Some(items) = ctx.as_array_mut() {
+            items.push(event::context_terms());
+        }
+        out.insert("@context".into(), ctx);
         out.extend(std::mem::take(map));
         return Value::Object(out);
     }

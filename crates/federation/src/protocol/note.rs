@@ -201,6 +201,9 @@ pub struct ApNote {
     /// How many accounts voted (Mastodon's extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voters_count: Option<i64>,
+    /// An `Event`'s own fields.
+    #[serde(flatten)]
+    pub event: crate::protocol::event::EventFields,
 }
 
 /// Largest count taken from another server's poll.
