@@ -18,7 +18,7 @@ fn iso(at: guildhall_storage::Timestamp) -> String {
 }
 
 /// A token for `user` (created here) on `instance`.
-async fn signed_in(instance: &Instance, user: &str) -> String {
+pub(crate) async fn signed_in(instance: &Instance, user: &str) -> String {
     let urls = guildhall_federation::Urls::new(instance.config());
     let email = format!("{user}@museum.example");
     let new = guildhall_federation::local_actors::NewUser {
@@ -31,7 +31,7 @@ async fn signed_in(instance: &Instance, user: &str) -> String {
     crate::client_api::token_at(&format!("http://localhost:{}", instance.port()), user, "read write").await
 }
 
-async fn send(instance: &Instance, method: M, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn send(instance: &Instance, method: M, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
     let mut req =
         http().request(method, format!("http://localhost:{}{path}", instance.port())).bearer_auth(token);
     if let Some(body) = body {

@@ -183,6 +183,8 @@ const REQUIRED: &[(&str, &str, &str)] = &[
     ("GET", "/api/guildhall/v1/events/1/attendees", "read:statuses"),
     ("POST", "/api/guildhall/v1/events/1/participants/1/accept", "write:statuses"),
     ("POST", "/api/guildhall/v1/events/1/participants/1/reject", "write:statuses"),
+    ("POST", "/api/guildhall/v1/groups/{g}/hours", "write:groups"),
+    ("DELETE", "/api/guildhall/v1/hours/1", "write:groups"),
     ("GET", "/api/guildhall/v1/preferences/reminders", "read:accounts"),
     ("PATCH", "/api/guildhall/v1/preferences/reminders", "write:accounts"),
 ];
@@ -205,6 +207,7 @@ const OPTIONAL: &[(&str, &str)] = &[
     ("/api/guildhall/v1/groups/{circle}", "read:groups"),
     ("/api/guildhall/v1/groups", "read:groups"),
     ("/api/guildhall/v1/events", "read:statuses"),
+    ("/api/guildhall/v1/groups/{circle}/hours", "read:groups"),
 ];
 
 /// A token of `user` holding every leaf scope except those in `missing` (space-separated).

@@ -20,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod fetch_signing;
 pub mod groups;
+pub mod hours;
 pub mod inbox;
 pub mod local_actors;
 pub mod moderation;

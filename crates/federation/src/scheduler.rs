@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use guildhall_core::model::Visibility;
-use guildhall_storage::{Db, Timestamp, accounts, jobs, now, polls, scheduled};
+use guildhall_storage::{Db, Timestamp, accounts, events, hours, jobs, now, polls, scheduled};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -132,7 +132,13 @@ impl Scheduler {
 
     async fn round(&self, as_of: Timestamp) -> Result<usize, FedError> {
         let mut done = 0;
-        for queue in [scheduled::PUBLISH_QUEUE, polls::CLOSE_QUEUE, crate::polls::COUNTS_QUEUE] {
+        for queue in [
+            scheduled::PUBLISH_QUEUE,
+            polls::CLOSE_QUEUE,
+            crate::polls::COUNTS_QUEUE,
+            hours::STEP_QUEUE,
+            events::REMINDER_QUEUE,
+        ] {
             let worker = self.worker_id.clone();
             let lease = as_of.max(now()) + LEASE;
             let batch =
@@ -141,6 +147,10 @@ impl Scheduler {
                 let outcome = match queue {
                     scheduled::PUBLISH_QUEUE => self.publish(&job, as_of).await,
                     polls::CLOSE_QUEUE => self.close_poll(&job.payload).await.map(|()| Outcome::Done),
+                    hours::STEP_QUEUE => crate::hours::run_step(&self.data(), &job.payload, as_of)
+                        .await
+                        .map(|()| Outcome::Done),
+                    events::REMINDER_QUEUE => self.remind(&job.payload).await.map(|()| Outcome::Done),
                     _ => self.send_counts(&job.payload).await.map(|()| Outcome::Done),
                 };
                 self.finish(job, outcome).await;
@@ -221,6 +231,13 @@ impl Scheduler {
         }
         self.db.run(move |c| scheduled::release(c, id)).await?;
         Ok(Outcome::Done)
+    }
+
+    /// Sends an event reminder (once: the record of sending shares its transaction).
+    async fn remind(&self, payload: &str) -> Result<(), FedError> {
+        let job: events::Reminder = serde_json::from_str(payload)?;
+        self.db.run(move |c| events::remind(c, job)).await?;
+        Ok(())
     }
 
     async fn send_counts(&self, payload: &str) -> Result<(), FedError> {

@@ -30,6 +30,7 @@ pub mod filters;
 pub mod followed_tags;
 pub mod follows;
 pub mod groups;
+pub mod hours;
 pub mod instance_blocks;
 pub mod instance_settings;
 pub mod instances;

@@ -13,6 +13,7 @@ mod directory;
 mod entities;
 mod events;
 mod groups;
+mod hours;
 mod moderation;
 
 use actix_web::http::Method;
@@ -87,6 +88,10 @@ fn routes(r: &mut Routes<'_>) {
         .add(M::GET, "/api/guildhall/v1/events/{id}/attendees", events::attendees)
         .add(M::POST, "/api/guildhall/v1/events/{id}/participants/{participant_id}/accept", events::accept)
         .add(M::POST, "/api/guildhall/v1/events/{id}/participants/{participant_id}/reject", events::reject)
+        .add(M::GET, "/api/guildhall/v1/groups/{id}/hours", hours::list)
+        .add(M::POST, "/api/guildhall/v1/groups/{id}/hours", hours::create)
+        .add(M::GET, "/api/guildhall/v1/hours/{id}", hours::get)
+        .add(M::DELETE, "/api/guildhall/v1/hours/{id}", hours::cancel)
         .add(M::GET, "/api/guildhall/v1/preferences/reminders", events::reminders)
         .add(M::PATCH, "/api/guildhall/v1/preferences/reminders", events::set_reminders);
 }
