@@ -260,3 +260,53 @@ async fn bad_events_are_refused_naming_the_field_and_members_only_events_stay_in
     assert!(cancelled["summary"].as_str().unwrap().starts_with("CANCELLED"));
     t.instance.stop().await.unwrap();
 }
+
+async fn reminder_count(node: &guildhall::Instance, token: &str) -> usize {
+    let path = "/api/v1/notifications?types[]=event_reminder";
+    let (_, list) = crate::scheduled::send(node, M::GET, path, token, None).await;
+    list.as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn reminders_arrive_once_at_each_lead_time_across_a_restart_and_follow_a_moved_start() {
+    use crate::scheduled::{send, signed_in};
+    let dir = tempfile::tempdir().unwrap();
+    let first = crate::support::start_in(dir.path(), &Backend::Sqlite).await;
+    let (org, ann) = (signed_in(&first, "org").await, signed_in(&first, "ann").await);
+    let start = chrono::Utc::now().naive_utc() + chrono::Duration::days(3);
+    let iso = |t: chrono::NaiveDateTime| t.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let body = json!({"name": "Study day", "start_time": iso(start)});
+    let (s, event) = send(&first, M::POST, "/api/guildhall/v1/events", &org, Some(body)).await;
+    assert_eq!(s, 200, "{event}");
+    let id = event["id"].as_str().unwrap().to_owned();
+    let (s, prefs) = send(&first, M::GET, "/api/guildhall/v1/preferences/reminders", &ann, None).await;
+    assert_eq!((s, &prefs["minutes_before"]), (200, &json!([60, 1440])), "the default: a day and an hour");
+    let (s, _) = send(&first, M::POST, &format!("/api/guildhall/v1/events/{id}/join"), &ann, None).await;
+    assert_eq!(s, 200);
+    let scheduler = first.scheduler().clone();
+    scheduler.flush_as_of(start - chrono::Duration::hours(25)).await.unwrap();
+    assert_eq!(reminder_count(&first, &ann).await, 0, "not yet");
+    scheduler.flush_as_of(start - chrono::Duration::hours(23)).await.unwrap();
+    assert_eq!(reminder_count(&first, &ann).await, 1, "a day before");
+    first.stop().await.unwrap();
+
+    let node = crate::support::start_in(dir.path(), &Backend::Sqlite).await;
+    node.scheduler().flush_as_of(start - chrono::Duration::hours(23)).await.unwrap();
+    assert_eq!(reminder_count(&node, &ann).await, 1, "a restart sends nothing twice");
+    // The organizer moves the event a day later: the hour-before reminder follows it.
+    let moved = start + chrono::Duration::days(1);
+    let (s, _) = send(
+        &node,
+        M::PATCH,
+        &format!("/api/guildhall/v1/events/{id}"),
+        &org,
+        Some(json!({"start_time": iso(moved)})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    node.scheduler().flush_as_of(start - chrono::Duration::minutes(30)).await.unwrap();
+    assert_eq!(reminder_count(&node, &ann).await, 1, "nothing at the old time");
+    node.scheduler().flush_as_of(moved - chrono::Duration::minutes(59)).await.unwrap();
+    assert_eq!(reminder_count(&node, &ann).await, 3, "the moved event's day-before and hour-before");
+    node.stop().await.unwrap();
+}

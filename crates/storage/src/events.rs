@@ -568,6 +568,7 @@ pub fn remind(conn: &mut DbConnection, job: Reminder) -> StorageResult<bool> {
         let already: i64 = event_reminders_sent::table
             .filter(event_reminders_sent::participant_id.eq(p.id))
             .filter(event_reminders_sent::minutes_before.eq(minutes))
+            .filter(event_reminders_sent::starts_at.eq(event.starts_at))
             .count()
             .get_result(conn)?;
         if already > 0 {
@@ -578,6 +579,7 @@ pub fn remind(conn: &mut DbConnection, job: Reminder) -> StorageResult<bool> {
             .values((
                 event_reminders_sent::participant_id.eq(p.id),
                 event_reminders_sent::minutes_before.eq(minutes),
+                event_reminders_sent::starts_at.eq(event.starts_at),
                 event_reminders_sent::created_at.eq(now()),
             ))
             .execute(conn)?;

@@ -645,9 +645,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    event_reminders_sent (participant_id, minutes_before) {
+    event_reminders_sent (participant_id, minutes_before, starts_at) {
         participant_id -> BigInt,
         minutes_before -> Integer,
+        starts_at -> Timestamp,
         created_at -> Timestamp,
     }
 }

@@ -42,12 +42,13 @@ CREATE INDEX event_participants_by_actor ON event_participants (actor_id, state)
 CREATE INDEX event_participants_ap_id ON event_participants (ap_id);
 
 -- A reminder sent is recorded in the notification's own transaction: sent once, even when
--- its job runs twice.
+-- its job runs twice (and again for a moved start).
 CREATE TABLE event_reminders_sent (
     participant_id BIGINT NOT NULL REFERENCES event_participants (id) ON DELETE CASCADE,
     minutes_before INTEGER NOT NULL,
+    starts_at TIMESTAMP NOT NULL,
     created_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (participant_id, minutes_before)
+    PRIMARY KEY (participant_id, minutes_before, starts_at)
 );
 
 -- Minutes before an event's start to remind a member, comma-separated ('' for none).
