@@ -136,7 +136,7 @@ pub fn render_note(parts: &NoteParts, base_url: &str, local_domain: &str) -> Res
     let mut note = ApNote {
         kind: s.kind.clone(),
         id: Url::parse(&s.ap_id)?,
-        attributed_to: Url::parse(&parts.author.ap_id)?,
+        attributed_to: Url::parse(&parts.author.ap_id)?.into(),
         to,
         cc,
         audience: parts.audience.as_deref().map(Url::parse).transpose()?,
@@ -170,6 +170,8 @@ pub fn render_note(parts: &NoteParts, base_url: &str, local_domain: &str) -> Res
         note.summary = Some(crate::events::summary_text(event));
         note.end_time = event.ends_at.map(|t| t.and_utc());
         note.event = crate::events::fields_for(event, Some(*counts), &parts.author.ap_id);
+        // A group's event is the group's too (Mobilizon attributes it to the group).
+        note.attributed_to.group = note.audience.clone();
     }
     Ok(note)
 }
@@ -245,7 +247,7 @@ pub async fn store_remote_then(
         return Err(FedError::BadRequest(format!("{} is not shown as a status", note.kind)));
     }
     verify_domains_match(&note.id, &note.attributed_to)?;
-    let author = ObjectId::<DbActor>::from(note.attributed_to.clone()).dereference(data).await?;
+    let author = ObjectId::<DbActor>::from(note.attributed_to.author.clone()).dereference(data).await?;
     let parent = match &note.in_reply_to {
         Some(parent_id) => fetch_parent(parent_id, data).await,
         None => None,

@@ -139,8 +139,7 @@ pub struct ApNote {
     /// The object's id.
     pub id: Url,
     /// The author: a string, an object, or (PeerTube) an array of which the Person counts.
-    #[serde(deserialize_with = "attributed_to")]
-    pub attributed_to: Url,
+    pub attributed_to: Attribution,
     /// Primary audience.
     #[serde(default, deserialize_with = "strings")]
     pub to: Vec<String>,
@@ -265,17 +264,61 @@ fn links_are_empty(links: &Links) -> bool {
     links.page.is_none()
 }
 
-fn attributed_to<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
-    let value = Value::deserialize(d)?;
-    let person = match &value {
-        Value::Array(items) => items
-            .iter()
-            .find(|v| v.get("type").and_then(Value::as_str) == Some("Person"))
-            .or_else(|| items.first())
-            .and_then(crate::protocol::id_of),
-        other => crate::protocol::id_of(other),
-    };
-    person.ok_or_else(|| serde::de::Error::custom("attributedTo has no actor id"))
+/// `attributedTo`: the author (a string, an object, or (PeerTube) an array of which the
+/// Person counts), and the group hosting it, sent after the author as PeerTube does (a group's
+/// event is attributed to both, as Mobilizon attributes it to the group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    /// The author.
+    pub author: Url,
+    /// The hosting group, when sent with it.
+    pub group: Option<Url>,
+}
+
+impl From<Url> for Attribution {
+    fn from(author: Url) -> Attribution {
+        Attribution { author, group: None }
+    }
+}
+
+impl std::ops::Deref for Attribution {
+    type Target = Url;
+
+    fn deref(&self) -> &Url {
+        &self.author
+    }
+}
+
+impl Serialize for Attribution {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.group {
+            Some(group) => [&self.author, group].serialize(s),
+            None => self.author.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Attribution {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Attribution, D::Error> {
+        let value = Value::deserialize(d)?;
+        let kind = |v: &&Value| v.get("type").and_then(Value::as_str).map(str::to_owned);
+        let person = match &value {
+            Value::Array(items) => items
+                .iter()
+                .find(|v| kind(v).as_deref() == Some("Person"))
+                .or_else(|| items.first())
+                .and_then(crate::protocol::id_of),
+            other => crate::protocol::id_of(other),
+        };
+        let group = match &value {
+            Value::Array(items) => {
+                items.iter().find(|v| kind(v).as_deref() == Some("Group")).and_then(crate::protocol::id_of)
+            }
+            _ => None,
+        };
+        let author = person.ok_or_else(|| serde::de::Error::custom("attributedTo has no actor id"))?;
+        Ok(Attribution { author, group })
+    }
 }
 
 fn lenient_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
