@@ -106,6 +106,9 @@ async fn a_group_event_fills_up_and_a_leaver_makes_room_across_instances() {
     let cats = act(a, &cat, &id, "join", None).await;
     assert_eq!(state(&cats), Some("waiting"));
     assert_eq!(cats["waiting_count"].as_i64(), Some(1));
+    // A burst of answers sends the counts once, a few seconds later.
+    let later = guildhall_storage::now() + chrono::Duration::seconds(11);
+    assert_eq!(a.instance.scheduler().flush_as_of(later).await.unwrap(), 1, "one counts job for the burst");
     cluster.flush().await;
     let counted = get_event(b, Some(&bea), &remote_id).await;
     assert_eq!(counted["participant_count"].as_i64(), Some(1), "B shows the organizer's count: {counted}");

@@ -31,7 +31,13 @@ pub(crate) async fn signed_in(instance: &Instance, user: &str) -> String {
     crate::client_api::token_at(&format!("http://localhost:{}", instance.port()), user, "read write").await
 }
 
-pub(crate) async fn send(instance: &Instance, method: M, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn send(
+    instance: &Instance,
+    method: M,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req =
         http().request(method, format!("http://localhost:{}{path}", instance.port())).bearer_auth(token);
     if let Some(body) = body {

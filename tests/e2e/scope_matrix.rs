@@ -258,6 +258,11 @@ async fn scope_matrix_every_route_refuses_a_token_without_its_scope() {
     }
     let path = format!("/api/v1/accounts/{}/follow", id(&guild));
     assert_eq!(call(M::POST, &t, &path, Some(&bob_full), None).await.0, 200);
+    // An event in the members-only circle: listed for ada (a member) only with read:statuses.
+    let starts = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let event = json!({"name": "Circle meet-up", "start_time": starts, "group_id": id(&circle)});
+    let (s, event) = call(M::POST, &t, "/api/guildhall/v1/events", Some(&bob_full), Some(event)).await;
+    assert_eq!(s, 200, "{event}");
     let post = |text: &str, visibility: &str| json!({"status": text, "visibility": visibility});
     let (s, private) =
         call(M::POST, &t, "/api/v1/statuses", Some(&full), Some(post("only friends", "private"))).await;

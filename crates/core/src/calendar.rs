@@ -30,6 +30,12 @@ pub fn when_text(starts: NaiveDateTime, ends: Option<NaiveDateTime>, tz: Option<
     format!("{text} ({zone})")
 }
 
+/// A time cut to whole seconds (every backend stores those exactly, so times compare equal
+/// after a round trip).
+pub fn whole_seconds(t: NaiveDateTime) -> NaiveDateTime {
+    chrono::Timelike::with_nanosecond(&t, 0).unwrap_or(t)
+}
+
 /// The UTC instant of a wall-clock time in `tz`; the earlier one when the clock goes back,
 /// and the moment after the gap when it goes forward.
 pub fn to_utc(wall: NaiveDateTime, tz: Tz) -> DateTime<Utc> {

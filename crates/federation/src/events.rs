@@ -140,7 +140,8 @@ pub fn fields_for(event: &Event, counts: Option<Counts>, organizer: &str) -> Eve
 /// The event row of another server's `Event` (none when it has no start).
 pub fn from_note(note: &ApNote, status_id: i64) -> Option<Event> {
     let fields = &note.event;
-    let starts_at = fields.start_time?.naive_utc();
+    let whole = guildhall_core::calendar::whole_seconds;
+    let starts_at = whole(fields.start_time?.naive_utc());
     let place = fields.place();
     let status = [&fields.event_status, &fields.ical_status]
         .into_iter()
@@ -162,7 +163,11 @@ pub fn from_note(note: &ApNote, status_id: i64) -> Option<Event> {
             .take(300)
             .collect(),
         starts_at,
-        ends_at: note.end_time.map(|t| t.naive_utc()).filter(|e| *e >= starts_at),
+        // An end before the start, or (to keep lists honest) more than 30 days on, is none.
+        ends_at: note
+            .end_time
+            .map(|t| whole(t.naive_utc()))
+            .filter(|e| *e >= starts_at && *e - starts_at <= chrono::Duration::days(30)),
         timezone: fields.timezone.clone().filter(|t| guildhall_core::calendar::timezone(t).is_some()),
         place_name: place.name,
         street: place.street,
@@ -240,8 +245,12 @@ pub async fn create(data: &FedData, author: &Actor, input: EventInput) -> Result
     actions::post_shaped(data, author, post, shape, then).await
 }
 
-/// Who may manage an event: its author, or a moderator of its local group.
+/// Who may manage one of our events: its author, or a moderator of its group.
 pub fn may_manage(c: &mut DbConnection, status: &Status, actor_id: i64) -> StorageResult<bool> {
+    // Another server's event is managed there, whoever moderates a group it was relayed to.
+    if !status.local {
+        return Ok(false);
+    }
     if status.actor_id == actor_id {
         return Ok(true);
     }
@@ -304,7 +313,9 @@ pub async fn set_status(
 ) -> Result<Status, FedError> {
     let (by_id, data2) = (by.id, data.clone());
     let base = data.urls.base().to_owned();
-    let source = data.db.run(move |c| statuses::get(c, event_id)).await?.source.unwrap_or_default();
+    // Checked before anything is done with the text (rendering resolves its mentions).
+    let (status, _) = data.db.run(move |c| managed(c, event_id, by_id)).await?;
+    let source = status.source.unwrap_or_default();
     let description = actions::render_text(data, &source).await.html;
     let status = data
         .db
@@ -333,10 +344,19 @@ fn send_update(c: &mut DbConnection, data: &FedData, status: &Status) -> Storage
     Ok(())
 }
 
-/// The organizer's server must hear the new counts: sends `Update{Event}` to the remote
-/// participants only (followers learn the counts at the next change of the event itself).
-fn push_counts(c: &mut DbConnection, data: &FedData, event_id: i64) -> StorageResult<()> {
-    let status = statuses::get(c, event_id)?;
+/// The organizer's server must hear the new counts: a job (one per burst of answers) sends
+/// them to the remote participants.
+fn push_counts(c: &mut DbConnection, event_id: i64) -> StorageResult<()> {
+    events::queue_counts(c, event_id)
+}
+
+/// Sends `Update{Event}` with the current counts to the remote participants only (followers
+/// learn the counts at the next change of the event itself). Run by the counts job.
+pub fn send_counts(c: &mut DbConnection, data: &FedData, event_id: i64) -> StorageResult<()> {
+    let Some(status) = statuses::find(c, event_id)? else { return Ok(()) };
+    if status.deleted_at.is_some() || !status.local {
+        return Ok(());
+    }
     let inboxes = events::remote_inboxes(c, event_id)?;
     if inboxes.is_empty() {
         return Ok(());
@@ -427,7 +447,7 @@ fn join_ours(
             asker.id,
             Some(status.id),
         )?;
-        push_counts(c, data, event.status_id)?;
+        push_counts(c, event.status_id)?;
     }
     Ok(answer)
 }
@@ -543,7 +563,7 @@ fn leave_ours(c: &mut DbConnection, data: &FedData, event: &Event, actor: &Actor
         after_answer(c, data, event, p)?;
     }
     if left.is_some() {
-        push_counts(c, data, event.status_id)?;
+        push_counts(c, event.status_id)?;
     }
     Ok(())
 }
@@ -568,7 +588,7 @@ pub async fn decide(
                 let state = events::decide(c, &event, p.id, accept)?;
                 let p = events::participant(c, p.id)?.ok_or(StorageError::NotFound)?;
                 after_answer(c, &data2, &event, &p)?;
-                push_counts(c, &data2, event_id)?;
+                push_counts(c, event_id)?;
                 Ok(state)
             })
         })
@@ -616,7 +636,11 @@ pub async fn received_rsvp(
                 }
                 match rsvp {
                     Rsvp::NotComing => leave_ours(c, &data2, &event, &actor2)?,
-                    Rsvp::Maybe => maybe(c, &event, &actor2)?,
+                    Rsvp::Maybe => {
+                        // "Maybe" frees a place someone else can take.
+                        leave_ours(c, &data2, &event, &actor2)?;
+                        maybe(c, &event, &actor2)?;
+                    }
                     Rsvp::Coming => {
                         let ask = JoinRequest {
                             message: message
@@ -690,6 +714,9 @@ pub async fn received_answer(
                 return Ok(false);
             }
             let state = if accepted { Participation::Accepted } else { Participation::Rejected };
+            if p.state()? == state {
+                return Ok(true);
+            }
             events::set_state(c, p.id, state)?;
             if accepted {
                 events::schedule_reminders(c, &p, event.starts_at)?;

@@ -138,6 +138,7 @@ impl Scheduler {
             crate::polls::COUNTS_QUEUE,
             hours::STEP_QUEUE,
             events::REMINDER_QUEUE,
+            events::COUNTS_QUEUE,
         ] {
             let worker = self.worker_id.clone();
             let lease = as_of.max(now()) + LEASE;
@@ -151,6 +152,7 @@ impl Scheduler {
                         .await
                         .map(|()| Outcome::Done),
                     events::REMINDER_QUEUE => self.remind(&job.payload).await.map(|()| Outcome::Done),
+                    events::COUNTS_QUEUE => self.event_counts(&job.payload).await.map(|()| Outcome::Done),
                     _ => self.send_counts(&job.payload).await.map(|()| Outcome::Done),
                 };
                 self.finish(job, outcome).await;
@@ -237,6 +239,20 @@ impl Scheduler {
     async fn remind(&self, payload: &str) -> Result<(), FedError> {
         let job: events::Reminder = serde_json::from_str(payload)?;
         self.db.run(move |c| events::remind(c, job)).await?;
+        Ok(())
+    }
+
+    /// Sends one of our events' counts to its remote participants.
+    async fn event_counts(&self, payload: &str) -> Result<(), FedError> {
+        #[derive(Deserialize)]
+        struct Counts {
+            event_id: i64,
+        }
+        let job: Counts = serde_json::from_str(payload)?;
+        let data = self.data();
+        let data2 = data.clone();
+        self.db.run(move |c| crate::events::send_counts(c, &data2, job.event_id)).await?;
+        data.delivery_wakeup.notify_one();
         Ok(())
     }
 

@@ -17,6 +17,11 @@ use crate::{DbConnection, StorageError, StorageResult, Timestamp, now, parse_tex
 
 /// The job queue that sends event reminders.
 pub const REMINDER_QUEUE: &str = "event_reminder";
+/// The job queue that sends one of our events' new counts to its remote participants.
+pub const COUNTS_QUEUE: &str = "event_counts";
+/// How long new counts wait for more answers before they go out.
+pub const COUNTS_DELAY: chrono::Duration = chrono::Duration::seconds(10);
+
 /// Most places an event may offer (and most a remote count is believed up to).
 pub const MAX_CAPACITY: i32 = 1_000_000;
 
@@ -148,6 +153,15 @@ pub fn upsert(conn: &mut DbConnection, event: &Event) -> StorageResult<()> {
     Ok(())
 }
 
+/// Takes the event's row lock (PostgreSQL; SQLite's transactions hold the write lock
+/// already), so concurrent joins and leaves of one event count and promote one at a time.
+fn lock(conn: &mut DbConnection, event_id: i64) -> StorageResult<()> {
+    if let DbConnection::Pg(pg) = conn {
+        events::table.find(event_id).select(events::status_id).for_update().first::<i64>(pg).optional()?;
+    }
+    Ok(())
+}
+
 /// The event of this status, if it is one.
 pub fn find(conn: &mut DbConnection, status_id: i64) -> StorageResult<Option<Event>> {
     Ok(events::table.find(status_id).select(Event::as_select()).first(conn).optional()?)
@@ -191,6 +205,10 @@ pub fn list(conn: &mut DbConnection, range: &Range) -> StorageResult<Vec<Event>>
     }
     if let Some(to) = range.to {
         query = query.filter(events::starts_at.lt(to));
+    }
+    if range.attendee.is_none() {
+        // Unlisted means out of listings, as for posts.
+        query = query.filter(statuses::visibility.ne(guildhall_core::model::Visibility::Unlisted.as_str()));
     }
     if let Some(actor) = range.attendee {
         let mine = event_participants::table
@@ -279,6 +297,7 @@ pub fn join_local(
     ask: JoinRequest,
 ) -> StorageResult<Result<Participant, JoinRefused>> {
     crate::transaction(conn, |conn| {
+        lock(conn, event.status_id)?;
         if let Some(existing) = participation(conn, event.status_id, actor_id)? {
             return Ok(Ok(existing));
         }
@@ -347,6 +366,7 @@ pub fn set_state(conn: &mut DbConnection, id: i64, state: Participation) -> Stor
 /// full event puts them on the waiting list. Returns the new state.
 pub fn decide(conn: &mut DbConnection, event: &Event, id: i64, accept: bool) -> StorageResult<Participation> {
     crate::transaction(conn, |conn| {
+        lock(conn, event.status_id)?;
         let state = match accept {
             true => place_or_wait(conn, event)?,
             false => Participation::Rejected,
@@ -364,7 +384,12 @@ pub fn leave_local(
     actor_id: i64,
 ) -> StorageResult<(Option<Participant>, Option<Participant>)> {
     crate::transaction(conn, |conn| {
+        lock(conn, event.status_id)?;
         let Some(left) = participation(conn, event.status_id, actor_id)? else { return Ok((None, None)) };
+        // A refused asker stays refused: leaving must not let them ask again.
+        if left.state()? == Participation::Rejected {
+            return Ok((None, None));
+        }
         diesel::delete(event_participants::table.find(left.id)).execute(conn)?;
         if left.state()? != Participation::Accepted {
             return Ok((Some(left), None));
@@ -394,6 +419,29 @@ pub fn remove(conn: &mut DbConnection, event_id: i64, actor_id: i64) -> StorageR
         diesel::delete(event_participants::table.find(p.id)).execute(conn)?;
     }
     Ok(found)
+}
+
+/// Queues the sending of an event's counts, unless a send is queued already (a burst of
+/// answers sends one `Update`, not one per answer to every participant).
+pub fn queue_counts(conn: &mut DbConnection, event_id: i64) -> StorageResult<()> {
+    use crate::schema::jobs as queued;
+    let payload = serde_json::json!({ "event_id": event_id }).to_string();
+    let waiting = diesel::select(diesel::dsl::exists(
+        queued::table
+            .filter(queued::queue.eq(COUNTS_QUEUE))
+            .filter(queued::payload.eq(&payload))
+            .filter(queued::locked_by.is_null())
+            .filter(queued::failed_at.is_null()),
+    ))
+    .get_result::<bool>(conn)?;
+    if !waiting {
+        let run_at = now() + COUNTS_DELAY;
+        jobs::enqueue(
+            conn,
+            NewJob { queue: COUNTS_QUEUE.into(), payload, partition_key: None, run_at, max_attempts: 10 },
+        )?;
+    }
+    Ok(())
 }
 
 /// Lets others see (or not) that one is coming.
@@ -438,20 +486,19 @@ pub fn attendees(
     Ok(query.load(conn)?)
 }
 
-/// The remote actors' inboxes among an event's participants (they hear of its changes).
+/// The remote actors' inboxes among an event's participants (they hear of its changes), all
+/// of them, deduplicated by shared inbox.
 pub fn remote_inboxes(conn: &mut DbConnection, event_id: i64) -> StorageResult<Vec<String>> {
-    let people: Vec<Actor> = attendees(
-        conn,
-        event_id,
-        &[Participation::Accepted, Participation::Waiting, Participation::Pending, Participation::Maybe],
-        false,
-        1000,
-    )?
-    .into_iter()
-    .map(|(_, a)| a)
-    .filter(|a| !a.is_local())
-    .collect();
-    let mut inboxes: Vec<String> = people.iter().map(|a| a.delivery_inbox().to_owned()).collect();
+    use crate::schema::actors;
+    let rows: Vec<(String, Option<String>)> = event_participants::table
+        .inner_join(actors::table)
+        .filter(event_participants::event_id.eq(event_id))
+        .filter(event_participants::state.ne(Participation::Rejected.as_str()))
+        .filter(actors::domain.is_not_null())
+        .filter(actors::deleted_at.is_null())
+        .select((actors::inbox_url, actors::shared_inbox_url))
+        .load(conn)?;
+    let mut inboxes: Vec<String> = rows.into_iter().map(|(inbox, shared)| shared.unwrap_or(inbox)).collect();
     inboxes.sort();
     inboxes.dedup();
     Ok(inboxes)
@@ -529,10 +576,16 @@ pub fn schedule_reminders(
 
 /// Queues reminders for every local participant coming to an event (its start moved).
 pub fn reschedule_reminders(conn: &mut DbConnection, event: &Event) -> StorageResult<()> {
-    for (p, actor) in attendees(conn, event.status_id, &[Participation::Accepted], false, 1000)? {
-        if actor.is_local() {
-            schedule_reminders(conn, &p, event.starts_at)?;
-        }
+    use crate::schema::actors;
+    let local: Vec<Participant> = event_participants::table
+        .inner_join(actors::table)
+        .filter(event_participants::event_id.eq(event.status_id))
+        .filter(event_participants::state.eq(Participation::Accepted.as_str()))
+        .filter(actors::domain.is_null())
+        .select(Participant::as_select())
+        .load(conn)?;
+    for p in &local {
+        schedule_reminders(conn, p, event.starts_at)?;
     }
     Ok(())
 }
@@ -561,6 +614,8 @@ pub fn remind(conn: &mut DbConnection, job: Reminder) -> StorageResult<bool> {
             || p.state()? != Participation::Accepted
             || event.status()? == EventStatus::Cancelled
             || status.deleted_at.is_some()
+            || !reminder_minutes(conn, p.actor_id)?.contains(&job.minutes_before)
+            || !crate::timelines::may_see(conn, &status, Some(p.actor_id))?
         {
             return Ok(false);
         }

@@ -407,7 +407,11 @@ pub fn answers(conn: &mut DbConnection, edition: &Edition) -> StorageResult<Vec<
     let count = i32::try_from(hour.prompts()?.len()).unwrap_or(i32::MAX);
     let posted = prompts_posted(conn, edition.id)?;
     let prompt_ids: Vec<i64> = posted.iter().map(|(_, id)| *id).collect();
-    let replies = answer_query(&hour)
+    let members_only = match crate::groups::get(conn, hour.group_id)? {
+        Some(group) => group.visibility()? == guildhall_core::model::GroupVisibility::Members,
+        None => false,
+    };
+    let replies = answer_query(&hour, members_only)
         .filter(statuses::in_reply_to_id.eq_any(&prompt_ids))
         .select(Status::as_select())
         .load(conn)?;
@@ -415,7 +419,7 @@ pub fn answers(conn: &mut DbConnection, edition: &Edition) -> StorageResult<Vec<
     let with_tag = status_tags::table
         .filter(status_tags::tag.eq(hour.hashtag.to_lowercase()))
         .select(status_tags::status_id);
-    let tagged = answer_query(&hour)
+    let tagged = answer_query(&hour, members_only)
         .filter(statuses::id.eq_any(with_tag))
         .filter(statuses::published_at.ge(edition.starts_at))
         .filter(statuses::published_at.le(until))
@@ -441,9 +445,14 @@ pub fn answers(conn: &mut DbConnection, edition: &Edition) -> StorageResult<Vec<
 }
 
 /// Live statuses that may be answers of `hour` (filters common to both kinds).
-fn answer_query<'a>(hour: &Hour) -> statuses::BoxedQuery<'a, crate::MultiBackend> {
-    statuses::table
-        .into_boxed()
+fn answer_query<'a>(hour: &Hour, members_only: bool) -> statuses::BoxedQuery<'a, crate::MultiBackend> {
+    let mut query = statuses::table.into_boxed();
+    if members_only {
+        // A members-only group's hour counts only what was posted in the group: a stranger's
+        // public "A1 #tag" must not reach its recap (and, named there, its members' posts).
+        query = query.filter(statuses::group_id.eq(hour.group_id));
+    }
+    query
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::reblog_of_id.is_null())
         .filter(statuses::actor_id.ne(hour.group_id))

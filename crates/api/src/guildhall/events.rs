@@ -53,7 +53,7 @@ fn instant(params: &Params, key: &str) -> Result<Option<NaiveDateTime>, ApiError
         .get(key)
         .map(|v| {
             DateTime::parse_from_rfc3339(v.trim())
-                .map(|t| t.naive_utc())
+                .map(|t| guildhall_core::calendar::whole_seconds(t.naive_utc()))
                 .map_err(|_| invalid(format!("{key} must be an RFC 3339 time such as 2026-12-12T10:00:00Z")))
         })
         .transpose()

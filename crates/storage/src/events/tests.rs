@@ -121,7 +121,17 @@ async fn a_reminder_is_sent_once_and_not_for_a_moved_event() {
     each_backend(|db| async move {
         db.run(|c| {
             let (event, _) = setup(c, None, JoinMode::Free)?;
-            let member = add(c, rows::local("mem"))?;
+            let member = crate::accounts::create(
+                c,
+                crate::accounts::NewLocalUser {
+                    actor: rows::local("mem"),
+                    email: "mem@museum.example".into(),
+                    password_hash: "x".into(),
+                    role: guildhall_core::model::Role::User,
+                    private_key_pem: "K".into(),
+                },
+            )?
+            .actor;
             let p = join_local(c, &event, member.id, JoinRequest::default())?.unwrap();
             let job = Reminder {
                 participant_id: p.id,
@@ -132,6 +142,9 @@ async fn a_reminder_is_sent_once_and_not_for_a_moved_event() {
             assert!(!remind(c, job)?, "a second run of the job sends nothing");
             let moved = Reminder { starts_at: job.starts_at - 1, minutes_before: 1440, ..job };
             assert!(!remind(c, moved)?, "a job for the old start sends nothing");
+            set_reminder_minutes(c, member.id, &[])?;
+            let off = Reminder { minutes_before: 1440, ..job };
+            assert!(!remind(c, off)?, "a member who turned reminders off gets none");
             let list = crate::notifications::list(c, member.id, None, &crate::timelines::Page::default())?;
             assert_eq!(list.iter().filter(|n| n.kind == "event_reminder").count(), 1);
             Ok(())
