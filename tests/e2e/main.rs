@@ -35,4 +35,5 @@ mod streaming;
 mod web_admin;
 mod web_browser;
 mod web_events;
+mod web_hours;
 mod web_members;

@@ -845,6 +845,12 @@ async fn axe_violations(b: &Browser<'_>, axe: &str) -> Vec<String> {
         .collect()
 }
 
+/// The first edition's start of an hour, as the API gives it.
+async fn hour_start(t: &TestInstance, hour: &str) -> String {
+    let (_, shown) = call(M::GET, t, &format!("/api/guildhall/v1/hours/{hour}"), None, None).await;
+    shown["editions"][0]["starts_at"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn browser_pages_pass_axe_wcag_checks() {
     let Some(axe) = axe_source() else { return };
@@ -873,6 +879,30 @@ async fn browser_pages_pass_axe_wcag_checks() {
     let thread = post["url"].as_str().unwrap().to_owned();
     let (own, others) = (post["id"].as_str().unwrap(), reply["id"].as_str().unwrap());
     crate::web_admin::admin_user(&t, "root").await;
+    // An event and a discussion hour in the group, run to its first prompt.
+    let starts = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let body = json!({"name": "Study day", "description": "Bring a laptop", "start_time": starts, "group_id": gid,
+                      "capacity": 20, "join_mode": "restricted", "place": {"name": "Reading room", "locality": "Leeds"}});
+    let (_, event) = call(M::POST, &t, "/api/guildhall/v1/events", Some(&modt), Some(body)).await;
+    let event = event["id"].as_str().unwrap().to_owned();
+    call(
+        M::POST,
+        &t,
+        &format!("/api/guildhall/v1/events/{event}/join"),
+        Some(&tok),
+        Some(json!({"message": "Hi"})),
+    )
+    .await;
+    let body = json!({"title": "Museum Hour", "hashtag": "MuseumHour", "rrule": "FREQ=WEEKLY;BYDAY=MO",
+                      "dtstart": "2026-01-05T20:00", "timezone": "Europe/London", "duration_minutes": 60,
+                      "intro": "Welcome", "prompts": [{"offset_seconds": 60, "text": "What changed?"}]});
+    let (_, hour) =
+        call(M::POST, &t, &format!("/api/guildhall/v1/groups/{gid}/hours"), Some(&modt), Some(body)).await;
+    let (hour, edition) =
+        (hour["id"].as_str().unwrap().to_owned(), hour["editions"][0]["id"].as_str().unwrap().to_owned());
+    let first =
+        chrono::DateTime::parse_from_rfc3339(hour_start(&t, &hour).await.as_str()).unwrap().naive_utc();
+    t.instance.scheduler().flush_as_of(first + chrono::Duration::seconds(61)).await.unwrap();
 
     let stranger = driver.browser(true).await;
     // The check itself works: a page with faults has them found.
@@ -889,6 +919,10 @@ async fn browser_pages_pass_axe_wcag_checks() {
         t.url("/@ada"),
         t.url("/auth/sign_in"),
         t.url("/auth/sign_up"),
+        t.url("/events"),
+        t.url(&format!("/events/{event}")),
+        t.url(&format!("/hours/{hour}")),
+        t.url(&format!("/hours/{hour}/editions/{edition}")),
     ] {
         stranger.go(&page).await;
         assert_eq!(stranger.url().await, page, "the page itself, not a redirect");
@@ -904,6 +938,9 @@ async fn browser_pages_pass_axe_wcag_checks() {
         t.url("/notifications/requests"),
         thread.clone(),
         t.url(&format!("/statuses/{own}/edit")),
+        t.url(&format!("/events/{event}")),
+        t.url("/events/new?group=mcg"),
+        // Last: the report sent below is sent from this page.
         t.url(&format!("/statuses/{others}/report")),
     ] {
         member.go(&page).await;
@@ -915,7 +952,13 @@ async fn browser_pages_pass_axe_wcag_checks() {
     member.click_to_load(&member.button("Send the report").await).await;
     let moderator = driver.browser(true).await;
     sign_in(&moderator, &t, "mod").await;
-    for page in [t.url("/@mcg/moderation"), thread.clone(), t.url("/@mcg")] {
+    for page in [
+        t.url("/@mcg/moderation"),
+        thread.clone(),
+        t.url("/@mcg"),
+        t.url(&format!("/events/{event}")),
+        t.url(&format!("/events/{event}/edit")),
+    ] {
         moderator.go(&page).await;
         assert_eq!(moderator.url().await, page, "the page itself, not a redirect");
         violations.extend(axe_violations(&moderator, &axe).await);

@@ -20,7 +20,11 @@
 
 mod admin;
 mod error;
+mod event_forms;
+mod events;
 mod forms;
+mod hours;
+mod ics;
 mod member;
 mod moderation;
 mod pages;
@@ -40,6 +44,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(STYLESHEET_PATH, web::get().to(pages::stylesheet))
         .route("/", web::get().to(pages::home))
         .route("/groups", web::get().to(pages::directory))
+        .route("/events", web::get().to(events::list_page))
+        .route("/events", web::post().to(event_forms::create))
+        .route("/events/new", web::get().to(event_forms::new_form))
+        .route("/events/{id}.ics", web::get().to(ics::event_ics))
+        .route("/events/{id}", web::get().to(events::page))
+        .route("/events/{id}/edit", web::get().to(event_forms::edit_form))
+        .route("/events/{id}/edit", web::post().to(event_forms::edit))
+        .route("/events/{id}/join", web::post().to(events::join))
+        .route("/events/{id}/leave", web::post().to(events::leave))
+        .route("/events/{id}/listed", web::post().to(events::listed))
+        .route("/events/{id}/cancel", web::post().to(events::cancel))
+        .route("/events/{id}/participants/{pid}/{answer}", web::post().to(events::decide))
+        .route("/calendar/{token}.ics", web::get().to(ics::personal_ics))
+        .route("/hours/{id}", web::get().to(hours::page))
+        .route("/hours/{id}/editions/{edition_id}", web::get().to(hours::edition))
+        .route("/settings/calendar", web::post().to(event_forms::calendar_feed))
+        .route("/settings/reminders", web::post().to(event_forms::reminders))
         .route("/auth/sign_in", web::get().to(session::sign_in_form))
         .route("/auth/sign_in", web::post().to(session::sign_in))
         .route("/auth/sign_out", web::post().to(session::sign_out))
@@ -83,6 +104,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/@{name}.atom", web::get().to(pages::account_atom))
         .route("/tags/{tag}.rss", web::get().to(pages::tag_rss))
         .route("/tags/{tag}.atom", web::get().to(pages::tag_atom))
+        .route("/@{name}/events.ics", web::get().to(ics::account_ics))
         .route("/@{name}", web::get().to(pages::profile))
         .route("/@{name}/moderation", web::get().to(moderation::page))
         .route("/@{name}/moderation/requests/{account}/{answer}", web::post().to(moderation::answer))

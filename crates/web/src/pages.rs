@@ -357,6 +357,10 @@ struct GroupPage {
     moderators: Vec<AuthorView>,
     posts: Vec<PostView>,
     feed: String,
+    /// Its next events that the viewer may see.
+    events: Vec<crate::events::EventCard>,
+    /// Its discussion hours, when the viewer may see them.
+    hours: crate::hours::GroupHours,
 }
 
 /// The signed-in viewer's standing in a group.
@@ -446,6 +450,8 @@ async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Resul
         }
         None => None,
     };
+    let events = crate::events::group_upcoming(data, actor.id, viewer.id()).await?;
+    let hours = crate::hours::group_hours(data, actor.id, viewer.id()).await?;
     html(&GroupPage {
         site: domain,
         nav: viewer.nav(),
@@ -462,6 +468,8 @@ async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Resul
         moderators,
         posts,
         feed,
+        events,
+        hours,
     })
 }
 

@@ -59,6 +59,8 @@ struct SettingsPage {
     visibility: String,
     choices: &'static [(&'static str, &'static str)],
     locked: bool,
+    /// When to be reminded of events (the checkboxes).
+    reminders: Vec<crate::event_forms::ReminderChoice>,
 }
 
 #[derive(Template)]
@@ -87,6 +89,7 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
         visibility: crate::member::default_visibility(&data, &viewer).await?,
         choices: views::VISIBILITY_CHOICES,
         locked: actor.manually_approves_followers,
+        reminders: crate::event_forms::reminder_choices(&data, actor.id).await?,
     })
 }
 

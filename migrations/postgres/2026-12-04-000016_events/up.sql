@@ -55,3 +55,4 @@ CREATE TABLE event_reminders_sent (
 ALTER TABLE users ADD COLUMN event_reminders TEXT NOT NULL DEFAULT '60,1440';
 -- The secret in a member's calendar feed URL (its SHA-256), so calendar apps need no session.
 ALTER TABLE users ADD COLUMN calendar_token_hash TEXT;
+CREATE UNIQUE INDEX users_calendar_token_hash ON users (calendar_token_hash);
