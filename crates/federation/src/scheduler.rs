@@ -21,6 +21,15 @@ use crate::state::{FedConfig, FedData};
 const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 /// Jobs claimed per queue per round.
 const BATCH: i64 = 16;
+/// Every queue this worker runs, in the order a round takes them.
+const QUEUES: [&str; 6] = [
+    scheduled::PUBLISH_QUEUE,
+    polls::CLOSE_QUEUE,
+    crate::polls::COUNTS_QUEUE,
+    hours::STEP_QUEUE,
+    events::REMINDER_QUEUE,
+    events::COUNTS_QUEUE,
+];
 /// How often the queue is looked at when nothing wakes the worker.
 const PERIOD: Duration = Duration::from_secs(1);
 
@@ -110,9 +119,24 @@ impl Scheduler {
             };
             if done == 0 {
                 tokio::select! {
-                    _ = tokio::time::sleep(PERIOD) => {}
+                    _ = tokio::time::sleep(self.idle_for().await) => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
+            }
+        }
+    }
+
+    /// How long to sleep with nothing to do: until the next job falls due, at most [`PERIOD`]
+    /// (jobs another process queues are seen within that), so a prompt goes out on time rather
+    /// than up to a period late.
+    async fn idle_for(&self) -> Duration {
+        let next = self.db.run(|c| jobs::next_due(c, &QUEUES)).await;
+        match next {
+            Ok(Some(at)) => (at - now()).to_std().unwrap_or(Duration::ZERO).min(PERIOD),
+            Ok(None) => PERIOD,
+            Err(e) => {
+                tracing::warn!(error = %e, "the next job's time could not be read");
+                PERIOD
             }
         }
     }
@@ -132,14 +156,7 @@ impl Scheduler {
 
     async fn round(&self, as_of: Timestamp) -> Result<usize, FedError> {
         let mut done = 0;
-        for queue in [
-            scheduled::PUBLISH_QUEUE,
-            polls::CLOSE_QUEUE,
-            crate::polls::COUNTS_QUEUE,
-            hours::STEP_QUEUE,
-            events::REMINDER_QUEUE,
-            events::COUNTS_QUEUE,
-        ] {
+        for queue in QUEUES {
             let worker = self.worker_id.clone();
             let lease = as_of.max(now()) + LEASE;
             let batch =

@@ -262,6 +262,18 @@ pub fn fail(conn: &mut DbConnection, id: i64, error: &str) -> StorageResult<()> 
     if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }
 
+/// When the next job of these queues falls due (one not leased and not failed), if any: a
+/// worker sleeps until then rather than polling blind.
+pub fn next_due(conn: &mut DbConnection, queues: &[&str]) -> StorageResult<Option<Timestamp>> {
+    use diesel::dsl::min;
+    Ok(jobs::table
+        .filter(jobs::queue.eq_any(queues))
+        .filter(jobs::failed_at.is_null())
+        .filter(jobs::locked_until.is_null())
+        .select(min(jobs::run_at))
+        .first::<Option<Timestamp>>(conn)?)
+}
+
 /// Jobs of `queue` still to run (not failed), for tests, health and metrics.
 pub fn pending_count(conn: &mut DbConnection, queue: &str) -> StorageResult<i64> {
     Ok(jobs::table
