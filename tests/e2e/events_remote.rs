@@ -192,3 +192,46 @@ async fn a_gancio_event_is_stored_and_answered_here_since_gancio_takes_no_join()
     t.instance.stop().await.unwrap();
     origin.handle.stop(true).await;
 }
+
+#[tokio::test]
+async fn friendica_answers_our_event_with_accept_tentative_accept_and_reject_of_the_event() {
+    let origin = Origin::start(|base, pem| {
+        HashMap::from([("/profile/fred".to_owned(), person(&format!("{base}/profile/fred"), pem))])
+    });
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    t.user("org").await;
+    let tok = token(&t, "org", "read write").await;
+    let starts = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let body = json!({"name": "Open day", "start_time": starts, "capacity": 5});
+    let (s, event) = call(M::POST, &t, "/api/guildhall/v1/events", Some(&tok), Some(body)).await;
+    assert_eq!(s, 200, "{event}");
+    let (id, uri) = (event["id"].as_str().unwrap().to_owned(), event["uri"].as_str().unwrap().to_owned());
+    let fred = format!("{}/profile/fred", origin.base);
+    let key = SigningKey::from_pem(&origin.keys.private_pem).unwrap();
+    let answer = |kind: &str, n: u32| {
+        // Friendica answers with the bare id of the event as the object.
+        json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/objects/{n}", origin.base),
+               "type": kind, "actor": fred, "object": uri, "to": [event["account"]["url"]]})
+    };
+    let counts = || async {
+        let (_, shown) = call(M::GET, &t, &format!("/api/guildhall/v1/events/{id}"), Some(&tok), None).await;
+        let (_, list) =
+            call(M::GET, &t, &format!("/api/guildhall/v1/events/{id}/attendees"), Some(&tok), None).await;
+        let states: Vec<String> =
+            list.as_array().unwrap().iter().map(|a| a["state"].as_str().unwrap().to_owned()).collect();
+        (shown["participant_count"].as_i64().unwrap(), states)
+    };
+    for (n, (kind, expected)) in
+        [("Accept", (1, vec!["accepted"])), ("TentativeAccept", (0, vec!["maybe"])), ("Reject", (0, vec![]))]
+            .into_iter()
+            .enumerate()
+    {
+        let body = serde_json::to_vec(&answer(kind, n as u32)).unwrap();
+        let status = post_signed(&t.url("/inbox"), &body, &body, &format!("{fred}#main-key"), &key).await;
+        assert!(status.is_success(), "{kind}: {status}");
+        let expected = (expected.0, expected.1.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(counts().await, expected, "after {kind}");
+    }
+    t.instance.stop().await.unwrap();
+    origin.handle.stop(true).await;
+}

@@ -81,8 +81,16 @@ async fn reply(node: &Instance, token: &str, to: i64, text: &str) -> i64 {
 async fn an_hour_posts_its_prompts_once_across_a_restart_and_recaps_the_answers() {
     let dir = tempfile::tempdir().unwrap();
     let first = start_in(dir.path(), &Backend::Sqlite).await;
-    let ([_, ann, ben], group_id, hour, start) = hour_on(&first).await;
+    let ([host, ann, ben], group_id, hour, start) = hour_on(&first).await;
     let at = |seconds: i64| start + Duration::seconds(seconds);
+    // A guest host for this date, not a member: named in the intro.
+    signed_in(&first, "gus").await;
+    let (hour_id, edition_id) = (hour["id"].as_str().unwrap(), hour["editions"][0]["id"].as_str().unwrap());
+    let path = format!("/api/guildhall/v1/hours/{hour_id}/editions/{edition_id}/host");
+    let (s, _) = send(&first, M::PUT, &path, &ann, Some(json!({"acct": "gus"}))).await;
+    assert_eq!(s, 404, "a member who does not moderate cannot choose the host");
+    let (s, changed) = send(&first, M::PUT, &path, &host, Some(json!({"acct": "gus"}))).await;
+    assert_eq!(s, 200, "{changed}");
     assert_eq!(run_until(&first, at(-1)).await, 0, "nothing before the start");
     run_until(&first, at(61)).await;
     assert_eq!(
@@ -95,6 +103,8 @@ async fn an_hour_posts_its_prompts_once_across_a_restart_and_recaps_the_answers(
     let node = start_in(dir.path(), &Backend::Sqlite).await;
     assert_eq!(run_until(&node, at(61)).await, 0);
     let posted = by_group(&node, &group_id).await;
+    assert!(posted[0].content.contains("Hosted by"), "{}", posted[0].content);
+    assert!(posted[0].source.as_deref().unwrap().contains("Hosted by @gus@"), "{:?}", posted[0].source);
     let q1 = posted[1].id;
     assert!(posted[1].content.contains("Answer with A1"), "{}", posted[1].content);
     let ann_a1 = reply(&node, &ann, q1, "A1 It tells the story of a place").await;

@@ -185,6 +185,8 @@ const REQUIRED: &[(&str, &str, &str)] = &[
     ("POST", "/api/guildhall/v1/events/1/participants/1/reject", "write:statuses"),
     ("POST", "/api/guildhall/v1/groups/{g}/hours", "write:groups"),
     ("DELETE", "/api/guildhall/v1/hours/1", "write:groups"),
+    ("PUT", "/api/guildhall/v1/hours/1/editions/1/host", "write:groups"),
+    ("DELETE", "/api/guildhall/v1/hours/1/editions/1/host", "write:groups"),
     ("GET", "/api/guildhall/v1/preferences/reminders", "read:accounts"),
     ("PATCH", "/api/guildhall/v1/preferences/reminders", "write:accounts"),
 ];

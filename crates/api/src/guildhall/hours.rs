@@ -12,9 +12,10 @@ use guildhall_storage::{DbConnection, StorageResult, groups};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{WRITE, load_group, not_found, viewer};
+use super::{WRITE, load_group, named_account, not_found, viewer};
 use crate::mastodon::auth::{Auth, MaybeAuth};
 use crate::mastodon::entities::time;
+use crate::mastodon::params::Params;
 use crate::mastodon::parse_id;
 use crate::{ApiError, AppState};
 
@@ -182,6 +183,61 @@ pub async fn cancel(
             hours::cancel(c, id)?;
             let cancelled = hours::get(c, id)?;
             render(c, &base, &cancelled).map(Ok)
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `PUT /api/guildhall/v1/hours/{id}/editions/{edition_id}/host` (`account_id` or `acct`,
+/// resolved through WebFinger): a guest host for one date, named in that edition's intro. The
+/// group's moderators only, before the edition starts. `DELETE` goes back to the usual host.
+pub async fn set_host(
+    auth: Auth,
+    path: web::Path<(String, String)>,
+    params: Params,
+    state: web::Data<AppState>,
+    fed: FedData,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user(WRITE)?.clone();
+    let (id, edition) = (parse_id(&path.0)?, parse_id(&path.1)?);
+    let host = named_account(&params, &state, &fed).await?;
+    host_change(&state, user.actor.id, id, edition, Some(host.id)).await
+}
+
+/// `DELETE /api/guildhall/v1/hours/{id}/editions/{edition_id}/host`.
+pub async fn clear_host(
+    auth: Auth,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user(WRITE)?.clone();
+    let (id, edition) = (parse_id(&path.0)?, parse_id(&path.1)?);
+    host_change(&state, user.actor.id, id, edition, None).await
+}
+
+async fn host_change(
+    state: &AppState,
+    me: i64,
+    hour_id: i64,
+    edition_id: i64,
+    host: Option<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let base = state.urls.base().to_owned();
+    let body = state
+        .db
+        .run(move |c| {
+            let Some(hour) = hours::find(c, hour_id)? else { return Ok(Err(not_found())) };
+            let edition = hours::find_edition(c, edition_id)?.filter(|e| e.hour_id == hour_id);
+            let (Some(edition), true) = (edition, groups::is_moderator(c, hour.group_id, me)?) else {
+                return Ok(Err(not_found()));
+            };
+            if edition.starts_at <= guildhall_storage::now() || edition.intro_status_id.is_some() {
+                return Ok(Err(ApiError::Unprocessable(
+                    "Validation failed: this edition has started".into(),
+                )));
+            }
+            hours::set_edition_host(c, edition.id, host)?;
+            render(c, &base, &hour).map(Ok)
         })
         .await??;
     Ok(HttpResponse::Ok().json(body))

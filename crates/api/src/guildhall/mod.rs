@@ -92,6 +92,8 @@ fn routes(r: &mut Routes<'_>) {
         .add(M::POST, "/api/guildhall/v1/groups/{id}/hours", hours::create)
         .add(M::GET, "/api/guildhall/v1/hours/{id}", hours::get)
         .add(M::DELETE, "/api/guildhall/v1/hours/{id}", hours::cancel)
+        .add(M::PUT, "/api/guildhall/v1/hours/{id}/editions/{edition_id}/host", hours::set_host)
+        .add(M::DELETE, "/api/guildhall/v1/hours/{id}/editions/{edition_id}/host", hours::clear_host)
         .add(M::GET, "/api/guildhall/v1/preferences/reminders", events::reminders)
         .add(M::PATCH, "/api/guildhall/v1/preferences/reminders", events::set_reminders);
 }
