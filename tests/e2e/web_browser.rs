@@ -958,6 +958,7 @@ async fn browser_pages_pass_axe_wcag_checks() {
         t.url("/@mcg"),
         t.url(&format!("/events/{event}")),
         t.url(&format!("/events/{event}/edit")),
+        t.url("/@mcg/hours/new"),
     ] {
         moderator.go(&page).await;
         assert_eq!(moderator.url().await, page, "the page itself, not a redirect");

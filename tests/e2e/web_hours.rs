@@ -168,10 +168,10 @@ async fn an_hours_pages_reveal_prompts_as_posted_with_escaped_answers_and_the_re
     has_none(&page.body, &["No edition has taken place yet"]);
     let page = stranger.get("/@museum").await;
     has_all(&page.body, &["Discussion hours", &format!("href=\"/hours/{hour}\""), TITLE]);
-    has_none(&page.body, &["schedule hours through the API"]);
+    has_none(&page.body, &["Schedule a discussion hour"]);
     let mut moder = Browser::new(&t);
     moder.sign_in("mod", false).await;
-    has_all(&moder.get("/@museum").await.body, &["schedule hours through the API"]);
+    has_all(&moder.get("/@museum").await.body, &["href=\"/@museum/hours/new\""]);
 
     // Ids that are not this hour's: 404.
     let (other, other_edition, _) = schedule(&t, &group_id).await;
@@ -216,4 +216,58 @@ async fn a_members_only_groups_hours_are_for_its_members_and_moderators() {
         has_none(&body, &["Discussion hours", TITLE]);
     }
     has_all(&ann.get("/@circle").await.body, &["Discussion hours", TITLE]);
+}
+
+/// The hour form's fields, with `rrule` and `prompts` as given and `csrf` when given.
+fn hour_fields<'a>(rrule: &'a str, prompts: &'a str, csrf: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("title", "Museum Hour"),
+        ("hashtag", "MuseumHour"),
+        ("rrule", rrule),
+        ("starts", "2026-01-05T20:00"),
+        ("timezone", "Europe/London"),
+        ("duration", "60"),
+        ("intro", "Welcome"),
+        ("prompts", prompts),
+    ];
+    fields.extend(csrf.map(|c| ("csrf", c)));
+    fields
+}
+
+#[tokio::test]
+async fn a_moderator_schedules_an_hour_from_the_form_and_nobody_else_can() {
+    let t = TestInstance::start(&Backend::Sqlite).await;
+    for name in ["mod", "ann"] {
+        t.user(name).await;
+    }
+    group(&t, "museum", "public").await;
+    let mut moder = Browser::new(&t);
+    moder.sign_in("mod", false).await;
+    let form = moder.get("/@museum/hours/new").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form.csrf();
+    for (rrule, prompts, field) in
+        [("FREQ=MINUTELY", "5 | Q", "rrule"), ("FREQ=DAILY", "soon | Q", "prompts: line 1")]
+    {
+        let refused = moder.post("/@museum/hours", &hour_fields(rrule, prompts, Some(&csrf))).await;
+        assert_eq!(refused.status, 422, "{field}");
+        assert!(refused.body.contains(field), "{field}: {}", refused.body);
+    }
+    let no_token = moder.post("/@museum/hours", &hour_fields("FREQ=DAILY", "5 | Q", None)).await;
+    assert_eq!(no_token.status, 403, "a form without its token");
+    let prompts = "5 | What would you save first?\n15 | Who looks after it?";
+    let made = moder.post("/@museum/hours", &hour_fields("FREQ=WEEKLY;BYDAY=MO", prompts, Some(&csrf))).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let page = moder.get(&made.location.unwrap()).await;
+    has_all(&page.body, &["Museum Hour", "What would you save first?", "+15 min"]);
+
+    // A member who does not moderate sees no form and cannot post one.
+    let mut ann = Browser::new(&t);
+    ann.sign_in("ann", false).await;
+    assert_eq!(ann.get("/@museum/hours/new").await.status, 404);
+    let csrf = ann.get("/@museum").await.csrf();
+    assert_eq!(
+        ann.post("/@museum/hours", &hour_fields("FREQ=DAILY", "5 | Q", Some(&csrf))).await.status,
+        404
+    );
 }

@@ -504,8 +504,6 @@ pub struct HourCard {
 pub struct GroupHours {
     /// Running hours first, then cancelled ones; `None` when the viewer may not see them.
     pub list: Option<Vec<HourCard>>,
-    /// The group's id, as the API to schedule hours names it.
-    pub group_id: i64,
     /// The viewer moderates the group (and may schedule hours).
     pub moderator: bool,
 }
@@ -516,7 +514,7 @@ fn group_cards(c: &mut DbConnection, group_id: i64, viewer: Option<i64>) -> Stor
         None => false,
     };
     if !may_read(c, group_id, viewer)? {
-        return Ok(GroupHours { list: None, group_id, moderator });
+        return Ok(GroupHours { list: None, moderator });
     }
     let mut list = hours::of_group(c, group_id)?;
     list.sort_by_key(Hour::is_cancelled);
@@ -529,7 +527,7 @@ fn group_cards(c: &mut DbConnection, group_id: i64, viewer: Option<i64>) -> Stor
         };
         cards.push(HourCard { id: hour.id, cancelled: hour.is_cancelled(), title: hour.title, next });
     }
-    Ok(GroupHours { list: Some(cards), group_id, moderator })
+    Ok(GroupHours { list: Some(cards), moderator })
 }
 
 /// The hours of a group that `viewer` may see (its page's "Discussion hours").

@@ -23,6 +23,7 @@ mod error;
 mod event_forms;
 mod events;
 mod forms;
+mod hour_forms;
 mod hours;
 mod ics;
 mod member;
@@ -105,6 +106,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tags/{tag}.rss", web::get().to(pages::tag_rss))
         .route("/tags/{tag}.atom", web::get().to(pages::tag_atom))
         .route("/@{name}/events.ics", web::get().to(ics::account_ics))
+        .route("/@{name}/hours/new", web::get().to(hour_forms::new_form))
+        .route("/@{name}/hours", web::post().to(hour_forms::create))
         .route("/@{name}", web::get().to(pages::profile))
         .route("/@{name}/moderation", web::get().to(moderation::page))
         .route("/@{name}/moderation/requests/{account}/{answer}", web::post().to(moderation::answer))
