@@ -453,7 +453,8 @@ fn join_ours(
 }
 
 /// A local member answers "coming" to an event, ours or another server's (the origin decides
-/// then; servers that take no `Join` are answered for by us).
+/// then; servers that take no `Join` are answered for by us). Answering again only changes
+/// whether they are listed.
 pub async fn join(
     data: &FedData,
     actor: &Actor,
@@ -472,11 +473,18 @@ pub async fn join(
                 {
                     return Err(StorageError::NotFound);
                 }
-                if status.local {
-                    return join_ours(c, &data2, &event, &actor2, ask)?
-                        .map_err(|why| StorageError::Conflict(why.to_string()));
+                let listed = ask.listed;
+                let mut answer = match status.local {
+                    true => join_ours(c, &data2, &event, &actor2, ask)?
+                        .map_err(|why| StorageError::Conflict(why.to_string()))?,
+                    false => join_theirs(c, &data2, &status, &event, &actor2, ask)?,
+                };
+                // Answering again changes whether one is listed, and nothing else.
+                if answer.listed != listed {
+                    events::set_listed(c, event_id, actor2.id, listed)?;
+                    answer.listed = listed;
                 }
-                join_theirs(c, &data2, &status, &event, &actor2, ask)
+                Ok(answer)
             })
         })
         .await

@@ -439,11 +439,7 @@ pub async fn join(
     }
     let listed = form.listed.is_some();
     let ask = JoinRequest { message: Some(message).filter(|m| !m.is_empty()), ap_id: None, listed };
-    let answer = fed_events::join(&data, viewer.actor(), id, ask).await?;
-    if answer.listed != listed {
-        let me = viewer.actor().id;
-        data.db.run(move |c| events::set_listed(c, id, me, listed)).await?;
-    }
+    fed_events::join(&data, viewer.actor(), id, ask).await?;
     Ok(back_to(id))
 }
 

@@ -362,12 +362,7 @@ pub async fn join(
         ap_id: None,
         listed: params.flag("listed").unwrap_or(false),
     };
-    let listed = ask.listed;
-    let p = fed_events::join(&fed, &user.actor, id, ask).await?;
-    if p.listed != listed {
-        let actor = user.actor.id;
-        state.db.run(move |c| events::set_listed(c, id, actor, listed)).await?;
-    }
+    fed_events::join(&fed, &user.actor, id, ask).await?;
     respond(&state, id, Some(user.actor.id)).await
 }
 
