@@ -30,6 +30,8 @@ const QUEUES: [&str; 6] = [
     events::REMINDER_QUEUE,
     events::COUNTS_QUEUE,
 ];
+/// The shortest sleep of an idle worker (a job due but not claimable must not spin it).
+const MIN_PAUSE: Duration = Duration::from_millis(10);
 /// How often the queue is looked at when nothing wakes the worker.
 const PERIOD: Duration = Duration::from_secs(1);
 
@@ -110,16 +112,18 @@ impl Scheduler {
             if *stop.borrow() {
                 return;
             }
-            let done = match self.round(now()).await {
-                Ok(n) => n,
+            let pause = match self.round(now()).await {
+                Ok(0) => Some(self.idle_for().await),
+                Ok(_) => None,
                 Err(e) => {
+                    // A failing database is not retried in a tight loop.
                     tracing::warn!(error = %e, "scheduler round failed");
-                    0
+                    Some(PERIOD)
                 }
             };
-            if done == 0 {
+            if let Some(pause) = pause {
                 tokio::select! {
-                    _ = tokio::time::sleep(self.idle_for().await) => {}
+                    _ = tokio::time::sleep(pause) => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
             }
@@ -132,7 +136,7 @@ impl Scheduler {
     async fn idle_for(&self) -> Duration {
         let next = self.db.run(|c| jobs::next_due(c, &QUEUES)).await;
         match next {
-            Ok(Some(at)) => (at - now()).to_std().unwrap_or(Duration::ZERO).min(PERIOD),
+            Ok(Some(at)) => (at - now()).to_std().unwrap_or(Duration::ZERO).clamp(MIN_PAUSE, PERIOD),
             Ok(None) => PERIOD,
             Err(e) => {
                 tracing::warn!(error = %e, "the next job's time could not be read");

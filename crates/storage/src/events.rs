@@ -185,6 +185,9 @@ pub struct Range {
     pub to: Option<Timestamp>,
     /// At most this many.
     pub limit: i64,
+    /// Public events only (what an anonymous visitor may see, decided in the query rather
+    /// than event by event).
+    pub public_only: bool,
 }
 
 /// Events in a range, soonest first, live statuses only (the caller decides who may see each).
@@ -205,6 +208,9 @@ pub fn list(conn: &mut DbConnection, range: &Range) -> StorageResult<Vec<Event>>
     }
     if let Some(to) = range.to {
         query = query.filter(events::starts_at.lt(to));
+    }
+    if range.public_only {
+        query = query.filter(statuses::visibility.eq(guildhall_core::model::Visibility::Public.as_str()));
     }
     if range.attendee.is_none() {
         // Unlisted means out of listings, as for posts.

@@ -133,6 +133,7 @@ fn upcoming(
     (base, domain): (&str, &str),
 ) -> StorageResult<Vec<(EventCard, Option<i64>)>> {
     let mut out = Vec::new();
+    let range = Range { public_only: viewer.is_none(), ..range };
     for event in events::list(c, &range)? {
         if out.len() >= limit {
             break;

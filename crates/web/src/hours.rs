@@ -176,13 +176,26 @@ fn current(c: &mut DbConnection, hour: &Hour, at: Timestamp) -> StorageResult<Op
     Ok(found)
 }
 
-/// The answers of an edition that `viewer` may see, with their prompt's number, in order.
+/// Most answers a page shows for one prompt.
+const MAX_ANSWERS_SHOWN: usize = 100;
+
+/// The answers of an edition that `viewer` may see, with their prompt's number, in order
+/// (the first [`MAX_ANSWERS_SHOWN`] of each prompt).
 fn visible_answers(
     c: &mut DbConnection,
     edition: &Edition,
     viewer: Option<i64>,
 ) -> StorageResult<Vec<(i32, Status)>> {
-    let answers = hours::answers(c, edition)?;
+    // A page shows at most so many answers a prompt (anyone may post "A1 #tag").
+    let mut per_prompt: HashMap<i32, usize> = HashMap::new();
+    let answers: Vec<hours::Answer> = hours::answers(c, edition)?
+        .into_iter()
+        .filter(|a| {
+            let seen = per_prompt.entry(a.number).or_default();
+            *seen += 1;
+            *seen <= MAX_ANSWERS_SHOWN
+        })
+        .collect();
     let numbers: HashMap<i64, i32> = answers.iter().map(|a| (a.status.id, a.number)).collect();
     let shown = timelines::visible(c, answers.into_iter().map(|a| a.status).collect(), viewer)?;
     Ok(shown.into_iter().filter_map(|s| Some((*numbers.get(&s.id)?, s))).collect())

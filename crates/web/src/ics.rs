@@ -98,7 +98,8 @@ fn visible_events(
     base: &str,
 ) -> StorageResult<Vec<(Event, Status, String)>> {
     let mut out = Vec::new();
-    for event in events::list(c, range)? {
+    let range = Range { public_only: viewer.is_none(), ..range.clone() };
+    for event in events::list(c, &range)? {
         let status = statuses::get(c, event.status_id)?;
         if status.deleted_at.is_none() && timelines::may_see(c, &status, viewer)? {
             let page = fed_events::page_url(base, status.id);

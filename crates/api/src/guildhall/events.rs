@@ -265,6 +265,7 @@ pub async fn list(
         from: instant(&params, "from")?,
         to: instant(&params, "to")?,
         limit: params.number("limit")?.unwrap_or(40).clamp(1, 200),
+        public_only: viewer.is_none(),
     };
     let ctx = ctx(&state);
     let body = state

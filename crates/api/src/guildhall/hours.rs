@@ -200,8 +200,11 @@ pub async fn set_host(
 ) -> Result<HttpResponse, ApiError> {
     let user = auth.user(WRITE)?.clone();
     let (id, edition) = (parse_id(&path.0)?, parse_id(&path.1)?);
+    // Checked before the host is resolved: resolving may fetch from another server.
+    let me = user.actor.id;
+    state.db.run(move |c| changeable(c, me, id, edition)).await??;
     let host = named_account(&params, &state, &fed).await?;
-    host_change(&state, user.actor.id, id, edition, Some(host.id)).await
+    host_change(&state, me, id, edition, Some(host.id)).await
 }
 
 /// `DELETE /api/guildhall/v1/hours/{id}/editions/{edition_id}/host`.
@@ -215,6 +218,24 @@ pub async fn clear_host(
     host_change(&state, user.actor.id, id, edition, None).await
 }
 
+/// The hour, when `me` moderates its group and the edition is its own and has not started.
+fn changeable(
+    c: &mut DbConnection,
+    me: i64,
+    hour_id: i64,
+    edition_id: i64,
+) -> StorageResult<Result<Hour, ApiError>> {
+    let Some(hour) = hours::find(c, hour_id)? else { return Ok(Err(not_found())) };
+    let edition = hours::find_edition(c, edition_id)?.filter(|e| e.hour_id == hour_id);
+    let (Some(edition), true) = (edition, groups::is_moderator(c, hour.group_id, me)?) else {
+        return Ok(Err(not_found()));
+    };
+    if edition.starts_at <= guildhall_storage::now() || edition.intro_status_id.is_some() {
+        return Ok(Err(ApiError::Unprocessable("Validation failed: this edition has started".into())));
+    }
+    Ok(Ok(hour))
+}
+
 async fn host_change(
     state: &AppState,
     me: i64,
@@ -226,18 +247,14 @@ async fn host_change(
     let body = state
         .db
         .run(move |c| {
-            let Some(hour) = hours::find(c, hour_id)? else { return Ok(Err(not_found())) };
-            let edition = hours::find_edition(c, edition_id)?.filter(|e| e.hour_id == hour_id);
-            let (Some(edition), true) = (edition, groups::is_moderator(c, hour.group_id, me)?) else {
-                return Ok(Err(not_found()));
-            };
-            if edition.starts_at <= guildhall_storage::now() || edition.intro_status_id.is_some() {
-                return Ok(Err(ApiError::Unprocessable(
-                    "Validation failed: this edition has started".into(),
-                )));
-            }
-            hours::set_edition_host(c, edition.id, host)?;
-            render(c, &base, &hour).map(Ok)
+            guildhall_storage::transaction(c, |c| {
+                let hour = match changeable(c, me, hour_id, edition_id)? {
+                    Ok(hour) => hour,
+                    Err(refused) => return Ok(Err(refused)),
+                };
+                hours::set_edition_host(c, edition_id, host)?;
+                render(c, &base, &hour).map(Ok)
+            })
         })
         .await??;
     Ok(HttpResponse::Ok().json(body))
