@@ -232,6 +232,34 @@ async fn friendica_answers_our_event_with_accept_tentative_accept_and_reject_of_
         let expected = (expected.0, expected.1.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(counts().await, expected, "after {kind}");
     }
+
+    // Refused from a restricted event, Fred stays refused whatever he answers next.
+    let body = json!({"name": "Stores tour", "start_time": starts, "join_mode": "restricted"});
+    let (_, tour) = call(M::POST, &t, "/api/guildhall/v1/events", Some(&tok), Some(body)).await;
+    let (tour_id, tour_uri) =
+        (tour["id"].as_str().unwrap().to_owned(), tour["uri"].as_str().unwrap().to_owned());
+    let send = |kind: &str, n: u32| {
+        let doc = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/objects/t{n}", origin.base),
+                         "type": kind, "actor": fred, "object": tour_uri});
+        serde_json::to_vec(&doc).unwrap()
+    };
+    let body = send("Accept", 0);
+    assert!(
+        post_signed(&t.url("/inbox"), &body, &body, &format!("{fred}#main-key"), &key).await.is_success()
+    );
+    let path = format!("/api/guildhall/v1/events/{tour_id}/attendees");
+    let (_, list) = call(M::GET, &t, &path, Some(&tok), None).await;
+    let pid = list[0]["id"].as_str().unwrap().to_owned();
+    let reject = format!("/api/guildhall/v1/events/{tour_id}/participants/{pid}/reject");
+    assert_eq!(call(M::POST, &t, &reject, Some(&tok), None).await.0, 200);
+    for (n, kind) in ["TentativeAccept", "Reject", "Accept"].into_iter().enumerate() {
+        let body = send(kind, n as u32 + 1);
+        assert!(
+            post_signed(&t.url("/inbox"), &body, &body, &format!("{fred}#main-key"), &key).await.is_success()
+        );
+        let (_, list) = call(M::GET, &t, &path, Some(&tok), None).await;
+        assert_eq!(list[0]["state"], "rejected", "after {kind}: {list}");
+    }
     t.instance.stop().await.unwrap();
     origin.handle.stop(true).await;
 }

@@ -435,9 +435,12 @@ fn join_ours(
     asker: &Actor,
     ask: JoinRequest,
 ) -> StorageResult<Result<Participant, events::JoinRefused>> {
-    let before = events::participation(c, event.status_id, asker.id)?;
+    let before = events::participation(c, event.status_id, asker.id)?.map(|b| b.state);
     let answer = events::join_local(c, event, asker.id, ask)?;
-    if let (Ok(p), None) = (&answer, before) {
+    // A new answer (or a "maybe" made firm) is heard of; asking again changes nothing.
+    if let Ok(p) = &answer
+        && before.as_ref() != Some(&p.state)
+    {
         after_answer(c, data, event, p)?;
         let status = statuses::get(c, event.status_id)?;
         notifications::notify(
@@ -671,6 +674,8 @@ pub async fn received_rsvp(
 
 fn maybe(c: &mut DbConnection, event: &Event, actor: &Actor) -> StorageResult<()> {
     match events::participation(c, event.status_id, actor.id)? {
+        // A refused asker stays refused: "maybe" must not become a way back in.
+        Some(p) if p.state()? == Participation::Rejected => Ok(()),
         Some(p) => events::set_state(c, p.id, Participation::Maybe),
         None => {
             let p = events::join_remote(c, event.status_id, actor.id, JoinRequest::default())?;

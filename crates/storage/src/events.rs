@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use guildhall_core::Id;
 use guildhall_core::model::{EventStatus, JoinMode, Participation};
 
-use crate::actors::{self, Actor};
+use crate::actors::Actor;
 use crate::jobs::{self, NewJob};
 use crate::schema::{event_participants, event_reminders_sent, events, statuses};
 use crate::{DbConnection, StorageError, StorageResult, Timestamp, now, parse_text};
@@ -167,11 +167,6 @@ pub fn find(conn: &mut DbConnection, status_id: i64) -> StorageResult<Option<Eve
     Ok(events::table.find(status_id).select(Event::as_select()).first(conn).optional()?)
 }
 
-/// The events of these statuses (a page of statuses renders its events at once).
-pub fn of_statuses(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<Event>> {
-    Ok(events::table.filter(events::status_id.eq_any(ids)).select(Event::as_select()).load(conn)?)
-}
-
 /// Which events to list.
 #[derive(Debug, Clone, Default)]
 pub struct Range {
@@ -295,7 +290,8 @@ pub struct JoinRequest {
 
 /// Decides a `Join` of one of our events: accepted while places remain, the waiting list
 /// when full, pending for the organizer in restricted events. Asking again answers the
-/// standing answer (a refused asker may not ask their way back in).
+/// standing answer (a refused asker may not ask their way back in); a "maybe" is decided
+/// like a new ask.
 pub fn join_local(
     conn: &mut DbConnection,
     event: &Event,
@@ -304,8 +300,11 @@ pub fn join_local(
 ) -> StorageResult<Result<Participant, JoinRefused>> {
     crate::transaction(conn, |conn| {
         lock(conn, event.status_id)?;
-        if let Some(existing) = participation(conn, event.status_id, actor_id)? {
-            return Ok(Ok(existing));
+        let existing = participation(conn, event.status_id, actor_id)?;
+        if let Some(p) = &existing
+            && p.state()? != Participation::Maybe
+        {
+            return Ok(Ok(p.clone()));
         }
         let state = match (event.status()?, event.join_mode()?) {
             (EventStatus::Cancelled, _) => return Ok(Err(JoinRefused::Closed)),
@@ -315,7 +314,13 @@ pub fn join_local(
             (_, JoinMode::Restricted) => Participation::Pending,
             (_, JoinMode::Free) => place_or_wait(conn, event)?,
         };
-        Ok(Ok(insert(conn, event.status_id, actor_id, state, ask)?))
+        match existing {
+            Some(maybe) => {
+                set_state(conn, maybe.id, state)?;
+                Ok(Ok(Participant { state: state.as_str().to_owned(), ..maybe }))
+            }
+            None => Ok(Ok(insert(conn, event.status_id, actor_id, state, ask)?)),
+        }
     })
 }
 
@@ -653,11 +658,6 @@ pub fn remind(conn: &mut DbConnection, job: Reminder) -> StorageResult<bool> {
         )?;
         Ok(true)
     })
-}
-
-/// The local actor's inbox-facing counterpart: the actor row of a participant.
-pub fn actor_of(conn: &mut DbConnection, participant: &Participant) -> StorageResult<Actor> {
-    actors::get(conn, participant.actor_id)
 }
 
 /// Sets (or, with `None`, clears) the SHA-256 of the secret in a member's calendar feed URL;

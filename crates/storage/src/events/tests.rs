@@ -28,7 +28,7 @@ fn event_of(status_id: i64, capacity: Option<i32>, mode: JoinMode) -> Event {
 }
 
 fn add(c: &mut DbConnection, actor: Actor) -> StorageResult<Actor> {
-    actors::insert_local(c, &actor, "K")?;
+    crate::actors::insert_local(c, &actor, "K")?;
     Ok(actor)
 }
 
@@ -99,6 +99,12 @@ async fn restricted_events_wait_for_the_organizer_and_closed_ones_refuse() {
             );
             let third = join_local(c, &event, p[2], JoinRequest::default())?.unwrap();
             assert_eq!(decide(c, &event, third.id, false)?, Participation::Rejected);
+            // A "maybe" asking again is decided like a new ask.
+            let maybe = add(c, rows::remote("may", "b.example"))?;
+            let unsure = join_remote(c, event.status_id, maybe.id, JoinRequest::default())?;
+            set_state(c, unsure.id, Participation::Maybe)?;
+            let firm = join_local(c, &event, maybe.id, JoinRequest::default())?.unwrap();
+            assert_eq!((firm.id, firm.state()?), (unsure.id, Participation::Pending));
             let cancelled = Event { event_status: EventStatus::Cancelled.as_str().into(), ..event.clone() };
             upsert(c, &cancelled)?;
             let late = add(c, rows::remote("dan", "b.example"))?;
