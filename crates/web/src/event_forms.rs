@@ -72,7 +72,8 @@ const REMINDERS: &[(i64, &str)] =
 /// The `datetime-local` format.
 const LOCAL_FORMAT: &str = "%Y-%m-%dT%H:%M";
 
-/// The form's fields, as sent (all text; checked by [`EventForm::input`]).
+/// The form's fields, as sent (all text; checked by [`EventForm::input`]), and as a form is
+/// filled in again.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct EventForm {
@@ -191,33 +192,13 @@ impl EventForm {
     }
 }
 
-/// The form's fields filled in (a new event, or one being edited).
-#[derive(Debug, Default)]
-struct Values {
-    name: String,
-    description: String,
-    starts: String,
-    ends: String,
-    timezone: String,
-    place_name: String,
-    street: String,
-    locality: String,
-    postal_code: String,
-    country: String,
-    online_url: String,
-    capacity: String,
-    join_mode: String,
-    external_url: String,
-    category: String,
-    visibility: String,
-}
-
-impl Values {
-    fn of(event: &Event, status: &Status) -> Values {
+impl EventForm {
+    /// The form filled in with an event being edited.
+    fn of(event: &Event, status: &Status) -> EventForm {
         let tz = event.timezone.as_deref();
         let wall = |t: NaiveDateTime| calendar::local(t, tz).naive_local().format(LOCAL_FORMAT).to_string();
         let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
-        Values {
+        EventForm {
             name: event.name.clone(),
             description: status.source.clone().unwrap_or_default(),
             starts: wall(event.starts_at),
@@ -234,6 +215,7 @@ impl Values {
             external_url: or_empty(&event.external_url),
             category: or_empty(&event.category),
             visibility: status.visibility.clone(),
+            group: String::new(),
         }
     }
 }
@@ -249,7 +231,7 @@ struct EventFormPage {
     /// The hosting group: (username, name), for a new event.
     group: Option<(String, String)>,
     editing: bool,
-    values: Values,
+    values: EventForm,
     zones: &'static [&'static str],
     join_modes: &'static [(&'static str, &'static str)],
     visibilities: &'static [(&'static str, &'static str)],
@@ -291,11 +273,11 @@ pub async fn new_form(
     data: FedData,
 ) -> Result<HttpResponse, PageError> {
     let group = group_named(&data, &query.0.group).await?.map(|(_, username, name)| (username, name));
-    let values = Values {
+    let values = EventForm {
         timezone: DEFAULT_ZONE.into(),
         join_mode: "free".into(),
         visibility: "public".into(),
-        ..Values::default()
+        ..EventForm::default()
     };
     html(&EventFormPage {
         site: data.config.domain.to_string(),
@@ -365,7 +347,7 @@ pub async fn edit_form(
         action: format!("/events/{}/edit", status.id),
         group: None,
         editing: true,
-        values: Values::of(&event, &status),
+        values: EventForm::of(&event, &status),
         zones: ZONES,
         join_modes: JOIN_MODES,
         visibilities: VISIBILITIES,
