@@ -96,7 +96,8 @@ pub struct EventForm {
     group: String,
 }
 
-fn invalid(field: &str, why: impl std::fmt::Display) -> PageError {
+/// A 422 page naming the field at fault.
+pub(crate) fn invalid(field: &str, why: impl std::fmt::Display) -> PageError {
     PageError::Invalid(format!("{field}: {why}"))
 }
 

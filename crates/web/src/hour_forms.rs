@@ -16,6 +16,7 @@ use guildhall_storage::{StorageError, groups};
 use serde::Deserialize;
 
 use crate::error::PageError;
+use crate::event_forms::invalid;
 use crate::forms;
 use crate::pages::html;
 use crate::session::{Nav, Viewer};
@@ -35,10 +36,6 @@ pub struct HourForm {
     duration: String,
     intro: String,
     prompts: String,
-}
-
-fn invalid(field: &str, why: impl std::fmt::Display) -> PageError {
-    PageError::Invalid(format!("{field}: {why}"))
 }
 
 /// `minutes | text` lines as prompts (blank lines skipped).

@@ -13,6 +13,7 @@ use guildhall_storage::statuses::{self, Status};
 use guildhall_storage::{DbConnection, StorageResult, timelines};
 use serde_json::{Value, json};
 
+use super::{invalid, not_found};
 use crate::mastodon::auth::{Auth, MaybeAuth};
 use crate::mastodon::entities::{Ctx, account, time};
 use crate::mastodon::params::Params;
@@ -29,14 +30,6 @@ const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 5000;
 /// Longest place field.
 const MAX_PLACE_FIELD: usize = 300;
-
-fn invalid(what: impl std::fmt::Display) -> ApiError {
-    ApiError::Unprocessable(format!("Validation failed: {what}"))
-}
-
-fn not_found() -> ApiError {
-    ApiError::NotFound("Record not found".into())
-}
 
 /// A text field no longer than `max` (trimmed; empty reads as absent).
 fn text(params: &Params, key: &str, max: usize) -> Result<Option<String>, ApiError> {

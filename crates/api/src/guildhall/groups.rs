@@ -9,7 +9,7 @@ use guildhall_federation::{FedData, LocalActorError, local_actors};
 use guildhall_storage::actors::Actor;
 use guildhall_storage::groups::{self, Group};
 
-use super::{READ, WRITE, entities, limit_offset, load_group, viewer, with_ctx};
+use super::{READ, WRITE, entities, invalid, limit_offset, load_group, viewer, with_ctx};
 use crate::mastodon::auth::{Auth, MaybeAuth};
 use crate::mastodon::params::Params;
 use crate::{ApiError, AppState};
@@ -22,10 +22,6 @@ const MAX_DESCRIPTION: usize = 2000;
 const MAX_RULES: usize = 20;
 /// Longest rule.
 const MAX_RULE: usize = 500;
-
-fn invalid(what: impl std::fmt::Display) -> ApiError {
-    ApiError::Unprocessable(format!("Validation failed: {what}"))
-}
 
 /// A text-enum field, when sent; 422 naming the allowed values otherwise.
 fn enum_field<T>(

@@ -12,7 +12,7 @@ use guildhall_storage::{DbConnection, StorageResult, groups};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{WRITE, load_group, named_account, not_found, viewer};
+use super::{WRITE, invalid, load_group, named_account, not_found, viewer};
 use crate::mastodon::auth::{Auth, MaybeAuth};
 use crate::mastodon::entities::time;
 use crate::mastodon::params::Params;
@@ -101,14 +101,11 @@ pub async fn create(
     let (group, _) = load_group(&state, &path).await?;
     let deserializer = &mut serde_json::Deserializer::from_slice(&body);
     let mut sent: Body = serde_path_to_error::deserialize(deserializer)
-        .map_err(|e| ApiError::Unprocessable(format!("Validation failed: {}: {}", e.path(), e.inner())))?;
+        .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
     sent.hour.host_id = sent
         .host_id
         .as_deref()
-        .map(|h| {
-            h.parse::<i64>()
-                .map_err(|_| ApiError::Unprocessable("Validation failed: host_id: not an account id".into()))
-        })
+        .map(|h| h.parse::<i64>().map_err(|_| invalid("host_id: not an account id")))
         .transpose()?;
     let hour = fed_hours::create(&fed, &group, &user.actor, sent.hour).await?;
     let base = state.urls.base().to_owned();
@@ -231,7 +228,7 @@ fn changeable(
         return Ok(Err(not_found()));
     };
     if edition.starts_at <= guildhall_storage::now() || edition.intro_status_id.is_some() {
-        return Ok(Err(ApiError::Unprocessable("Validation failed: this edition has started".into())));
+        return Ok(Err(invalid("this edition has started")));
     }
     Ok(Ok(hour))
 }

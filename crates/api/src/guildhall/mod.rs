@@ -128,6 +128,11 @@ fn not_found() -> ApiError {
     ApiError::NotFound("Record not found".into())
 }
 
+/// A 422 for invalid content, `what` naming the field.
+fn invalid(what: impl std::fmt::Display) -> ApiError {
+    ApiError::Unprocessable(format!("Validation failed: {what}"))
+}
+
 /// Runs `f` with a connection and the rendering context.
 async fn with_ctx<T: Send + 'static>(
     state: &AppState,
