@@ -101,9 +101,13 @@ pub fn load_parts(c: &mut DbConnection, status: Status) -> StorageResult<NotePar
     let audience = status.group_id.map(|g| actors::get(c, g)).transpose()?.map(|g| g.ap_id);
     let attachments = status_parts::attachments(c, status.id)?;
     let poll = guildhall_storage::polls::find(c, status.id)?;
-    let event = match guildhall_storage::events::find(c, status.id)? {
-        Some(event) => Some((event, guildhall_storage::events::counts(c, status.id)?)),
-        None => None,
+    // Only an Event has event fields: other statuses (nearly all) skip the two queries.
+    let event = match status.kind == "Event" {
+        true => match guildhall_storage::events::find(c, status.id)? {
+            Some(event) => Some((event, guildhall_storage::events::counts(c, status.id)?)),
+            None => None,
+        },
+        false => None,
     };
     Ok(NoteParts { status, author, mentions, tags, in_reply_to, audience, attachments, poll, event })
 }
