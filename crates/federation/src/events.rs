@@ -516,7 +516,7 @@ fn join_theirs(
     ask.ap_id = Some(new_activity_id(&data.urls));
     let mut p = events::join_remote(c, event.status_id, actor.id, ask)?;
     let organizer = actors::get(c, status.actor_id)?;
-    let doc = envelope(
+    let mut doc = envelope(
         p.ap_id.as_deref().unwrap_or_default(),
         "Join",
         actor,
@@ -524,7 +524,6 @@ fn join_theirs(
         std::slice::from_ref(&organizer.ap_id),
         &[],
     );
-    let mut doc = doc;
     if let Some(message) = &p.message {
         doc["participationMessage"] = json!(message);
     }
