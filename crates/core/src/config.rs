@@ -17,7 +17,7 @@ use crate::domain::Domain;
 
 /// Every configuration key, as written in the file; the environment name is
 /// `GUILDHALL_` followed by the key in upper case.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 15] = [
     "domain",
     "listen",
     "database_url",
@@ -30,6 +30,9 @@ pub const KEYS: [&str; 12] = [
     "password_min_length",
     "trusted_proxies",
     "thumbnail",
+    "smtp_url",
+    "mail_from",
+    "mail_listen",
 ];
 
 /// Environment variables with the `GUILDHALL_` prefix that are not configuration keys but are
@@ -67,6 +70,13 @@ pub struct Config {
     /// A PNG or JPEG shown as the instance's picture (`/thumbnail.png`, advertised in
     /// `/api/v2/instance`); a plain built-in banner when unset.
     pub thumbnail: Option<PathBuf>,
+    /// Where mail goes out (`smtp://`, `smtps://`, `smtp://…?tls=starttls`); with none, mails
+    /// are written as `.eml` files under `<data_dir>/mail`.
+    pub smtp_url: Option<crate::mail::SmtpUrl>,
+    /// The sender of every mail, and the domain of reply addresses.
+    pub mail_from: crate::mail::MailFrom,
+    /// An address for the inbound SMTP listener (replies by mail); none: no listener.
+    pub mail_listen: Option<SocketAddr>,
 }
 
 /// Who may create an account (`registrations`).
@@ -212,7 +222,20 @@ impl Config {
             Some(_) => Some(parse_or(s, "thumbnail", "", non_empty_path, FILE_HINT)?),
             None => None,
         };
+        let smtp_url = match s.get("smtp_url") {
+            Some(_) => Some(parse_or(s, "smtp_url", "", crate::mail::SmtpUrl::parse, SMTP_HINT)?),
+            None => None,
+        };
+        let default_from = format!("notifications@{}", domain.host());
+        let mail_from = parse_or(s, "mail_from", &default_from, crate::mail::MailFrom::parse, FROM_HINT)?;
+        let mail_listen = match s.get("mail_listen") {
+            Some(_) => Some(parse_or(s, "mail_listen", "", |v| v.parse().ok(), LISTEN_HINT)?),
+            None => None,
+        };
         Ok(Config {
+            smtp_url,
+            mail_from,
+            mail_listen,
             thumbnail,
             domain,
             listen,
@@ -239,6 +262,9 @@ const BOOL_HINT: &str = "true or false";
 const LOG_HINT: &str = "text or json";
 const REGISTRATIONS_HINT: &str = "closed, approval or open";
 const PROXIES_HINT: &str = "comma-separated addresses or ranges, such as 127.0.0.1,10.0.0.0/8";
+const SMTP_HINT: &str = "smtp://HOST:PORT, smtps://USER:PASSWORD@HOST:PORT or smtp://HOST:PORT?tls=starttls";
+const FROM_HINT: &str =
+    "an address such as notifications@museums.example or \"Museums\" <notifications@museums.example>";
 const PASSWORD_LENGTH_HINT: &str = "a whole number from 8 to 256";
 
 fn read_file(

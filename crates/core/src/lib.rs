@@ -16,6 +16,7 @@ pub mod email;
 pub mod id;
 pub mod keys;
 pub mod limits;
+pub mod mail;
 pub mod model;
 pub mod net;
 pub mod password;

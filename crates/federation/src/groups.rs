@@ -210,6 +210,7 @@ pub fn on_new_status(
         // The group's own post (an hour's prompt, a group event) went to its members as a
         // Create already: it needs no relay.
         statuses::set_group(c, status.id, Some(group.id))?;
+        guildhall_storage::mail::on_group_post(c, group.id, status.id)?;
         return Ok(PostOutcome::Relayed);
     }
     let mut verdict = groups::may_post(c, &settings, status.actor_id)?;
@@ -226,6 +227,7 @@ pub fn on_new_status(
             statuses::set_group(c, status.id, Some(group.id))?;
             let status = Status { group_id: Some(group.id), ..status.clone() };
             relay(c, urls, &group, &settings, create, &status, true)?;
+            guildhall_storage::mail::on_group_post(c, group.id, status.id)?;
             Ok(PostOutcome::Relayed)
         }
         Err(refusal) => {

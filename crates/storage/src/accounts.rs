@@ -36,6 +36,8 @@ pub struct User {
     pub updated_at: Timestamp,
     /// What the person wrote when asking to join (approval-mode sign-ups).
     pub sign_up_reason: Option<String>,
+    /// When the address was confirmed; a sign-up waits until it is.
+    pub email_confirmed_at: Option<Timestamp>,
 }
 
 impl User {
@@ -49,6 +51,8 @@ impl User {
     pub fn refusal(&self) -> Option<&'static str> {
         if self.disabled {
             Some("Your login is currently disabled")
+        } else if self.email_confirmed_at.is_none() {
+            Some("Your login is missing a confirmed e-mail address")
         } else if !self.approved {
             Some("Your login is currently pending approval")
         } else {
@@ -90,6 +94,9 @@ pub struct Registration {
     pub locale: Option<String>,
     /// Why the person wants to join.
     pub reason: Option<String>,
+    /// Waits until the address is confirmed (a sign-up, as on Mastodon); an account an admin
+    /// makes is confirmed.
+    pub unconfirmed: bool,
 }
 
 /// Creates an approved user: the actor, login and key in one transaction. A taken username
@@ -123,8 +130,15 @@ pub fn register(
             created_at: created,
             updated_at: created,
             sign_up_reason: registration.reason,
+            email_confirmed_at: (!registration.unconfirmed).then_some(created),
         };
         diesel::insert_into(users::table).values(&user).execute(conn)?;
+        if user.email_confirmed_at.is_none() {
+            crate::mail::enqueue_account_mail(
+                conn,
+                &crate::mail::AccountMail::ConfirmAddress { user_id: user.id },
+            )?;
+        }
         Ok(LocalAccount { actor: new.actor, user })
     })
 }
@@ -140,12 +154,17 @@ pub fn email_in_use(conn: &mut DbConnection, email: &str) -> StorageResult<bool>
     email_taken(conn, email)
 }
 
-/// Approves a pending user; false when they were approved already.
+/// Approves a pending user (and mails them so); false when they were approved already.
 pub fn approve(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
-    let changed = diesel::update(users::table.find(user_id).filter(users::approved.eq(false)))
-        .set((users::approved.eq(true), users::updated_at.eq(now())))
-        .execute(conn)?;
-    Ok(changed == 1)
+    crate::transaction(conn, |conn| {
+        let changed = diesel::update(users::table.find(user_id).filter(users::approved.eq(false)))
+            .set((users::approved.eq(true), users::updated_at.eq(now())))
+            .execute(conn)?;
+        if changed == 1 {
+            crate::mail::enqueue_account_mail(conn, &crate::mail::AccountMail::Approved { user_id })?;
+        }
+        Ok(changed == 1)
+    })
 }
 
 /// Deletes a user who is still pending approval (a rejected sign-up), with their actor, key
@@ -153,13 +172,18 @@ pub fn approve(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
 /// (they are never deleted here) or gone.
 pub fn delete_pending(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
     crate::transaction(conn, |conn| {
-        let actor_id = users::table
+        let found = users::table
             .find(user_id)
             .filter(users::approved.eq(false))
-            .select(users::actor_id)
-            .first::<i64>(conn)
+            .inner_join(actors_t::table.on(actors_t::id.eq(users::actor_id)))
+            .select((users::actor_id, users::email, actors_t::username, users::email_confirmed_at))
+            .first::<(i64, String, String, Option<Timestamp>)>(conn)
             .optional()?;
-        let Some(actor_id) = actor_id else { return Ok(false) };
+        let Some((actor_id, email, username, confirmed)) = found else { return Ok(false) };
+        if confirmed.is_some() {
+            // An unconfirmed address may not be the asker's: it is never written to.
+            crate::mail::enqueue_account_mail(conn, &crate::mail::AccountMail::Rejected { email, username })?;
+        }
         // The login, key and tokens go with the actor (ON DELETE CASCADE).
         diesel::delete(actors_t::table.find(actor_id)).execute(conn)?;
         Ok(true)
@@ -422,6 +446,7 @@ mod tests {
                     pending: true,
                     locale: Some("fr".into()),
                     reason: Some("I curate".into()),
+                    unconfirmed: false,
                 };
                 let ada = register(c, new_user("ada", "ada@museum.example"), pending.clone())?;
                 let grace = register(c, new_user("grace", "grace@museum.example"), pending)?;

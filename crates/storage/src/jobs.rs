@@ -202,6 +202,19 @@ pub fn complete(conn: &mut DbConnection, id: i64, worker: &str) -> StorageResult
     Ok(deleted == 1)
 }
 
+/// Drops the jobs of `queue` with partition `key` that no worker holds (a digest whose
+/// subscription ended); returns how many.
+pub fn cancel_partition(conn: &mut DbConnection, queue: &str, key: &str) -> StorageResult<usize> {
+    Ok(diesel::delete(
+        jobs::table
+            .filter(jobs::queue.eq(queue))
+            .filter(jobs::partition_key.eq(key))
+            .filter(jobs::locked_by.is_null().or(jobs::locked_until.lt(now())))
+            .filter(jobs::failed_at.is_null()),
+    )
+    .execute(conn)?)
+}
+
 /// Removes finished jobs still leased to `worker`, in one statement; returns how many.
 pub fn complete_many(conn: &mut DbConnection, ids: &[i64], worker: &str) -> StorageResult<usize> {
     let mut done = 0;

@@ -36,6 +36,7 @@ pub mod instance_settings;
 pub mod instances;
 pub mod jobs;
 pub mod lists;
+pub mod mail;
 pub mod markers;
 pub mod media;
 pub mod mutes;

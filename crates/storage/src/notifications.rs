@@ -222,7 +222,7 @@ pub fn notify(
         filtered,
     };
     diesel::insert_into(notifications::table).values(&row).execute(conn)?;
-    Ok(())
+    crate::mail::on_notification(conn, &row)
 }
 
 /// Notifies every local actor a new status mentions (its author excepted).

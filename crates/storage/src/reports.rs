@@ -58,6 +58,7 @@ pub fn add(
             created_at: now(),
         };
         diesel::insert_into(reports::table).values(&row).execute(conn)?;
+        crate::mail::on_report(conn, row.id)?;
         Ok(row)
     })
 }

@@ -72,6 +72,11 @@ diesel::table! {
         default_language -> Nullable<Text>,
         event_reminders -> Text,
         calendar_token_hash -> Nullable<Text>,
+        email_confirmed_at -> Nullable<Timestamp>,
+        mail_mentions -> Bool,
+        mail_follow_requests -> Bool,
+        mail_reports -> Bool,
+        mail_event_reminders -> Bool,
     }
 }
 
@@ -119,6 +124,30 @@ diesel::table! {
         published_at -> Timestamp,
         edited_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mail_secret (id) {
+        id -> Integer,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_mail_subscriptions (id) {
+        id -> BigInt,
+        group_id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        email -> Nullable<Text>,
+        mode -> Text,
+        timezone -> Text,
+        hour -> Integer,
+        confirmed_at -> Nullable<Timestamp>,
+        digest_through -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -711,6 +740,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_allowed_domains,
     group_report_closures,
     instance_settings,
+    mail_secret,
+    group_mail_subscriptions,
     instance_domain_blocks,
     admin_log,
     web_sessions,
