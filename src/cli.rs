@@ -38,6 +38,22 @@ pub enum Command {
     /// Manage users and groups.
     #[command(subcommand)]
     Admin(Admin),
+    /// Mail: take in replies by e-mail.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+/// Mail commands.
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Read one message on standard input (for an MTA's pipe) and post it if it is a member's
+    /// reply. Exit codes follow sysexits: 0 posted (or an automatic message dropped), 65 not a
+    /// readable message, 67 refused (not our reply address, another sender), 75 try again.
+    Receive {
+        /// The envelope recipient(s), as the MTA knows them (Postfix: `${recipient}`).
+        #[arg(long = "recipient", value_name = "ADDRESS")]
+        recipients: Vec<String>,
+    },
 }
 
 /// Administration commands.
@@ -189,6 +205,34 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Admin(admin) => run_admin(config, admin).await,
+        Command::Mail(MailCommand::Receive { recipients }) => receive_mail(config, recipients).await,
+    }
+}
+
+/// The largest message `mail receive` reads from stdin.
+const MAX_INBOUND: u64 = 25 * 1024 * 1024;
+
+async fn receive_mail(config: Config, recipients: Vec<String>) -> Result<(), Failure> {
+    use guildhall_mail::receive::{Outcome, ReceiveError};
+    use std::io::Read;
+    let mut raw = Vec::new();
+    std::io::stdin().lock().take(MAX_INBOUND + 1).read_to_end(&mut raw).map_err(Failure::other)?;
+    let (receiver, db) =
+        crate::mail_receiver(&config).await.map_err(|e| Failure { code: 75, message: format!("{e:#}") })?;
+    let outcome = receiver.receive(&raw, &recipients).await;
+    db.close();
+    match outcome {
+        Ok(Outcome::Posted { status_id }) => {
+            println!("posted as status {status_id}");
+            Ok(())
+        }
+        Ok(Outcome::Dropped(why)) => {
+            println!("dropped: {why}");
+            Ok(())
+        }
+        Ok(Outcome::Refused(why)) => Err(Failure { code: 67, message: format!("refused: {why}") }),
+        Err(ReceiveError::Unreadable(e)) => Err(Failure { code: 65, message: e.to_string() }),
+        Err(ReceiveError::Temporary(why)) => Err(Failure { code: 75, message: why }),
     }
 }
 

@@ -14,6 +14,8 @@ use guildhall_federation::delivery::DeliveryWorker;
 use guildhall_federation::objects::actor::DbActor;
 use guildhall_federation::scheduler::Scheduler;
 use guildhall_federation::{FedConfig, FedData, FedState, Urls, local_actors};
+use guildhall_mail::receive::{ListenerDoor, Receiver};
+use guildhall_mail::worker::MailWorker;
 use guildhall_storage::Db;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -28,6 +30,9 @@ pub struct Instance {
     federation: FedConfig,
     delivery: DeliveryWorker,
     scheduler: Scheduler,
+    mail: MailWorker,
+    receiver: Receiver,
+    mail_port: Option<u16>,
     port: u16,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
@@ -80,6 +85,12 @@ impl Instance {
             tokio::spawn(close_streams_on_signal(streams.clone()));
         }
         let state = AppState::new(db.clone(), config.clone(), urls, streams.clone());
+        let mail = MailWorker::new(db.clone(), &config).await?;
+        let receiver = Receiver::new(
+            federation.clone(),
+            std::sync::Arc::new(mail.context().signer.clone()),
+            Some(guildhall_api::image_store(&state)),
+        );
         let options = HttpOptions { pages: Some(guildhall_web::configure), ..options };
         let server = guildhall_api::serve(state, federation.clone(), listener, options)?;
         let handle = server.handle();
@@ -90,8 +101,17 @@ impl Instance {
         let scheduler = Scheduler::new(federation.clone(), db.clone());
         if options.run_delivery {
             workers.push(tokio::spawn(scheduler.clone().run(stopped.clone())));
-            workers.push(tokio::spawn(delivery.clone().run(stopped)));
+            workers.push(tokio::spawn(mail.clone().run(stopped.clone())));
+            workers.push(tokio::spawn(delivery.clone().run(stopped.clone())));
         }
+        let mail_port = match config.mail_listen {
+            Some(address) => {
+                let (port, task) = listen_for_mail(&config, address, receiver.clone(), stopped).await?;
+                workers.push(task);
+                Some(port)
+            }
+            None => None,
+        };
         tracing::info!(domain = %config.domain, port, "guildhall is serving");
         Ok(Instance {
             config,
@@ -99,6 +119,9 @@ impl Instance {
             federation,
             delivery,
             scheduler,
+            mail,
+            receiver,
+            mail_port,
             port,
             server: handle,
             server_task,
@@ -141,6 +164,21 @@ impl Instance {
     /// The timed-jobs worker: scheduled statuses, poll ends (tests flush it as of a later time).
     pub fn scheduler(&self) -> &Scheduler {
         &self.scheduler
+    }
+
+    /// The mail worker (tests flush it instead of waiting).
+    pub fn mail(&self) -> &MailWorker {
+        &self.mail
+    }
+
+    /// Turns reply mail into posts (what `guildhall mail receive` and the listener use).
+    pub fn mail_receiver(&self) -> &Receiver {
+        &self.receiver
+    }
+
+    /// The port of the inbound SMTP listener, when `mail_listen` is set.
+    pub fn mail_port(&self) -> Option<u16> {
+        self.mail_port
     }
 
     /// Waits until the server stops by itself (SIGINT/SIGTERM), then stops the workers.
@@ -197,6 +235,33 @@ async fn prepare(config: &Config) -> anyhow::Result<(Db, DbActor)> {
     Ok((db, DbActor::with_private_key(actor, key)?))
 }
 
+/// Binds the inbound SMTP listener: it takes only our reply addresses.
+async fn listen_for_mail(
+    config: &Config,
+    address: std::net::SocketAddr,
+    receiver: Receiver,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<(u16, JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen for mail on {address}"))?;
+    let port = listener.local_addr()?.port();
+    let domain = format!("@{}", config.mail_from.domain());
+    let accept = move |rcpt: &str| {
+        let rcpt = rcpt.to_ascii_lowercase();
+        rcpt.starts_with("reply+") && rcpt.ends_with(&domain)
+    };
+    let settings = guildhall_mail::listener::ListenerConfig::new(config.domain.host(), accept);
+    let door = std::sync::Arc::new(ListenerDoor(receiver));
+    let task = tokio::spawn(async move {
+        if let Err(e) = guildhall_mail::listener::serve(listener, settings, door, stop).await {
+            tracing::warn!(error = %e, "the mail listener stopped");
+        }
+    });
+    tracing::info!(%address, "listening for replies by mail (SMTP)");
+    Ok((port, task))
+}
+
 /// Signals the workers, waits for them (bounded), closes the pool.
 async fn finish(stop: watch::Sender<bool>, workers: Vec<JoinHandle<()>>, db: &Db) {
     let _ = stop.send(true);
@@ -206,6 +271,27 @@ async fn finish(stop: watch::Sender<bool>, workers: Vec<JoinHandle<()>>, db: &Db
         }
     }
     db.close();
+}
+
+/// What `guildhall mail receive` needs without serving: the database and a receiver that
+/// posts through federation (deliveries are queued for the running server to send).
+pub async fn mail_receiver(config: &Config) -> anyhow::Result<(Receiver, Db)> {
+    let (db, instance_actor) = prepare(config).await?;
+    let config = Arc::new(config.clone());
+    let urls = Urls::new(&config);
+    let fed_state = FedState {
+        db: db.clone(),
+        config: config.clone(),
+        urls: urls.clone(),
+        delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+        fetch_signer: None,
+    };
+    let federation = fed_state.federation_config(&instance_actor).await?;
+    let streams = Arc::new(guildhall_api::Streamer::new(db.clone()));
+    let state = AppState::new(db.clone(), config.clone(), urls, streams);
+    let secret = db.run(guildhall_storage::mail::secret).await?;
+    let signer = Arc::new(guildhall_core::mail::Signer::new(&secret));
+    Ok((Receiver::new(federation, signer, Some(guildhall_api::image_store(&state))), db))
 }
 
 /// Opens and migrates the database only (`guildhall migrate`); returns how many ran.

@@ -19,4 +19,4 @@ pub use error::ApiError;
 pub use guildhall::route_list as guildhall_routes;
 pub use mastodon::RateLimits;
 pub use mastodon::streaming::Streamer;
-pub use server::{AppState, HttpOptions, serve};
+pub use server::{AppState, HttpOptions, image_store, serve};

@@ -89,6 +89,11 @@ impl Default for HttpOptions {
     }
 }
 
+/// The API's image processing, for doors other than HTTP (replies by mail carry photos).
+pub fn image_store(state: &AppState) -> Arc<dyn guildhall_federation::uploads::ImageStore> {
+    Arc::new(crate::mastodon::media::ApiImages(web::Data::new(state.clone())))
+}
+
 /// Starts serving on `listener`. On SIGINT/SIGTERM (unless disabled) the server stops
 /// accepting, lets in-flight requests finish (up to 30 s) and then resolves.
 pub fn serve(
