@@ -189,6 +189,8 @@ const REQUIRED: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/guildhall/v1/hours/1/editions/1/host", "write:groups"),
     ("GET", "/api/guildhall/v1/preferences/reminders", "read:accounts"),
     ("PATCH", "/api/guildhall/v1/preferences/reminders", "write:accounts"),
+    ("GET", "/api/guildhall/v1/preferences/email", "read:accounts"),
+    ("PATCH", "/api/guildhall/v1/preferences/email", "write:accounts"),
 ];
 
 /// Routes where signing in is optional, with the scope that makes the caller count.

@@ -14,6 +14,7 @@ mod entities;
 mod events;
 mod groups;
 mod hours;
+mod mail;
 mod moderation;
 
 use actix_web::http::Method;
@@ -95,7 +96,9 @@ fn routes(r: &mut Routes<'_>) {
         .add(M::PUT, "/api/guildhall/v1/hours/{id}/editions/{edition_id}/host", hours::set_host)
         .add(M::DELETE, "/api/guildhall/v1/hours/{id}/editions/{edition_id}/host", hours::clear_host)
         .add(M::GET, "/api/guildhall/v1/preferences/reminders", events::reminders)
-        .add(M::PATCH, "/api/guildhall/v1/preferences/reminders", events::set_reminders);
+        .add(M::PATCH, "/api/guildhall/v1/preferences/reminders", events::set_reminders)
+        .add(M::GET, "/api/guildhall/v1/preferences/email", mail::get)
+        .add(M::PATCH, "/api/guildhall/v1/preferences/email", mail::set);
 }
 
 /// Registers routes (when given a [`ServiceConfig`]) and remembers them.
