@@ -26,6 +26,7 @@ mod forms;
 mod hour_forms;
 mod hours;
 mod ics;
+mod mail_pages;
 mod member;
 mod moderation;
 mod pages;
@@ -65,6 +66,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/sign_in", web::get().to(session::sign_in_form))
         .route("/auth/sign_in", web::post().to(session::sign_in))
         .route("/auth/sign_out", web::post().to(session::sign_out))
+        .route("/auth/password/new", web::get().to(mail_pages::reset_form))
+        .route("/auth/password", web::post().to(mail_pages::request_reset))
+        .route("/auth/password/edit", web::get().to(mail_pages::new_password_form))
+        .route("/auth/password/edit", web::post().to(mail_pages::set_new_password))
+        .route("/auth/confirmation", web::get().to(mail_pages::confirmation_page))
+        .route("/auth/confirmation", web::post().to(mail_pages::confirm_address))
+        .route("/mail/unsubscribe/{key}", web::get().to(mail_pages::unsubscribe_page))
+        .route("/mail/unsubscribe/{key}", web::post().to(mail_pages::unsubscribe))
+        .route("/mail/confirm/{key}", web::get().to(mail_pages::confirm_follow_page))
+        .route("/mail/confirm/{key}", web::post().to(mail_pages::confirm_follow))
+        .route("/settings/mail", web::post().to(mail_pages::settings))
         .route("/settings", web::get().to(settings::page))
         .route("/settings/profile", web::post().to(settings::profile))
         .route("/settings/password", web::post().to(settings::password))
@@ -116,6 +128,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/@{name}/moderation/statuses/{id}/remove", web::post().to(moderation::remove_status))
         .route("/@{name}/moderation/settings", web::post().to(moderation::settings))
         .route("/@{name}/moderation/reports/{id}/resolve", web::post().to(moderation::resolve_report))
+        .route("/@{name}/mail/subscribe", web::post().to(mail_pages::follow_by_mail))
+        .route("/@{name}/mail", web::post().to(mail_pages::member_mail))
         .route("/@{name}/{action}", web::post().to(member::follow))
         .route("/@{name}/{id}", web::get().to(pages::thread_page))
         .route("/tags/{tag}", web::get().to(pages::tag));

@@ -99,7 +99,7 @@ pub async fn profile(
         return Ok(guildhall_federation::routes::actor_response(&request, actor).await?);
     }
     if actor.is(ActorKind::Group) {
-        return group_page(actor, &viewer, &data).await;
+        return group_page(&request, actor, &viewer, &data).await;
     }
     let (base, domain) = site(&data);
     let (base2, domain2, id) = (base.clone(), domain.clone(), actor.id);
@@ -361,6 +361,8 @@ struct GroupPage {
     events: Vec<crate::events::EventCard>,
     /// Its discussion hours, when the viewer may see them.
     hours: crate::hours::GroupHours,
+    /// Following by mail (a stranger) or one's mail from the group (a reader).
+    mail: Option<crate::mail_pages::MailForm>,
 }
 
 /// The signed-in viewer's standing in a group.
@@ -377,7 +379,12 @@ struct MemberState {
 
 /// A local group's page: what it is, how to join, its rules and moderators, its member count
 /// (unless it keeps its membership to itself) and its recent public threads.
-async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Result<HttpResponse, PageError> {
+async fn group_page(
+    request: &HttpRequest,
+    actor: Actor,
+    viewer: &MaybeViewer,
+    data: &FedData,
+) -> Result<HttpResponse, PageError> {
     let (base, domain) = site(data);
     let (base2, domain2, row) = (base.clone(), domain.clone(), actor.clone());
     let (me, csrf) = (viewer.id(), viewer.0.as_ref().map(|v| v.csrf.clone()));
@@ -452,7 +459,10 @@ async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Resul
     };
     let events = crate::events::group_upcoming(data, actor.id, viewer.id()).await?;
     let hours = crate::hours::group_hours(data, actor.id, viewer.id()).await?;
-    html(&GroupPage {
+    let insider = membership_state.as_ref().is_some_and(|m| m.member || m.moderator);
+    let (mail, cookie) =
+        crate::mail_pages::group_form(request, data, &actor, viewer.0.as_ref(), insider).await?;
+    let mut response = html(&GroupPage {
         site: domain,
         nav: viewer.nav(),
         me: membership_state,
@@ -470,7 +480,12 @@ async fn group_page(actor: Actor, viewer: &MaybeViewer, data: &FedData) -> Resul
         feed,
         events,
         hours,
-    })
+        mail,
+    })?;
+    if let Some(cookie) = cookie {
+        response.add_cookie(&cookie).map_err(|e| PageError::Internal(e.to_string()))?;
+    }
+    Ok(response)
 }
 
 #[derive(Template)]

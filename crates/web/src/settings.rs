@@ -1,5 +1,5 @@
-//! A member's settings: profile (name, bio, fields, default visibility), password, signed-in
-//! browsers, and the apps allowed to act for them, each revocable.
+//! A member's settings: profile (name, bio, fields, default visibility), password, mail
+//! (`mail_pages`), signed-in browsers, and the apps allowed to act for them, each revocable.
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -61,6 +61,8 @@ struct SettingsPage {
     locked: bool,
     /// When to be reminded of events (the checkboxes).
     reminders: Vec<crate::event_forms::ReminderChoice>,
+    /// Notification mail and mail from groups.
+    mail: crate::mail_pages::MailSettings,
 }
 
 #[derive(Template)]
@@ -90,6 +92,7 @@ pub async fn page(viewer: Viewer, data: FedData) -> Result<HttpResponse, PageErr
         choices: views::VISIBILITY_CHOICES,
         locked: actor.manually_approves_followers,
         reminders: crate::event_forms::reminder_choices(&data, actor.id).await?,
+        mail: crate::mail_pages::settings_section(&data, &viewer).await?,
     })
 }
 
