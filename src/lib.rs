@@ -251,7 +251,11 @@ async fn listen_for_mail(
         let rcpt = rcpt.to_ascii_lowercase();
         rcpt.starts_with("reply+") && rcpt.ends_with(&domain)
     };
-    let settings = guildhall_mail::listener::ListenerConfig::new(config.domain.host(), accept);
+    let mut settings = guildhall_mail::listener::ListenerConfig::new(config.domain.host(), accept);
+    // Replies are short: a few photos at most. Bounded well under what the parser takes
+    // (with the trace headers added), and few sessions at once.
+    settings.max_message_bytes = 10 * 1024 * 1024;
+    settings.max_connections = 8;
     let door = std::sync::Arc::new(ListenerDoor(receiver));
     let task = tokio::spawn(async move {
         if let Err(e) = guildhall_mail::listener::serve(listener, settings, door, stop).await {

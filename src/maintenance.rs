@@ -28,6 +28,11 @@ pub async fn run(db: Db, media_dir: PathBuf, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
         }
         sweep_media(&db, &media_dir).await;
+        match db.run(guildhall_storage::mail::purge_unconfirmed).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "forgot follows by mail never confirmed"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(PERIOD) => {}
             _ = stop.wait_for(|stopped| *stopped) => return,

@@ -111,8 +111,12 @@ async fn approve_user_lets_a_pending_sign_up_in() {
         password: "correct horse",
         role: guildhall_core::model::Role::User,
     };
-    let pending =
-        accounts::Registration { pending: true, locale: None, reason: Some("curator".into()), unconfirmed: false };
+    let pending = accounts::Registration {
+        pending: true,
+        locale: None,
+        reason: Some("curator".into()),
+        unconfirmed: false,
+    };
     register_user(&db, &urls, ada, pending).await.unwrap();
 
     let listed = guildhall(dir.path(), &["admin", "pending-users"]);

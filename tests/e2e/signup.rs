@@ -9,9 +9,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::client_api::{call, token};
-use crate::support::{Backend, TestInstance, backends, http};
+use crate::support::{Backend, TestInstance, backends, confirm_by_mail, http};
 
 const PENDING: &str = "Your login is currently pending approval";
+const UNCONFIRMED: &str = "Your login is missing a confirmed e-mail address";
 
 async fn start(backend: &Backend, mode: &str, extra: &[(&str, &str)]) -> TestInstance {
     let mut settings = vec![("GUILDHALL_REGISTRATIONS", mode)];
@@ -182,6 +183,11 @@ async fn open_sign_up_answers_a_working_token() {
             (Some("Bearer"), Some("read write"))
         );
         assert!(issued["created_at"].is_i64(), "{issued}");
+        // The account waits for its address, as on Mastodon.
+        let (status, body) = username_of(&t, issued["access_token"].as_str().unwrap()).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some(UNCONFIRMED)));
+        assert_eq!(password_grant(&t, "ada@museum.example").await.0, 400);
+        confirm_by_mail(&t, "ada@museum.example").await;
         let (status, me) = username_of(&t, issued["access_token"].as_str().unwrap()).await;
         assert_eq!((status, me["username"].as_str()), (StatusCode::OK, Some("Ada")));
         // The new user signs in with the password too, and can post.
@@ -205,6 +211,7 @@ async fn each_bad_field_is_reported_in_mastodon_shape() {
         let t = start(&backend, "open", &[("GUILDHALL_PASSWORD_MIN_LENGTH", "10")]).await;
         let app = app_token(&t).await;
         assert_eq!(sign_up(&t, Some(&app), person("ada")).await.0, 200);
+        confirm_by_mail(&t, "ada@museum.example").await;
 
         let bad = json!({"username": "ADA", "email": "ada@", "password": "too short", "locale": "en"});
         let (status, body) = sign_up(&t, Some(&app), bad).await;
@@ -277,6 +284,9 @@ async fn approval_mode_waits_for_an_admin() {
         let (status, issued) = sign_up(&t, Some(&app), ada).await;
         assert_eq!(status, 200, "{issued}");
         let access = issued["access_token"].as_str().unwrap();
+        let (status, body) = username_of(&t, access).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some(UNCONFIRMED)));
+        confirm_by_mail(&t, "ada@museum.example").await;
 
         // Pending: the token and the password are both refused, saying why.
         let (status, body) = username_of(&t, access).await;
@@ -360,6 +370,7 @@ async fn admins_approve_and_reject_through_the_admin_api() {
             let mut body = person(name);
             body["reason"] = json!(format!("{name} wants in"));
             assert_eq!(sign_up(&t, Some(&app), body).await.0, 200);
+            confirm_by_mail(&t, &format!("{name}@museum.example")).await;
         }
         let (status, body) =
             call(M::GET, &t, "/api/v1/admin/accounts?status=pending", Some(&member), None).await;
@@ -455,7 +466,9 @@ async fn sign_up_page_needs_its_csrf_token() {
         let (status, page) =
             post_page(&t, Some(&cookie), &page_form(&csrf, "ada", "ada@museum.example")).await;
         assert_eq!(status, 200, "{page}");
-        assert!(page.contains("is ready") && page.contains("Sign in now"), "{page}");
+        assert!(page.contains("is ready") && page.contains("We have mailed a link"), "{page}");
+        assert_eq!(password_grant(&t, "ada").await.0, 400, "waits for the address");
+        confirm_by_mail(&t, "ada@museum.example").await;
         assert_eq!(password_grant(&t, "ada").await.0, 200);
         t.instance.stop().await.unwrap();
     }
@@ -476,6 +489,7 @@ async fn sign_up_page_in_approval_mode_asks_why_and_says_what_happens_next() {
         let (status, page) = post_page(&t, Some(&cookie), &form).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("An administrator will review it"), "{page}");
+        confirm_by_mail(&t, "ada@museum.example").await;
         let (status, body) = password_grant(&t, "ada").await;
         assert_eq!((status, body["error_description"].as_str()), (StatusCode::BAD_REQUEST, Some(PENDING)));
         let out = guildhall(&t, &["admin", "approve-user", "ADA"]);

@@ -179,3 +179,20 @@ pub fn init_logs() {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
 }
+
+/// Confirms a new sign-up's address the way its owner does: runs the mail worker, reads the
+/// confirmation mail written under `<data dir>/mail`, and presses the page's button.
+pub async fn confirm_by_mail(t: &TestInstance, email: &str) {
+    t.instance.mail().flush().await.unwrap();
+    let mails = crate::mail::read_dir(&t.instance.config().data_dir.join("mail"));
+    let mail = mails
+        .iter()
+        .rev()
+        .find(|m| m.envelope_to == email && m.text().contains("confirmation_token="))
+        .unwrap_or_else(|| panic!("no confirmation mail to {email}"));
+    let link = mail.link(&t.url("/auth/confirmation?confirmation_token="));
+    let key = link.split_once("confirmation_token=").unwrap().1.to_owned();
+    let res =
+        http().post(t.url("/auth/confirmation")).form(&[("confirmation_token", key)]).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}

@@ -174,7 +174,17 @@ async fn an_admin_approves_and_rejects_sign_ups_and_suspends_an_account() {
         let body = json!({"username": name, "email": format!("{name}@museum.example"), "password": "correct horse", "agreement": true, "locale": "en", "reason": reason});
         let (s, made) = call(M::POST, &t, "/api/v1/accounts", tok["access_token"].as_str(), Some(body)).await;
         assert_eq!(s, 200, "{made}");
+        crate::support::confirm_by_mail(&t, &format!("{name}@museum.example")).await;
     }
+    // Once an address is confirmed, the admins are mailed the sign-up to review.
+    t.instance.mail().flush().await.unwrap();
+    let mailed = || crate::mail::read_dir(&t.instance.config().data_dir.join("mail"));
+    let to_root: Vec<String> = mailed()
+        .into_iter()
+        .filter(|m| m.envelope_to == "root@museum.example")
+        .map(|m| m.subject())
+        .collect();
+    assert_eq!(to_root, ["New sign-up to review: @cy", "New sign-up to review: @dee"]);
     let mut root = Browser::new(&t);
     root.sign_in("root", false).await;
     let page = root.get("/admin").await;
@@ -193,6 +203,16 @@ async fn an_admin_approves_and_rejects_sign_ups_and_suspends_an_account() {
     let (cy, dee) = (id_of(&page.body, "cy"), id_of(&page.body, "dee"));
     assert_eq!(root.post(&format!("/admin/accounts/{cy}/approve"), &[("csrf", &csrf)]).await.status, 303);
     assert_eq!(root.post(&format!("/admin/accounts/{dee}/reject"), &[("csrf", &csrf)]).await.status, 303);
+    t.instance.mail().flush().await.unwrap();
+    let subjects = |to: &str| -> Vec<String> {
+        mailed().into_iter().filter(|m| m.envelope_to == to).map(|m| m.subject()).collect()
+    };
+    assert!(
+        subjects("cy@museum.example").iter().any(|s| s.contains("is ready")),
+        "approved: {:?}",
+        subjects("cy@museum.example")
+    );
+    assert!(subjects("dee@museum.example").iter().any(|s| s.starts_with("Your sign-up at")), "rejected");
     let mut cy_browser = Browser::new(&t);
     cy_browser.sign_in("cy", false).await;
     let (_, gone) = call(M::GET, &t, "/api/v1/accounts/lookup?acct=dee", None, None).await;

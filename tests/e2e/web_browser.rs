@@ -669,6 +669,20 @@ async fn browser_signs_up_in_approval_mode_and_an_admin_approves() {
     let page = cy.text_of("body").await;
     assert!(page.contains("An administrator will review it"), "{page}");
 
+    // Signing in is refused until the address is confirmed, from the link in the mail.
+    cy.go(&t.url("/auth/sign_in?next=/home")).await;
+    cy.type_into(&cy.find("#login").await, "cy").await;
+    cy.type_into(&cy.find("#password").await, "correct horse").await;
+    cy.click_to_load(&cy.button("Sign in").await).await;
+    assert_eq!(cy.text_of(".error").await, "Your login is missing a confirmed e-mail address.");
+    t.instance.mail().flush().await.unwrap();
+    let mails = crate::mail::read_dir(&t.instance.config().data_dir.join("mail"));
+    let link = mails[0].link(&t.url("/auth/confirmation?"));
+    cy.go(&link).await;
+    cy.click_to_load(&cy.button("Confirm my address").await).await;
+    let page = cy.text_of("body").await;
+    assert!(page.contains("approval"), "{page}");
+
     // Signing in is refused while the account waits.
     cy.go(&t.url("/auth/sign_in?next=/home")).await;
     cy.type_into(&cy.find("#login").await, "cy").await;
@@ -911,7 +925,12 @@ async fn browser_pages_pass_axe_wcag_checks() {
     assert!(faults.contains("image-alt") && faults.contains("html-has-lang"), "{faults}");
 
     let mut violations = Vec::new();
+    let (reset, unsubscribe) = crate::web_mail::signed_links(&t, "ada").await;
     for page in [
+        t.url("/auth/password/new"),
+        t.url(&reset),
+        t.url(&unsubscribe),
+        t.url("/auth/confirmation?confirmation_token=1-2-3"),
         t.url("/"),
         t.url("/groups"),
         t.url("/@mcg"),

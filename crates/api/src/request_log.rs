@@ -9,7 +9,18 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 
 /// Query parameters whose values never reach a log line.
-const SECRET_PARAMS: [&str; 5] = ["access_token", "code", "client_secret", "password", "token"];
+const SECRET_PARAMS: [&str; 7] = [
+    "access_token",
+    "code",
+    "client_secret",
+    "password",
+    "token",
+    "reset_password_token",
+    "confirmation_token",
+];
+
+/// Paths whose last segment is a secret key (mailed links, the personal calendar feed).
+const SECRET_PATHS: [&str; 3] = ["/mail/unsubscribe/", "/mail/confirm/", "/calendar/"];
 
 /// Builds the request span (see the module doc).
 #[derive(Debug)]
@@ -39,8 +50,12 @@ impl RootSpanBuilder for RequestSpan {
 
 /// `path?query` with the value of every secret parameter replaced by `[redacted]`.
 pub fn redacted_target(path: &str, query: &str) -> String {
+    let path = match SECRET_PATHS.iter().find(|p| path.starts_with(*p)) {
+        Some(prefix) => format!("{prefix}[redacted]"),
+        None => path.to_owned(),
+    };
     if query.is_empty() {
-        return path.to_owned();
+        return path;
     }
     let parts: Vec<String> = query
         .split('&')
@@ -71,5 +86,9 @@ mod tests {
         assert_eq!(redacted_target("/health", ""), "/health");
         let encoded = redacted_target("/api/v1/streaming", "access%5Ftoken=s3cret");
         assert!(!encoded.contains("s3cret"), "{encoded}");
+        let reset = redacted_target("/auth/password/edit", "reset_password_token=1-2-abc");
+        assert!(!reset.contains("abc"), "{reset}");
+        assert_eq!(redacted_target("/mail/unsubscribe/g1-abc", ""), "/mail/unsubscribe/[redacted]");
+        assert_eq!(redacted_target("/calendar/s3cret.ics", ""), "/calendar/[redacted]");
     }
 }

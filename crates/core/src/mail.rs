@@ -61,12 +61,15 @@ impl SmtpUrl {
             Security::Tls => 465,
             Security::StartTls => 587,
         });
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
-        };
-        let user = Some(url.username()).filter(|u| !u.is_empty()).and_then(decode);
-        let password = url.password().and_then(decode);
+        let user = Some(url.username()).filter(|u| !u.is_empty()).map(percent_decode);
+        let password = url.password().map(percent_decode);
         if url.path() != "" && url.path() != "/" {
+            return None;
+        }
+        // A password is never sent in clear to another machine.
+        let loopback =
+            host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if password.is_some() && security == Security::Plain && !loopback {
             return None;
         }
         Some(SmtpUrl { security, host, port, user, password })
@@ -90,6 +93,27 @@ impl fmt::Debug for SmtpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SmtpUrl({self})")
     }
+}
+
+/// `%XX` escapes decoded (a `+` stays a `+`), as URL user info is written.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The sender of our mail: `address` or `"Name" <address>`. Its domain is also the domain of
@@ -258,6 +282,15 @@ pub enum KeyError {
 
 /// Bytes of the HMAC kept in a key: 96 bits.
 const MAC_BYTES: usize = 12;
+/// How many days a reply address works: a leaked one (a forwarded mail, a list archive)
+/// stops letting anyone post in the member's name.
+pub const REPLY_KEY_DAYS: i64 = 90;
+
+/// Days since 1970-01-01 of a time, as reply keys count them.
+pub fn day_of(at: chrono::NaiveDateTime) -> i64 {
+    at.and_utc().timestamp().div_euclid(86_400)
+}
+
 /// Hex digits of the HMAC kept in a reply key: 80 bits.
 const REPLY_MAC_CHARS: usize = 20;
 
@@ -306,24 +339,29 @@ impl Signer {
         if same { Ok(()) } else { Err(KeyError::Invalid) }
     }
 
-    /// The key of a reply address: who (`actor_id`) may answer which status by mail. The ids
-    /// are written in base 36 and the MAC cut to 80 bits, so `reply+KEY` stays within the 64
-    /// characters an address's local part may have.
-    pub fn reply_key(&self, status_id: i64, actor_id: i64) -> String {
-        let (s, a) = (base36(status_id), base36(actor_id));
-        let mac = self.mac("reply", &[&s, &a]);
-        format!("{s}-{a}-{}", &mac[..REPLY_MAC_CHARS])
+    /// The key of a reply address: who (`actor_id`) may answer which status by mail, issued
+    /// on `day` (days since 1970-01-01). The ids and the day are written in base 36 and the
+    /// MAC cut to 80 bits, so `reply+KEY` stays within the 64 characters an address's local
+    /// part may have.
+    pub fn reply_key(&self, status_id: i64, actor_id: i64, day: i64) -> String {
+        let (s, a, d) = (base36(status_id), base36(actor_id), base36(day));
+        let mac = self.mac("reply", &[&s, &a, &d]);
+        format!("{s}-{a}-{d}-{}", &mac[..REPLY_MAC_CHARS])
     }
 
-    /// The status and actor a reply key names, when we signed it.
-    pub fn open_reply_key(&self, key: &str) -> Result<(i64, i64), KeyError> {
-        let [s, a, mac] = split::<3>(key)?;
-        let expected = self.mac("reply", &[s, a]);
+    /// The status and actor a reply key names, when we signed it at most
+    /// [`REPLY_KEY_DAYS`] before `today`.
+    pub fn open_reply_key(&self, key: &str, today: i64) -> Result<(i64, i64), KeyError> {
+        let [s, a, d, mac] = split::<4>(key)?;
+        let expected = self.mac("reply", &[s, a, d]);
         let expected = &expected[..REPLY_MAC_CHARS];
         let same = expected.len() == mac.len()
             && expected.bytes().zip(mac.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
         if !same {
             return Err(KeyError::Invalid);
+        }
+        if today - from_base36(d)? > REPLY_KEY_DAYS {
+            return Err(KeyError::Expired);
         }
         Ok((from_base36(s)?, from_base36(a)?))
     }
@@ -449,12 +487,14 @@ mod tests {
 
     #[test]
     fn smtp_urls_parse_and_hide_the_password() {
-        let url = SmtpUrl::parse("smtp://ada:p%40ss@mail.example:2525?tls=starttls").unwrap();
+        let url = SmtpUrl::parse("smtp://ada:p%40s+s@mail.example:2525?tls=starttls").unwrap();
         assert_eq!(url.security, Security::StartTls);
         assert_eq!((url.host.as_str(), url.port), ("mail.example", 2525));
         assert_eq!(url.user.as_deref(), Some("ada"));
-        assert_eq!(url.password.as_deref(), Some("p@ss"));
-        assert!(!format!("{url:?} {url}").contains("p@ss"));
+        assert_eq!(url.password.as_deref(), Some("p@s+s"));
+        assert!(SmtpUrl::parse("smtp://ada:secret@mail.example").is_none(), "no password in clear");
+        assert!(SmtpUrl::parse("smtp://ada:secret@127.0.0.1:25").is_some(), "except to this machine");
+        assert!(!format!("{url:?} {url}").contains("p@s"));
         assert_eq!(SmtpUrl::parse("smtps://mail.example").unwrap().port, 465);
         assert_eq!(SmtpUrl::parse("smtp://127.0.0.1:25").unwrap().security, Security::Plain);
         for bad in ["http://x", "smtp://", "smtps://x?tls=starttls", "smtp://x?tls=maybe", "smtp://x/path"] {
@@ -494,13 +534,14 @@ mod tests {
     fn keys_open_only_as_signed() {
         let signer = Signer::new(&[7; 32]);
         let other = Signer::new(&[8; 32]);
-        let key = signer.reply_key(117_729_421_215_028_856, 456);
-        assert_eq!(signer.open_reply_key(&key), Ok((117_729_421_215_028_856, 456)));
+        let key = signer.reply_key(117_729_421_215_028_856, 456, 20_000);
+        assert_eq!(signer.open_reply_key(&key, 20_001), Ok((117_729_421_215_028_856, 456)));
+        assert_eq!(signer.open_reply_key(&key, 20_000 + REPLY_KEY_DAYS + 1), Err(KeyError::Expired));
         assert!("reply+".len() + key.len() <= 64, "{key}");
-        assert_eq!(other.open_reply_key(&key), Err(KeyError::Invalid));
+        assert_eq!(other.open_reply_key(&key, 20_001), Err(KeyError::Invalid));
         let (s, rest) = key.split_once('-').unwrap();
         let altered = format!("{}-{rest}", base36(from_base36(s).unwrap() + 1));
-        assert_eq!(signer.open_reply_key(&altered), Err(KeyError::Invalid));
+        assert_eq!(signer.open_reply_key(&altered, 20_001), Err(KeyError::Invalid));
         assert!(key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
 
         for what in [

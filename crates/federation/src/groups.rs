@@ -227,6 +227,7 @@ pub fn on_new_status(
             statuses::set_group(c, status.id, Some(group.id))?;
             let status = Status { group_id: Some(group.id), ..status.clone() };
             relay(c, urls, &group, &settings, create, &status, true)?;
+            // Mailed once, even when a Create is received again under a new activity id.
             guildhall_storage::mail::on_group_post(c, group.id, status.id)?;
             Ok(PostOutcome::Relayed)
         }

@@ -99,9 +99,11 @@ mod tests {
 
     fn from_reply() -> String {
         let signer = guildhall_core::mail::Signer::new(&[1; 32]);
-        MailFrom::parse("notifications@localhost")
-            .unwrap()
-            .reply_address(&signer.reply_key(117729421215028856, 117729421215028857))
+        MailFrom::parse("notifications@localhost").unwrap().reply_address(&signer.reply_key(
+            117729421215028856,
+            117729421215028857,
+            20_000,
+        ))
     }
 
     fn letter() -> Letter {

@@ -46,9 +46,17 @@ fn fail(e: impl std::fmt::Display) -> StorageError {
 }
 
 impl Context {
-    fn finish(&self, letter: Letter, body: &Body) -> StorageResult<Outgoing> {
+    /// The composed message; `None` (logged) when this one recipient's mail cannot be
+    /// composed (an address lettre refuses), so one bad address never holds up the others.
+    fn finish(&self, letter: Letter, body: &Body) -> StorageResult<Option<Outgoing>> {
         let (text, html) = render(body).map_err(fail)?;
-        compose(Letter { text, html, ..letter }, &self.from).map_err(fail)
+        match compose(Letter { text, html, ..letter }, &self.from) {
+            Ok(out) => Ok(Some(out)),
+            Err(e) => {
+                tracing::warn!(error = %e, "a mail was left out");
+                Ok(None)
+            }
+        }
     }
 
     fn unsubscribe_url(&self, what: Unsubscribe) -> String {
@@ -87,11 +95,23 @@ impl Context {
 
     fn notices_list(&self, actor_id: i64, category: MailCategory) -> ListHeaders {
         ListHeaders {
-            id: format!("\"{} notifications\" <notifications.{}>", self.site, self.host),
+            id: format!("\"{} notifications\" <notifications.{}>", list_name(&self.site), self.host),
             unsubscribe: self.unsubscribe_url(Unsubscribe::Notifications { actor_id, category }),
             archive: Some(format!("{}/notifications", self.base)),
         }
     }
+}
+
+/// A List-Id phrase: printable ASCII without quotes or backslashes (RFC 2919 puts it in a
+/// quoted string, where encoded words are not allowed).
+fn list_name(name: &str) -> String {
+    let kept: String = name
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .filter(|c| !matches!(c, '"' | '\\'))
+        .collect();
+    let kept = kept.trim().to_owned();
+    if kept.is_empty() { "Guildhall".into() } else { kept }
 }
 
 /// The name shown for an actor: its display name, else its handle.
@@ -144,7 +164,7 @@ pub fn account(c: &mut DbConnection, cx: &Context, mail: &AccountMail) -> Storag
                 format!("Confirm your address for {}", cx.site),
                 "confirm",
             );
-            vec![cx.finish(letter, &body)?]
+            cx.finish(letter, &body)?.into_iter().collect()
         }
         AccountMail::ResetPassword { user_id } => {
             let Some(account) = user(c, *user_id)? else { return Ok(vec![]) };
@@ -168,13 +188,16 @@ pub fn account(c: &mut DbConnection, cx: &Context, mail: &AccountMail) -> Storag
                 footer: vec!["If you did not ask, ignore this mail: your password stays as it is.".into()],
                 ..Body::default()
             };
-            vec![cx.finish(
-                cx.plain_letter(&account.user.email, format!("Reset your password on {}", cx.site), "reset"),
-                &body,
-            )?]
+            let letter =
+                cx.plain_letter(&account.user.email, format!("Reset your password on {}", cx.site), "reset");
+            cx.finish(letter, &body)?.into_iter().collect()
         }
         AccountMail::Approved { user_id } => {
             let Some(account) = user(c, *user_id)? else { return Ok(vec![]) };
+            if account.user.email_confirmed_at.is_none() {
+                // An unconfirmed address may not be the asker's: it is never written to.
+                return Ok(vec![]);
+            }
             let body = Body {
                 title: format!("Welcome to {}", cx.site),
                 intro: vec![format!(
@@ -184,14 +207,12 @@ pub fn account(c: &mut DbConnection, cx: &Context, mail: &AccountMail) -> Storag
                 action: Some(Link { label: "Sign in".into(), url: format!("{}/auth/sign_in", cx.base) }),
                 ..Body::default()
             };
-            vec![cx.finish(
-                cx.plain_letter(
-                    &account.user.email,
-                    format!("Your account on {} is ready", cx.site),
-                    "approved",
-                ),
-                &body,
-            )?]
+            let letter = cx.plain_letter(
+                &account.user.email,
+                format!("Your account on {} is ready", cx.site),
+                "approved",
+            );
+            cx.finish(letter, &body)?.into_iter().collect()
         }
         AccountMail::Rejected { email, username } => {
             let body = Body {
@@ -201,9 +222,8 @@ pub fn account(c: &mut DbConnection, cx: &Context, mail: &AccountMail) -> Storag
                 )],
                 ..Body::default()
             };
-            vec![
-                cx.finish(cx.plain_letter(email, format!("Your sign-up at {}", cx.site), "rejected"), &body)?,
-            ]
+            let letter = cx.plain_letter(email, format!("Your sign-up at {}", cx.site), "rejected");
+            cx.finish(letter, &body)?.into_iter().collect()
         }
         AccountMail::NewSignUp { user_id } => {
             let Some(account) = user(c, *user_id)? else { return Ok(vec![]) };
@@ -226,7 +246,7 @@ pub fn account(c: &mut DbConnection, cx: &Context, mail: &AccountMail) -> Storag
                     ..Body::default()
                 };
                 let subject = format!("New sign-up to review: @{}", account.actor.username);
-                out.push(cx.finish(cx.plain_letter(&email, subject, "signup"), &body)?);
+                out.extend(cx.finish(cx.plain_letter(&email, subject, "signup"), &body)?);
             }
             out
         }
@@ -314,6 +334,11 @@ fn notification(c: &mut DbConnection, cx: &Context, id: i64) -> StorageResult<Ve
             NotificationKind::EventReminder => {
                 let Some(id) = n.status_id else { continue };
                 let Some(event) = events::find(c, id)? else { continue };
+                // A reminder says nothing of an event the reader may no longer see.
+                let status = statuses::get(c, id)?;
+                if !guildhall_storage::timelines::may_see(c, &status, Some(reader))? {
+                    continue;
+                }
                 let when = guildhall_core::calendar::when_text(
                     event.starts_at,
                     event.ends_at,
@@ -339,7 +364,7 @@ fn notification(c: &mut DbConnection, cx: &Context, id: i64) -> StorageResult<Ve
             }
             _ => continue,
         };
-        out.push(letter);
+        out.extend(letter);
     }
     Ok(out)
 }
@@ -363,15 +388,37 @@ fn threading(
     Ok((parent, refs))
 }
 
-fn subject_of(c: &mut DbConnection, status: &Status) -> StorageResult<String> {
-    let root = store::ancestors(c, status, 50)?.pop().unwrap_or_else(|| status.clone());
-    let words = match &root.title {
+/// A thread's root (the status itself when it is one).
+fn root_of(c: &mut DbConnection, status: &Status) -> StorageResult<Status> {
+    Ok(store::ancestors(c, status, 50)?.pop().unwrap_or_else(|| status.clone()))
+}
+
+fn words_of(status: &Status) -> String {
+    let words = match &status.title {
         Some(title) if !title.trim().is_empty() => title.clone(),
-        _ if !root.spoiler_text.trim().is_empty() => root.spoiler_text.clone(),
-        _ => first_words(&status_text(&root.content), 70),
+        _ if !status.spoiler_text.trim().is_empty() => status.spoiler_text.clone(),
+        _ => first_words(&status_text(&status.content), 70),
     };
-    let words = if words.is_empty() { "(no text)".to_owned() } else { words };
-    Ok(if root.id == status.id { words } else { format!("Re: {words}") })
+    if words.is_empty() { "(no text)".to_owned() } else { words }
+}
+
+/// The subject of a mail about `status` for `reader` (none: a stranger): the thread's first
+/// words, or the status's own when the reader may not see the root (it says nothing of what
+/// they may not read).
+fn subject_for(
+    c: &mut DbConnection,
+    root: &Status,
+    status: &Status,
+    reader: Option<i64>,
+) -> StorageResult<String> {
+    if root.id == status.id {
+        return Ok(words_of(status));
+    }
+    let shown = match guildhall_storage::timelines::may_see(c, root, reader)? {
+        true => root,
+        false => status,
+    };
+    Ok(format!("Re: {}", words_of(shown)))
 }
 
 /// A mention or reply, with the post quoted, threaded and answerable.
@@ -383,7 +430,7 @@ fn status_letter(
     reader: i64,
     email: &str,
     category: MailCategory,
-) -> StorageResult<Outgoing> {
+) -> StorageResult<Option<Outgoing>> {
     let replying_to_reader = match status.in_reply_to_id {
         Some(parent) => statuses::get(c, parent).is_ok_and(|p| p.actor_id == reader),
         None => false,
@@ -404,13 +451,20 @@ fn status_letter(
     let letter = Letter {
         to: email.to_owned(),
         from_name: Some(format!("{} ({})", shown(author), cx.site)),
-        subject: subject_of(c, status)?,
+        subject: {
+            let root = root_of(c, status)?;
+            subject_for(c, &root, status, Some(reader))?
+        },
         text: String::new(),
         html: String::new(),
         message_id: cx.message_id(status.id),
         in_reply_to,
         references,
-        reply_to: Some(cx.from.reply_address(&cx.signer.reply_key(status.id, reader))),
+        reply_to: Some(cx.from.reply_address(&cx.signer.reply_key(
+            status.id,
+            reader,
+            guildhall_core::mail::day_of(now()),
+        ))),
         list: Some(cx.notices_list(reader, category)),
     };
     cx.finish(letter, &body)
@@ -476,13 +530,13 @@ fn report(c: &mut DbConnection, cx: &Context, id: i64) -> StorageResult<Vec<Outg
         };
         let mut letter = cx.plain_letter(&email, format!("New report about {}", handle(&target)), "report");
         letter.list = Some(cx.notices_list(reader, MailCategory::Reports));
-        out.push(cx.finish(letter, &body)?);
+        out.extend(cx.finish(letter, &body)?);
     }
     Ok(out)
 }
 
 fn group_list(cx: &Context, group: &Actor, subscription: i64) -> ListHeaders {
-    let name = shown(group).replace(['"', '\\'], "");
+    let name = list_name(&shown(group));
     ListHeaders {
         id: format!("\"{name}\" <{}.{}>", group.username.to_ascii_lowercase(), cx.host),
         unsubscribe: cx.unsubscribe_url(Unsubscribe::Group(subscription)),
@@ -506,6 +560,13 @@ fn reader_may_see(
     }
 }
 
+fn reader_id(reader: &Reader) -> Option<i64> {
+    match reader {
+        Reader::Member(actor) => Some(*actor),
+        Reader::Address(_) => None,
+    }
+}
+
 fn reader_address(c: &mut DbConnection, reader: &Reader) -> StorageResult<Option<String>> {
     Ok(match reader {
         Reader::Member(actor) => store::prefs(c, *actor)?.map(|(email, _)| email),
@@ -520,7 +581,7 @@ pub fn group_post(c: &mut DbConnection, cx: &Context, status_id: i64) -> Storage
     let Some(settings) = groups::get(c, group_id)? else { return Ok(vec![]) };
     let group = actors::get(c, group_id)?;
     let author = actors::get(c, status.actor_id)?;
-    let subject = subject_of(c, &status)?;
+    let root = root_of(c, &status)?;
     let (in_reply_to, references) = threading(c, cx, &status)?;
     let mut out = Vec::new();
     for sub in store::every_post_readers(c, group_id)? {
@@ -530,6 +591,7 @@ pub fn group_post(c: &mut DbConnection, cx: &Context, status_id: i64) -> Storage
         }
         let Some(email) = reader_address(c, &reader)? else { continue };
         let member = matches!(reader, Reader::Member(_));
+        let subject = subject_for(c, &root, &status, reader_id(&reader))?;
         let mut footer = vec![format!("You get every post of {} by mail.", shown(&group))];
         if !member {
             footer.push(format!("To take part, join the group: {}/@{}", cx.base, group.username));
@@ -545,19 +607,23 @@ pub fn group_post(c: &mut DbConnection, cx: &Context, status_id: i64) -> Storage
         let letter = Letter {
             to: email,
             from_name: Some(format!("{} via {}", shown(&author), shown(&group))),
-            subject: subject.clone(),
+            subject,
             text: String::new(),
             html: String::new(),
             message_id: cx.message_id(status.id),
             in_reply_to: in_reply_to.clone(),
             references: references.clone(),
             reply_to: match reader {
-                Reader::Member(actor) => Some(cx.from.reply_address(&cx.signer.reply_key(status.id, actor))),
+                Reader::Member(actor) => Some(cx.from.reply_address(&cx.signer.reply_key(
+                    status.id,
+                    actor,
+                    guildhall_core::mail::day_of(now()),
+                ))),
                 Reader::Address(_) => None,
             },
             list: Some(group_list(cx, &group, sub.id)),
         };
-        out.push(cx.finish(letter, &body)?);
+        out.extend(cx.finish(letter, &body)?);
     }
     Ok(out)
 }
@@ -605,9 +671,10 @@ pub fn digest_content(
     let is_root = |s: &Status| s.in_reply_to_id.is_none() && s.in_reply_to_ap_id.is_none();
     let roots: Vec<i64> = visible.iter().filter(|s| is_root(s)).map(|s| s.id).collect();
     let counts: HashMap<i64, i64> = store::reply_counts(c, &roots)?.into_iter().collect();
+    let recaps = store::recaps_among(c, &roots)?;
     let mut replies_by_root: BTreeMap<i64, (Option<Status>, usize)> = BTreeMap::new();
     for status in &visible {
-        if status.kind == "Article" && status.actor_id == group_id {
+        if recaps.contains(&status.id) {
             content.recaps.push(status.clone());
         } else if is_root(status) {
             let n = counts.get(&status.id).copied().unwrap_or(0);
@@ -743,7 +810,7 @@ pub fn digest(
     let mut letter = cx.plain_letter(&email, title, "digest");
     letter.list = Some(group_list(cx, &group, sub.id));
     letter.from_name = Some(shown(&group));
-    Ok(Some(cx.finish(letter, &body)?))
+    cx.finish(letter, &body)
 }
 
 /// The mail that asks an address to confirm following a group by mail.
@@ -778,5 +845,5 @@ pub fn confirm_follow(
         ..Body::default()
     };
     let letter = cx.plain_letter(email, format!("Confirm: follow {} by mail", shown(&group)), "follow");
-    Ok(Some(cx.finish(letter, &body)?))
+    cx.finish(letter, &body)
 }

@@ -74,9 +74,14 @@ impl Receiver {
             tracing::info!(reason = automatic.reason(), "inbound mail dropped");
             return Ok(Outcome::Dropped(automatic.reason().into()));
         }
-        let Some((status_id, actor_id)) =
-            mail.reply_keys.iter().find_map(|k| self.signer.open_reply_key(k).ok())
-        else {
+        let today = guildhall_core::mail::day_of(guildhall_storage::now());
+        let opened: Vec<_> = mail.reply_keys.iter().map(|k| self.signer.open_reply_key(k, today)).collect();
+        let Some((status_id, actor_id)) = opened.iter().find_map(|k| k.ok()) else {
+            if opened.contains(&Err(guildhall_core::mail::KeyError::Expired)) {
+                return Ok(Outcome::Refused(
+                    "this reply address has expired: reply from the web or an app".into(),
+                ));
+            }
             return Ok(Outcome::Refused("not sent to a reply address of this server".into()));
         };
         let data = self.federation.to_request_data();
@@ -86,12 +91,31 @@ impl Receiver {
             .run(move |c| {
                 let Some(account) = accounts::find_by_actor_id(c, actor_id)? else { return Ok(None) };
                 let status = statuses::get(c, status_id)?;
-                let visible = timelines::may_see(c, &status, Some(actor_id))?;
-                let parent_author = actors::get(c, status.actor_id)?;
-                Ok(Some((account, status, visible, parent_author)))
+                let visible =
+                    timelines::may_see(c, &status, Some(actor_id))? && group_takes(c, &status, actor_id)?;
+                // Whom the reply names: the post's author and, for a private or direct post,
+                // everyone it named, so the reply reaches the same people.
+                let mut named = vec![status.actor_id];
+                if matches!(status.visibility()?, Visibility::Private | Visibility::Direct) {
+                    named.extend(guildhall_storage::status_parts::mentions(c, status.id)?);
+                }
+                let mut handles = Vec::new();
+                for id in named {
+                    let actor = actors::get(c, id)?;
+                    if id != actor_id && !actor.is(guildhall_core::model::ActorKind::Group) {
+                        let handle = match &actor.domain {
+                            Some(domain) => format!("@{}@{domain}", actor.username),
+                            None => format!("@{}", actor.username),
+                        };
+                        if !handles.contains(&handle) {
+                            handles.push(handle);
+                        }
+                    }
+                }
+                Ok(Some((account, status, visible, handles)))
             })
             .await;
-        let (account, status, visible, parent_author) = match found {
+        let (account, status, visible, handles) = match found {
             Ok(Some(found)) => found,
             Ok(None) | Err(guildhall_storage::StorageError::NotFound) => {
                 return Ok(Outcome::Refused("the account or the post is gone".into()));
@@ -109,7 +133,7 @@ impl Receiver {
             return Ok(Outcome::Refused(why.into()));
         }
         if !visible {
-            return Ok(Outcome::Refused("the post can no longer be seen".into()));
+            return Ok(Outcome::Refused("the post can no longer be seen or answered".into()));
         }
         let mut text = mail.text.clone();
         if text.trim().is_empty() && mail.images.is_empty() {
@@ -117,13 +141,16 @@ impl Receiver {
         }
         // Outside a group's thread a reply names whom it answers, as apps do, so that
         // followers-only and direct replies reach them.
-        if status.group_id.is_none() && parent_author.id != actor_id {
-            let handle = match &parent_author.domain {
-                Some(domain) => format!("@{}@{domain}", parent_author.username),
-                None => format!("@{}", parent_author.username),
-            };
-            if !text.to_lowercase().contains(&handle.to_lowercase()) {
-                text = format!("{handle} {text}");
+        if status.group_id.is_none() {
+            let written: Vec<String> = text
+                .split_whitespace()
+                .map(|w| w.trim_end_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+                .collect();
+            let missing: Vec<&String> =
+                handles.iter().filter(|h| !written.contains(&h.to_lowercase())).collect();
+            if !missing.is_empty() {
+                let names: Vec<&str> = missing.iter().map(|h| h.as_str()).collect();
+                text = format!("{} {text}", names.join(" "));
             }
         }
         let mut media_ids = Vec::new();
@@ -163,6 +190,21 @@ impl Receiver {
     }
 }
 
+/// Whether a reply by `actor` stays in the post's group: a local group must take the
+/// member's posts (not banned, allowed to post), else the reply would leave the group's
+/// thread and reach the member's followers instead.
+fn group_takes(
+    c: &mut guildhall_storage::DbConnection,
+    status: &guildhall_storage::statuses::Status,
+    actor: i64,
+) -> guildhall_storage::StorageResult<bool> {
+    let Some(group) = status.group_id else { return Ok(true) };
+    match guildhall_storage::groups::get(c, group)? {
+        Some(settings) => Ok(guildhall_storage::groups::may_post(c, &settings, actor)?.is_ok()),
+        None => Ok(true),
+    }
+}
+
 /// The SMTP listener's door: each accepted message is handled at once; refusals are answered
 /// 550 so the sender learns of them, automatic mail is taken and dropped.
 #[derive(Debug, Clone)]
@@ -179,7 +221,11 @@ impl crate::listener::Deliver for ListenerDoor {
                 Ok(Outcome::Posted { .. } | Outcome::Dropped(_)) => Ok(()),
                 Ok(Outcome::Refused(why)) => Err(Rejection::Permanent(why)),
                 Err(ReceiveError::Unreadable(e)) => Err(Rejection::Permanent(e.to_string())),
-                Err(ReceiveError::Temporary(why)) => Err(Rejection::Temporary(why)),
+                Err(ReceiveError::Temporary(why)) => {
+                    // The sender hears only that it should try again; the reason is ours.
+                    tracing::warn!(error = %why, "a reply by mail could not be handled now");
+                    Err(Rejection::Temporary("try again later".into()))
+                }
             }
         })
     }

@@ -152,7 +152,7 @@ mod tests {
         assert!(text.contains("First <script>x</script>\n\nSecond"));
         assert!(text.contains("\n-- \n"));
         assert!(!html.contains("<script>") && !html.contains("<b>"));
-        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("&#60;script&#62;"), "{html}");
         assert_eq!(status_text("<p>One &amp; two</p><p>Three<br>four</p>"), "One & two\n\nThree\nfour");
         assert_eq!(first_words("a   quick\nbrown fox jumps", 12), "a quick…");
     }

@@ -24,7 +24,7 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// Composing jobs claimed per queue per round.
 const BATCH: i64 = 16;
 /// Messages claimed for sending per round.
-const SEND_BATCH: i64 = 64;
+const SEND_BATCH: i64 = 16;
 /// Messages handed to SMTP at once (the connection pool's size).
 const PARALLEL_SENDS: usize = 4;
 /// The longest an idle worker sleeps before looking again.
@@ -175,10 +175,15 @@ impl MailWorker {
                         store::GROUP_POST_QUEUE => {
                             letters::group_post(c, &cx, parse::<GroupPostJob>(&payload)?.status_id)?
                         }
-                        _ => digest(c, &cx, parse::<DigestJob>(&payload)?, as_of)?,
+                        store::DIGEST_QUEUE => digest(c, &cx, parse::<DigestJob>(&payload)?, as_of)?,
+                        other => return Err(StorageError::Corrupt(format!("no mail queue {other}"))),
                     };
                     store::enqueue_send(c, mails)?;
-                    jobs::complete(c, id, &worker)?;
+                    // Our lease ran out and another worker took the job: what we composed
+                    // rolls back, so the mail is not queued twice.
+                    if !jobs::complete(c, id, &worker)? {
+                        return Err(StorageError::Conflict("the job's lease was lost".into()));
+                    }
                     Ok(())
                 })
             })
@@ -193,8 +198,20 @@ impl MailWorker {
         let Err(why) = outcome else { return };
         let (id, attempts, queue) = (job.id, job.attempts, job.queue.clone());
         tracing::warn!(job = id, queue = %queue, error = %why, "mail job failed");
+        let digest = (queue == store::DIGEST_QUEUE).then(|| parse::<DigestJob>(&job.payload).ok()).flatten();
         let recorded = if attempts >= job.max_attempts {
-            self.db.run(move |c| jobs::fail(c, id, &why)).await
+            self.db
+                .run(move |c| {
+                    jobs::fail(c, id, &why)?;
+                    // One failed digest must not end the reader's digests: the next is queued.
+                    if let Some(job) = digest
+                        && let Some(sub) = store::subscription(c, job.subscription_id)?
+                    {
+                        store::schedule_digest_after(c, &sub, now())?;
+                    }
+                    Ok(())
+                })
+                .await
         } else {
             let at = now() + backoff(attempts);
             self.db.run(move |c| jobs::retry(c, id, at, &why).map(|_| ())).await
@@ -225,10 +242,12 @@ impl MailWorker {
         let worker = self.worker_id.clone();
         self.db
             .run(move |c| {
-                let mut sent = Vec::new();
+                let sent: Vec<i64> =
+                    results.iter().filter(|(_, r)| r.is_ok()).map(|(job, _)| job.id).collect();
+                jobs::complete_many(c, &sent, &worker)?;
                 for (job, result) in results {
                     match result {
-                        Ok(()) => sent.push(job.id),
+                        Ok(()) => {}
                         Err(SendError::Permanent(why)) => {
                             tracing::warn!(job = job.id, error = %why, "mail refused for good");
                             jobs::fail(c, job.id, &why)?;
@@ -243,7 +262,6 @@ impl MailWorker {
                         }
                     }
                 }
-                jobs::complete_many(c, &sent, &worker)?;
                 Ok(())
             })
             .await?;

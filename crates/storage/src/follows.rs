@@ -172,6 +172,8 @@ pub fn remove(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> Stor
         follows::table.filter(follows::follower_id.eq(follower_id)).filter(follows::target_id.eq(target_id)),
     )
     .execute(conn)?;
+    // Leaving (or being banned from) a group ends its mail to the member.
+    crate::mail::remove_member(conn, target_id, follower_id)?;
     Ok(deleted > 0)
 }
 

@@ -166,8 +166,11 @@ pub(crate) fn on_notification(conn: &mut DbConnection, n: &Notification) -> Stor
     let Some(category) = NotificationKind::parse(&n.kind).and_then(category_of) else { return Ok(()) };
     let wanted = match prefs(conn, n.recipient_id)? {
         Some((_, prefs)) => prefs.wants(category),
-        // A group's requests go to its moderators.
-        None => crate::groups::get(conn, n.recipient_id)?.is_some(),
+        // A group's join requests go to its moderators; its mentions are its posts, which
+        // reach readers as group mail.
+        None => {
+            category == MailCategory::FollowRequests && crate::groups::get(conn, n.recipient_id)?.is_some()
+        }
     };
     if wanted {
         enqueue_notice(conn, Notice::Notification { notification_id: n.id })?;
@@ -235,6 +238,31 @@ pub enum AccountMail {
         /// The subscription waiting.
         subscription_id: i64,
     },
+}
+
+/// How often a stranger may have one account mailed a reset or confirmation link.
+pub const ACCOUNT_MAIL_COOLDOWN: chrono::Duration = chrono::Duration::minutes(15);
+
+/// Queues `mail` (a reset or a new confirmation link, which anyone may ask for) unless the
+/// account was sent one within [`ACCOUNT_MAIL_COOLDOWN`]; true when queued. The check and the
+/// stamp are one conditional update, so concurrent requests queue one mail.
+pub fn enqueue_requested_mail(
+    conn: &mut DbConnection,
+    user_id: i64,
+    mail: &AccountMail,
+) -> StorageResult<bool> {
+    crate::transaction(conn, |conn| {
+        let stamp = now();
+        let claimed = diesel::update(users::table.filter(users::id.eq(user_id)).filter(
+            users::account_mail_at.is_null().or(users::account_mail_at.lt(stamp - ACCOUNT_MAIL_COOLDOWN)),
+        ))
+        .set(users::account_mail_at.eq(stamp))
+        .execute(conn)?;
+        if claimed == 1 {
+            enqueue_account_mail(conn, mail)?;
+        }
+        Ok(claimed == 1)
+    })
 }
 
 /// Queues account mail; call in the transaction of the change it reports.
@@ -366,26 +394,53 @@ pub fn set_member(
 ) -> StorageResult<Option<Subscription>> {
     crate::transaction(conn, |conn| {
         let existing = member_subscription(conn, group_id, actor_id)?;
-        if let Some(old) = &existing {
-            remove(conn, old.id)?;
-        }
-        let Some(delivery) = delivery else { return Ok(None) };
-        let stamp = now();
-        let row = Subscription {
-            id: Id::generate().0,
-            group_id,
-            actor_id: Some(actor_id),
-            email: None,
-            mode: delivery.mode.as_str().into(),
-            timezone: delivery.timezone,
-            hour: i32::try_from(delivery.hour).unwrap_or(0),
-            confirmed_at: Some(stamp),
-            // A digest covers what is new from now on (or since the last one).
-            digest_through: Some(existing.and_then(|o| o.digest_through).unwrap_or(stamp)),
-            created_at: stamp,
-            updated_at: stamp,
+        let Some(delivery) = delivery else {
+            if let Some(old) = &existing {
+                remove(conn, old.id)?;
+            }
+            return Ok(None);
         };
-        diesel::insert_into(subs::table).values(&row).execute(conn)?;
+        let stamp = now();
+        let row = match existing {
+            // Kept in place, so the unsubscribe links of earlier mails still name it.
+            Some(old) => {
+                let row = Subscription {
+                    mode: delivery.mode.as_str().into(),
+                    timezone: delivery.timezone,
+                    hour: i32::try_from(delivery.hour).unwrap_or(0),
+                    updated_at: stamp,
+                    ..old
+                };
+                diesel::update(subs::table.find(row.id))
+                    .set((
+                        subs::mode.eq(&row.mode),
+                        subs::timezone.eq(&row.timezone),
+                        subs::hour.eq(row.hour),
+                        subs::updated_at.eq(stamp),
+                    ))
+                    .execute(conn)?;
+                row
+            }
+            None => {
+                let row = Subscription {
+                    id: Id::generate().0,
+                    group_id,
+                    actor_id: Some(actor_id),
+                    email: None,
+                    mode: delivery.mode.as_str().into(),
+                    timezone: delivery.timezone,
+                    hour: i32::try_from(delivery.hour).unwrap_or(0),
+                    confirmed_at: Some(stamp),
+                    // A digest covers what is new from now on.
+                    digest_through: Some(stamp),
+                    created_at: stamp,
+                    updated_at: stamp,
+                };
+                diesel::insert_into(subs::table).values(&row).execute(conn)?;
+                row
+            }
+        };
+        jobs::cancel_partition(conn, DIGEST_QUEUE, &digest_partition(row.id))?;
         schedule_digest(conn, &row)?;
         Ok(Some(row))
     })
@@ -416,6 +471,14 @@ pub fn subscribe_address(
             }
             return Ok(old);
         }
+        // One address is asked to confirm at most three follows a day, across all groups, so
+        // the form cannot be used to flood someone's inbox.
+        let asked: i64 = subs::table
+            .filter(subs::email.eq(email))
+            .filter(subs::confirmed_at.is_null())
+            .filter(subs::created_at.gt(stamp - chrono::Duration::days(1)))
+            .count()
+            .get_result(conn)?;
         let row = Subscription {
             id: Id::generate().0,
             group_id,
@@ -430,9 +493,33 @@ pub fn subscribe_address(
             updated_at: stamp,
         };
         diesel::insert_into(subs::table).values(&row).execute(conn)?;
-        enqueue_account_mail(conn, &AccountMail::ConfirmFollow { subscription_id: row.id })?;
+        if asked < MAX_FOLLOW_CONFIRMATIONS_A_DAY {
+            enqueue_account_mail(conn, &AccountMail::ConfirmFollow { subscription_id: row.id })?;
+        }
         Ok(row)
     })
+}
+
+/// Confirmation mails one address may be sent a day for following groups by mail.
+pub const MAX_FOLLOW_CONFIRMATIONS_A_DAY: i64 = 3;
+
+/// Drops follows by mail never confirmed within three days (and their rows' addresses).
+pub fn purge_unconfirmed(conn: &mut DbConnection) -> StorageResult<usize> {
+    Ok(diesel::delete(
+        subs::table
+            .filter(subs::actor_id.is_null())
+            .filter(subs::confirmed_at.is_null())
+            .filter(subs::created_at.lt(now() - chrono::Duration::days(3))),
+    )
+    .execute(conn)?)
+}
+
+/// Ends a member's mail from a group (a ban, leaving).
+pub fn remove_member(conn: &mut DbConnection, group_id: i64, actor_id: i64) -> StorageResult<()> {
+    if let Some(sub) = member_subscription(conn, group_id, actor_id)? {
+        remove(conn, sub.id)?;
+    }
+    Ok(())
 }
 
 /// Confirms an address's subscription (double opt-in); false when it already was.
@@ -514,9 +601,27 @@ pub fn on_group_post(conn: &mut DbConnection, group_id: i64, status_id: i64) -> 
     let readers: i64 = subs::table
         .filter(subs::group_id.eq(group_id))
         .filter(subs::mode.eq(GroupMailMode::EveryPost.as_str()))
+        .filter(subs::actor_id.is_not_null().or(subs::confirmed_at.is_not_null()))
         .count()
         .get_result(conn)?;
-    if readers > 0 {
+    if readers == 0 {
+        return Ok(());
+    }
+    // Once per status: a Create received again (under a new activity id) mails nothing.
+    let row = (
+        crate::schema::group_mail_posts::status_id.eq(status_id),
+        crate::schema::group_mail_posts::created_at.eq(now()),
+    );
+    let first = match conn {
+        DbConnection::Pg(pg) => diesel::insert_into(crate::schema::group_mail_posts::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(pg)?,
+        DbConnection::Sqlite(sqlite) => diesel::insert_or_ignore_into(crate::schema::group_mail_posts::table)
+            .values(row)
+            .execute(sqlite)?,
+    };
+    if first == 1 {
         let payload = serde_json::to_string(&GroupPostJob { status_id })
             .map_err(|e| crate::StorageError::Corrupt(e.to_string()))?;
         compose_job(conn, GROUP_POST_QUEUE, payload, None, now())?;
@@ -526,13 +631,13 @@ pub fn on_group_post(conn: &mut DbConnection, group_id: i64, status_id: i64) -> 
 
 /// A group's active every-post readers.
 pub fn every_post_readers(conn: &mut DbConnection, group_id: i64) -> StorageResult<Vec<Subscription>> {
-    let rows: Vec<Subscription> = subs::table
+    Ok(subs::table
         .filter(subs::group_id.eq(group_id))
         .filter(subs::mode.eq(GroupMailMode::EveryPost.as_str()))
+        .filter(subs::actor_id.is_not_null().or(subs::confirmed_at.is_not_null()))
         .order(subs::id)
         .select(Subscription::as_select())
-        .load(conn)?;
-    Ok(rows.into_iter().filter(Subscription::active).collect())
+        .load(conn)?)
 }
 
 /// A composed message for SMTP.
@@ -609,6 +714,20 @@ pub fn group_statuses_between(
         .load(conn)?)
 }
 
+/// Which of `ids` are discussion hours' recaps.
+pub fn recaps_among(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<i64>> {
+    use crate::schema::hour_editions;
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let found: Vec<Option<i64>> = hour_editions::table
+            .filter(hour_editions::recap_status_id.eq_any(chunk))
+            .select(hour_editions::recap_status_id)
+            .load(conn)?;
+        out.extend(found.into_iter().flatten());
+    }
+    Ok(out)
+}
+
 /// How many live replies each of `ids` has.
 pub fn reply_counts(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<(i64, i64)>> {
     use crate::schema::statuses;
@@ -643,4 +762,121 @@ pub fn ancestors(
         chain.push(parent);
     }
     Ok(chain)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use guildhall_core::model::Role;
+
+    use super::*;
+    use crate::accounts::{self, NewLocalUser, Registration};
+    use crate::testing::{each_backend, rows};
+
+    fn user(c: &mut DbConnection, name: &str, unconfirmed: bool) -> accounts::LocalAccount {
+        let new = NewLocalUser {
+            actor: rows::local(name),
+            email: format!("{name}@museum.example"),
+            password_hash: "$argon2id$fake".into(),
+            role: Role::User,
+            private_key_pem: "PRIVATE".into(),
+        };
+        accounts::register(c, new, Registration { unconfirmed, ..Registration::default() }).unwrap()
+    }
+
+    fn queued(c: &mut DbConnection, queue: &str) -> Vec<String> {
+        jobs::all(c, queue).unwrap().into_iter().map(|j| j.payload).collect()
+    }
+
+    #[tokio::test]
+    async fn the_secret_is_made_once() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let first = secret(c)?;
+                assert!(first.len() >= 32);
+                assert_eq!(secret(c)?, first);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn sign_ups_wait_for_their_address_and_a_stranger_cannot_flood_one() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let ada = user(c, "ada", true);
+                assert!(ada.user.email_confirmed_at.is_none());
+                assert_eq!(ada.user.refusal(), Some("Your login is missing a confirmed e-mail address"));
+                assert_eq!(
+                    queued(c, ACCOUNT_QUEUE).len(),
+                    1,
+                    "the confirmation mail is queued with the account"
+                );
+                assert!(
+                    prefs(c, ada.actor.id)?.is_none(),
+                    "nothing else is mailed to an unconfirmed address"
+                );
+                assert!(confirm_address(c, ada.user.id)?);
+                assert!(!confirm_address(c, ada.user.id)?);
+                assert_eq!(prefs(c, ada.actor.id)?.unwrap().1.mentions, true);
+
+                let reset = AccountMail::ResetPassword { user_id: ada.user.id };
+                assert!(enqueue_requested_mail(c, ada.user.id, &reset)?);
+                assert!(!enqueue_requested_mail(c, ada.user.id, &reset)?, "one per quarter hour");
+                assert_eq!(queued(c, ACCOUNT_QUEUE).len(), 2);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn subscriptions_schedule_one_digest_and_addresses_wait_for_confirmation() {
+        each_backend(|db| async move {
+            db.run(|c| {
+                let group = rows::local("mcg");
+                crate::actors::insert_local(c, &group, "KEY")?;
+                let ada = user(c, "ada", false);
+                let daily =
+                    Delivery { mode: GroupMailMode::Daily, timezone: "Europe/London".into(), hour: 7 };
+                set_member(c, group.id, ada.actor.id, Some(daily.clone()))?;
+                set_member(c, group.id, ada.actor.id, Some(daily.clone()))?;
+                assert_eq!(queued(c, DIGEST_QUEUE).len(), 1, "a change replaces the waiting digest");
+                let every = Delivery { mode: GroupMailMode::EveryPost, ..daily.clone() };
+                set_member(c, group.id, ada.actor.id, Some(every))?;
+                assert!(queued(c, DIGEST_QUEUE).is_empty());
+                set_member(c, group.id, ada.actor.id, None)?;
+                assert!(member_subscription(c, group.id, ada.actor.id)?.is_none());
+
+                let sub = subscribe_address(c, group.id, "reader@library.example", daily.clone())?;
+                assert!(!sub.active());
+                let again = subscribe_address(c, group.id, "reader@library.example", daily)?;
+                assert_eq!(again.id, sub.id);
+                assert_eq!(queued(c, ACCOUNT_QUEUE).len(), 1, "one confirmation mail, not one per request");
+                assert!(every_post_readers(c, group.id)?.is_empty());
+                assert!(confirm(c, sub.id)?);
+                assert_eq!(queued(c, DIGEST_QUEUE).len(), 1);
+                assert!(remove(c, sub.id)?);
+                assert!(queued(c, DIGEST_QUEUE).is_empty(), "its digest goes with it");
+
+                // A post is mailed to every-post readers once, however often it arrives.
+                let every = Delivery { mode: GroupMailMode::EveryPost, timezone: "UTC".into(), hour: 8 };
+                set_member(c, group.id, ada.actor.id, Some(every))?;
+                let post = rows::status(&ada.actor, "hello");
+                crate::statuses::insert(c, &post)?;
+                on_group_post(c, group.id, post.id)?;
+                on_group_post(c, group.id, post.id)?;
+                assert_eq!(queued(c, GROUP_POST_QUEUE).len(), 1);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+    }
 }

@@ -77,6 +77,7 @@ diesel::table! {
         mail_follow_requests -> Bool,
         mail_reports -> Bool,
         mail_event_reminders -> Bool,
+        account_mail_at -> Nullable<Timestamp>,
     }
 }
 
@@ -126,6 +127,13 @@ diesel::table! {
         deleted_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_mail_posts (status_id) {
+        status_id -> BigInt,
+        created_at -> Timestamp,
     }
 }
 
@@ -742,6 +750,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_settings,
     mail_secret,
     group_mail_subscriptions,
+    group_mail_posts,
     instance_domain_blocks,
     admin_log,
     web_sessions,

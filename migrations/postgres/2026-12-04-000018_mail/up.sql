@@ -10,6 +10,9 @@ ALTER TABLE users ADD COLUMN mail_mentions BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE users ADD COLUMN mail_follow_requests BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE users ADD COLUMN mail_reports BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE users ADD COLUMN mail_event_reminders BOOLEAN NOT NULL DEFAULT FALSE;
+-- The last account mail a stranger can ask for (a password reset, a new confirmation link):
+-- at most one per quarter hour per account, whoever asks and from wherever.
+ALTER TABLE users ADD COLUMN account_mail_at TIMESTAMP;
 
 -- One row: the key for the HMACs in unsubscribe, confirmation and reset links and in reply
 -- addresses (so none of those needs a stored token).
@@ -40,3 +43,10 @@ CREATE TABLE group_mail_subscriptions (
 CREATE UNIQUE INDEX group_mail_subscriptions_member ON group_mail_subscriptions (group_id, actor_id);
 CREATE UNIQUE INDEX group_mail_subscriptions_email ON group_mail_subscriptions (group_id, email);
 CREATE INDEX group_mail_subscriptions_mode ON group_mail_subscriptions (group_id, mode);
+
+-- Posts already mailed to a group's every-post readers: a Create received again is relayed
+-- again but mailed once.
+CREATE TABLE group_mail_posts (
+    status_id BIGINT PRIMARY KEY NOT NULL REFERENCES statuses (id) ON DELETE CASCADE,
+    created_at TIMESTAMP NOT NULL
+);

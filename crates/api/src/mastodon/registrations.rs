@@ -120,8 +120,12 @@ pub(crate) async fn sign_up(state: &AppState, form: SignUp, address: &str) -> Re
         return Err(Refusal::Invalid(errors));
     }
     let pending = mode == RegistrationMode::Approval;
-    let registration =
-        Registration { pending, locale: form.locale, reason: form.reason.filter(|_| pending), unconfirmed: true };
+    let registration = Registration {
+        pending,
+        locale: form.locale,
+        reason: form.reason.filter(|_| pending),
+        unconfirmed: true,
+    };
     let new =
         NewUser { username: &form.username, email: &form.email, password: &form.password, role: Role::User };
     let created = local_actors::register_user(&state.db, &state.urls, new, registration).await;

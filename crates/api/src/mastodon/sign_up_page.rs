@@ -97,16 +97,22 @@ fn closed(config: &Config, status: StatusCode) -> HttpResponse {
 fn welcome(config: &Config, account: &LocalAccount) -> HttpResponse {
     let domain = escape(&config.domain.to_string());
     let name = escape(&account.actor.username);
+    let email = escape(&account.user.email);
+    let confirm = format!(
+        "<p>We have mailed a link to <strong>{email}</strong>. Open it to confirm your address: \
+         signing in is refused until you do. The link works for three days.</p>"
+    );
     let body = if account.user.approved {
         format!(
-            "<h1>Welcome, {name}</h1><p>Your account <strong>@{name}@{domain}</strong> is ready.</p>\
-             <p>Sign in now from any Mastodon app: choose <strong>{domain}</strong> as your server, \
+            "<h1>Welcome, {name}</h1><p>Your account <strong>@{name}@{domain}</strong> is ready \
+             once your address is confirmed.</p>{confirm}\
+             <p>Then sign in from any Mastodon app: choose <strong>{domain}</strong> as your server, \
              then give your username or e-mail address and your password.</p>"
         )
     } else {
         format!(
             "<h1>Thank you, {name}</h1><p>Your request for the account \
-             <strong>@{name}@{domain}</strong> has been received.</p>\
+             <strong>@{name}@{domain}</strong> has been received.</p>{confirm}\
              <p>An administrator will review it. You can sign in once it is approved; until then, \
              signing in tells you that your account is pending approval.</p>"
         )
