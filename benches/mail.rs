@@ -233,7 +233,7 @@ async fn main() {
     let mut line = String::new();
     BufReader::new(sink.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let port: u16 = line.trim().strip_prefix("ready ").unwrap().parse().unwrap();
-    let (instance, _dir2) = start(&[("GUILDHALL_SMTP_URL".into(), format!("smtp://127.0.0.1:{port}"))]).await;
+    let (instance, _dir2) = start(&[("GUILDHALL_SMTP_URL", format!("smtp://127.0.0.1:{port}"))]).await;
     let mails: Vec<Outgoing> = (0..SENT)
         .map(|i| Outgoing { to: format!("reader{i}@museum.example"), message: message.clone() })
         .collect();

@@ -652,6 +652,44 @@ impl DigestContent {
     }
 }
 
+/// The statuses of `list` the reader may see: members as the one place decides (blocks read
+/// in one query), addresses as a stranger and only from a group that is not members-only.
+fn visible_to(
+    c: &mut DbConnection,
+    list: Vec<Status>,
+    group: &guildhall_storage::groups::Group,
+    reader: &Reader,
+) -> StorageResult<Vec<Status>> {
+    match reader {
+        Reader::Member(actor) => guildhall_storage::timelines::visible(c, list, Some(*actor)),
+        Reader::Address(_) if group.visibility()? != GroupVisibility::Public => Ok(vec![]),
+        Reader::Address(_) => {
+            let public = list.into_iter().filter(|s| s.is(Visibility::Public)).collect();
+            guildhall_storage::timelines::visible(c, public, None)
+        }
+    }
+}
+
+/// The root of a reply's thread, walking through `known` statuses before asking storage.
+fn root_in(
+    c: &mut DbConnection,
+    known: &HashMap<i64, Status>,
+    status: &Status,
+) -> StorageResult<Option<Status>> {
+    let mut current = status.clone();
+    for _ in 0..50 {
+        let Some(parent) = current.in_reply_to_id else { break };
+        current = match known.get(&parent) {
+            Some(found) => found.clone(),
+            None => match store::ancestors(c, &current, 50)?.pop() {
+                Some(root) => return Ok(Some(root)),
+                None => break,
+            },
+        };
+    }
+    Ok((current.id != status.id).then_some(current))
+}
+
 /// Reads what happened in a group in `(from, to]`, as `reader` may see it.
 pub fn digest_content(
     c: &mut DbConnection,
@@ -662,12 +700,10 @@ pub fn digest_content(
     to: Timestamp,
 ) -> StorageResult<DigestContent> {
     let mut content = DigestContent::default();
-    let mut visible = Vec::new();
-    for status in store::group_statuses_between(c, group_id, from, to, DIGEST_SCAN)? {
-        if reader_may_see(c, &status, settings, reader)? {
-            visible.push(status);
-        }
-    }
+    let period = store::group_statuses_between(c, group_id, from, to, DIGEST_SCAN)?;
+    // Parents are looked up here first: most replies answer a post of the same period.
+    let by_id: HashMap<i64, Status> = period.iter().map(|s| (s.id, s.clone())).collect();
+    let visible = visible_to(c, period, settings, reader)?;
     let is_root = |s: &Status| s.in_reply_to_id.is_none() && s.in_reply_to_ap_id.is_none();
     let roots: Vec<i64> = visible.iter().filter(|s| is_root(s)).map(|s| s.id).collect();
     let counts: HashMap<i64, i64> = store::reply_counts(c, &roots)?.into_iter().collect();
@@ -682,7 +718,7 @@ pub fn digest_content(
                 content.unanswered.push(status.clone());
             }
             content.new_threads.push((status.clone(), n));
-        } else if let Some(root) = store::ancestors(c, status, 50)?.pop() {
+        } else if let Some(root) = root_in(c, &by_id, status)? {
             if roots.contains(&root.id) {
                 continue;
             }
@@ -729,7 +765,13 @@ pub fn digest(
     if content.is_empty() {
         return Ok(None);
     }
-    let mut authors: HashMap<i64, Actor> = HashMap::new();
+    let mut ids: Vec<i64> = content.new_threads.iter().map(|(s, _)| s.actor_id).collect();
+    ids.extend(content.active_threads.iter().map(|(s, _)| s.actor_id));
+    ids.extend(content.recaps.iter().map(|s| s.actor_id));
+    ids.sort_unstable();
+    ids.dedup();
+    let mut authors: HashMap<i64, Actor> =
+        guildhall_storage::timelines::actors_by_id(c, &ids)?.into_iter().map(|a| (a.id, a)).collect();
     let mut item = |c: &mut DbConnection, status: &Status, meta: String| -> StorageResult<Item> {
         let author = match authors.get(&status.actor_id) {
             Some(a) => a.clone(),

@@ -92,7 +92,7 @@ fn smtp(url: &SmtpUrl) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> 
         .port(url.port)
         .tls(tls)
         .timeout(Some(Duration::from_secs(30)))
-        .pool_config(PoolConfig::new().max_size(4).idle_timeout(Duration::from_secs(30)));
+        .pool_config(PoolConfig::new().max_size(8).idle_timeout(Duration::from_secs(30)));
     if let (Some(user), Some(password)) = (&url.user, &url.password) {
         builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
     }

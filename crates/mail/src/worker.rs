@@ -24,9 +24,10 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// Composing jobs claimed per queue per round.
 const BATCH: i64 = 16;
 /// Messages claimed for sending per round.
-const SEND_BATCH: i64 = 16;
-/// Messages handed to SMTP at once (the connection pool's size).
-const PARALLEL_SENDS: usize = 4;
+const SEND_BATCH: i64 = 32;
+/// Messages handed to SMTP at once (the connection pool's size); a batch of 32 at 30 s
+/// each at worst stays within the lease.
+const PARALLEL_SENDS: usize = 8;
 /// The longest an idle worker sleeps before looking again.
 const PERIOD: Duration = Duration::from_secs(1);
 

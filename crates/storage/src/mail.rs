@@ -821,7 +821,7 @@ mod tests {
                 );
                 assert!(confirm_address(c, ada.user.id)?);
                 assert!(!confirm_address(c, ada.user.id)?);
-                assert_eq!(prefs(c, ada.actor.id)?.unwrap().1.mentions, true);
+                assert!(prefs(c, ada.actor.id)?.unwrap().1.mentions);
 
                 let reset = AccountMail::ResetPassword { user_id: ada.user.id };
                 assert!(enqueue_requested_mail(c, ada.user.id, &reset)?);

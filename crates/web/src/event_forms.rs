@@ -33,7 +33,7 @@ const MAX_PLACE_FIELD: usize = 300;
 /// The zone a new event's times are read in unless another is chosen.
 const DEFAULT_ZONE: &str = "Europe/London";
 /// Zones offered as suggestions (any IANA zone is accepted).
-const ZONES: &[&str] = &[
+pub(crate) const ZONES: &[&str] = &[
     "Europe/London",
     "Europe/Dublin",
     "Europe/Lisbon",

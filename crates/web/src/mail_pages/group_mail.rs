@@ -28,27 +28,6 @@ const FOLLOW_LIMIT: &str = "follow by mail";
 /// The digest hour a form starts at.
 const DEFAULT_HOUR: u32 = 8;
 
-/// Zones offered as suggestions (any IANA zone is accepted).
-const ZONES: &[&str] = &[
-    "UTC",
-    "Europe/London",
-    "Europe/Dublin",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "Europe/Madrid",
-    "Europe/Rome",
-    "Europe/Amsterdam",
-    "Europe/Athens",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "America/Sao_Paulo",
-    "Asia/Kolkata",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-];
-
 /// How mail from a group can come, to someone without an account.
 const MODES: &[(&str, &str)] = &[
     ("every_post", "Every post, as it is posted"),
@@ -200,7 +179,7 @@ pub(crate) async fn group_form(
             hours: hours(),
             hour: DEFAULT_HOUR,
             timezone: "UTC".into(),
-            zones: ZONES,
+            zones: crate::event_forms::ZONES,
             button: "Follow by e-mail",
         };
         return Ok((Some(form), Some(cookie)));
@@ -221,7 +200,7 @@ pub(crate) async fn group_form(
         hours: hours(),
         hour: current.as_ref().and_then(|s| u32::try_from(s.hour).ok()).unwrap_or(DEFAULT_HOUR),
         timezone: current.map_or_else(|| "UTC".to_owned(), |s| s.timezone),
-        zones: ZONES,
+        zones: crate::event_forms::ZONES,
         button: "Save mail choice",
     };
     Ok((Some(form), None))
