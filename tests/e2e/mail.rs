@@ -549,3 +549,44 @@ async fn a_restart_with_mail_queued_loses_none() {
     assert_eq!(to, ["bob@museum.example", "cy@museum.example", "dee@museum.example"], "each once");
     second.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reply_by_mail_in_a_members_only_group_stays_in_the_group() {
+    let sink = Sink::start(0);
+    let t = instance_with(&sink, &[]).await;
+    for name in ["mod", "ada", "bob"] {
+        t.user(name).await;
+    }
+    let mod_token = token(&t, "mod", "read write").await;
+    let ada_token = token(&t, "ada", "read write").await;
+    let bob_token = token(&t, "bob", "read write").await;
+    let body = json!({"name": "circle", "visibility": "members"});
+    let (s, circle) = call(M::POST, &t, "/api/guildhall/v1/groups", Some(&mod_token), Some(body)).await;
+    assert_eq!(s, 200, "{circle}");
+    join(&t, &ada_token, &circle).await;
+    join(&t, &bob_token, &circle).await;
+    let body = json!({"group_id": circle["id"], "mode": "every_post"});
+    let (s, prefs) =
+        call(M::PATCH, &t, "/api/guildhall/v1/preferences/email", Some(&bob_token), Some(body)).await;
+    assert_eq!(s, 200, "{prefs}");
+    let post = post(&t, &ada_token, json!({"status": "@circle Members only: the budget draft"})).await;
+    flush(&t).await;
+    let mail = sink.to("bob@museum.example").pop().expect("bob reads the circle by mail");
+    assert!(mail.text().contains("the budget draft"));
+
+    let raw = fixture("gmail.eml", &mail.reply_to(), "bob@museum.example", "m@n");
+    let Outcome::Posted { status_id } = t.instance.mail_receiver().receive(&raw, &[]).await.unwrap() else {
+        panic!("the reply was not posted")
+    };
+    let reply = t.instance.db().run(move |c| guildhall_storage::statuses::get(c, status_id)).await.unwrap();
+    assert_eq!(
+        reply.group_id,
+        Some(circle["id"].as_str().unwrap().parse().unwrap()),
+        "it stays in the group"
+    );
+    let id = post["id"].as_str().unwrap();
+    let (_, ctx) = call(M::GET, &t, &format!("/api/v1/statuses/{id}/context"), Some(&ada_token), None).await;
+    assert_eq!(ctx["descendants"].as_array().unwrap().len(), 1, "the other member sees it: {ctx}");
+    let (s, _) = call(M::GET, &t, &format!("/api/v1/statuses/{status_id}"), None, None).await;
+    assert_eq!(s, 404, "a stranger does not");
+}

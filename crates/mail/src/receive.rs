@@ -93,16 +93,26 @@ impl Receiver {
                 let status = statuses::get(c, status_id)?;
                 let visible =
                     timelines::may_see(c, &status, Some(actor_id))? && group_takes(c, &status, actor_id)?;
-                // Whom the reply names: the post's author and, for a private or direct post,
-                // everyone it named, so the reply reaches the same people.
-                let mut named = vec![status.actor_id];
-                if matches!(status.visibility()?, Visibility::Private | Visibility::Direct) {
-                    named.extend(guildhall_storage::status_parts::mentions(c, status.id)?);
-                }
+                // Whom the reply names: in a group's thread the group (so the reply is addressed
+                // to it, as a members-only group's posts are); elsewhere the post's author and,
+                // for a private or direct post, everyone it named, so it reaches them.
+                let named = match status.group_id {
+                    Some(group) => vec![group],
+                    None => {
+                        let mut named = vec![status.actor_id];
+                        if matches!(status.visibility()?, Visibility::Private | Visibility::Direct) {
+                            named.extend(guildhall_storage::status_parts::mentions(c, status.id)?);
+                        }
+                        named
+                    }
+                };
                 let mut handles = Vec::new();
                 for id in named {
                     let actor = actors::get(c, id)?;
-                    if id != actor_id && !actor.is(guildhall_core::model::ActorKind::Group) {
+                    let wanted = id != actor_id
+                        && (status.group_id == Some(id)
+                            || !actor.is(guildhall_core::model::ActorKind::Group));
+                    if wanted {
                         let handle = match &actor.domain {
                             Some(domain) => format!("@{}@{domain}", actor.username),
                             None => format!("@{}", actor.username),
@@ -139,9 +149,8 @@ impl Receiver {
         if text.trim().is_empty() && mail.images.is_empty() {
             return Ok(Outcome::Refused("the reply has no text of its own".into()));
         }
-        // Outside a group's thread a reply names whom it answers, as apps do, so that
-        // followers-only and direct replies reach them.
-        if status.group_id.is_none() {
+        // A reply names whom it answers, as apps do.
+        {
             let written: Vec<String> = text
                 .split_whitespace()
                 .map(|w| w.trim_end_matches(|c: char| !c.is_alphanumeric()).to_lowercase())

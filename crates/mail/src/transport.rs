@@ -60,13 +60,15 @@ impl Transport {
                 let envelope = Envelope::new(Some(parse(from)?), vec![parse(to)?])
                     .map_err(|e| SendError::Permanent(e.to_string()))?;
                 smtp.send_raw(&envelope, message).await.map(|_| ()).map_err(|e| {
-                    // Only a refusal of this message or mailbox (550–554) ends it; any other
+                    // Only a refusal of this message or mailbox (501, 521, 550–554, 556) ends it; any other
                     // permanent reply (bad credentials 535, a server that refuses us at
                     // connection) is a fault of the set-up that every message would meet, so
                     // the queue keeps them and retries while an operator mends it.
                     let code = e.status().map(|c| c.to_string());
                     match code.as_deref() {
-                        Some("550" | "551" | "552" | "553" | "554") if e.is_permanent() => {
+                        Some("501" | "521" | "550" | "551" | "552" | "553" | "554" | "556")
+                            if e.is_permanent() =>
+                        {
                             SendError::Permanent(e.to_string())
                         }
                         _ => SendError::Temporary(e.to_string()),

@@ -28,6 +28,8 @@ const SEND_BATCH: i64 = 32;
 /// Messages handed to SMTP at once (the connection pool's size); a batch of 32 at 30 s
 /// each at worst stays within the lease.
 const PARALLEL_SENDS: usize = 8;
+/// What a composing job that lost its lease reports (its work rolled back).
+const LEASE_LOST: &str = "the mail job's lease was lost";
 /// The longest an idle worker sleeps before looking again.
 const PERIOD: Duration = Duration::from_secs(1);
 
@@ -183,7 +185,7 @@ impl MailWorker {
                     // Our lease ran out and another worker took the job: what we composed
                     // rolls back, so the mail is not queued twice.
                     if !jobs::complete(c, id, &worker)? {
-                        return Err(StorageError::Conflict("the job's lease was lost".into()));
+                        return Err(StorageError::Conflict(LEASE_LOST.into()));
                     }
                     Ok(())
                 })
@@ -194,9 +196,14 @@ impl MailWorker {
         Ok(())
     }
 
-    /// Records a failed composing job (a finished one was completed in its transaction).
+    /// Records a failed composing job (a finished one was completed in its transaction; one
+    /// whose lease another worker took is theirs now, and left alone).
     async fn settle(&self, job: &jobs::Job, outcome: Result<(), String>) {
         let Err(why) = outcome else { return };
+        if why.contains(LEASE_LOST) {
+            tracing::info!(job = job.id, "a mail job's lease ran out; another worker has it");
+            return;
+        }
         let (id, attempts, queue) = (job.id, job.attempts, job.queue.clone());
         tracing::warn!(job = id, queue = %queue, error = %why, "mail job failed");
         let digest = (queue == store::DIGEST_QUEUE).then(|| parse::<DigestJob>(&job.payload).ok()).flatten();

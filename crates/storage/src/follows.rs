@@ -168,17 +168,22 @@ pub fn accept(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> Stor
 
 /// Removes a follow or request (unfollow, reject, leave). Returns false when there was none.
 pub fn remove(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> StorageResult<bool> {
+    let was_member = find(conn, follower_id, target_id)?.is_some_and(|f| f.is(FollowState::Accepted));
     let deleted = diesel::delete(
         follows::table.filter(follows::follower_id.eq(follower_id)).filter(follows::target_id.eq(target_id)),
     )
     .execute(conn)?;
-    // Leaving (or being banned from) a group ends its mail to the member.
-    crate::mail::remove_member(conn, target_id, follower_id)?;
+    // Leaving a group ends its mail to the member (a refused or withdrawn request does not:
+    // anyone may read a public group by mail).
+    if was_member {
+        crate::mail::remove_member(conn, target_id, follower_id)?;
+    }
     Ok(deleted > 0)
 }
 
 /// Removes every follow from and to an actor (account gone, or a block between two).
 pub fn remove_all_of(conn: &mut DbConnection, actor_id: i64) -> StorageResult<usize> {
+    crate::mail::remove_all_of(conn, actor_id)?;
     Ok(diesel::delete(
         follows::table.filter(follows::follower_id.eq(actor_id).or(follows::target_id.eq(actor_id))),
     )

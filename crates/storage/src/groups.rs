@@ -216,6 +216,7 @@ pub fn is_member(conn: &mut DbConnection, group_id: i64, actor_id: i64) -> Stora
 /// Bans an account: its membership (or request) and invitation end, and it cannot join again.
 pub fn ban(conn: &mut DbConnection, group_id: i64, actor_id: i64, reason: &str) -> StorageResult<()> {
     follows::remove(conn, actor_id, group_id)?;
+    crate::mail::remove_member(conn, group_id, actor_id)?;
     revoke_invitation(conn, group_id, actor_id)?;
     remove_moderator(conn, group_id, actor_id)?;
     if !is_banned(conn, group_id, actor_id)? {

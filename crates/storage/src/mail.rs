@@ -404,7 +404,13 @@ pub fn set_member(
         let row = match existing {
             // Kept in place, so the unsubscribe links of earlier mails still name it.
             Some(old) => {
+                // A reader moving from every post to a digest has had everything so far.
+                let through = match old.mode()?.is_digest() {
+                    true => old.digest_through,
+                    false => Some(stamp),
+                };
                 let row = Subscription {
+                    digest_through: through,
                     mode: delivery.mode.as_str().into(),
                     timezone: delivery.timezone,
                     hour: i32::try_from(delivery.hour).unwrap_or(0),
@@ -416,6 +422,7 @@ pub fn set_member(
                         subs::mode.eq(&row.mode),
                         subs::timezone.eq(&row.timezone),
                         subs::hour.eq(row.hour),
+                        subs::digest_through.eq(row.digest_through),
                         subs::updated_at.eq(stamp),
                     ))
                     .execute(conn)?;
@@ -514,6 +521,14 @@ pub fn purge_unconfirmed(conn: &mut DbConnection) -> StorageResult<usize> {
     .execute(conn)?)
 }
 
+/// Ends every group mail of an actor (an account closed or deleted).
+pub fn remove_all_of(conn: &mut DbConnection, actor_id: i64) -> StorageResult<()> {
+    for sub in member_subscriptions(conn, actor_id)? {
+        remove(conn, sub.id)?;
+    }
+    Ok(())
+}
+
 /// Ends a member's mail from a group (a ban, leaving).
 pub fn remove_member(conn: &mut DbConnection, group_id: i64, actor_id: i64) -> StorageResult<()> {
     if let Some(sub) = member_subscription(conn, group_id, actor_id)? {
@@ -604,10 +619,8 @@ pub fn on_group_post(conn: &mut DbConnection, group_id: i64, status_id: i64) -> 
         .filter(subs::actor_id.is_not_null().or(subs::confirmed_at.is_not_null()))
         .count()
         .get_result(conn)?;
-    if readers == 0 {
-        return Ok(());
-    }
-    // Once per status: a Create received again (under a new activity id) mails nothing.
+    // Once per status: a Create received again (under a new activity id) mails nothing,
+    // even to readers who subscribed in between.
     let row = (
         crate::schema::group_mail_posts::status_id.eq(status_id),
         crate::schema::group_mail_posts::created_at.eq(now()),
@@ -621,7 +634,7 @@ pub fn on_group_post(conn: &mut DbConnection, group_id: i64, status_id: i64) -> 
             .values(row)
             .execute(sqlite)?,
     };
-    if first == 1 {
+    if first == 1 && readers > 0 {
         let payload = serde_json::to_string(&GroupPostJob { status_id })
             .map_err(|e| crate::StorageError::Corrupt(e.to_string()))?;
         compose_job(conn, GROUP_POST_QUEUE, payload, None, now())?;

@@ -63,14 +63,6 @@ fn fixtures_have_crlf_line_ends_and_placeholders() {
 }
 
 #[test]
-#[ignore = "prints what every fixture gives; run with --ignored --nocapture"]
-fn show_fixtures() {
-    for name in FIXTURES {
-        println!("{name}: {:#?}", parsed(name));
-    }
-}
-
-#[test]
 fn gmail_reply_keeps_only_the_new_text() {
     let inbound = parsed("gmail.eml");
     assert_reply(&inbound, "Count me in for the study day. I can bring the scanner.");
