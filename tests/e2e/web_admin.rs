@@ -720,8 +720,10 @@ async fn a_limited_account_stays_out_of_public_timelines_and_strangers_notificat
 }
 
 /// Every state-changing page route, for the route matrix: (path, who may use it).
-const WEB_POSTS: [(&str, Who); 27] = [
+const WEB_POSTS: [(&str, Who); 29] = [
     ("/auth/sign_out", Who::Member),
+    ("/settings/mail", Who::Member),
+    ("/@mcg/mail", Who::Member),
     ("/settings/profile", Who::Member),
     ("/settings/password", Who::Member),
     ("/settings/sessions/1/revoke", Who::Member),

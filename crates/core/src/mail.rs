@@ -232,6 +232,15 @@ impl GroupMailMode {
     }
 }
 
+/// How a group's mail comes, in words: "every post", "a daily digest at 07:00 (Europe/London)".
+pub fn delivery_words(mode: GroupMailMode, hour: i32, timezone: &str) -> String {
+    match mode {
+        GroupMailMode::EveryPost => "every post".to_owned(),
+        GroupMailMode::Daily => format!("a daily digest at {hour:02}:00 ({timezone})"),
+        GroupMailMode::Weekly => format!("a weekly digest on Mondays at {hour:02}:00 ({timezone})"),
+    }
+}
+
 /// When the next digest after `after` (UTC) falls due: the first `hour`:00 in `timezone`
 /// strictly after it, on any day (daily) or a Monday (weekly). A wall-clock hour skipped by a
 /// DST change falls an hour later. `None` for every-post mail or an unknown zone.

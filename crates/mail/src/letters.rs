@@ -544,20 +544,14 @@ fn group_list(cx: &Context, group: &Actor, subscription: i64) -> ListHeaders {
     }
 }
 
-/// Whether a reader may be mailed `status`: members as the one place decides, addresses as a
-/// stranger and only from a group that is not members-only.
+/// Whether a reader may be mailed `status`: the rule of [`visible_to`] for one status.
 fn reader_may_see(
     c: &mut DbConnection,
     status: &Status,
     group: &guildhall_storage::groups::Group,
     reader: &Reader,
 ) -> StorageResult<bool> {
-    match reader {
-        Reader::Member(actor) => guildhall_storage::timelines::may_see(c, status, Some(*actor)),
-        Reader::Address(_) => Ok(group.visibility()? == GroupVisibility::Public
-            && status.visibility()? == Visibility::Public
-            && guildhall_storage::timelines::may_see(c, status, None)?),
-    }
+    Ok(!visible_to(c, vec![status.clone()], group, reader)?.is_empty())
 }
 
 fn reader_id(reader: &Reader) -> Option<i64> {
@@ -869,13 +863,7 @@ pub fn confirm_follow(
         email,
         now().and_utc().timestamp() + CONFIRM_FOR,
     );
-    let how = match sub.mode()? {
-        GroupMailMode::EveryPost => "every post".to_owned(),
-        GroupMailMode::Daily => format!("a daily digest at {:02}:00 ({})", sub.hour, sub.timezone),
-        GroupMailMode::Weekly => {
-            format!("a weekly digest on Mondays at {:02}:00 ({})", sub.hour, sub.timezone)
-        }
-    };
+    let how = guildhall_core::mail::delivery_words(sub.mode()?, sub.hour, &sub.timezone);
     let body = Body {
         title: format!("Confirm: follow {} by mail", shown(&group)),
         intro: vec![

@@ -164,10 +164,9 @@ impl Receiver {
         }
         let mut media_ids = Vec::new();
         if let Some(store) = &self.images {
-            for image in &mail.images {
-                let stored = store
-                    .store_attachment(actor_id, Bytes::from(image.data.clone()), Some(image.alt_text()))
-                    .await;
+            for image in mail.images {
+                let alt = image.alt_text();
+                let stored = store.store_attachment(actor_id, Bytes::from(image.data), Some(alt)).await;
                 match stored {
                     Ok(id) => media_ids.push(id),
                     Err(e) => {

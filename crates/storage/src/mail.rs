@@ -74,6 +74,13 @@ pub struct MailPrefs {
     pub event_reminders: bool,
 }
 
+impl Default for MailPrefs {
+    /// What a new account starts with (the columns' defaults).
+    fn default() -> MailPrefs {
+        MailPrefs { mentions: true, follow_requests: true, reports: true, event_reminders: false }
+    }
+}
+
 impl MailPrefs {
     /// Whether `category` is on.
     pub fn wants(&self, category: MailCategory) -> bool {

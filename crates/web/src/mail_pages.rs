@@ -27,7 +27,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use guildhall_core::keys::{constant_time_eq, random_token};
-use guildhall_core::mail::{GroupMailMode, KeyError, MailCategory, Signer, Unsubscribe};
+use guildhall_core::mail::{KeyError, MailCategory, Signer, Unsubscribe};
 use guildhall_federation::FedData;
 use guildhall_storage::actors::{self, Actor};
 use guildhall_storage::mail::{self, MailPrefs};
@@ -157,15 +157,6 @@ fn category_words(category: MailCategory) -> &'static str {
     }
 }
 
-/// Words for how a group's mail comes.
-fn delivery_words(mode: GroupMailMode, hour: i32, timezone: &str) -> String {
-    match mode {
-        GroupMailMode::EveryPost => "every post".to_owned(),
-        GroupMailMode::Daily => format!("a daily digest at {hour:02}:00 ({timezone})"),
-        GroupMailMode::Weekly => format!("a weekly digest on Mondays at {hour:02}:00 ({timezone})"),
-    }
-}
-
 /// What an unsubscribe key stops, in words, and the page to go on to; `None` when it is
 /// stopped already (the subscription is gone).
 fn unsubscribe_words(c: &mut DbConnection, what: Unsubscribe) -> StorageResult<Option<(String, String)>> {
@@ -190,7 +181,7 @@ fn shown(group: &Actor) -> String {
 }
 
 fn how_of(sub: &mail::Subscription) -> Result<String, PageError> {
-    Ok(delivery_words(sub.mode()?, sub.hour, &sub.timezone))
+    Ok(guildhall_core::mail::delivery_words(sub.mode()?, sub.hour, &sub.timezone))
 }
 
 fn unsubscribe_refused(data: &FedData) -> Result<HttpResponse, PageError> {
@@ -313,12 +304,7 @@ pub(crate) async fn settings_section(data: &FedData, viewer: &Viewer) -> Result<
             Ok((prefs, rows))
         })
         .await?;
-    let prefs = prefs.unwrap_or(MailPrefs {
-        mentions: true,
-        follow_requests: true,
-        reports: true,
-        event_reminders: false,
-    });
+    let prefs = prefs.unwrap_or_default();
     let categories = MailCategory::ALL
         .into_iter()
         .map(|c| CategoryChoice { name: c.as_str(), label: category_label(c), checked: prefs.wants(c) })
