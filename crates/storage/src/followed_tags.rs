@@ -20,16 +20,19 @@ pub fn follow(conn: &mut DbConnection, actor_id: i64, tag: &str) -> StorageResul
     diesel::insert_into(followed_tags::table)
         .values((
             followed_tags::actor_id.eq(actor_id),
-            followed_tags::tag.eq(tag),
+            followed_tags::tag.eq(&tag),
             followed_tags::created_at.eq(now()),
         ))
         .execute(conn)?;
-    Ok(())
+    crate::feeds::backfill(conn, actor_id, crate::feeds::Source::Tag(&tag))
 }
 
 /// Unfollows a hashtag.
 pub fn unfollow(conn: &mut DbConnection, actor_id: i64, tag: &str) -> StorageResult<bool> {
-    Ok(diesel::delete(followed_tags::table.find((actor_id, normalize(tag)))).execute(conn)? > 0)
+    let tag = normalize(tag);
+    let removed = diesel::delete(followed_tags::table.find((actor_id, &tag))).execute(conn)? > 0;
+    crate::feeds::prune(conn, actor_id, crate::feeds::Source::Tag(&tag))?;
+    Ok(removed)
 }
 
 /// Whether `actor_id` follows the hashtag.

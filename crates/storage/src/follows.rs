@@ -58,6 +58,9 @@ pub fn upsert(
                     follows::updated_at.eq(stamp),
                 ))
                 .execute(conn)?;
+            if state == FollowState::Accepted || existing.is(FollowState::Accepted) {
+                refeed(conn, follower_id, target_id, state)?;
+            }
             return find(conn, follower_id, target_id)?.ok_or(crate::StorageError::NotFound);
         }
         let row = Follow {
@@ -70,6 +73,9 @@ pub fn upsert(
             updated_at: stamp,
         };
         diesel::insert_into(follows::table).values(&row).execute(conn)?;
+        if state == FollowState::Accepted {
+            refeed(conn, follower_id, target_id, state)?;
+        }
         Ok(row)
     })
 }
@@ -163,6 +169,7 @@ pub fn accept(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> Stor
     )
     .set((follows::state.eq(FollowState::Accepted.as_str()), follows::updated_at.eq(now())))
     .execute(conn)?;
+    refeed(conn, follower_id, target_id, FollowState::Accepted)?;
     Ok(changed > 0)
 }
 
@@ -177,8 +184,25 @@ pub fn remove(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> Stor
     // anyone may read a public group by mail).
     if was_member {
         crate::mail::remove_member(conn, target_id, follower_id)?;
+        refeed(conn, follower_id, target_id, FollowState::Pending)?;
     }
     Ok(deleted > 0)
+}
+
+/// Brings the follower's home feed in line with the follow's new state: what an accepted
+/// follow brings in, or (any other state, or none) what it no longer does.
+fn refeed(
+    conn: &mut DbConnection,
+    follower_id: i64,
+    target_id: i64,
+    state: FollowState,
+) -> StorageResult<()> {
+    let source = crate::feeds::Source::Followed(target_id);
+    if state == FollowState::Accepted {
+        crate::feeds::backfill(conn, follower_id, source)
+    } else {
+        crate::feeds::prune(conn, follower_id, source).map(drop)
+    }
 }
 
 /// Removes every follow from and to an actor (account gone, or a block between two).

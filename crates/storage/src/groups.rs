@@ -162,6 +162,7 @@ pub fn add_moderator(conn: &mut DbConnection, group_id: i64, actor_id: i64) -> S
             group_moderators::created_at.eq(now()),
         ))
         .execute(conn)?;
+    crate::feeds::backfill(conn, actor_id, crate::feeds::Source::Moderated(group_id))?;
     Ok(true)
 }
 
@@ -176,6 +177,7 @@ pub fn remove_moderator(conn: &mut DbConnection, group_id: i64, actor_id: i64) -
             .filter(group_moderators::actor_id.eq(actor_id)),
     )
     .execute(conn)?;
+    crate::feeds::prune(conn, actor_id, crate::feeds::Source::Moderated(group_id))?;
     Ok(n > 0)
 }
 

@@ -26,6 +26,7 @@ pub mod domain_blocks;
 pub mod edits;
 pub mod events;
 pub mod favourites;
+pub mod feeds;
 pub mod filters;
 pub mod followed_tags;
 pub mod follows;

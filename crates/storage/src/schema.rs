@@ -744,7 +744,15 @@ diesel::joinable!(event_participants -> actors (actor_id));
 diesel::joinable!(hour_editions -> discussion_hours (hour_id));
 diesel::joinable!(hour_prompts -> hour_editions (edition_id));
 
+diesel::table! {
+    home_feed (owner_id, status_id) {
+        owner_id -> BigInt,
+        status_id -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    home_feed,
     instance_allowed_domains,
     group_report_closures,
     instance_settings,

@@ -75,7 +75,7 @@ pub fn replace_mentions(conn: &mut DbConnection, status_id: i64, actor_ids: &[i6
             .values((status_mentions::status_id.eq(status_id), status_mentions::actor_id.eq(actor_id)))
             .execute(conn)?;
     }
-    Ok(())
+    crate::feeds::fan_out(conn, status_id, crate::feeds::Reach::Mentioned)
 }
 
 /// The actors a status mentions.
@@ -98,7 +98,7 @@ pub fn replace_tags(conn: &mut DbConnection, status_id: i64, tags: &[String]) ->
             .values((status_tags::status_id.eq(status_id), status_tags::tag.eq(tag)))
             .execute(conn)?;
     }
-    Ok(())
+    crate::feeds::fan_out(conn, status_id, crate::feeds::Reach::TagFollowers)
 }
 
 /// The hashtags of a status.

@@ -73,7 +73,7 @@ impl Status {
 /// Stores a new status.
 pub fn insert(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
     diesel::insert_into(statuses::table).values(status).execute(conn)?;
-    Ok(())
+    crate::feeds::fan_out(conn, status.id, crate::feeds::Reach::All)
 }
 
 /// Replaces the editable fields of a status. When what readers see changed (text, content
@@ -90,7 +90,10 @@ pub fn update(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
     let edited_at = if changed { Some(now()) } else { status.edited_at.or(before.edited_at) };
     let edited = Status { edited_at, updated_at: now(), ..status.clone() };
     let changed = diesel::update(statuses::table.find(status.id)).set(&edited).execute(conn)?;
-    if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+    if changed == 0 {
+        return Err(StorageError::NotFound);
+    }
+    crate::feeds::fan_out(conn, status.id, crate::feeds::Reach::All)
 }
 
 /// The status with this id, if it exists.
@@ -115,7 +118,7 @@ pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Opti
 /// Puts a status into a group, or takes it out of one.
 pub fn set_group(conn: &mut DbConnection, id: i64, group_id: Option<i64>) -> StorageResult<()> {
     diesel::update(statuses::table.find(id)).set(statuses::group_id.eq(group_id)).execute(conn)?;
-    Ok(())
+    crate::feeds::fan_out(conn, id, crate::feeds::Reach::All)
 }
 
 /// Whether `actor_id` has a live post in group `group_id`.

@@ -64,25 +64,51 @@ fn paged(conn: &mut DbConnection, mut query: StatusQuery<'_>, page: &Page) -> St
 /// Muted accounts (their posts and boosts of them) and members of its exclusive lists stay out
 /// (expired mutes count until [`crate::mutes::prune_expired`] drops them).
 ///
-/// Written as SQL text: every value in it is an integer we format ourselves. The query builder's
-/// form (with bound parameters) led SQLite's planner to gather and sort every followed status;
-/// this form walks the id index newest first and stops after one page (the `+ 0` keeps the
-/// author index out of the way).
+/// Read from the viewer's feed ([`crate::feeds`]): its candidates are taken newest first a
+/// batch at a time and each is checked against the whole rule, so the cost is a page and what
+/// the rule skips, not the size of the statuses table.
 pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<Vec<Status>> {
-    let mut bounds = String::new();
-    if let Some(max) = page.max_id {
-        bounds.push_str(&format!(" AND id < {max}"));
+    let limit = page.limit.max(0);
+    let ascending = page.min_id.is_some();
+    let batch = (limit * 2).clamp(40, 400);
+    let mut below = page.max_id;
+    let mut above = match (page.since_id, page.min_id) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let rule = format!("{} AND {}", home_includes(viewer), home_excludes(viewer));
+    let mut out: Vec<Status> = Vec::new();
+    while (out.len() as i64) < limit {
+        let ids = crate::feeds::candidates(conn, viewer, below, above, ascending, batch)?;
+        let Some(&last) = ids.last() else { break };
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let order = if ascending { "ASC" } else { "DESC" };
+        // Only integers we hold are formatted in.
+        let rows: Vec<Status> = diesel::sql_query(format!(
+            "SELECT * FROM statuses WHERE id IN ({list}) AND deleted_at IS NULL AND {rule} ORDER BY id {order}"
+        ))
+        .load(conn)?;
+        out.extend(rows.into_iter().take((limit as usize).saturating_sub(out.len())));
+        if (ids.len() as i64) < batch {
+            break;
+        }
+        if ascending {
+            above = Some(last);
+        } else {
+            below = Some(last);
+        }
     }
-    if let Some(since) = page.since_id {
-        bounds.push_str(&format!(" AND id > {since}"));
+    if ascending {
+        out.reverse();
     }
-    if let Some(min) = page.min_id {
-        bounds.push_str(&format!(" AND id > {min}"));
-    }
-    let order = if page.min_id.is_some() { "ASC" } else { "DESC" };
-    let sql = format!(
-        "SELECT * FROM statuses WHERE deleted_at IS NULL{bounds} AND ( \
-           (actor_id + 0) = {viewer} \
+    Ok(out)
+}
+
+/// SQL over a `statuses` row: why it may be in `viewer`'s home timeline (see [`home`]). Only
+/// our own integer is formatted in. [`crate::feeds::prune`] keeps the rows that still match.
+pub(crate) fn home_includes(viewer: i64) -> String {
+    format!(
+        "((actor_id + 0) = {viewer} \
            OR ((actor_id + 0) IN (SELECT target_id FROM follows WHERE follower_id = {viewer} AND state = 'accepted') \
                AND visibility IN ('public', 'unlisted', 'private') \
                AND (actor_id + 0) NOT IN (SELECT list_members.actor_id FROM list_members \
@@ -91,24 +117,24 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
            OR (group_id + 0) IN (SELECT target_id FROM follows WHERE follower_id = {viewer} AND state = 'accepted') \
            OR (group_id + 0) IN (SELECT group_id FROM group_moderators WHERE actor_id = {viewer}) \
            OR (visibility = 'public' AND (id + 0) IN (SELECT status_id FROM status_tags \
-               WHERE tag IN (SELECT tag FROM followed_tags WHERE actor_id = {viewer})))) \
-         AND (actor_id + 0) NOT IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}) \
+               WHERE tag IN (SELECT tag FROM followed_tags WHERE actor_id = {viewer}))))"
+    )
+}
+
+/// SQL over a `statuses` row: what keeps it out of `viewer`'s home timeline even so (mutes,
+/// hidden boosts, blocks, blocked domains).
+pub(crate) fn home_excludes(viewer: i64) -> String {
+    format!(
+        "(actor_id + 0) NOT IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}) \
          AND (reblog_of_id IS NULL OR (actor_id + 0) NOT IN (SELECT target_id FROM follows \
               WHERE follower_id = {viewer} AND show_reblogs = FALSE)) \
          AND (reblog_of_id IS NULL OR reblog_of_id NOT IN (SELECT id FROM statuses AS muted \
               WHERE muted.actor_id IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}))) \
          AND NOT EXISTS (SELECT 1 FROM blocks WHERE (blocks.actor_id = {viewer} AND blocks.target_id = statuses.actor_id) \
                                              OR (blocks.target_id = {viewer} AND blocks.actor_id = statuses.actor_id)) \
-         AND {domains} \
-         ORDER BY id {order} LIMIT {limit}",
-        limit = page.limit.max(0),
+         AND {domains}",
         domains = not_from_blocked_domain(viewer),
-    );
-    let mut rows: Vec<Status> = diesel::sql_query(sql).load(conn)?;
-    if page.min_id.is_some() {
-        rows.reverse();
-    }
-    Ok(rows)
+    )
 }
 
 /// A list's timeline for its owner: statuses of the list's members that the owner may see
