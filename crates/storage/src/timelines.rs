@@ -68,6 +68,32 @@ fn paged(conn: &mut DbConnection, mut query: StatusQuery<'_>, page: &Page) -> St
 /// batch at a time and each is checked against the whole rule, so the cost is a page and what
 /// the rule skips, not the size of the statuses table.
 pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<Vec<Status>> {
+    let rule = format!("{} AND {}", home_includes(viewer), home_excludes(viewer));
+    walk(
+        conn,
+        page,
+        |c, below, above, ascending, n| crate::feeds::candidates(c, viewer, below, above, ascending, n),
+        |c, ids, ascending| {
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            let order = if ascending { "ASC" } else { "DESC" };
+            // Only integers we hold are formatted in.
+            Ok(diesel::sql_query(format!(
+                "SELECT * FROM statuses WHERE id IN ({list}) AND deleted_at IS NULL AND {rule} ORDER BY id {order}"
+            ))
+            .load(c)?)
+        },
+    )
+}
+
+/// A page read along an index of candidate ids: candidates are taken a batch at a time in
+/// order and `check` keeps those that belong (in the same order), until the page is full or
+/// the candidates run out. The cost is a page plus what `check` skips, not the table's size.
+fn walk(
+    conn: &mut DbConnection,
+    page: &Page,
+    mut candidates: impl FnMut(&mut DbConnection, Option<i64>, Option<i64>, bool, i64) -> StorageResult<Vec<i64>>,
+    mut check: impl FnMut(&mut DbConnection, &[i64], bool) -> StorageResult<Vec<Status>>,
+) -> StorageResult<Vec<Status>> {
     let limit = page.limit.max(0);
     let ascending = page.min_id.is_some();
     let batch = (limit * 2).clamp(40, 400);
@@ -76,19 +102,12 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
-    let rule = format!("{} AND {}", home_includes(viewer), home_excludes(viewer));
     let mut out: Vec<Status> = Vec::new();
     while (out.len() as i64) < limit {
-        let ids = crate::feeds::candidates(conn, viewer, below, above, ascending, batch)?;
+        let ids = candidates(conn, below, above, ascending, batch)?;
         let Some(&last) = ids.last() else { break };
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-        let order = if ascending { "ASC" } else { "DESC" };
-        // Only integers we hold are formatted in.
-        let rows: Vec<Status> = diesel::sql_query(format!(
-            "SELECT * FROM statuses WHERE id IN ({list}) AND deleted_at IS NULL AND {rule} ORDER BY id {order}"
-        ))
-        .load(conn)?;
-        out.extend(rows.into_iter().take((limit as usize).saturating_sub(out.len())));
+        let rows = check(conn, &ids, ascending)?;
+        out.extend(rows.into_iter().take(usize::try_from(limit).unwrap_or(0).saturating_sub(out.len())));
         if (ids.len() as i64) < batch {
             break;
         }
@@ -139,11 +158,36 @@ pub(crate) fn home_excludes(viewer: i64) -> String {
 
 /// A list's timeline for its owner: statuses of the list's members that the owner may see
 /// (followers-only ones of accounts it follows), replies as the list's policy says.
+///
+/// Read member by member along the author index, a page each, and merged: the cost is the
+/// list's size times a page, not the size of the statuses table.
 pub fn list(conn: &mut DbConnection, list: &crate::lists::List, page: &Page) -> StorageResult<Vec<Status>> {
+    let mut rows = Vec::new();
+    for member in crate::lists::members(conn, list.id)? {
+        rows.extend(list_member(conn, list, member, page)?);
+    }
+    let limit = usize::try_from(page.limit.max(0)).unwrap_or(0);
+    if page.min_id.is_some() {
+        // Each member gave the oldest page above `min_id`; the list's is the oldest of them.
+        rows.sort_by_key(|s| s.id);
+        rows.truncate(limit);
+        rows.reverse();
+    } else {
+        rows.sort_by_key(|s| std::cmp::Reverse(s.id));
+        rows.truncate(limit);
+    }
+    Ok(rows)
+}
+
+/// One member's part of [`list`].
+fn list_member(
+    conn: &mut DbConnection,
+    list: &crate::lists::List,
+    member: i64,
+    page: &Page,
+) -> StorageResult<Vec<Status>> {
     use crate::schema::{follows, list_members};
     let owner = list.owner_id;
-    let members =
-        list_members::table.filter(list_members::list_id.eq(list.id)).select(list_members::actor_id);
     let followed = follows::table
         .filter(follows::follower_id.eq(owner))
         .filter(follows::state.eq(FollowState::Accepted.as_str()))
@@ -151,7 +195,7 @@ pub fn list(conn: &mut DbConnection, list: &crate::lists::List, page: &Page) -> 
     let open = [Visibility::Public.as_str(), Visibility::Unlisted.as_str()];
     let mut query = statuses::table
         .filter(statuses::deleted_at.is_null())
-        .filter(statuses::actor_id.eq_any(members))
+        .filter(statuses::actor_id.eq(member))
         .filter(statuses::visibility.eq_any(open).or(
             statuses::visibility.eq(Visibility::Private.as_str()).and(statuses::actor_id.eq_any(followed)),
         ))
@@ -273,7 +317,8 @@ pub fn public(
     paged(conn, query, page)
 }
 
-/// Public statuses carrying hashtag `tag` (lower-case, without `#`).
+/// Public statuses carrying hashtag `tag`, newest first; read along the hashtag's own index,
+/// so the cost does not grow with the rest of the server.
 pub fn tagged(
     conn: &mut DbConnection,
     tag: &str,
@@ -281,19 +326,46 @@ pub fn tagged(
     page: &Page,
 ) -> StorageResult<Vec<Status>> {
     use crate::schema::status_tags;
-    let with_tag =
-        status_tags::table.filter(status_tags::tag.eq(tag.to_lowercase())).select(status_tags::status_id);
-    let mut query = statuses::table
-        .filter(statuses::deleted_at.is_null())
-        .filter(statuses::visibility.eq(Visibility::Public.as_str()))
-        .filter(statuses::id.eq_any(with_tag))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_LIMITED))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_ON_HIDDEN_DOMAIN))
-        .into_boxed();
-    if let Some(viewer) = viewer {
-        query = query.filter(not_blocked(viewer));
-    }
-    paged(conn, query, page)
+    let tag = tag.to_lowercase();
+    walk(
+        conn,
+        page,
+        |c, below, above, ascending, n| {
+            let mut q = status_tags::table
+                .filter(status_tags::tag.eq(&tag))
+                .select(status_tags::status_id)
+                .into_boxed();
+            if let Some(below) = below {
+                q = q.filter(status_tags::status_id.lt(below));
+            }
+            if let Some(above) = above {
+                q = q.filter(status_tags::status_id.gt(above));
+            }
+            q = if ascending {
+                q.order(status_tags::status_id.asc())
+            } else {
+                q.order(status_tags::status_id.desc())
+            };
+            Ok(q.limit(n).load(c)?)
+        },
+        |c, ids, ascending| {
+            let mut query = statuses::table
+                .filter(statuses::id.eq_any(ids))
+                .filter(statuses::deleted_at.is_null())
+                .filter(statuses::visibility.eq(Visibility::Public.as_str()))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_LIMITED))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    crate::instance_blocks::NOT_ON_HIDDEN_DOMAIN,
+                ))
+                .into_boxed();
+            if let Some(viewer) = viewer {
+                query = query.filter(not_blocked(viewer));
+            }
+            query =
+                if ascending { query.order(statuses::id.asc()) } else { query.order(statuses::id.desc()) };
+            Ok(query.select(Status::as_select()).load(c)?)
+        },
+    )
 }
 
 /// The threads started in a group (its top-level posts, no boosts), newest first, as

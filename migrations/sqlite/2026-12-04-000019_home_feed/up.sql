@@ -31,3 +31,17 @@ SELECT owner_id, status_id FROM (
 ) AS candidates
 WHERE owner_id IN (SELECT id FROM actors WHERE domain IS NULL)
   AND status_id IN (SELECT id FROM statuses WHERE deleted_at IS NULL);
+
+-- Indexes on columns that are mostly NULL hold only the rows that are not: a full index on
+-- reblog_of_id led the planner to read every original status (IS NULL) for the public
+-- timeline, then sort them. Lookups by a value still use these.
+DROP INDEX statuses_reblog_of;
+CREATE INDEX statuses_reblog_of ON statuses (reblog_of_id) WHERE reblog_of_id IS NOT NULL;
+DROP INDEX statuses_in_reply_to;
+CREATE INDEX statuses_in_reply_to ON statuses (in_reply_to_id) WHERE in_reply_to_id IS NOT NULL;
+DROP INDEX statuses_in_reply_to_ap_id;
+CREATE INDEX statuses_in_reply_to_ap_id ON statuses (in_reply_to_ap_id) WHERE in_reply_to_ap_id IS NOT NULL;
+
+-- An account's post count (shown with every status) reads this index alone.
+CREATE INDEX statuses_actor_public ON statuses (actor_id)
+    WHERE deleted_at IS NULL AND reblog_of_id IS NULL AND visibility = 'public';

@@ -135,3 +135,48 @@ async fn visible_agrees_with_may_see_status_by_status() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_hashtag_pages_through_its_own_index_without_gaps() {
+    each_backend(|db| async move {
+        db.run(|c| {
+            let ada = rows::local("ada");
+            actors::insert_local(c, &ada, "K")?;
+            let eve = actors::upsert_remote(c, &rows::remote("eve", "r.example"))?;
+            let zed = actors::upsert_remote(c, &rows::remote("zed", "r.example"))?;
+            blocks::add(c, ada.id, zed.id, None)?;
+            let mut expected = Vec::new();
+            // More than a batch of candidates, most of them not shown.
+            for n in 0..150 {
+                let author = if n % 5 == 0 { &zed } else { &eve };
+                let visibility = if n % 3 == 0 { Visibility::Public } else { Visibility::Private };
+                let s = post(c, author, visibility)?;
+                status_parts::replace_tags(c, s.id, &["Museums".to_owned()])?;
+                if n % 7 == 0 {
+                    statuses::mark_deleted(c, s.id)?;
+                } else if n % 3 == 0 && n % 5 != 0 {
+                    expected.push(s.id);
+                }
+                post(c, &eve, Visibility::Public)?;
+            }
+            expected.reverse();
+            let mut got = Vec::new();
+            let mut page = Page { limit: 4, ..Page::default() };
+            loop {
+                let ids: Vec<i64> = tagged(c, "museums", Some(ada.id), &page)?.iter().map(|s| s.id).collect();
+                let Some(&last) = ids.last() else { break };
+                got.extend(ids);
+                page.max_id = Some(last);
+            }
+            assert_eq!(got, expected);
+            // Just after an id, upper case as typed.
+            let after = Page { min_id: Some(expected[10]), limit: 3, ..Page::default() };
+            let newer: Vec<i64> = tagged(c, "MUSEUMS", Some(ada.id), &after)?.iter().map(|s| s.id).collect();
+            assert_eq!(newer, expected[7..10].to_vec());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+}
