@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 pub mod cli;
 mod maintenance;
+mod metrics;
 
 /// A running instance: its HTTP server and background workers.
 pub struct Instance {
@@ -33,6 +34,7 @@ pub struct Instance {
     mail: MailWorker,
     receiver: Receiver,
     mail_port: Option<u16>,
+    metrics_port: Option<u16>,
     port: u16,
     server: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
@@ -85,6 +87,7 @@ impl Instance {
             tokio::spawn(close_streams_on_signal(streams.clone()));
         }
         let state = AppState::new(db.clone(), config.clone(), urls, streams.clone());
+        let http_metrics = state.http_metrics.clone();
         let mail = MailWorker::new(db.clone(), &config).await?;
         let receiver = Receiver::new(
             federation.clone(),
@@ -104,6 +107,20 @@ impl Instance {
             workers.push(tokio::spawn(mail.clone().run(stopped.clone())));
             workers.push(tokio::spawn(delivery.clone().run(stopped.clone())));
         }
+        let metrics_port = match config.metrics_listen {
+            Some(address) => {
+                let sources = metrics::Sources {
+                    db: db.clone(),
+                    delivery: delivery.clone(),
+                    streams: streams.clone(),
+                    http: http_metrics,
+                };
+                let (port, task) = metrics::serve(address, sources, stopped.clone()).await?;
+                workers.push(task);
+                Some(port)
+            }
+            None => None,
+        };
         let mail_port = match config.mail_listen {
             Some(address) => {
                 let (port, task) = listen_for_mail(&config, address, receiver.clone(), stopped).await?;
@@ -122,6 +139,7 @@ impl Instance {
             mail,
             receiver,
             mail_port,
+            metrics_port,
             port,
             server: handle,
             server_task,
@@ -179,6 +197,11 @@ impl Instance {
     /// The port of the inbound SMTP listener, when `mail_listen` is set.
     pub fn mail_port(&self) -> Option<u16> {
         self.mail_port
+    }
+
+    /// The port of the `/metrics` listener, when `metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// Waits until the server stops by itself (SIGINT/SIGTERM), then stops the workers.

@@ -25,6 +25,7 @@ mod hours;
 pub(crate) mod inbox;
 mod mail;
 mod mastodon_client;
+mod metrics;
 pub(crate) mod media;
 mod pages;
 mod polls;

@@ -12,6 +12,7 @@ mod guildhall;
 mod health;
 mod mastodon;
 mod media;
+pub mod metrics;
 mod request_log;
 mod server;
 

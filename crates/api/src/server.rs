@@ -34,6 +34,8 @@ pub struct AppState {
     pub streams: Arc<crate::mastodon::streaming::Streamer>,
     /// Images decoded at once: each may take a hundred megabytes or more while it is worked on.
     pub image_work: Arc<tokio::sync::Semaphore>,
+    /// Request latency by route, for `/metrics`.
+    pub http_metrics: Arc<crate::metrics::HttpMetrics>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             limits: Arc::default(),
             streams,
             image_work: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, 4))),
+            http_metrics: Arc::default(),
         }
     }
 }
@@ -124,6 +127,7 @@ pub fn serve(
             .wrap(FederationMiddleware::new(federation.clone()))
             .wrap(cors())
             .wrap(actix_web::middleware::from_fn(content_security_policy))
+            .wrap(actix_web::middleware::from_fn(crate::metrics::record))
             .service(health::health)
             .configure(crate::mastodon::configure)
             .configure(crate::media::configure)
@@ -134,7 +138,7 @@ pub fn serve(
                 }
             })
             .configure(guildhall_federation::routes::configure)
-            .route("/{any:.*}", web::method(actix_web::http::Method::OPTIONS).to(preflight))
+            .route(PREFLIGHT_ROUTE, web::method(actix_web::http::Method::OPTIONS).to(preflight))
             .default_service(web::to(not_found))
     })
     .listen(listener)?
@@ -147,6 +151,9 @@ pub fn serve(
     }
     Ok(server.run())
 }
+
+/// The route of CORS preflight requests: every path.
+pub(crate) const PREFLIGHT_ROUTE: &str = "/{any:.*}";
 
 /// CORS for browser apps (Elk, Phanpy): any origin, the headers apps send, `Link` readable.
 fn cors() -> actix_web::middleware::DefaultHeaders {

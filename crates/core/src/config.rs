@@ -17,7 +17,7 @@ use crate::domain::Domain;
 
 /// Every configuration key, as written in the file; the environment name is
 /// `GUILDHALL_` followed by the key in upper case.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "domain",
     "listen",
     "database_url",
@@ -33,6 +33,7 @@ pub const KEYS: [&str; 15] = [
     "smtp_url",
     "mail_from",
     "mail_listen",
+    "metrics_listen",
 ];
 
 /// Environment variables with the `GUILDHALL_` prefix that are not configuration keys but are
@@ -77,6 +78,9 @@ pub struct Config {
     pub mail_from: crate::mail::MailFrom,
     /// An address for the inbound SMTP listener (replies by mail); none: no listener.
     pub mail_listen: Option<SocketAddr>,
+    /// An address for `/metrics` in Prometheus' text format, apart from the public listener;
+    /// none: no metrics.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Who may create an account (`registrations`).
@@ -232,7 +236,12 @@ impl Config {
             Some(_) => Some(parse_or(s, "mail_listen", "", |v| v.parse().ok(), LISTEN_HINT)?),
             None => None,
         };
+        let metrics_listen = match s.get("metrics_listen") {
+            Some(_) => Some(parse_or(s, "metrics_listen", "", |v| v.parse().ok(), LISTEN_HINT)?),
+            None => None,
+        };
         Ok(Config {
+            metrics_listen,
             smtp_url,
             mail_from,
             mail_listen,

@@ -58,7 +58,23 @@ struct Inner {
     global: Semaphore,
     wakeup: Arc<Notify>,
     rsa_crate_signing: bool,
+    outcomes: Mutex<HashMap<String, Tally>>,
 }
+
+/// Deliveries to one instance since start, by outcome (for `/metrics`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Accepted by the receiver.
+    pub delivered: u64,
+    /// Failed, to be tried again.
+    pub retried: u64,
+    /// Failed for good.
+    pub gave_up: u64,
+}
+
+/// Instances counted one by one in [`DeliveryWorker::tallies`]; the rest are counted together
+/// under `other`, so a stranger's many domains cannot grow the table without bound.
+const TALLIED_INSTANCES: usize = 1_000;
 
 impl DeliveryWorker {
     /// A worker on `db`, woken by `wakeup` when something is queued. `insecure` allows http and
@@ -87,6 +103,7 @@ impl DeliveryWorker {
                 global: Semaphore::new(GLOBAL_CONCURRENCY),
                 wakeup,
                 rsa_crate_signing,
+                outcomes: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -185,8 +202,35 @@ impl DeliveryWorker {
                 Err(e) => tracing::error!(error = %e, "delivery task panicked"),
             }
         }
+        self.tally(&results);
         self.record_all(results, failing).await?;
         Ok(count)
+    }
+
+    /// Deliveries by instance (the inbox's host) and outcome since start.
+    pub fn tallies(&self) -> Vec<(String, Tally)> {
+        let map = self.inner.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, Tally)> = map.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn tally(&self, results: &[(jobs::Job, Outcome)]) {
+        let mut map = self.inner.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        for (job, outcome) in results {
+            let host = job.partition_key.clone().unwrap_or_default();
+            let key = if map.contains_key(&host) || map.len() < TALLIED_INSTANCES {
+                host
+            } else {
+                "other".to_owned()
+            };
+            let tally = map.entry(key).or_default();
+            match outcome {
+                Outcome::Delivered => tally.delivered += 1,
+                Outcome::Retry(_) => tally.retried += 1,
+                Outcome::GaveUp(_) => tally.gave_up += 1,
+            }
+        }
     }
 
     /// Sends one activity to one inbox, within the global and per-instance limits.

@@ -60,7 +60,7 @@ pub mod testing;
 
 pub use connection::{DbConnection, MultiBackend};
 pub use error::{StorageError, StorageResult};
-pub use pool::Db;
+pub use pool::{Db, PoolStats};
 
 /// Timestamps are stored as UTC without zone.
 pub type Timestamp = chrono::NaiveDateTime;

@@ -41,6 +41,37 @@ impl managed::Manager for ConnectionManager {
 pub struct Db {
     pool: Pool<ConnectionManager>,
     postgres: bool,
+    waits: std::sync::Arc<WaitCounters>,
+}
+
+/// How long callers waited for a connection, for `/metrics`.
+#[derive(Debug, Default)]
+struct WaitCounters {
+    /// Connections handed out.
+    acquired: std::sync::atomic::AtomicU64,
+    /// Of those, how many found none free and waited.
+    waited: std::sync::atomic::AtomicU64,
+    /// Total time spent waiting, in microseconds.
+    wait_micros: std::sync::atomic::AtomicU64,
+}
+
+/// The pool's state and history, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolStats {
+    /// Most connections the pool opens.
+    pub max_size: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// Open connections not in use.
+    pub idle: usize,
+    /// Callers waiting for a connection now.
+    pub waiting: usize,
+    /// Connections handed out since start.
+    pub acquired: u64,
+    /// Of those, how many had to wait for one.
+    pub waited: u64,
+    /// Total time callers waited, in seconds.
+    pub wait_seconds: f64,
 }
 
 impl Db {
@@ -58,7 +89,7 @@ impl Db {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
-        Ok(Db { pool, postgres: url.is_postgres() })
+        Ok(Db { pool, postgres: url.is_postgres(), waits: std::sync::Arc::default() })
     }
 
     /// Opens the pool and applies pending migrations; returns the pool and how many ran.
@@ -77,7 +108,17 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> StorageResult<R> + Send + 'static,
         R: Send + 'static,
     {
+        use std::sync::atomic::Ordering::Relaxed;
+        let before = self.pool.status();
+        let busy = before.available == 0 && before.size >= before.max_size;
+        let asked = std::time::Instant::now();
         let mut conn = self.pool.get().await.map_err(pool_error)?;
+        self.waits.acquired.fetch_add(1, Relaxed);
+        if busy {
+            self.waits.waited.fetch_add(1, Relaxed);
+            let micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.waits.wait_micros.fetch_add(micros, Relaxed);
+        }
         tokio::task::spawn_blocking(move || f(&mut conn))
             .await
             .map_err(|e| StorageError::Pool(format!("database task failed: {e}")))?
@@ -91,6 +132,21 @@ impl Db {
     /// True on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.postgres
+    }
+
+    /// The pool's state now and the waits since start.
+    pub fn stats(&self) -> PoolStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let status = self.pool.status();
+        PoolStats {
+            max_size: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+            acquired: self.waits.acquired.load(Relaxed),
+            waited: self.waits.waited.load(Relaxed),
+            wait_seconds: self.waits.wait_micros.load(Relaxed) as f64 / 1e6,
+        }
     }
 
     /// Closes the pool: waiting and future calls fail, open connections are dropped.
