@@ -12,7 +12,7 @@ use guildhall_core::config::LogFormat;
 use guildhall_core::model::{GroupVisibility, Membership, PostingPolicy, Role};
 use guildhall_federation::local_actors::{self, NewGroup, NewUser};
 use guildhall_federation::{LocalActorError, Urls};
-use guildhall_storage::Db;
+use guildhall_storage::{Db, backup};
 
 use crate::Instance;
 
@@ -116,6 +116,31 @@ pub enum Admin {
         /// Posts reach members only and never appear in public timelines.
         #[arg(long)]
         members_only: bool,
+    },
+    /// Back up the SQLite database and the media into PATH, while the server keeps running.
+    ///
+    /// Takes a consistent copy of the live database (SQLite's VACUUM INTO) and copies every
+    /// media file, then writes PATH/backup.json describing them. PATH must not exist yet (its
+    /// parent must), or be an empty directory; a backup that fails leaves nothing that looks
+    /// complete. On PostgreSQL this refuses: use `pg_dump -Fc` (and `pg_restore`) and copy the
+    /// media directory.
+    Backup {
+        /// Where to write the backup: a new path, or an empty directory.
+        path: PathBuf,
+    },
+    /// Bring back a backup made by `admin backup`. Stop the server first.
+    ///
+    /// Checks the backup (its backup.json, its media files, the database's integrity, that
+    /// this Guildhall knows its migrations), copies it into place under temporary names and
+    /// renames them in, then applies pending migrations. A running server's database is
+    /// refused. An existing database or media directory is refused unless --force.
+    Restore {
+        /// The backup's directory (the one holding backup.json).
+        path: PathBuf,
+        /// Replace the existing database and media directory: they are moved aside under
+        /// timestamped names (NAME.before-restore-TIME), not deleted.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -251,6 +276,11 @@ async fn serve(config: Config) -> Result<(), Failure> {
 }
 
 async fn run_admin(config: Config, admin: Admin) -> Result<(), Failure> {
+    match admin {
+        Admin::Backup { path } => return backup(&config, path).await,
+        Admin::Restore { path, force } => return restore(&config, path, force).await,
+        _ => {}
+    }
     let (db, _) = Db::connect_and_migrate(&config.database_url).await.map_err(Failure::other)?;
     let urls = Urls::new(&config);
     let result = admin_command(&db, &urls, config.password_min_length, admin).await;
@@ -300,8 +330,89 @@ async fn admin_command(db: &Db, urls: &Urls, min_password: usize, admin: Admin) 
             let (actor, group) = local_actors::create_group(db, urls, new).await?;
             println!("created group {} ({}), membership {}", actor.username, actor.ap_id, group.membership);
         }
+        Admin::Backup { .. } | Admin::Restore { .. } => {
+            return Err(Failure::other("backup and restore do not run on an open database"));
+        }
     }
     Ok(())
+}
+
+/// `admin backup`: copies the live database and media (off the async threads).
+async fn backup(config: &Config, path: PathBuf) -> Result<(), Failure> {
+    let (url, media_dir) = (config.database_url.clone(), config.media_dir.clone());
+    let media_url = Urls::new(config).media("");
+    let created = tokio::task::spawn_blocking(move || {
+        let source = backup::Source {
+            database_url: &url,
+            media_dir: &media_dir,
+            media_url: &media_url,
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        backup::create(&source, &path)
+    })
+    .await
+    .map_err(Failure::other)?
+    .map_err(backup_failure)?;
+    let manifest = &created.manifest;
+    if !manifest.media.missing.is_empty() {
+        eprintln!(
+            "warning: {} media file(s) named by the database are missing from the media directory \
+             itself, so the backup lacks them too (listed under media.missing in backup.json): {}",
+            manifest.media.missing.len(),
+            manifest.media.missing.join(", ")
+        );
+    }
+    println!("backed up into {}", created.path.display());
+    println!("{}", summary(manifest));
+    Ok(())
+}
+
+/// `admin restore`: brings a backup back, then applies pending migrations.
+async fn restore(config: &Config, path: PathBuf, force: bool) -> Result<(), Failure> {
+    let (url, media_dir) = (config.database_url.clone(), config.media_dir.clone());
+    let restored = tokio::task::spawn_blocking(move || backup::restore(&path, &url, &media_dir, force))
+        .await
+        .map_err(Failure::other)?
+        .map_err(backup_failure)?;
+    let manifest = &restored.manifest;
+    println!(
+        "restored the backup of {} (Guildhall {})",
+        manifest.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        manifest.guildhall_version
+    );
+    println!("{}", summary(manifest));
+    println!("database: {}; media: {}", restored.database.display(), restored.media_dir.display());
+    for aside in &restored.moved_aside {
+        println!("kept what was there before as {}", aside.display());
+    }
+    let (db, applied) = Db::connect_and_migrate(&config.database_url).await.map_err(|e| {
+        Failure::other(format!("the backup is in place, but applying migrations failed: {e}"))
+    })?;
+    db.close();
+    println!("applied {applied} migration(s); the server can be started");
+    Ok(())
+}
+
+/// One line on what a backup holds.
+fn summary(manifest: &backup::Manifest) -> String {
+    let rows = |table: &str| manifest.database.rows.get(table).copied().unwrap_or(0);
+    format!(
+        "{} accounts, {} statuses, {} media attachments in the database ({:.1} MB); {} media files ({:.1} MB)",
+        rows("accounts"),
+        rows("statuses"),
+        rows("media_attachments"),
+        megabytes(manifest.database.bytes),
+        manifest.media.count,
+        megabytes(manifest.media.bytes),
+    )
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
+fn backup_failure(e: backup::BackupError) -> Failure {
+    Failure { code: if e.is_invalid_input() { 2 } else { 1 }, message: e.to_string() }
 }
 
 /// Prints one line per pending sign-up: username, e-mail, when, and the reason given.

@@ -7,6 +7,7 @@ mod support;
 
 mod app_features;
 mod app_replay;
+mod backup;
 mod browser;
 mod cli;
 mod client_api;

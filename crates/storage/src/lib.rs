@@ -18,6 +18,7 @@ pub mod schema;
 pub mod account_notes;
 pub mod accounts;
 pub mod actors;
+pub mod backup;
 pub mod blocks;
 pub mod bookmarks;
 pub mod changes;
