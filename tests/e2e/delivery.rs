@@ -53,7 +53,12 @@ impl FakeRemote {
 }
 
 /// A remote follower of `target` living at `localhost:port`, with only a personal inbox.
-pub(crate) async fn remote_follower(node: &guildhall::Instance, target: &Actor, name: &str, port: u16) -> Actor {
+pub(crate) async fn remote_follower(
+    node: &guildhall::Instance,
+    target: &Actor,
+    name: &str,
+    port: u16,
+) -> Actor {
     let base = format!("http://localhost:{port}");
     let ap_id = format!("{base}/users/{name}");
     let urls = ActorUrls {
