@@ -72,13 +72,59 @@ pub fn fan_out(conn: &mut DbConnection, status_id: i64, reach: Reach) -> Storage
              UNION ALL {mentioned} UNION ALL {tag_followers}"
         ),
     };
+    lock_status_sources(conn, id)?;
     diesel::sql_query(format!(
         "INSERT INTO home_feed (owner_id, status_id) \
          SELECT DISTINCT owner_id, {id} FROM ({owners}) AS owners \
-         WHERE owner_id IN (SELECT id FROM actors WHERE domain IS NULL) \
+         WHERE EXISTS (SELECT 1 FROM actors WHERE actors.id = owners.owner_id AND actors.domain IS NULL) \
          ON CONFLICT DO NOTHING"
     ))
     .execute(conn)?;
+    Ok(())
+}
+
+/// On PostgreSQL, where a status and a follow may commit at the same moment and each miss the
+/// other (read committed), makes the two wait for each other: a status being fanned out holds
+/// its author, its group and its hashtags shared; a change of what a feed follows holds its
+/// source ([`lock_source`]) exclusively. Whichever comes second then sees the first. SQLite
+/// has one writer at a time and needs none of it.
+fn lock_status_sources(conn: &mut DbConnection, status_id: i64) -> StorageResult<()> {
+    if !conn.is_postgres() {
+        return Ok(());
+    }
+    let id = status_id;
+    diesel::sql_query(format!(
+        "SELECT 1 FROM actors WHERE id IN (SELECT actor_id FROM statuses WHERE id = {id} \
+             UNION SELECT group_id FROM statuses WHERE id = {id} AND group_id IS NOT NULL) \
+         ORDER BY id FOR SHARE"
+    ))
+    .execute(conn)?;
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_xact_lock_shared(hashtext('guildhall-tag:' || tag)) \
+         FROM status_tags WHERE status_id = {id} ORDER BY tag"
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Holds `source` exclusively until the transaction ends (PostgreSQL; see
+/// [`lock_status_sources`]). Call it in the transaction that changes the follow, seat or
+/// hashtag, before [`backfill`] or [`prune`].
+pub fn lock_source(conn: &mut DbConnection, source: Source<'_>) -> StorageResult<()> {
+    use diesel::sql_types::Text;
+    if !conn.is_postgres() {
+        return Ok(());
+    }
+    match source {
+        Source::Followed(actor) | Source::Moderated(actor) => {
+            diesel::sql_query(format!("SELECT 1 FROM actors WHERE id = {actor} FOR UPDATE")).execute(conn)?;
+        }
+        Source::Tag(tag) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('guildhall-tag:' || $1))")
+                .bind::<Text, _>(tag)
+                .execute(conn)?;
+        }
+    }
     Ok(())
 }
 
@@ -144,8 +190,8 @@ pub fn prune(conn: &mut DbConnection, owner: i64, source: Source<'_>) -> Storage
     let gone = statuses::table
         .filter(in_scope)
         .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-            "NOT ({})",
-            crate::timelines::home_includes(owner)
+            "NOT {}",
+            crate::timelines::home_reasons_any(owner)
         )))
         .select(statuses::id)
         .load::<i64>(conn)?;

@@ -14,25 +14,33 @@ pub fn normalize(tag: &str) -> String {
 /// Follows a hashtag (no-op when followed).
 pub fn follow(conn: &mut DbConnection, actor_id: i64, tag: &str) -> StorageResult<()> {
     let tag = normalize(tag);
-    if is_following(conn, actor_id, &tag)? {
-        return Ok(());
-    }
-    diesel::insert_into(followed_tags::table)
-        .values((
-            followed_tags::actor_id.eq(actor_id),
-            followed_tags::tag.eq(&tag),
-            followed_tags::created_at.eq(now()),
-        ))
-        .execute(conn)?;
-    crate::feeds::backfill(conn, actor_id, crate::feeds::Source::Tag(&tag))
+    crate::transaction(conn, |conn| {
+        if is_following(conn, actor_id, &tag)? {
+            return Ok(());
+        }
+        diesel::insert_into(followed_tags::table)
+            .values((
+                followed_tags::actor_id.eq(actor_id),
+                followed_tags::tag.eq(&tag),
+                followed_tags::created_at.eq(now()),
+            ))
+            .execute(conn)?;
+        let source = crate::feeds::Source::Tag(&tag);
+        crate::feeds::lock_source(conn, source)?;
+        crate::feeds::backfill(conn, actor_id, source)
+    })
 }
 
 /// Unfollows a hashtag.
 pub fn unfollow(conn: &mut DbConnection, actor_id: i64, tag: &str) -> StorageResult<bool> {
     let tag = normalize(tag);
-    let removed = diesel::delete(followed_tags::table.find((actor_id, &tag))).execute(conn)? > 0;
-    crate::feeds::prune(conn, actor_id, crate::feeds::Source::Tag(&tag))?;
-    Ok(removed)
+    crate::transaction(conn, |conn| {
+        let removed = diesel::delete(followed_tags::table.find((actor_id, &tag))).execute(conn)? > 0;
+        let source = crate::feeds::Source::Tag(&tag);
+        crate::feeds::lock_source(conn, source)?;
+        crate::feeds::prune(conn, actor_id, source)?;
+        Ok(removed)
+    })
 }
 
 /// Whether `actor_id` follows the hashtag.

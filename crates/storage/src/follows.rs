@@ -58,7 +58,8 @@ pub fn upsert(
                     follows::updated_at.eq(stamp),
                 ))
                 .execute(conn)?;
-            if state == FollowState::Accepted || existing.is(FollowState::Accepted) {
+            // Only a change into or out of accepted changes the feed.
+            if (state == FollowState::Accepted) != existing.is(FollowState::Accepted) {
                 refeed(conn, follower_id, target_id, state)?;
             }
             return find(conn, follower_id, target_id)?.ok_or(crate::StorageError::NotFound);
@@ -164,17 +165,25 @@ pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Opti
 
 /// Accepts a pending follow. Returns false when there was none.
 pub fn accept(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> StorageResult<bool> {
-    let changed = diesel::update(
-        follows::table.filter(follows::follower_id.eq(follower_id)).filter(follows::target_id.eq(target_id)),
-    )
-    .set((follows::state.eq(FollowState::Accepted.as_str()), follows::updated_at.eq(now())))
-    .execute(conn)?;
-    refeed(conn, follower_id, target_id, FollowState::Accepted)?;
-    Ok(changed > 0)
+    crate::transaction(conn, |conn| {
+        let Some(existing) = find(conn, follower_id, target_id)? else { return Ok(false) };
+        diesel::update(follows::table.find(existing.id))
+            .set((follows::state.eq(FollowState::Accepted.as_str()), follows::updated_at.eq(now())))
+            .execute(conn)?;
+        // A repeated Accept brings nothing new in.
+        if !existing.is(FollowState::Accepted) {
+            refeed(conn, follower_id, target_id, FollowState::Accepted)?;
+        }
+        Ok(true)
+    })
 }
 
 /// Removes a follow or request (unfollow, reject, leave). Returns false when there was none.
 pub fn remove(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> StorageResult<bool> {
+    crate::transaction(conn, |conn| remove_in(conn, follower_id, target_id))
+}
+
+fn remove_in(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> StorageResult<bool> {
     let was_member = find(conn, follower_id, target_id)?.is_some_and(|f| f.is(FollowState::Accepted));
     let deleted = diesel::delete(
         follows::table.filter(follows::follower_id.eq(follower_id)).filter(follows::target_id.eq(target_id)),
@@ -198,6 +207,7 @@ fn refeed(
     state: FollowState,
 ) -> StorageResult<()> {
     let source = crate::feeds::Source::Followed(target_id);
+    crate::feeds::lock_source(conn, source)?;
     if state == FollowState::Accepted {
         crate::feeds::backfill(conn, follower_id, source)
     } else {

@@ -152,18 +152,22 @@ pub fn directory(
 
 /// Makes `actor_id` a moderator of the group (no-op when it is one).
 pub fn add_moderator(conn: &mut DbConnection, group_id: i64, actor_id: i64) -> StorageResult<bool> {
-    if is_moderator(conn, group_id, actor_id)? {
-        return Ok(false);
-    }
-    diesel::insert_into(group_moderators::table)
-        .values((
-            group_moderators::group_id.eq(group_id),
-            group_moderators::actor_id.eq(actor_id),
-            group_moderators::created_at.eq(now()),
-        ))
-        .execute(conn)?;
-    crate::feeds::backfill(conn, actor_id, crate::feeds::Source::Moderated(group_id))?;
-    Ok(true)
+    crate::transaction(conn, |conn| {
+        if is_moderator(conn, group_id, actor_id)? {
+            return Ok(false);
+        }
+        diesel::insert_into(group_moderators::table)
+            .values((
+                group_moderators::group_id.eq(group_id),
+                group_moderators::actor_id.eq(actor_id),
+                group_moderators::created_at.eq(now()),
+            ))
+            .execute(conn)?;
+        let source = crate::feeds::Source::Moderated(group_id);
+        crate::feeds::lock_source(conn, source)?;
+        crate::feeds::backfill(conn, actor_id, source)?;
+        Ok(true)
+    })
 }
 
 /// Dismisses a moderator; the owner cannot be dismissed.
@@ -171,14 +175,18 @@ pub fn remove_moderator(conn: &mut DbConnection, group_id: i64, actor_id: i64) -
     if get(conn, group_id)?.is_some_and(|g| g.owner_id == actor_id) {
         return Err(crate::StorageError::Conflict("the owner is always a moderator".into()));
     }
-    let n = diesel::delete(
-        group_moderators::table
-            .filter(group_moderators::group_id.eq(group_id))
-            .filter(group_moderators::actor_id.eq(actor_id)),
-    )
-    .execute(conn)?;
-    crate::feeds::prune(conn, actor_id, crate::feeds::Source::Moderated(group_id))?;
-    Ok(n > 0)
+    crate::transaction(conn, |conn| {
+        let n = diesel::delete(
+            group_moderators::table
+                .filter(group_moderators::group_id.eq(group_id))
+                .filter(group_moderators::actor_id.eq(actor_id)),
+        )
+        .execute(conn)?;
+        let source = crate::feeds::Source::Moderated(group_id);
+        crate::feeds::lock_source(conn, source)?;
+        crate::feeds::prune(conn, actor_id, source)?;
+        Ok(n > 0)
+    })
 }
 
 /// The groups `actor_id` moderates.

@@ -66,16 +66,19 @@ pub struct RemoteMedia {
 
 /// Sets the mentioned actors of a status (replacing earlier ones).
 pub fn replace_mentions(conn: &mut DbConnection, status_id: i64, actor_ids: &[i64]) -> StorageResult<()> {
-    diesel::delete(status_mentions::table.filter(status_mentions::status_id.eq(status_id))).execute(conn)?;
-    let mut ids = actor_ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    for actor_id in ids {
-        diesel::insert_into(status_mentions::table)
-            .values((status_mentions::status_id.eq(status_id), status_mentions::actor_id.eq(actor_id)))
+    crate::transaction(conn, |conn| {
+        diesel::delete(status_mentions::table.filter(status_mentions::status_id.eq(status_id)))
             .execute(conn)?;
-    }
-    crate::feeds::fan_out(conn, status_id, crate::feeds::Reach::Mentioned)
+        let mut ids = actor_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        for actor_id in ids {
+            diesel::insert_into(status_mentions::table)
+                .values((status_mentions::status_id.eq(status_id), status_mentions::actor_id.eq(actor_id)))
+                .execute(conn)?;
+        }
+        crate::feeds::fan_out(conn, status_id, crate::feeds::Reach::Mentioned)
+    })
 }
 
 /// The actors a status mentions.
@@ -89,16 +92,18 @@ pub fn mentions(conn: &mut DbConnection, status_id: i64) -> StorageResult<Vec<i6
 
 /// Sets the hashtags of a status (lower-cased, without `#`; replacing earlier ones).
 pub fn replace_tags(conn: &mut DbConnection, status_id: i64, tags: &[String]) -> StorageResult<()> {
-    diesel::delete(status_tags::table.filter(status_tags::status_id.eq(status_id))).execute(conn)?;
-    let mut names: Vec<String> = tags.iter().map(|t| t.trim_start_matches('#').to_lowercase()).collect();
-    names.sort();
-    names.dedup();
-    for tag in names.into_iter().filter(|t| !t.is_empty()) {
-        diesel::insert_into(status_tags::table)
-            .values((status_tags::status_id.eq(status_id), status_tags::tag.eq(tag)))
-            .execute(conn)?;
-    }
-    crate::feeds::fan_out(conn, status_id, crate::feeds::Reach::TagFollowers)
+    crate::transaction(conn, |conn| {
+        diesel::delete(status_tags::table.filter(status_tags::status_id.eq(status_id))).execute(conn)?;
+        let mut names: Vec<String> = tags.iter().map(|t| t.trim_start_matches('#').to_lowercase()).collect();
+        names.sort();
+        names.dedup();
+        for tag in names.into_iter().filter(|t| !t.is_empty()) {
+            diesel::insert_into(status_tags::table)
+                .values((status_tags::status_id.eq(status_id), status_tags::tag.eq(tag)))
+                .execute(conn)?;
+        }
+        crate::feeds::fan_out(conn, status_id, crate::feeds::Reach::TagFollowers)
+    })
 }
 
 /// The hashtags of a status.

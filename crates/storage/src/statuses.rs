@@ -72,28 +72,32 @@ impl Status {
 
 /// Stores a new status.
 pub fn insert(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
-    diesel::insert_into(statuses::table).values(status).execute(conn)?;
-    crate::feeds::fan_out(conn, status.id, crate::feeds::Reach::All)
+    crate::transaction(conn, |conn| {
+        diesel::insert_into(statuses::table).values(status).execute(conn)?;
+        crate::feeds::fan_out(conn, status.id, crate::feeds::Reach::All)
+    })
 }
 
 /// Replaces the editable fields of a status. When what readers see changed (text, content
 /// warning, sensitivity), the earlier version goes into the edit history and `edited_at` is
 /// stamped.
 pub fn update(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
-    let before = get(conn, status.id)?;
-    let changed = before.content != status.content
-        || before.spoiler_text != status.spoiler_text
-        || before.sensitive != status.sensitive;
-    if changed {
-        crate::edits::record(conn, &before)?;
-    }
-    let edited_at = if changed { Some(now()) } else { status.edited_at.or(before.edited_at) };
-    let edited = Status { edited_at, updated_at: now(), ..status.clone() };
-    let changed = diesel::update(statuses::table.find(status.id)).set(&edited).execute(conn)?;
-    if changed == 0 {
-        return Err(StorageError::NotFound);
-    }
-    crate::feeds::fan_out(conn, status.id, crate::feeds::Reach::All)
+    crate::transaction(conn, |conn| {
+        let before = get(conn, status.id)?;
+        let changed = before.content != status.content
+            || before.spoiler_text != status.spoiler_text
+            || before.sensitive != status.sensitive;
+        if changed {
+            crate::edits::record(conn, &before)?;
+        }
+        let edited_at = if changed { Some(now()) } else { status.edited_at.or(before.edited_at) };
+        let edited = Status { edited_at, updated_at: now(), ..status.clone() };
+        let changed = diesel::update(statuses::table.find(status.id)).set(&edited).execute(conn)?;
+        if changed == 0 {
+            return Err(StorageError::NotFound);
+        }
+        crate::feeds::fan_out(conn, status.id, crate::feeds::Reach::All)
+    })
 }
 
 /// The status with this id, if it exists.
@@ -117,8 +121,10 @@ pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Opti
 
 /// Puts a status into a group, or takes it out of one.
 pub fn set_group(conn: &mut DbConnection, id: i64, group_id: Option<i64>) -> StorageResult<()> {
-    diesel::update(statuses::table.find(id)).set(statuses::group_id.eq(group_id)).execute(conn)?;
-    crate::feeds::fan_out(conn, id, crate::feeds::Reach::All)
+    crate::transaction(conn, |conn| {
+        diesel::update(statuses::table.find(id)).set(statuses::group_id.eq(group_id)).execute(conn)?;
+        crate::feeds::fan_out(conn, id, crate::feeds::Reach::All)
+    })
 }
 
 /// Whether `actor_id` has a live post in group `group_id`.
@@ -202,7 +208,9 @@ pub fn count_public_by_actor(conn: &mut DbConnection, actor_id: i64) -> StorageR
         .filter(statuses::actor_id.eq(actor_id))
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::reblog_of_id.is_null())
-        .filter(statuses::visibility.eq(Visibility::Public.as_str()))
+        // A literal, not a bound value: PostgreSQL's generic plans use the partial index
+        // `statuses_actor_public` only when they can see the value.
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("statuses.visibility = 'public'"))
         .count()
         .get_result(conn)?)
 }

@@ -79,7 +79,7 @@ async fn the_feed_gives_exactly_what_the_rule_gives() {
                 [Visibility::Public, Visibility::Unlisted, Visibility::Private, Visibility::Direct];
             let tags = ["museums".to_owned(), "archives".to_owned()];
             let mut posted: Vec<Status> = Vec::new();
-            let exclusive = lists::create(c, locals[0].id, "quiet", "followed", true)?;
+            let mut exclusive = lists::create(c, locals[0].id, "quiet", "followed", true)?;
             for step in 0..600 {
                 match dice.roll(20) {
                     0..=7 => {
@@ -167,10 +167,14 @@ async fn the_feed_gives_exactly_what_the_rule_gives() {
                     }
                     18 => {
                         let member = dice.pick(&people).id;
-                        if dice.roll(2) == 0 {
-                            lists::add_members(c, exclusive.id, &[member])?;
-                        } else {
-                            lists::remove_members(c, exclusive.id, &[member])?;
+                        match dice.roll(5) {
+                            0 => {
+                                // The list stops (or starts) keeping its members out of home.
+                                exclusive.exclusive = !exclusive.exclusive;
+                                lists::update(c, &exclusive)?;
+                            }
+                            1 | 2 => lists::add_members(c, exclusive.id, &[member])?,
+                            _ => lists::remove_members(c, exclusive.id, &[member])?,
                         }
                     }
                     _ => {
@@ -221,6 +225,10 @@ async fn an_unfollow_takes_its_rows_out_and_keeps_the_rest() {
             let ada = rows::local("ada");
             actors::insert_local(c, &ada, "K")?;
             let eve = actors::upsert_remote(c, &rows::remote("eve", "r.example"))?;
+            // Following someone else too: the rule's group branches are NULL for a post in no
+            // group then, which must not keep a row that no longer belongs.
+            let zed = actors::upsert_remote(c, &rows::remote("zed", "r.example"))?;
+            follows::upsert(c, ada.id, zed.id, FollowState::Accepted, None)?;
             follows::upsert(c, ada.id, eve.id, FollowState::Accepted, None)?;
             let plain = rows::status(&eve, "plain");
             statuses::insert(c, &plain)?;
@@ -251,6 +259,38 @@ async fn an_unfollow_takes_its_rows_out_and_keeps_the_rest() {
                 home_feed::table.filter(home_feed::owner_id.eq(kim.id)).count().get_result(c)?
             };
             assert_eq!(kims, 0);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn leaving_a_group_keeps_a_post_an_exclusive_list_hides_for_now() {
+    each_backend(|db| async move {
+        db.run(|c| {
+            let ada = rows::local("ada");
+            actors::insert_local(c, &ada, "K")?;
+            let eve = actors::upsert_remote(c, &rows::remote("eve", "r.example"))?;
+            let mut club = rows::remote("club", "g.example");
+            club.kind = ActorKind::Group.as_str().into();
+            let club = actors::upsert_remote(c, &club)?;
+            follows::upsert(c, ada.id, eve.id, FollowState::Accepted, None)?;
+            follows::upsert(c, ada.id, club.id, FollowState::Accepted, None)?;
+            let mut quiet = lists::create(c, ada.id, "quiet", "followed", true)?;
+            lists::add_members(c, quiet.id, &[eve.id])?;
+            let mut s = rows::status(&eve, "in the club");
+            s.group_id = Some(club.id);
+            statuses::insert(c, &s)?;
+            assert_eq!(by_feed(c, ada.id, 20)?, vec![s.id], "the group brings it in");
+            follows::remove(c, ada.id, club.id)?;
+            assert_eq!(by_feed(c, ada.id, 20)?, Vec::<i64>::new(), "the list hides it");
+            quiet.exclusive = false;
+            lists::update(c, &quiet)?;
+            assert_eq!(by_feed(c, ada.id, 20)?, vec![s.id], "followed, and no longer hidden");
+            assert_eq!(by_rule(c, ada.id)?, vec![s.id]);
             Ok(())
         })
         .await
