@@ -58,9 +58,21 @@ async fn metrics(sources: web::Data<Sources>) -> HttpResponse {
     let queues = db.run(guildhall_storage::jobs::stats).await;
     let mut out = String::with_capacity(16 * 1024);
     http_section(&mut out, &sources.http);
+    head(
+        &mut out,
+        "guildhall_queue_stats_ok",
+        "gauge",
+        "1 when the job queues could be read for this scrape, 0 when not.",
+    );
     match queues {
-        Ok(queues) => queue_section(&mut out, &queues),
-        Err(e) => tracing::warn!(error = %e, "metrics: the job queues are unreadable"),
+        Ok(queues) => {
+            let _ = writeln!(out, "guildhall_queue_stats_ok 1");
+            queue_section(&mut out, &queues);
+        }
+        Err(e) => {
+            let _ = writeln!(out, "guildhall_queue_stats_ok 0");
+            tracing::warn!(error = %e, "metrics: the job queues are unreadable");
+        }
     }
     delivery_section(&mut out, &sources.delivery);
     head(&mut out, "guildhall_streams_open", "gauge", "Streaming API connections open on this process.");
@@ -160,14 +172,26 @@ fn pool_section(out: &mut String, pool: &guildhall_storage::PoolStats) {
         "Connections handed out after waiting for a free one.",
     );
     let _ = writeln!(out, "guildhall_db_pool_waits_total {}", pool.waited);
-    head(out, "guildhall_db_pool_wait_seconds_total", "counter", "Time spent waiting for a free connection.");
+    head(out, "guildhall_db_pool_wait_seconds_total", "counter", "Time spent getting a connection.");
     let _ = writeln!(out, "guildhall_db_pool_wait_seconds_total {}", pool.wait_seconds);
+    head(
+        out,
+        "guildhall_db_pool_timeouts_total",
+        "counter",
+        "Callers that gave up waiting for a connection.",
+    );
+    let _ = writeln!(out, "guildhall_db_pool_timeouts_total {}", pool.timeouts);
 }
 
-/// Resident memory, from `/proc/self/statm` (Linux; nothing elsewhere).
+/// Resident memory, from `/proc/self/status` (Linux; nothing elsewhere).
 fn memory_section(out: &mut String) {
-    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else { return };
-    let Some(pages) = statm.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()) else { return };
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return };
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(kib) = kib else { return };
     head(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    let _ = writeln!(out, "process_resident_memory_bytes {}", pages * 4096);
+    let _ = writeln!(out, "process_resident_memory_bytes {}", kib * 1024);
 }

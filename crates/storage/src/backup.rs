@@ -258,7 +258,7 @@ fn capture(
     at: &mut dyn FnMut(Step, &mut DbConnection),
 ) -> Result<Captured, BackupError> {
     let (db_copy, media_copy) = (dir.join(DATABASE_FILE), dir.join(MEDIA_DIR));
-    files::create_dir(&media_copy)?;
+    files::create_private_dir(&media_copy)?;
     let mut copied = BTreeMap::new();
     files::copy_new(source.media_dir, &media_copy, &mut copied)?;
     let (mut snapshots, mut missing_before) = (0, None);

@@ -51,8 +51,10 @@ struct WaitCounters {
     acquired: std::sync::atomic::AtomicU64,
     /// Of those, how many found none free and waited.
     waited: std::sync::atomic::AtomicU64,
-    /// Total time spent waiting, in microseconds.
+    /// Total time spent getting a connection, in microseconds.
     wait_micros: std::sync::atomic::AtomicU64,
+    /// Callers that gave up waiting.
+    timeouts: std::sync::atomic::AtomicU64,
 }
 
 /// The pool's state and history, for `/metrics`.
@@ -70,8 +72,10 @@ pub struct PoolStats {
     pub acquired: u64,
     /// Of those, how many had to wait for one.
     pub waited: u64,
-    /// Total time callers waited, in seconds.
+    /// Total time callers spent getting a connection (waiting or opening one), in seconds.
     pub wait_seconds: f64,
+    /// Callers that gave up waiting for a connection.
+    pub timeouts: u64,
 }
 
 impl Db {
@@ -112,12 +116,19 @@ impl Db {
         let before = self.pool.status();
         let busy = before.available == 0 && before.size >= before.max_size;
         let asked = std::time::Instant::now();
-        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let got = self.pool.get().await;
+        let micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.waits.wait_micros.fetch_add(micros, Relaxed);
+        let mut conn = match got {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.waits.timeouts.fetch_add(1, Relaxed);
+                return Err(pool_error(e));
+            }
+        };
         self.waits.acquired.fetch_add(1, Relaxed);
         if busy {
             self.waits.waited.fetch_add(1, Relaxed);
-            let micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
-            self.waits.wait_micros.fetch_add(micros, Relaxed);
         }
         tokio::task::spawn_blocking(move || f(&mut conn))
             .await
@@ -146,6 +157,7 @@ impl Db {
             acquired: self.waits.acquired.load(Relaxed),
             waited: self.waits.waited.load(Relaxed),
             wait_seconds: self.waits.wait_micros.load(Relaxed) as f64 / 1e6,
+            timeouts: self.waits.timeouts.load(Relaxed),
         }
     }
 

@@ -111,7 +111,7 @@ pub(super) fn is_empty_dir(dir: &Path) -> Result<bool, BackupError> {
 
 /// Creates `dir` (its parent exists), readable by its owner only: a backup holds every
 /// account's data and the instance's keys.
-fn create_private_dir(dir: &Path) -> Result<(), BackupError> {
+pub(super) fn create_private_dir(dir: &Path) -> Result<(), BackupError> {
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);

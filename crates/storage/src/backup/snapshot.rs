@@ -31,6 +31,13 @@ pub(super) fn vacuum_into(live: &mut DbConnection, target: &Path) -> Result<(), 
     // absolute, so SQLite never reads it as a `file:` URI.
     let name = sqlite_name(target)?;
     diesel::sql_query("VACUUM INTO ?").bind::<Text, _>(name).execute(conn)?;
+    // Owner only, whatever the directory: it holds keys, password hashes and direct messages.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o600))
+            .map_err(BackupError::io("protect", target))?;
+    }
     files::sync_file(target)
 }
 
