@@ -262,3 +262,38 @@ async fn one_connection_follows_a_bounded_number_of_streams() {
     }
     t.instance.stop().await.unwrap();
 }
+
+/// A list stream carries its members' posts and nothing else (read by the author's part of
+/// the list alone, since the check runs for every new status on every open list stream).
+#[tokio::test]
+async fn a_list_stream_carries_only_its_members() {
+    let t = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    t.user("ada").await;
+    let bob = t.user("bob").await;
+    let cy = t.user("cy").await;
+    let ada = token(&t, "ada", "read write follow").await;
+    let bob_token = token(&t, "bob", "read write").await;
+    let cy_token = token(&t, "cy", "read write").await;
+    for who in [&bob, &cy] {
+        call(M::POST, &t, &format!("/api/v1/accounts/{}/follow", who.id), Some(&ada), None).await;
+    }
+    let (_, list) = call(M::POST, &t, "/api/v1/lists", Some(&ada), Some(json!({"title": "Curators"}))).await;
+    let id = list["id"].as_str().unwrap().to_owned();
+    let members = format!("/api/v1/lists/{id}/accounts");
+    let (s, _) =
+        call(M::POST, &t, &members, Some(&ada), Some(json!({"account_ids": [bob.id.to_string()]}))).await;
+    assert_eq!(s, 200);
+    let (code, ws) = Ws::connect(&t, &format!("/api/v1/streaming?stream=list&list={id}"), Some(&ada)).await;
+    assert_eq!(code, 101);
+    let mut ws = ws.unwrap();
+    ws.subscribed().await;
+    call(M::POST, &t, "/api/v1/statuses", Some(&cy_token), Some(json!({"status": "not a member"}))).await;
+    call(M::POST, &t, "/api/v1/statuses", Some(&bob_token), Some(json!({"status": "a member speaks"}))).await;
+    // Messages come in order: the first update is the member's, the other post never came.
+    let first = tokio::time::timeout(WAIT, ws.next_text()).await.expect("an update within the wait");
+    let message: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(message["event"], "update", "{message}");
+    assert!(message["payload"].as_str().unwrap().contains("a member speaks"), "{message}");
+    assert_eq!(message["stream"], json!(["list", id]));
+    t.instance.stop().await.unwrap();
+}

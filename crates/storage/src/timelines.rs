@@ -200,6 +200,23 @@ pub fn list(conn: &mut DbConnection, list: &crate::lists::List, page: &Page) -> 
     Ok(rows)
 }
 
+/// Whether `status` is on `list`'s timeline ([`list`]'s rule), reading only its author's part:
+/// the streaming API asks this for every new status on every open list stream.
+pub fn in_list(conn: &mut DbConnection, list: &crate::lists::List, status: &Status) -> StorageResult<bool> {
+    use crate::schema::list_members;
+    let member = diesel::select(exists(
+        list_members::table
+            .filter(list_members::list_id.eq(list.id))
+            .filter(list_members::actor_id.eq(status.actor_id)),
+    ))
+    .get_result::<bool>(conn)?;
+    if !member {
+        return Ok(false);
+    }
+    let around = Page { max_id: Some(status.id + 1), since_id: Some(status.id - 1), min_id: None, limit: 1 };
+    Ok(list_member(conn, list, status.actor_id, &around)?.iter().any(|s| s.id == status.id))
+}
+
 /// One member's part of [`list`].
 fn list_member(
     conn: &mut DbConnection,

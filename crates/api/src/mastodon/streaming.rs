@@ -554,7 +554,7 @@ impl Listener {
                     && !guildhall_storage::instance_blocks::kept_from_public(c, s)?
             }
             Stream::List(id) => match self.lists.get(id) {
-                Some(list) => timelines::list(c, list, &around)?.iter().any(|h| h.id == s.id),
+                Some(list) => timelines::in_list(c, list, s)?,
                 None => false,
             },
             Stream::Direct => {
