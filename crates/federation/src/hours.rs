@@ -549,7 +549,7 @@ fn top_answers(c: &mut DbConnection, hour: &Hour, answers: &[Answer]) -> Storage
         })
         .collect();
     let ids: Vec<i64> = shown.iter().map(|s| s.id).collect();
-    let mut counts = hours::reply_counts(c, &ids)?;
+    let mut counts = guildhall_storage::statuses::reply_counts(c, &ids)?;
     counts.sort_by_key(|(id, n)| (std::cmp::Reverse(*n), *id));
     Ok(counts
         .into_iter()

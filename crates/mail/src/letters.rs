@@ -700,7 +700,8 @@ pub fn digest_content(
     let visible = visible_to(c, period, settings, reader)?;
     let is_root = |s: &Status| s.in_reply_to_id.is_none() && s.in_reply_to_ap_id.is_none();
     let roots: Vec<i64> = visible.iter().filter(|s| is_root(s)).map(|s| s.id).collect();
-    let counts: HashMap<i64, i64> = store::reply_counts(c, &roots)?.into_iter().collect();
+    let counts: HashMap<i64, i64> =
+        guildhall_storage::statuses::reply_counts(c, &roots)?.into_iter().collect();
     let recaps = store::recaps_among(c, &roots)?;
     let mut replies_by_root: BTreeMap<i64, (Option<Status>, usize)> = BTreeMap::new();
     for status in &visible {

@@ -60,7 +60,7 @@ pub fn upsert(
                 .execute(conn)?;
             // Only a change into or out of accepted changes the feed.
             if (state == FollowState::Accepted) != existing.is(FollowState::Accepted) {
-                refeed(conn, follower_id, target_id, state)?;
+                refeed(conn, follower_id, target_id, state == FollowState::Accepted)?;
             }
             return find(conn, follower_id, target_id)?.ok_or(crate::StorageError::NotFound);
         }
@@ -75,7 +75,7 @@ pub fn upsert(
         };
         diesel::insert_into(follows::table).values(&row).execute(conn)?;
         if state == FollowState::Accepted {
-            refeed(conn, follower_id, target_id, state)?;
+            refeed(conn, follower_id, target_id, true)?;
         }
         Ok(row)
     })
@@ -172,7 +172,7 @@ pub fn accept(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> Stor
             .execute(conn)?;
         // A repeated Accept brings nothing new in.
         if !existing.is(FollowState::Accepted) {
-            refeed(conn, follower_id, target_id, FollowState::Accepted)?;
+            refeed(conn, follower_id, target_id, true)?;
         }
         Ok(true)
     })
@@ -193,22 +193,17 @@ fn remove_in(conn: &mut DbConnection, follower_id: i64, target_id: i64) -> Stora
     // anyone may read a public group by mail).
     if was_member {
         crate::mail::remove_member(conn, target_id, follower_id)?;
-        refeed(conn, follower_id, target_id, FollowState::Pending)?;
+        refeed(conn, follower_id, target_id, false)?;
     }
     Ok(deleted > 0)
 }
 
-/// Brings the follower's home feed in line with the follow's new state: what an accepted
-/// follow brings in, or (any other state, or none) what it no longer does.
-fn refeed(
-    conn: &mut DbConnection,
-    follower_id: i64,
-    target_id: i64,
-    state: FollowState,
-) -> StorageResult<()> {
+/// Brings the follower's home feed in line with the follow: what it brings in now that it is
+/// `accepted`, or what it no longer does now that it is not (pending, or gone).
+fn refeed(conn: &mut DbConnection, follower_id: i64, target_id: i64, accepted: bool) -> StorageResult<()> {
     let source = crate::feeds::Source::Followed(target_id);
     crate::feeds::lock_source(conn, source)?;
-    if state == FollowState::Accepted {
+    if accepted {
         crate::feeds::backfill(conn, follower_id, source)
     } else {
         crate::feeds::prune(conn, follower_id, source).map(drop)

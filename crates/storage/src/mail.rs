@@ -748,22 +748,6 @@ pub fn recaps_among(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<i
     Ok(out)
 }
 
-/// How many live replies each of `ids` has.
-pub fn reply_counts(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<(i64, i64)>> {
-    use crate::schema::statuses;
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<(Option<i64>, i64)> = statuses::table
-            .filter(statuses::in_reply_to_id.eq_any(chunk))
-            .filter(statuses::deleted_at.is_null())
-            .group_by(statuses::in_reply_to_id)
-            .select((statuses::in_reply_to_id, diesel::dsl::count_star()))
-            .load(conn)?;
-        out.extend(rows.into_iter().filter_map(|(id, n)| id.map(|id| (id, n))));
-    }
-    Ok(out)
-}
-
 /// The chain of statuses a status replies to, nearest first, at most `depth` (stopping at
 /// one we do not have).
 pub fn ancestors(

@@ -215,6 +215,21 @@ pub fn count_public_by_actor(conn: &mut DbConnection, actor_id: i64) -> StorageR
         .get_result(conn)?)
 }
 
+/// How many live replies each of `ids` has: `(id, count)` for those with any.
+pub fn reply_counts(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<(i64, i64)>> {
+    let mut counts = Vec::new();
+    for chunk in ids.chunks(1_000) {
+        let rows: Vec<(Option<i64>, i64)> = statuses::table
+            .filter(statuses::in_reply_to_id.eq_any(chunk))
+            .filter(statuses::deleted_at.is_null())
+            .group_by(statuses::in_reply_to_id)
+            .select((statuses::in_reply_to_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        counts.extend(rows.into_iter().filter_map(|(id, n)| id.map(|id| (id, n))));
+    }
+    Ok(counts)
+}
+
 /// How many live replies and live boosts a status has.
 pub fn reply_and_boost_counts(conn: &mut DbConnection, id: i64) -> StorageResult<(i64, i64)> {
     let replies = statuses::table

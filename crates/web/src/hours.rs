@@ -383,7 +383,7 @@ fn answer_views(
     let (numbers, list): (Vec<i32>, Vec<Status>) =
         visible_answers(c, edition, viewer.map(|v| v.0))?.into_iter().unzip();
     let ids: Vec<i64> = list.iter().map(|s| s.id).collect();
-    let counts: HashMap<i64, i64> = hours::reply_counts(c, &ids)?.into_iter().collect();
+    let counts: HashMap<i64, i64> = guildhall_storage::statuses::reply_counts(c, &ids)?.into_iter().collect();
     let posts = views::posts(c, &list, site.0, site.1, viewer)?;
     let mut by_number: HashMap<i32, Vec<(PostView, String)>> = HashMap::new();
     for (number, post) in numbers.into_iter().zip(posts) {

@@ -218,7 +218,7 @@ async fn reply_counts_count_live_replies() {
             let (a, b) = (post(c, &ann, "A1 x", 0, &[])?, post(c, &ann, "A1 y", 0, &[])?);
             reply(c, &ann, &a, "one")?;
             reply(c, &ann, &a, "two")?;
-            assert_eq!(reply_counts(c, &[a.id, b.id])?, vec![(a.id, 2)]);
+            assert_eq!(crate::statuses::reply_counts(c, &[a.id, b.id])?, vec![(a.id, 2)]);
             assert_eq!(people(c, &[ann.id])?.len(), 1);
             Ok(())
         })
