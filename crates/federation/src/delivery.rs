@@ -28,6 +28,10 @@ pub const GLOBAL_CONCURRENCY: usize = 128;
 pub const PER_INSTANCE_CONCURRENCY: usize = 8;
 /// How long a claimed job is ours before another worker may take it.
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// Outcomes recorded together at most (one transaction each).
+const RECORD_GROUP: usize = 64;
+/// The longest a finished delivery waits to be recorded.
+const RECORD_EVERY: Duration = Duration::from_millis(50);
 /// Consecutive failures that open an instance's circuit breaker.
 pub const BREAKER_THRESHOLD: i32 = 5;
 
@@ -195,16 +199,52 @@ impl DeliveryWorker {
                 (job, outcome)
             })
         });
-        let mut results = Vec::with_capacity(count);
-        for task in futures::future::join_all(tasks).await {
-            match task {
-                Ok(result) => results.push(result),
-                Err(e) => tracing::error!(error = %e, "delivery task panicked"),
+        self.record_as_completed(tasks.collect(), failing).await?;
+        Ok(count)
+    }
+
+    /// Records outcomes as deliveries finish, a few at a time, rather than once the whole
+    /// batch is done: a slow inbox does not hold the others' results back, and a process
+    /// killed mid-batch resends only what was still in flight (or finished within the last
+    /// [`RECORD_EVERY`]), not the whole batch.
+    async fn record_as_completed(
+        &self,
+        mut pending: futures::stream::FuturesUnordered<tokio::task::JoinHandle<(jobs::Job, Outcome)>>,
+        failing: Vec<String>,
+    ) -> Result<(), FedError> {
+        use futures::StreamExt as _;
+        let mut done = Vec::new();
+        let mut since: Option<tokio::time::Instant> = None;
+        loop {
+            let deadline = since.map(|at| at + RECORD_EVERY);
+            let next = match deadline {
+                Some(at) => tokio::time::timeout_at(at, pending.next()).await.ok(),
+                None => Some(pending.next().await),
+            };
+            let finished = match next {
+                Some(Some(Ok(result))) => {
+                    done.push(result);
+                    since.get_or_insert_with(tokio::time::Instant::now);
+                    false
+                }
+                Some(Some(Err(e))) => {
+                    tracing::error!(error = %e, "delivery task panicked");
+                    false
+                }
+                Some(None) => true,
+                None => false,
+            };
+            let due = deadline.is_some_and(|at| tokio::time::Instant::now() >= at);
+            if !done.is_empty() && (finished || due || done.len() >= RECORD_GROUP) {
+                let group = std::mem::take(&mut done);
+                self.tally(&group);
+                self.record_all(group, failing.clone()).await?;
+                since = None;
+            }
+            if finished {
+                return Ok(());
             }
         }
-        self.tally(&results);
-        self.record_all(results, failing).await?;
-        Ok(count)
     }
 
     /// Deliveries by instance (the inbox's host) and outcome since start.
