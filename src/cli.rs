@@ -14,7 +14,7 @@ use guildhall_federation::local_actors::{self, NewGroup, NewUser};
 use guildhall_federation::{LocalActorError, Urls};
 use guildhall_storage::{Db, backup};
 
-use crate::Instance;
+use crate::{Instance, ProcessRole};
 
 /// Guildhall: a federated ActivityPub server for sector groups.
 #[derive(Debug, Parser)]
@@ -32,7 +32,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply database migrations, then serve HTTP until SIGINT/SIGTERM.
-    Serve,
+    Serve {
+        /// What this process does: `web` (HTTP only), `worker` (the queues only) or `all`.
+        /// Several processes need PostgreSQL; see the README's "Several processes".
+        #[arg(long, value_enum, default_value_t = ProcessRole::All, env = "GUILDHALL_ROLE")]
+        role: ProcessRole,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Manage users and groups.
@@ -223,7 +228,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         tracing::warn!(variable = %name, "unknown GUILDHALL_ environment variable ignored");
     }
     match cli.command {
-        Command::Serve => serve(config).await,
+        Command::Serve { role } => serve(config, role).await,
         Command::Migrate => {
             let applied = crate::migrate(&config).await.map_err(Failure::other)?;
             println!("applied {applied} migration(s) to {}", config.database_url);
@@ -261,15 +266,25 @@ async fn receive_mail(config: Config, recipients: Vec<String>) -> Result<(), Fai
     }
 }
 
-async fn serve(config: Config) -> Result<(), Failure> {
+async fn serve(config: Config, role: ProcessRole) -> Result<(), Failure> {
+    if role != ProcessRole::All && !config.database_url.is_postgres() {
+        return Err(Failure {
+            code: 2,
+            message: format!(
+                "--role {} needs PostgreSQL: on SQLite one process does everything (leave --role out)",
+                role.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
+            ),
+        });
+    }
     if config.insecure {
         tracing::warn!(
             "INSECURE MODE: own URLs are http:// and federation may reach loopback and private \
              addresses. Use only for local trials and tests (set GUILDHALL_INSECURE=false)."
         );
     }
-    let instance =
-        Instance::start(config, Default::default()).await.map_err(|e| Failure::other(format!("{e:#}")))?;
+    let instance = Instance::start_as(config, role, Default::default())
+        .await
+        .map_err(|e| Failure::other(format!("{e:#}")))?;
     instance.wait().await.map_err(|e| Failure::other(format!("{e:#}")))?;
     tracing::info!("guildhall stopped");
     Ok(())

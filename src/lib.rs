@@ -24,6 +24,31 @@ pub mod cli;
 mod maintenance;
 mod metrics;
 
+/// What one `guildhall serve` process does. Several processes sharing one PostgreSQL
+/// database split the work: any number of `web` processes behind a load balancer, and one or
+/// more `worker`s (the queues are claimed with leases, so workers never send twice).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProcessRole {
+    /// Serve HTTP (API, pages, inboxes, streaming) and the SMTP listener; run no queues.
+    Web,
+    /// Run the queues (delivery, mail, timed jobs) and maintenance; serve no HTTP but
+    /// `/metrics` and `/health` on `metrics_listen`.
+    Worker,
+    /// Both (the default, and what one process on SQLite does).
+    #[default]
+    All,
+}
+
+impl ProcessRole {
+    fn serves(self) -> bool {
+        self != ProcessRole::Worker
+    }
+
+    fn works(self) -> bool {
+        self != ProcessRole::Web
+    }
+}
+
 /// A running instance: its HTTP server and background workers.
 pub struct Instance {
     config: Arc<Config>,
@@ -36,8 +61,14 @@ pub struct Instance {
     mail_port: Option<u16>,
     metrics_port: Option<u16>,
     port: u16,
-    server: ServerHandle,
+    /// The public HTTP server (none for a worker).
+    server: Option<ServerHandle>,
+    /// Ends when the server stops, or for a worker when it is told to stop.
     server_task: JoinHandle<std::io::Result<()>>,
+    /// Tells a worker without a server to stop.
+    halt: Arc<tokio::sync::Notify>,
+    /// The thread hearing other processes' changes (PostgreSQL only).
+    listening: Option<guildhall_storage::wakeups::Listening>,
     stop_workers: watch::Sender<bool>,
     workers: Vec<JoinHandle<()>>,
     streams: Arc<guildhall_api::Streamer>,
@@ -54,11 +85,25 @@ impl std::fmt::Debug for Instance {
 
 impl Instance {
     /// Migrates the database, makes sure the instance actor exists, binds `config.listen` and
-    /// starts serving.
+    /// starts serving, with every role.
     pub async fn start(config: Config, options: HttpOptions) -> anyhow::Result<Instance> {
-        let listener = TcpListener::bind(config.listen)
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        Instance::start_on(config, listener, options).await
+        Instance::start_as(config, ProcessRole::All, options).await
+    }
+
+    /// Like [`Instance::start`], doing only what `role` says (a worker binds no public port).
+    pub async fn start_as(
+        config: Config,
+        role: ProcessRole,
+        options: HttpOptions,
+    ) -> anyhow::Result<Instance> {
+        let listener = match role.serves() {
+            true => Some(
+                TcpListener::bind(config.listen)
+                    .with_context(|| format!("cannot listen on {}", config.listen))?,
+            ),
+            false => None,
+        };
+        Instance::launch(config, role, listener, options).await
     }
 
     /// Like [`Instance::start`], on an already bound listener (tests bind port 0 first, so
@@ -68,8 +113,20 @@ impl Instance {
         listener: TcpListener,
         options: HttpOptions,
     ) -> anyhow::Result<Instance> {
+        Instance::launch(config, ProcessRole::All, Some(listener), options).await
+    }
+
+    async fn launch(
+        config: Config,
+        role: ProcessRole,
+        listener: Option<TcpListener>,
+        options: HttpOptions,
+    ) -> anyhow::Result<Instance> {
         let (db, instance_actor) = prepare(&config).await?;
-        let port = listener.local_addr()?.port();
+        let port = match &listener {
+            Some(listener) => listener.local_addr()?.port(),
+            None => 0,
+        };
         let config = Arc::new(config);
         let urls = Urls::new(&config);
         let wakeup = Arc::new(tokio::sync::Notify::new());
@@ -81,8 +138,15 @@ impl Instance {
             fetch_signer: None,
         };
         let federation = fed_state.federation_config(&instance_actor).await?;
-        let delivery = DeliveryWorker::new(db.clone(), wakeup, config.insecure)?;
-        let streams = Arc::new(guildhall_api::Streamer::new(db.clone()));
+        let delivery = DeliveryWorker::new(db.clone(), wakeup.clone(), config.insecure)?;
+        let shared = match &config.database_url {
+            guildhall_core::config::DatabaseUrl::Postgres(url) => Some(url.clone()),
+            guildhall_core::config::DatabaseUrl::Sqlite(_) => None,
+        };
+        let streams = Arc::new(match &shared {
+            Some(_) => guildhall_api::Streamer::woken(db.clone()),
+            None => guildhall_api::Streamer::new(db.clone()),
+        });
         if !options.disable_signals {
             tokio::spawn(close_streams_on_signal(streams.clone()));
         }
@@ -94,18 +158,39 @@ impl Instance {
             std::sync::Arc::new(mail.context().signer.clone()),
             Some(guildhall_api::image_store(&state)),
         );
-        let options = HttpOptions { pages: Some(guildhall_web::configure), ..options };
-        let server = guildhall_api::serve(state, federation.clone(), listener, options)?;
-        let handle = server.handle();
-        let server_task = tokio::spawn(server);
+        let listening = match shared {
+            Some(url) => {
+                let targets = guildhall_storage::wakeups::Targets {
+                    changes: vec![streams.wakeup()],
+                    jobs: vec![wakeup, mail.wakeup()],
+                };
+                Some(guildhall_storage::wakeups::listen(url, targets)?)
+            }
+            None => None,
+        };
+        let halt = Arc::new(tokio::sync::Notify::new());
+        let (server, server_task) = match listener {
+            Some(listener) => {
+                let options = HttpOptions { pages: Some(guildhall_web::configure), ..options };
+                let server = guildhall_api::serve(state, federation.clone(), listener, options)?;
+                (Some(server.handle()), tokio::spawn(server))
+            }
+            None => (None, tokio::spawn(until_told_to_stop(halt.clone(), options.disable_signals))),
+        };
         let (stop_workers, stopped) = watch::channel(false);
-        let mut workers =
-            vec![tokio::spawn(maintenance::run(db.clone(), config.media_dir.clone(), stopped.clone()))];
+        let mut workers = Vec::new();
         let scheduler = Scheduler::new(federation.clone(), db.clone());
-        if options.run_delivery {
-            workers.push(tokio::spawn(scheduler.clone().run(stopped.clone())));
-            workers.push(tokio::spawn(mail.clone().run(stopped.clone())));
-            workers.push(tokio::spawn(delivery.clone().run(stopped.clone())));
+        if role.works() {
+            workers.push(tokio::spawn(maintenance::run(
+                db.clone(),
+                config.media_dir.clone(),
+                stopped.clone(),
+            )));
+            if options.run_delivery {
+                workers.push(tokio::spawn(scheduler.clone().run(stopped.clone())));
+                workers.push(tokio::spawn(mail.clone().run(stopped.clone())));
+                workers.push(tokio::spawn(delivery.clone().run(stopped.clone())));
+            }
         }
         let metrics_port = match config.metrics_listen {
             Some(address) => {
@@ -121,7 +206,7 @@ impl Instance {
             }
             None => None,
         };
-        let mail_port = match config.mail_listen {
+        let mail_port = match config.mail_listen.filter(|_| role.serves()) {
             Some(address) => {
                 let (port, task) = listen_for_mail(&config, address, receiver.clone(), stopped).await?;
                 workers.push(task);
@@ -129,7 +214,7 @@ impl Instance {
             }
             None => None,
         };
-        tracing::info!(domain = %config.domain, port, "guildhall is serving");
+        tracing::info!(domain = %config.domain, port, ?role, "guildhall is serving");
         Ok(Instance {
             config,
             db,
@@ -141,15 +226,17 @@ impl Instance {
             mail_port,
             metrics_port,
             port,
-            server: handle,
+            server,
             server_task,
+            halt,
+            listening,
             stop_workers,
             workers,
             streams,
         })
     }
 
-    /// The port the server listens on.
+    /// The port the server listens on (0 for a worker, which serves no HTTP).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -206,9 +293,9 @@ impl Instance {
 
     /// Waits until the server stops by itself (SIGINT/SIGTERM), then stops the workers.
     pub async fn wait(self) -> anyhow::Result<()> {
-        let Instance { server_task, stop_workers, workers, db, .. } = self;
+        let Instance { server_task, stop_workers, workers, db, listening, .. } = self;
         let served = server_task.await;
-        finish(stop_workers, workers, &db).await;
+        finish(stop_workers, workers, listening, &db).await;
         served??;
         Ok(())
     }
@@ -216,18 +303,37 @@ impl Instance {
     /// Stops gracefully: in-flight requests finish, then workers stop, then the pool closes.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.streams.close();
-        self.server.stop(true).await;
+        match &self.server {
+            Some(server) => server.stop(true).await,
+            None => self.halt.notify_one(),
+        }
         self.wait().await
     }
 }
 
-/// Ends open streaming connections when SIGINT or SIGTERM arrives, so the graceful shutdown
-/// actix starts on the same signal is not held open by them.
-async fn close_streams_on_signal(streams: Arc<guildhall_api::Streamer>) {
+/// What a worker, which has no HTTP server to wait on, waits for: SIGINT or SIGTERM (unless
+/// signals are left to the embedding program), or [`Instance::stop`].
+async fn until_told_to_stop(halt: Arc<tokio::sync::Notify>, disable_signals: bool) -> std::io::Result<()> {
+    if disable_signals {
+        halt.notified().await;
+        return Ok(());
+    }
+    tokio::select! {
+        _ = halt.notified() => {}
+        _ = terminated() => {}
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or (on Unix) SIGTERM.
+async fn terminated() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -235,6 +341,12 @@ async fn close_streams_on_signal(streams: Arc<guildhall_api::Streamer>) {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Ends open streaming connections when SIGINT or SIGTERM arrives, so the graceful shutdown
+/// actix starts on the same signal is not held open by them.
+async fn close_streams_on_signal(streams: Arc<guildhall_api::Streamer>) {
+    terminated().await;
     streams.close();
 }
 
@@ -289,9 +401,17 @@ async fn listen_for_mail(
     Ok((port, task))
 }
 
-/// Signals the workers, waits for them (bounded), closes the pool.
-async fn finish(stop: watch::Sender<bool>, workers: Vec<JoinHandle<()>>, db: &Db) {
+/// Signals the workers, waits for them (bounded), stops listening, closes the pool.
+async fn finish(
+    stop: watch::Sender<bool>,
+    workers: Vec<JoinHandle<()>>,
+    listening: Option<guildhall_storage::wakeups::Listening>,
+    db: &Db,
+) {
     let _ = stop.send(true);
+    if let Some(listening) = listening {
+        let _ = tokio::task::spawn_blocking(move || listening.stop()).await;
+    }
     for worker in workers {
         if tokio::time::timeout(Duration::from_secs(30), worker).await.is_err() {
             tracing::warn!("a background worker did not stop within 30 s");

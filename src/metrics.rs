@@ -36,6 +36,7 @@ pub(crate) async fn serve(
         App::new()
             .app_data(data.clone())
             .route("/metrics", web::get().to(metrics))
+            .route("/health", web::get().to(health))
             .default_service(web::to(HttpResponse::NotFound))
     })
     .workers(1)
@@ -51,6 +52,17 @@ pub(crate) async fn serve(
     });
     tracing::info!(%address, "serving metrics");
     Ok((port, task))
+}
+
+/// Whether the database answers, as the public `/health` says it (a worker, which serves no
+/// public HTTP, is probed here).
+async fn health(sources: web::Data<Sources>) -> HttpResponse {
+    match sources.db.ping().await {
+        true => HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#),
+        false => HttpResponse::ServiceUnavailable()
+            .content_type("application/json")
+            .body(r#"{"error":"database unavailable"}"#),
+    }
 }
 
 async fn metrics(sources: web::Data<Sources>) -> HttpResponse {
@@ -77,6 +89,22 @@ async fn metrics(sources: web::Data<Sources>) -> HttpResponse {
     delivery_section(&mut out, &sources.delivery);
     head(&mut out, "guildhall_streams_open", "gauge", "Streaming API connections open on this process.");
     let _ = writeln!(out, "guildhall_streams_open {}", sources.streams.open_streams());
+    head(
+        &mut out,
+        "guildhall_stream_looks_total",
+        "counter",
+        "Times the streaming feed read the database for changes, by what prompted it (woken: a \
+         change committed, on PostgreSQL; timer: nothing woke it in time).",
+    );
+    for (cause, label) in
+        [(guildhall_api::LookCause::Woken, "woken"), (guildhall_api::LookCause::Timer, "timer")]
+    {
+        let _ = writeln!(
+            out,
+            "guildhall_stream_looks_total{{cause=\"{label}\"}} {}",
+            sources.streams.looks(cause)
+        );
+    }
     pool_section(&mut out, &sources.db.stats());
     memory_section(&mut out);
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out)

@@ -168,6 +168,21 @@ fn bad_configuration_exits_2_with_one_clear_line() {
     assert!(stderr(&out).contains("unknown key 'colour'"), "{}", stderr(&out));
 }
 
+/// Splitting the work between processes needs a database they can share.
+#[test]
+fn a_role_other_than_all_needs_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    for role in ["web", "worker"] {
+        let out = guildhall(dir.path(), &["serve", "--role", role]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let said = stderr(&out);
+        assert!(said.contains(&format!("--role {role} needs PostgreSQL")), "{said}");
+    }
+    let out = guildhall(dir.path(), &["serve", "--role", "cook"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("web, worker, all"), "{}", stderr(&out));
+}
+
 #[test]
 fn every_command_has_help() {
     for args in [

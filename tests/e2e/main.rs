@@ -30,6 +30,7 @@ pub(crate) mod media;
 mod metrics;
 mod pages;
 mod polls;
+mod processes;
 mod restart;
 pub(crate) mod scheduled;
 mod scope_matrix;

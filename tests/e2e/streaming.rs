@@ -14,7 +14,7 @@ use crate::support::{TestInstance, backends, http};
 const WAIT: Duration = Duration::from_secs(10);
 
 /// Reads server-sent events until one of `event` whose data contains `needle`.
-async fn sse_until(
+pub(crate) async fn sse_until(
     response: &mut reqwest::Response,
     buffer: &mut String,
     event: &str,

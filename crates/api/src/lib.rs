@@ -19,5 +19,5 @@ mod server;
 pub use error::ApiError;
 pub use guildhall::route_list as guildhall_routes;
 pub use mastodon::RateLimits;
-pub use mastodon::streaming::Streamer;
+pub use mastodon::streaming::{LookCause, POLL_FALLBACK, Streamer};
 pub use server::{AppState, HttpOptions, image_store, serve};

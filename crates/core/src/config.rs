@@ -38,7 +38,7 @@ pub const KEYS: [&str; 16] = [
 
 /// Environment variables with the `GUILDHALL_` prefix that are not configuration keys but are
 /// read elsewhere (so they are not reported as unknown).
-pub const OTHER_ENV: [&str; 2] = ["GUILDHALL_CONFIG", "GUILDHALL_TEST_POSTGRES_URL"];
+pub const OTHER_ENV: [&str; 3] = ["GUILDHALL_CONFIG", "GUILDHALL_ROLE", "GUILDHALL_TEST_POSTGRES_URL"];
 
 /// The complete, validated configuration of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]

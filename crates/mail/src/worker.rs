@@ -79,6 +79,11 @@ impl MailWorker {
         Ok(MailWorker { db, context: Arc::new(context), transport, worker_id, wakeup: Arc::default() })
     }
 
+    /// What to notify when mail jobs were queued elsewhere (another process's commit).
+    pub fn wakeup(&self) -> Arc<tokio::sync::Notify> {
+        self.wakeup.clone()
+    }
+
     /// The signing key of links and reply addresses (the web pages and the receiver check
     /// with the same one).
     pub fn context(&self) -> &Arc<Context> {

@@ -2,10 +2,15 @@
 //! (`/api/v1/streaming/user`, `/public`, `/hashtag`, …), as Mastodon documents them.
 //!
 //! One poller per process reads what changed in the database (new statuses and notifications,
-//! deletions, edits) every [`POLL_EVERY`] while someone is listening, and hands the changes to
-//! every open stream; each stream decides what its viewer may see, with the same visibility
-//! rules as the timelines. Reading the database rather than an in-process channel means that
-//! several processes sharing one PostgreSQL database all stream what any of them stored.
+//! deletions, edits) while someone is listening, and hands the changes to every open stream;
+//! each stream decides what its viewer may see, with the same visibility rules as the
+//! timelines. Reading the database rather than an in-process channel means that several
+//! processes sharing one PostgreSQL database all stream what any of them stored.
+//!
+//! The poller looks every [`POLL_EVERY`]; on PostgreSQL it is instead woken by the database's
+//! notifications (`guildhall_storage::wakeups`) as soon as a change commits in any process,
+//! and looks on its own only every [`POLL_FALLBACK`], for a notification lost while the
+//! listening connection was down.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -27,8 +32,13 @@ use super::ctx;
 use super::entities::{Ctx, status};
 use crate::{ApiError, AppState};
 
-/// How often the poller looks for changes while streams are open.
+/// How often the poller looks for changes while streams are open, with nothing to wake it.
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How often it looks on its own when notifications wake it.
+pub const POLL_FALLBACK: Duration = Duration::from_secs(5);
+/// The least time between two looks, however often it is woken (bounds the database work a
+/// busy instance's notifications cause to a few queries this often).
+const POLL_SPACING: Duration = Duration::from_millis(20);
 /// How far back each look reaches again, for rows committed late (ids are time-ordered).
 const LOOKBACK_MILLIS: i64 = 3_000;
 /// Rows read per kind per look.
@@ -121,14 +131,51 @@ pub struct Streamer {
     slots: Arc<super::stream_slots::StreamSlots>,
     polling: Mutex<bool>,
     closing: tokio::sync::watch::Sender<bool>,
+    /// Woken when something changed (by the database's notifications, where there are any).
+    wakeup: Arc<tokio::sync::Notify>,
+    /// How long the poller waits when not woken.
+    every: Duration,
+    /// Looks taken because something woke the poller, and because its timer ran out.
+    looks: [std::sync::atomic::AtomicU64; 2],
+}
+
+/// Why the poller looked at the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookCause {
+    /// A change committed (a notification woke it).
+    Woken,
+    /// Its timer ran out.
+    Timer,
 }
 
 impl Streamer {
-    /// A feed over `db`; it polls only while someone listens.
+    /// A feed over `db` that looks every [`POLL_EVERY`]; it polls only while someone listens.
     pub fn new(db: Db) -> Streamer {
+        Streamer::polling_every(db, POLL_EVERY)
+    }
+
+    /// A feed over `db` that something wakes through [`Streamer::wakeup`] when a change
+    /// commits, and that looks on its own only every [`POLL_FALLBACK`].
+    pub fn woken(db: Db) -> Streamer {
+        Streamer::polling_every(db, POLL_FALLBACK)
+    }
+
+    fn polling_every(db: Db, every: Duration) -> Streamer {
         let (tx, _) = broadcast::channel(1024);
         let (closing, _) = tokio::sync::watch::channel(false);
-        Streamer { db, tx, polling: Mutex::new(false), closing, slots: Arc::default() }
+        let wakeup = Arc::default();
+        let looks = Default::default();
+        Streamer { db, tx, polling: Mutex::new(false), closing, slots: Arc::default(), wakeup, every, looks }
+    }
+
+    /// How many times the poller looked for changes, for each cause, since start.
+    pub fn looks(&self, cause: LookCause) -> u64 {
+        self.looks[cause as usize].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What to notify when a change has committed.
+    pub fn wakeup(&self) -> Arc<tokio::sync::Notify> {
+        self.wakeup.clone()
     }
 
     /// Ends every open stream (the server is shutting down: streams would otherwise hold the
@@ -162,8 +209,15 @@ impl Streamer {
                 return;
             }
         };
+        let mut last = tokio::time::Instant::now();
         loop {
-            tokio::time::sleep(POLL_EVERY).await;
+            let cause = tokio::select! {
+                _ = tokio::time::sleep(self.every) => LookCause::Timer,
+                _ = self.wakeup.notified() => LookCause::Woken,
+            };
+            self.looks[cause as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep_until(last + POLL_SPACING).await;
+            last = tokio::time::Instant::now();
             {
                 let mut polling = self.polling.lock().unwrap_or_else(|e| e.into_inner());
                 if self.tx.receiver_count() == 0 {

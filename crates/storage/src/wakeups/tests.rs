@@ -1,0 +1,79 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+use guildhall_core::config::DatabaseUrl;
+use tokio::sync::Notify;
+
+use super::{Targets, listen};
+use crate::jobs::{self, NewJob};
+use crate::testing::{cannot_run, postgres_url, rows};
+use crate::{Db, actors, now, statuses};
+
+/// Waits for a wake-up; a missing one fails the test (the bound is only there so a broken
+/// listener fails instead of hanging).
+async fn woken(notify: &Notify, what: &str) {
+    tokio::time::timeout(Duration::from_secs(20), notify.notified())
+        .await
+        .unwrap_or_else(|_| panic!("no wake-up for {what}"));
+}
+
+fn job() -> NewJob {
+    NewJob { queue: "test".into(), payload: "{}".into(), partition_key: None, run_at: now(), max_attempts: 1 }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Ends the listening connection of this schema from the server side, as a restart or a
+/// network cut would; returns how many connections were ended.
+async fn cut_listener(db: &Db) -> i64 {
+    db.run(|c| {
+        let count: Count = diesel::sql_query(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE query = 'LISTEN \"guildhall_jobs_' || current_schema() || '\"'",
+        )
+        .get_result(c)?;
+        Ok(count.n)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn commits_wake_listeners_and_a_cut_connection_comes_back() {
+    let Some(url) = postgres_url() else {
+        cannot_run("GUILDHALL_TEST_POSTGRES_URL not set: LISTEN/NOTIFY");
+        return;
+    };
+    let DatabaseUrl::Postgres(raw) = url.clone() else { unreachable!("postgres_url gives PostgreSQL") };
+    let (db, _) = Db::connect_and_migrate(&url).await.unwrap();
+    let (changes, work) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let targets = Targets { changes: vec![changes.clone()], jobs: vec![work.clone()] };
+    let listening = listen(raw, targets).unwrap();
+    // Everyone is woken once the listener is connected.
+    woken(&changes, "changes, on connecting").await;
+    woken(&work, "jobs, on connecting").await;
+
+    db.run(|c| jobs::enqueue(c, job())).await.unwrap();
+    woken(&work, "a queued job").await;
+    let author = rows::local("ada");
+    let status = rows::status(&author, "hello");
+    db.run(move |c| {
+        actors::insert_local(c, &author, "KEY")?;
+        statuses::insert(c, &status)
+    })
+    .await
+    .unwrap();
+    woken(&changes, "a new status").await;
+
+    assert_eq!(cut_listener(&db).await, 1, "one listening connection for this schema");
+    woken(&changes, "changes, on reconnecting").await;
+    woken(&work, "jobs, on reconnecting").await;
+    db.run(|c| jobs::enqueue(c, job())).await.unwrap();
+    woken(&work, "a job queued after reconnecting").await;
+    listening.stop();
+}
