@@ -249,3 +249,31 @@ async fn two_processes_on_postgres_share_the_queue_without_duplicates() {
     one.stop().await.unwrap();
     two.stop().await.unwrap();
 }
+
+/// Deliveries already queued for a domain that is suspended afterwards are given up without a
+/// request; the others in the same batch still go out.
+#[tokio::test]
+async fn queued_deliveries_to_a_domain_suspended_since_are_dropped_unsent() {
+    let a = TestInstance::start(&crate::support::Backend::Sqlite).await;
+    let ada = a.user("ada").await;
+    let (kept, suspended) = (FakeRemote::start(202), FakeRemote::start(202));
+    remote_follower(&a.instance, &ada, "kept", kept.port).await;
+    remote_follower(&a.instance, &ada, "cut", suspended.port).await;
+    actions::post(&a.fed(), &ada, NewPost::public("before the block")).await.unwrap();
+    let block = guildhall_storage::instance_blocks::NewBlock {
+        domain: format!("localhost:{}", suspended.port),
+        severity: guildhall_core::model::BlockSeverity::Suspend,
+        reject_media: false,
+        public_comment: String::new(),
+        private_comment: String::new(),
+    };
+    a.instance.db().run(move |c| guildhall_storage::instance_blocks::upsert(c, &block)).await.unwrap();
+    a.instance.delivery().flush().await.unwrap();
+    assert_eq!((kept.hits(), suspended.hits()), (1, 0));
+    let states = job_states(&a).await;
+    let cut = states.iter().find(|(k, _, _)| k == &format!("localhost:{}", suspended.port));
+    assert_eq!(cut.map(|s| s.2), Some(true), "given up, not retried: {states:?}");
+    for fake in [kept, suspended] {
+        fake.handle.stop(false).await;
+    }
+}

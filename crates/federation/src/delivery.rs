@@ -8,7 +8,7 @@
 //! keep a dead instance from slowing the live ones. Jobs are leased, so a crash only delays
 //! them until the lease runs out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -163,22 +163,25 @@ impl DeliveryWorker {
         let worker = self.inner.worker_id.clone();
         let lease = as_of.max(now()) + LEASE;
         let limit = i64::try_from(GLOBAL_CONCURRENCY * 2).unwrap_or(256);
-        let (batch, activities, failing) = self
+        let (batch, activities, failing, suspended) = self
             .inner
             .db
             .run(move |c| {
                 let skip = instances::unreachable(c, now())?;
                 let batch = jobs::claim(c, DELIVER_QUEUE, &worker, limit, as_of, lease, &skip)?;
-                let ids: Vec<i64> = batch
-                    .iter()
-                    .filter_map(|j| serde_json::from_str::<Delivery>(&j.payload).ok())
-                    .map(|d| d.activity_id)
-                    .collect();
-                let activities = if batch.is_empty() { Vec::new() } else { outbox::get_many(c, &ids)? };
-                let failing = if batch.is_empty() { Vec::new() } else { instances::failing(c)? };
-                Ok((batch, activities, failing))
+                if batch.is_empty() {
+                    return Ok(Default::default());
+                }
+                let deliveries: Vec<Delivery> =
+                    batch.iter().filter_map(|j| serde_json::from_str::<Delivery>(&j.payload).ok()).collect();
+                let ids: Vec<i64> = deliveries.iter().map(|d| d.activity_id).collect();
+                let activities = outbox::get_many(c, &ids)?;
+                let failing = instances::failing(c)?;
+                let suspended = suspended_hosts(c, &deliveries)?;
+                Ok((batch, activities, failing, suspended))
             })
             .await?;
+        let suspended = Arc::new(suspended);
         let count = batch.len();
         if count == 0 {
             return Ok(0);
@@ -187,12 +190,15 @@ impl DeliveryWorker {
             activities.into_iter().map(|a| (a.id, Arc::new(a))).collect();
         let tasks = batch.into_iter().map(|job| {
             let this = self.clone();
+            let suspended = suspended.clone();
             let activity = serde_json::from_str::<Delivery>(&job.payload)
                 .ok()
                 .map(|d| (activities.get(&d.activity_id).cloned(), d));
             tokio::spawn(async move {
                 let outcome = match activity {
-                    Some((Some(activity), delivery)) => this.deliver(&activity, &delivery.inbox).await,
+                    Some((Some(activity), delivery)) => {
+                        this.deliver(&activity, &delivery.inbox, &suspended).await
+                    }
                     Some((None, _)) => Outcome::GaveUp("activity no longer exists".into()),
                     None => Outcome::GaveUp("bad payload".into()),
                 };
@@ -273,16 +279,14 @@ impl DeliveryWorker {
         }
     }
 
-    /// Sends one activity to one inbox, within the global and per-instance limits.
-    async fn deliver(&self, activity: &OutboxActivity, inbox: &str) -> Outcome {
+    /// Sends one activity to one inbox, within the global and per-instance limits, unless its
+    /// host is among the batch's `suspended` hosts.
+    async fn deliver(&self, activity: &OutboxActivity, inbox: &str, suspended: &HashSet<String>) -> Outcome {
         let Some(inbox) = Url::parse(inbox).ok().filter(|u| u.domain().is_some()) else {
             return Outcome::GaveUp(format!("bad inbox URL {inbox} (a domain name is required)"));
         };
-        let host = crate::objects::actor::authority(&inbox);
-        match self.inner.db.run(move |c| guildhall_storage::instance_blocks::is_suspended(c, &host)).await {
-            Ok(false) => {}
-            Ok(true) => return Outcome::GaveUp("the domain is suspended here".into()),
-            Err(e) => return Outcome::Retry(format!("domain blocks unreadable: {e}")),
+        if suspended.contains(&crate::objects::actor::authority(&inbox)) {
+            return Outcome::GaveUp("the domain is suspended here".into());
         }
         let key = match self.signing_key(activity.actor_id).await {
             Ok(k) => k,
@@ -389,6 +393,26 @@ impl DeliveryWorker {
             .await?;
         Ok(())
     }
+}
+
+/// The hosts of `deliveries` that are suspended here (or not allowed, in allowlist mode),
+/// checked once per host for a whole batch rather than once per delivery.
+fn suspended_hosts(
+    c: &mut guildhall_storage::DbConnection,
+    deliveries: &[Delivery],
+) -> guildhall_storage::StorageResult<HashSet<String>> {
+    let hosts: HashSet<String> = deliveries
+        .iter()
+        .filter_map(|d| Url::parse(&d.inbox).ok())
+        .map(|url| crate::objects::actor::authority(&url))
+        .collect();
+    let mut suspended = HashSet::new();
+    for host in hosts {
+        if guildhall_storage::instance_blocks::is_suspended(c, &host)? {
+            suspended.insert(host);
+        }
+    }
+    Ok(suspended)
 }
 
 /// 410 from a personal inbox: the actor is gone; forget it and its follows.
