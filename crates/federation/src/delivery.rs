@@ -28,6 +28,8 @@ pub const GLOBAL_CONCURRENCY: usize = 128;
 pub const PER_INSTANCE_CONCURRENCY: usize = 8;
 /// How long a claimed job is ours before another worker may take it.
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// Batches in progress at once: one batch's slowest deliveries do not idle the connections.
+const LANES: usize = 2;
 /// Outcomes recorded together at most (one transaction each).
 const RECORD_GROUP: usize = 64;
 /// The longest a finished delivery waits to be recorded.
@@ -120,7 +122,7 @@ impl DeliveryWorker {
             if *stop.borrow() {
                 return;
             }
-            let sent = match self.round(now()).await {
+            let sent = match self.drain(now()).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "delivery round failed");
@@ -146,14 +148,24 @@ impl DeliveryWorker {
     /// Like [`DeliveryWorker::flush`], acting as if the time were `as_of` (so retries and
     /// expired leases of a crashed worker come due without waiting).
     pub async fn flush_as_of(&self, as_of: Timestamp) -> Result<usize, FedError> {
-        let mut total = 0;
-        loop {
-            let n = self.round(as_of).await?;
-            if n == 0 {
-                return Ok(total);
+        self.drain(as_of).await
+    }
+
+    /// Runs rounds in [`LANES`] lanes until no lane finds anything due; returns how many
+    /// deliveries were attempted. While one lane waits for the slowest deliveries of its
+    /// batch, the other's batch keeps the connections busy.
+    async fn drain(&self, as_of: Timestamp) -> Result<usize, FedError> {
+        let lanes = (0..LANES).map(|_| async move {
+            let mut total = 0;
+            loop {
+                match self.round(as_of).await? {
+                    0 => return Ok::<usize, FedError>(total),
+                    n => total += n,
+                }
             }
-            total += n;
-        }
+        });
+        let done = futures::future::join_all(lanes).await;
+        done.into_iter().try_fold(0, |sum, lane| lane.map(|n| sum + n))
     }
 
     /// Claims one batch and delivers it; returns the batch size. Database work is batched:
