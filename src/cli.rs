@@ -40,6 +40,21 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy every table of the SQLite database into an empty PostgreSQL database (stop the
+    /// server first). Runs the PostgreSQL migrations there, copies all rows in one transaction,
+    /// checks the row counts and prints the database_url to set. The SQLite file is untouched.
+    MigrateToPostgres {
+        /// The PostgreSQL database to fill: postgres://USER:PASSWORD@HOST/DATABASE.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+    /// The way back: copy every table of the PostgreSQL database into a new SQLite file (stop
+    /// every server first). PATH must not exist.
+    MigrateToSqlite {
+        /// The SQLite file to create.
+        #[arg(long, value_name = "PATH")]
+        to: PathBuf,
+    },
     /// Manage users and groups.
     #[command(subcommand)]
     Admin(Admin),
@@ -234,6 +249,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             println!("applied {applied} migration(s) to {}", config.database_url);
             Ok(())
         }
+        Command::MigrateToPostgres { to } => crate::transfer_cli::to_postgres(&config, &to).await,
+        Command::MigrateToSqlite { to } => crate::transfer_cli::to_sqlite(&config, &to).await,
         Command::Admin(admin) => run_admin(config, admin).await,
         Command::Mail(MailCommand::Receive { recipients }) => receive_mail(config, recipients).await,
     }

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 pub mod cli;
 mod maintenance;
 mod metrics;
+mod transfer_cli;
 
 /// What one `guildhall serve` process does. Several processes sharing one PostgreSQL
 /// database split the work: any number of `web` processes behind a load balancer, and one or

@@ -28,6 +28,7 @@ mod mail;
 mod mastodon_client;
 pub(crate) mod media;
 mod metrics;
+mod migrate_postgres;
 mod pages;
 mod polls;
 mod processes;

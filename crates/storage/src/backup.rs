@@ -54,6 +54,7 @@ use thiserror::Error;
 use crate::{DbConnection, StorageError};
 pub use manifest::{DatabaseSummary, FORMAT, FORMAT_VERSION, Manifest, MediaSummary};
 pub use restore::{Restored, restore};
+pub(crate) use snapshot::ensure_not_in_use;
 
 /// The database file's name in a backup.
 pub const DATABASE_FILE: &str = "guildhall.db";

@@ -55,6 +55,7 @@ pub mod scheduled;
 pub mod status_parts;
 pub mod statuses;
 pub mod timelines;
+pub mod transfer;
 pub mod wakeups;
 pub mod web_sessions;
 

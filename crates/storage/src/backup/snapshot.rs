@@ -154,7 +154,7 @@ pub(super) fn known_migrations() -> Result<BTreeSet<String>, BackupError> {
 /// Fails with [`BackupError::InUse`] when another connection has the database at `path` open
 /// (a server keeps pooled connections open). Takes SQLite's exclusive lock for a moment; on
 /// closing, the last connection also folds the write-ahead log into the database file.
-pub(super) fn ensure_not_in_use(path: &Path) -> Result<(), BackupError> {
+pub(crate) fn ensure_not_in_use(path: &Path) -> Result<(), BackupError> {
     let mut conn = SqliteConnection::establish(&sqlite_name(path)?)
         .map_err(|e| StorageError::Connection(e.to_string()))?;
     let locked = conn
