@@ -150,6 +150,7 @@ async fn main() {
     let pid = server.id();
     // Idle: started, answered its health check, nothing else.
     let idle = rss_mib(pid);
+    let idle_parts = rss_by_mapping(pid);
 
     let bearer = token(&base).await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -219,4 +220,55 @@ async fn main() {
         READERS * READS
     );
     println!("| resident memory 10 s later | {after} |");
+    println!();
+    println!("Where the idle resident memory is (from /proc/PID/smaps):");
+    println!();
+    println!("| mapping | resident | of which shared with other processes |");
+    println!("|---|---|---|");
+    for part in idle_parts {
+        println!("| {} | {:.1} MiB | {:.1} MiB |", part.name, part.rss, part.shared);
+    }
+}
+
+/// Resident memory of one kind of mapping.
+struct Part {
+    name: String,
+    rss: f64,
+    shared: f64,
+}
+
+/// Resident memory by what is mapped: the binary, each library, the heap and other anonymous
+/// memory, stacks; largest first.
+fn rss_by_mapping(pid: u32) -> Vec<Part> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut parts: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: address range, perms, offset, device, inode, [path].
+            let path = fields.nth(4).unwrap_or("");
+            current = match path {
+                "" => "anonymous (heap arenas, thread stacks)".to_owned(),
+                p if p.ends_with("/guildhall") => "the guildhall binary".to_owned(),
+                p => p.rsplit('/').next().unwrap_or(p).split(".so").next().unwrap_or(p).to_owned(),
+            };
+            continue;
+        }
+        let kib = || fields.clone().next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0;
+        let entry = parts.entry(current.clone()).or_default();
+        match first {
+            "Rss:" => entry.0 += kib(),
+            "Shared_Clean:" | "Shared_Dirty:" => entry.1 += kib(),
+            _ => {}
+        }
+    }
+    let mut out: Vec<Part> = parts
+        .into_iter()
+        .filter(|(_, (rss, _))| *rss >= 0.1)
+        .map(|(name, (rss, shared))| Part { name, rss, shared })
+        .collect();
+    out.sort_by(|a, b| b.rss.total_cmp(&a.rss));
+    out
 }
