@@ -137,6 +137,15 @@ async fn an_sqlite_instance_moves_to_postgres_and_back() {
     let new: Value = res.send().await.unwrap().json().await.unwrap();
     let new_id = new["id"].as_str().unwrap_or_else(|| panic!("{new}")).to_owned();
     assert_eq!(get(&base, &format!("/api/v1/statuses/{new_id}"), &ada).await.0, 200);
+    // The way back is refused while a server runs on PostgreSQL (it holds a listener there).
+    let mut pg_settings = settings.clone();
+    pg_settings.push(("GUILDHALL_DATABASE_URL", pg.clone()));
+    let early = tempfile::tempdir().unwrap();
+    let early = early.path().join("early.db");
+    let out = guildhall(&pg_settings, &["migrate-to-sqlite", "--to", early.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("stop the server"), "{}", text(&out.stderr));
+    assert!(!early.exists(), "nothing is made");
     on_pg.stop().await.unwrap();
 
     // Again into the same database: refused, naming a table that has rows.
@@ -151,8 +160,6 @@ async fn an_sqlite_instance_moves_to_postgres_and_back() {
     // The way back, into a new SQLite file, which then serves the post made on PostgreSQL.
     let elsewhere = tempfile::tempdir().unwrap();
     let back = elsewhere.path().join("back.db");
-    let mut pg_settings = settings.clone();
-    pg_settings.push(("GUILDHALL_DATABASE_URL", pg.clone()));
     let out = guildhall(&pg_settings, &["migrate-to-sqlite", "--to", back.to_str().unwrap()]).await;
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");

@@ -247,6 +247,11 @@ pub fn postgres_to_sqlite(source: &DatabaseUrl, target: &Path) -> Result<Vec<Tab
         return Err(TransferError::NoParent(parent.display().to_string()));
     }
     let mut source_conn = DbConnection::open(source)?;
+    // Every server on PostgreSQL holds a listening connection: copying under one would leave
+    // out what it writes after the snapshot.
+    if crate::wakeups::servers_listening(&mut source_conn)? > 0 {
+        return Err(TransferError::InUse(source.to_string()));
+    }
     let copied = fill_new_sqlite(&mut source_conn, target);
     if copied.is_err() {
         remove_sqlite_files(target)?;

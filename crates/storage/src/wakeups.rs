@@ -135,7 +135,15 @@ struct Schema {
     name: String,
 }
 
+/// The `application_name` a listening connection takes (the schema follows), so commands
+/// that must not run beside a server can see one ([`servers_listening`]).
+const LISTENER_NAME: &str = "guildhall listener ";
+
 fn listen_in_schema(conn: &mut PgConnection) -> diesel::QueryResult<Channels> {
+    diesel::sql_query(format!(
+        "SELECT set_config('application_name', '{LISTENER_NAME}' || current_schema(), false) AS name"
+    ))
+    .get_result::<Schema>(conn)?;
     let schema: Schema = diesel::sql_query("SELECT current_schema() AS name").get_result(conn)?;
     let channels =
         Channels { changes: format!("{CHANGES}_{}", schema.name), jobs: format!("{JOBS}_{}", schema.name) };
@@ -143,6 +151,24 @@ fn listen_in_schema(conn: &mut PgConnection) -> diesel::QueryResult<Channels> {
         diesel::sql_query(format!("LISTEN \"{}\"", channel.replace('"', "\"\""))).execute(conn)?;
     }
     Ok(channels)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many servers are listening on this database and schema (each running `guildhall serve`
+/// on PostgreSQL holds one listening connection): commands that need every server stopped
+/// refuse while this is above zero.
+pub fn servers_listening(conn: &mut crate::DbConnection) -> crate::StorageResult<i64> {
+    let count: Count = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE application_name = '{LISTENER_NAME}' || current_schema() AND pid <> pg_backend_pid()"
+    ))
+    .get_result(conn)?;
+    Ok(count.n)
 }
 
 /// Hands notifications on until the connection fails (the error) or `stop` is set (`None`).

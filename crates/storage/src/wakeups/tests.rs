@@ -34,7 +34,7 @@ async fn cut_listener(db: &Db) -> i64 {
     db.run(|c| {
         let count: Count = diesel::sql_query(
             "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE query = 'LISTEN \"guildhall_jobs_' || current_schema() || '\"'",
+             WHERE application_name = 'guildhall listener ' || current_schema()",
         )
         .get_result(c)?;
         Ok(count.n)
@@ -57,6 +57,7 @@ async fn commits_wake_listeners_and_a_cut_connection_comes_back() {
     // Everyone is woken once the listener is connected.
     woken(&changes, "changes, on connecting").await;
     woken(&work, "jobs, on connecting").await;
+    assert_eq!(db.run(super::servers_listening).await.unwrap(), 1, "the listener is seen");
 
     db.run(|c| jobs::enqueue(c, job())).await.unwrap();
     woken(&work, "a queued job").await;
@@ -76,4 +77,10 @@ async fn commits_wake_listeners_and_a_cut_connection_comes_back() {
     db.run(|c| jobs::enqueue(c, job())).await.unwrap();
     woken(&work, "a job queued after reconnecting").await;
     listening.stop();
+    // The server side of a closed connection leaves pg_stat_activity when its process ends.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while db.run(super::servers_listening).await.unwrap() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the listener is still seen after it stopped");
+        tokio::task::yield_now().await;
+    }
 }
