@@ -159,15 +159,24 @@ impl Instance {
             std::sync::Arc::new(mail.context().signer.clone()),
             Some(guildhall_api::image_store(&state)),
         );
+        let (stop_workers, stopped) = watch::channel(false);
+        let mut workers = Vec::new();
+        let targets = guildhall_storage::wakeups::Targets {
+            changes: vec![streams.wakeup()],
+            jobs: vec![wakeup, mail.wakeup()],
+        };
         let listening = match shared {
             Some(url) => {
-                let targets = guildhall_storage::wakeups::Targets {
-                    changes: vec![streams.wakeup()],
-                    jobs: vec![wakeup, mail.wakeup()],
-                };
-                Some(guildhall_storage::wakeups::listen(url, targets)?)
+                let listen = move || guildhall_storage::wakeups::listen(url, targets);
+                let listening = tokio::task::spawn_blocking(listen).await??;
+                workers.push(tokio::spawn(guildhall_storage::wakeups::announce(db.clone(), stopped.clone())));
+                Some(listening)
             }
-            None => None,
+            None => {
+                let relay = guildhall_storage::wakeups::relay(db.clone(), targets, stopped.clone());
+                workers.push(tokio::spawn(relay));
+                None
+            }
         };
         let halt = Arc::new(tokio::sync::Notify::new());
         let (server, server_task) = match listener {
@@ -178,8 +187,6 @@ impl Instance {
             }
             None => (None, tokio::spawn(until_told_to_stop(halt.clone(), options.disable_signals))),
         };
-        let (stop_workers, stopped) = watch::channel(false);
-        let mut workers = Vec::new();
         let scheduler = Scheduler::new(federation.clone(), db.clone());
         if role.works() {
             workers.push(tokio::spawn(maintenance::run(
@@ -411,7 +418,9 @@ async fn finish(
 ) {
     let _ = stop.send(true);
     if let Some(listening) = listening {
-        let _ = tokio::task::spawn_blocking(move || listening.stop()).await;
+        // Bounded: a listener stuck connecting must not hold the shutdown.
+        let stopping = tokio::task::spawn_blocking(move || listening.stop());
+        let _ = tokio::time::timeout(Duration::from_secs(5), stopping).await;
     }
     for worker in workers {
         if tokio::time::timeout(Duration::from_secs(30), worker).await.is_err() {

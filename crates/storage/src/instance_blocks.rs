@@ -265,6 +265,7 @@ pub fn purge(conn: &mut DbConnection, domain: &str) -> StorageResult<(usize, usi
             )
             .set(statuses::deleted_at.eq(Some(at)))
             .execute(c)?;
+            crate::wakeups::mark(crate::wakeups::Change::Streams);
             diesel::delete(
                 follows::table
                     .filter(follows::follower_id.eq_any(chunk).or(follows::target_id.eq_any(chunk))),

@@ -64,6 +64,7 @@ pub struct NewJob {
 pub fn enqueue(conn: &mut DbConnection, job: NewJob) -> StorageResult<i64> {
     let row = new_row(job, now());
     diesel::insert_into(jobs::table).values(&row).execute(conn)?;
+    crate::wakeups::mark(crate::wakeups::Change::Jobs);
     Ok(row.id)
 }
 
@@ -77,6 +78,9 @@ pub fn enqueue_many(conn: &mut DbConnection, new: Vec<NewJob>) -> StorageResult<
             DbConnection::Pg(pg) => diesel::insert_into(jobs::table).values(chunk).execute(pg)?,
             DbConnection::Sqlite(sqlite) => diesel::insert_into(jobs::table).values(chunk).execute(sqlite)?,
         };
+    }
+    if !rows.is_empty() {
+        crate::wakeups::mark(crate::wakeups::Change::Jobs);
     }
     Ok(rows.len())
 }

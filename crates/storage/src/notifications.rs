@@ -222,6 +222,7 @@ pub fn notify(
         filtered,
     };
     diesel::insert_into(notifications::table).values(&row).execute(conn)?;
+    crate::wakeups::mark(crate::wakeups::Change::Streams);
     crate::mail::on_notification(conn, &row)
 }
 

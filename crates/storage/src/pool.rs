@@ -42,6 +42,8 @@ pub struct Db {
     pool: Pool<ConnectionManager>,
     postgres: bool,
     waits: std::sync::Arc<WaitCounters>,
+    /// Changes committed through this pool that listeners have not been told of.
+    outbound: std::sync::Arc<crate::wakeups::Outbound>,
 }
 
 /// How long callers waited for a connection, for `/metrics`.
@@ -93,7 +95,8 @@ impl Db {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
-        Ok(Db { pool, postgres: url.is_postgres(), waits: std::sync::Arc::default() })
+        let (waits, outbound) = Default::default();
+        Ok(Db { pool, postgres: url.is_postgres(), waits, outbound })
     }
 
     /// Opens the pool and applies pending migrations; returns the pool and how many ran.
@@ -130,9 +133,24 @@ impl Db {
         if busy {
             self.waits.waited.fetch_add(1, Relaxed);
         }
-        tokio::task::spawn_blocking(move || f(&mut conn))
-            .await
-            .map_err(|e| StorageError::Pool(format!("database task failed: {e}")))?
+        // Marks made by the call (its transactions have committed when it returns) go to the
+        // pool's outbound changes; a call that failed may have marked what rolled back, which
+        // only costs listeners an extra look.
+        let (result, marks) = tokio::task::spawn_blocking(move || {
+            crate::wakeups::take_marks();
+            let result = f(&mut conn);
+            (result, crate::wakeups::take_marks())
+        })
+        .await
+        .map_err(|e| StorageError::Pool(format!("database task failed: {e}")))?;
+        self.outbound.add(marks);
+        result
+    }
+
+    /// Changes committed through this pool, for [`crate::wakeups::announce`] or
+    /// [`crate::wakeups::relay`] to pass on.
+    pub fn outbound(&self) -> std::sync::Arc<crate::wakeups::Outbound> {
+        self.outbound.clone()
     }
 
     /// True when the database answers a trivial query (for `/health`).

@@ -74,6 +74,7 @@ impl Status {
 pub fn insert(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
     crate::transaction(conn, |conn| {
         diesel::insert_into(statuses::table).values(status).execute(conn)?;
+        crate::wakeups::mark(crate::wakeups::Change::Streams);
         crate::feeds::fan_out(conn, status.id, crate::feeds::Reach::All)
     })
 }
@@ -93,6 +94,7 @@ pub fn update(conn: &mut DbConnection, status: &Status) -> StorageResult<()> {
         let edited_at = if changed { Some(now()) } else { status.edited_at.or(before.edited_at) };
         let edited = Status { edited_at, updated_at: now(), ..status.clone() };
         let changed = diesel::update(statuses::table.find(status.id)).set(&edited).execute(conn)?;
+        crate::wakeups::mark(crate::wakeups::Change::Streams);
         if changed == 0 {
             return Err(StorageError::NotFound);
         }
@@ -154,6 +156,7 @@ pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
         if changed == 0 {
             return Err(StorageError::NotFound);
         }
+        crate::wakeups::mark(crate::wakeups::Change::Streams);
         // Earlier versions go with it: deleted text is not kept.
         diesel::delete(
             crate::schema::status_edits::table.filter(crate::schema::status_edits::status_id.eq(id)),

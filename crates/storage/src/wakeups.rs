@@ -1,11 +1,19 @@
-//! Wake-ups from other processes sharing a PostgreSQL database (`LISTEN`/`NOTIFY`).
+//! Wake-ups between processes sharing a PostgreSQL database (`LISTEN`/`NOTIFY`), and within
+//! one process on SQLite.
 //!
-//! Triggers (migration `change_notifications`) send `guildhall_changes_SCHEMA` when a status
-//! is stored, edited or deleted or a notification is created, and `guildhall_jobs_SCHEMA` when
-//! a job is queued (the schema of the table, so instances in separate schemas of one database
-//! stay apart). The notification is delivered when the writing transaction commits, so whoever is
-//! woken can read the change. It carries nothing: listeners read what changed from the tables
-//! as before, so a lost notification only delays a change until the listener's own timer.
+//! Storage functions that store, edit or delete a status or create a notification
+//! ([`Change::Streams`]), or queue a job ([`Change::Jobs`]), [`mark`] it for the database call
+//! they run in; [`crate::Db::run`] collects the marks when the call has returned (its
+//! transactions committed) into the pool's [`Outbound`]. On PostgreSQL, [`announce`] sends
+//! one `NOTIFY` per channel for whatever gathered, in a statement of its own, at most once per
+//! [`ANNOUNCE_SPACING`]: a `NOTIFY` inside the writing transaction would take PostgreSQL's
+//! notification lock through the commit and serialize every writer of the cluster. On SQLite,
+//! [`relay`] wakes the process's own listeners directly.
+//!
+//! Notifications carry nothing: listeners read what changed from the tables, as they do
+//! without them, so a lost one only delays a change until the listener's own timer. Channels
+//! are named after a hash of the schema (`guildhall_changes_HASH`, `guildhall_jobs_HASH`), so
+//! instances in separate schemas of one database stay apart and the name stays short.
 //!
 //! One thread per process holds a dedicated connection that listens on both channels. diesel
 //! exposes no socket to wait on, so the thread looks at the connection's receive buffer every
@@ -13,7 +21,9 @@
 //! A broken connection is reopened (backing off up to [`RETRY_AT_MOST`]), and every listener
 //! is woken after each (re)connection, for what happened while nobody listened.
 
+use std::cell::Cell;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU8;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -21,10 +31,112 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use tokio::sync::Notify;
 
-/// The channel for changes the streaming API reports (followed by `_` and the schema).
+/// The channel for changes the streaming API reports (followed by `_` and the schema's hash).
 pub const CHANGES: &str = "guildhall_changes";
-/// The channel for newly queued jobs (followed by `_` and the schema).
+/// The channel for newly queued jobs (followed by `_` and the schema's hash).
 pub const JOBS: &str = "guildhall_jobs";
+/// The least time between two announcements of one process.
+pub const ANNOUNCE_SPACING: std::time::Duration = std::time::Duration::from_millis(10);
+/// SQL for the schema's part of channel and connection names.
+const SCHEMA_HASH: &str = "left(md5(current_schema()), 16)";
+
+/// What a database call changed, for whoever waits on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A status stored, edited or deleted, or a notification created (streams).
+    Streams = 1,
+    /// A job queued (workers).
+    Jobs = 2,
+}
+
+thread_local! {
+    /// Marks of the database call running on this thread.
+    static PENDING: Cell<u8> = const { Cell::new(0) };
+}
+
+/// Marks that the database call running on this thread made `change`.
+pub(crate) fn mark(change: Change) {
+    PENDING.with(|p| p.set(p.get() | change as u8));
+}
+
+/// Takes (and clears) this thread's marks.
+pub(crate) fn take_marks() -> u8 {
+    PENDING.with(|p| p.replace(0))
+}
+
+/// Changes this process committed that nobody has been told of yet.
+#[derive(Debug, Default)]
+pub struct Outbound {
+    pending: AtomicU8,
+    ready: Notify,
+}
+
+impl Outbound {
+    /// Adds the marks of a finished database call.
+    pub(crate) fn add(&self, marks: u8) {
+        if marks != 0 {
+            self.pending.fetch_or(marks, Ordering::AcqRel);
+            self.ready.notify_one();
+        }
+    }
+
+    /// Waits for changes and takes them.
+    async fn next(&self) -> u8 {
+        loop {
+            let marks = self.pending.swap(0, Ordering::AcqRel);
+            if marks != 0 {
+                return marks;
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
+/// On PostgreSQL: tells every listening process of this process's committed changes, one
+/// `NOTIFY` statement for what gathered, until `stop` turns true.
+pub async fn announce(db: crate::Db, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let outbound = db.outbound();
+    loop {
+        let marks = tokio::select! {
+            marks = outbound.next() => marks,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let sql = announcement(marks);
+        if let Err(e) = db.run(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await {
+            tracing::warn!(error = %e, "could not notify other processes of changes");
+        }
+        tokio::time::sleep(ANNOUNCE_SPACING).await;
+    }
+}
+
+fn announcement(marks: u8) -> String {
+    let mut calls = Vec::new();
+    if marks & Change::Streams as u8 != 0 {
+        calls.push(format!("pg_notify('{CHANGES}_' || {SCHEMA_HASH}, '')"));
+    }
+    if marks & Change::Jobs as u8 != 0 {
+        calls.push(format!("pg_notify('{JOBS}_' || {SCHEMA_HASH}, '')"));
+    }
+    format!("SELECT {}", calls.join(", "))
+}
+
+/// On SQLite (one process): wakes this process's own listeners of its committed changes,
+/// until `stop` turns true.
+pub async fn relay(db: crate::Db, targets: Targets, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let outbound = db.outbound();
+    loop {
+        let marks = tokio::select! {
+            marks = outbound.next() => marks,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        if marks & Change::Streams as u8 != 0 {
+            Targets::wake(&targets.changes);
+        }
+        if marks & Change::Jobs as u8 != 0 {
+            Targets::wake(&targets.jobs);
+        }
+    }
+}
 /// How often the listening thread looks for notifications that arrived.
 pub const CHECK_EVERY: Duration = Duration::from_millis(5);
 /// The longest wait before reconnecting after the connection failed.
@@ -83,20 +195,38 @@ impl Drop for Listening {
     }
 }
 
-/// Starts listening on `url` (a PostgreSQL URL) for both channels.
+/// Starts listening on `url` (a PostgreSQL URL) for both channels; returns once the first
+/// connection is made or has failed (then it keeps trying in the background).
 pub fn listen(url: String, targets: Targets) -> std::io::Result<Listening> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    let (first, tried) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("guildhall-listen".into())
-        .spawn(move || run(&url, &targets, &flag))?;
+        .spawn(move || run(&with_timeouts(&url), &targets, &flag, first))?;
+    let _ = tried.recv_timeout(Duration::from_secs(15));
     Ok(Listening { stop, thread: Some(thread) })
 }
 
-fn run(url: &str, targets: &Targets, stop: &AtomicBool) {
+/// `url` with a connect timeout and a TCP user timeout, unless it sets them: a dead server or
+/// a half-open connection then fails in seconds rather than minutes.
+fn with_timeouts(url: &str) -> String {
+    let mut url = url.to_owned();
+    for (key, value) in [("connect_timeout", "10"), ("tcp_user_timeout", "30000")] {
+        if !url.contains(&format!("{key}=")) {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{key}={value}"));
+        }
+    }
+    url
+}
+
+fn run(url: &str, targets: &Targets, stop: &AtomicBool, first: std::sync::mpsc::Sender<()>) {
     let mut retry = Duration::from_millis(250);
     while !stop.load(Ordering::Relaxed) {
-        match connect(url) {
+        let connected = connect(url);
+        let _ = first.send(());
+        match connected {
             Ok((mut conn, channels)) => {
                 retry = Duration::from_millis(250);
                 tracing::debug!("listening for changes from other processes");
@@ -135,20 +265,20 @@ struct Schema {
     name: String,
 }
 
-/// The `application_name` a listening connection takes (the schema follows), so commands
+/// The `application_name` a listening connection takes (the schema's hash follows), so commands
 /// that must not run beside a server can see one ([`servers_listening`]).
 const LISTENER_NAME: &str = "guildhall listener ";
 
 fn listen_in_schema(conn: &mut PgConnection) -> diesel::QueryResult<Channels> {
     diesel::sql_query(format!(
-        "SELECT set_config('application_name', '{LISTENER_NAME}' || current_schema(), false) AS name"
+        "SELECT set_config('application_name', '{LISTENER_NAME}' || {SCHEMA_HASH}, false) AS name"
     ))
     .get_result::<Schema>(conn)?;
-    let schema: Schema = diesel::sql_query("SELECT current_schema() AS name").get_result(conn)?;
+    let hash: Schema = diesel::sql_query(format!("SELECT {SCHEMA_HASH} AS name")).get_result(conn)?;
     let channels =
-        Channels { changes: format!("{CHANGES}_{}", schema.name), jobs: format!("{JOBS}_{}", schema.name) };
+        Channels { changes: format!("{CHANGES}_{}", hash.name), jobs: format!("{JOBS}_{}", hash.name) };
     for channel in [&channels.changes, &channels.jobs] {
-        diesel::sql_query(format!("LISTEN \"{}\"", channel.replace('"', "\"\""))).execute(conn)?;
+        diesel::sql_query(format!("LISTEN \"{channel}\"")).execute(conn)?;
     }
     Ok(channels)
 }
@@ -164,8 +294,8 @@ struct Count {
 /// refuse while this is above zero.
 pub fn servers_listening(conn: &mut crate::DbConnection) -> crate::StorageResult<i64> {
     let count: Count = diesel::sql_query(format!(
-        "SELECT count(*) AS n FROM pg_stat_activity \
-         WHERE application_name = '{LISTENER_NAME}' || current_schema() AND pid <> pg_backend_pid()"
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name = '{LISTENER_NAME}' || {SCHEMA_HASH} AND pid <> pg_backend_pid()"
     ))
     .get_result(conn)?;
     Ok(count.n)

@@ -38,7 +38,7 @@ pub const POLL_EVERY: Duration = Duration::from_millis(500);
 pub const POLL_FALLBACK: Duration = Duration::from_secs(5);
 /// The least time between two looks, however often it is woken (bounds the database work a
 /// busy instance's notifications cause to a few queries this often).
-const POLL_SPACING: Duration = Duration::from_millis(20);
+const POLL_SPACING: Duration = Duration::from_millis(50);
 /// How far back each look reaches again, for rows committed late (ids are time-ordered).
 const LOOKBACK_MILLIS: i64 = 3_000;
 /// Rows read per kind per look.

@@ -34,13 +34,37 @@ async fn cut_listener(db: &Db) -> i64 {
     db.run(|c| {
         let count: Count = diesel::sql_query(
             "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE application_name = 'guildhall listener ' || current_schema()",
+             WHERE application_name = 'guildhall listener ' || left(md5(current_schema()), 16)",
         )
         .get_result(c)?;
         Ok(count.n)
     })
     .await
     .unwrap()
+}
+
+/// On SQLite the relay wakes the process's own listeners once a call has committed.
+#[tokio::test]
+async fn on_sqlite_committed_changes_wake_this_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = Db::connect_and_migrate(&DatabaseUrl::Sqlite(dir.path().join("t.db"))).await.unwrap();
+    let (changes, work) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let targets = Targets { changes: vec![changes.clone()], jobs: vec![work.clone()] };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let relaying = tokio::spawn(super::relay(db.clone(), targets, stopped));
+    db.run(|c| jobs::enqueue(c, job())).await.unwrap();
+    woken(&work, "a queued job").await;
+    let author = rows::local("ada");
+    let status = rows::status(&author, "hello");
+    db.run(move |c| {
+        actors::insert_local(c, &author, "KEY")?;
+        statuses::insert(c, &status)
+    })
+    .await
+    .unwrap();
+    woken(&changes, "a new status").await;
+    stop.send_replace(true);
+    relaying.await.unwrap();
 }
 
 #[tokio::test]
@@ -54,6 +78,9 @@ async fn commits_wake_listeners_and_a_cut_connection_comes_back() {
     let (changes, work) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let targets = Targets { changes: vec![changes.clone()], jobs: vec![work.clone()] };
     let listening = listen(raw, targets).unwrap();
+    // What this pool commits is announced to every listener (ours included).
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let announcing = tokio::spawn(super::announce(db.clone(), stopped));
     // Everyone is woken once the listener is connected.
     woken(&changes, "changes, on connecting").await;
     woken(&work, "jobs, on connecting").await;
@@ -77,6 +104,8 @@ async fn commits_wake_listeners_and_a_cut_connection_comes_back() {
     db.run(|c| jobs::enqueue(c, job())).await.unwrap();
     woken(&work, "a job queued after reconnecting").await;
     listening.stop();
+    stop.send_replace(true);
+    announcing.await.unwrap();
     // The server side of a closed connection leaves pg_stat_activity when its process ends.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while db.run(super::servers_listening).await.unwrap() > 0 {
