@@ -30,7 +30,7 @@ pub const PER_INSTANCE_CONCURRENCY: usize = 8;
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 /// Batches in progress at once: one batch's slowest deliveries do not idle the connections.
 const LANES: usize = 2;
-/// Outcomes recorded together at most (one transaction each).
+/// Outcomes recorded together at most (one database call each).
 const RECORD_GROUP: usize = 64;
 /// The longest a finished delivery waits to be recorded.
 const RECORD_EVERY: Duration = Duration::from_millis(50);
@@ -122,7 +122,7 @@ impl DeliveryWorker {
             if *stop.borrow() {
                 return;
             }
-            let sent = match self.drain(now()).await {
+            let sent = match self.drain(None, Some(&stop)).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "delivery round failed");
@@ -148,17 +148,25 @@ impl DeliveryWorker {
     /// Like [`DeliveryWorker::flush`], acting as if the time were `as_of` (so retries and
     /// expired leases of a crashed worker come due without waiting).
     pub async fn flush_as_of(&self, as_of: Timestamp) -> Result<usize, FedError> {
-        self.drain(as_of).await
+        self.drain(Some(as_of), None).await
     }
 
-    /// Runs rounds in [`LANES`] lanes until no lane finds anything due; returns how many
-    /// deliveries were attempted. While one lane waits for the slowest deliveries of its
-    /// batch, the other's batch keeps the connections busy.
-    async fn drain(&self, as_of: Timestamp) -> Result<usize, FedError> {
+    /// Runs rounds in [`LANES`] lanes until no lane finds anything due (as of `as_of`, or the
+    /// time of each round) or `stop` turns true; returns how many deliveries were attempted.
+    /// While one lane waits for the slowest deliveries of its batch, the other's batch keeps
+    /// the connections busy.
+    async fn drain(
+        &self,
+        as_of: Option<Timestamp>,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<usize, FedError> {
         let lanes = (0..LANES).map(|_| async move {
             let mut total = 0;
             loop {
-                match self.round(as_of).await? {
+                if stop.is_some_and(|s| *s.borrow()) {
+                    return Ok(total);
+                }
+                match self.round(as_of.unwrap_or_else(now)).await? {
                     0 => return Ok::<usize, FedError>(total),
                     n => total += n,
                 }
@@ -366,36 +374,30 @@ impl DeliveryWorker {
         self.inner
             .db
             .run(move |c| {
-                let failing: std::collections::HashSet<String> = failing.into_iter().collect();
-                let mut delivered = Vec::new();
-                let mut recovered = std::collections::HashSet::new();
+                // What was delivered first: it must never be sent again, whatever fails after.
+                let delivered: Vec<i64> =
+                    results.iter().filter(|(_, o)| *o == Outcome::Delivered).map(|(j, _)| j.id).collect();
+                jobs::complete_many(c, &delivered, &worker)?;
+                let failing: HashSet<String> = failing.into_iter().collect();
+                let mut recovered = HashSet::new();
                 for (job, outcome) in &results {
                     let domain = job.partition_key.clone().unwrap_or_default();
-                    match outcome {
+                    let recorded = match outcome {
                         Outcome::Delivered => {
-                            delivered.push(job.id);
                             if failing.contains(&domain) {
                                 recovered.insert(domain);
                             }
+                            Ok(())
                         }
-                        Outcome::Retry(error) => {
-                            let at = now() + backoff(job.attempts, retry_after_of(error));
-                            jobs::retry(c, job.id, at, error)?;
-                            let instance = instances::get_or_create(c, &domain)?;
-                            let failures = instance.failure_count + 1;
-                            let until =
-                                (failures >= BREAKER_THRESHOLD).then(|| now() + breaker_pause(failures));
-                            instances::record_failure(c, instance.id, until)?;
-                        }
-                        Outcome::GaveUp(error) => {
-                            jobs::fail(c, job.id, error)?;
-                            if error.starts_with("410") {
-                                gone(c, job)?;
-                            }
-                        }
+                        Outcome::Retry(error) => record_retry(c, job, &domain, error),
+                        Outcome::GaveUp(error) => record_give_up(c, job, error),
+                    };
+                    // One outcome that cannot be recorded (its job gone, say) does not keep
+                    // the others from being recorded; it is tried again after its lease.
+                    if let Err(e) = recorded {
+                        tracing::warn!(job = job.id, error = %e, "could not record a delivery's outcome");
                     }
                 }
-                jobs::complete_many(c, &delivered, &worker)?;
                 for domain in recovered {
                     let instance = instances::get_or_create(c, &domain)?;
                     instances::record_success(c, instance.id)?;
@@ -405,6 +407,35 @@ impl DeliveryWorker {
             .await?;
         Ok(())
     }
+}
+
+/// A failed delivery to try again later; the instance's failure count (its breaker) goes up.
+fn record_retry(
+    c: &mut guildhall_storage::DbConnection,
+    job: &jobs::Job,
+    domain: &str,
+    error: &str,
+) -> guildhall_storage::StorageResult<()> {
+    let at = now() + backoff(job.attempts, retry_after_of(error));
+    jobs::retry(c, job.id, at, error)?;
+    let instance = instances::get_or_create(c, domain)?;
+    let failures = instance.failure_count + 1;
+    let until = (failures >= BREAKER_THRESHOLD).then(|| now() + breaker_pause(failures));
+    instances::record_failure(c, instance.id, until)?;
+    Ok(())
+}
+
+/// A delivery given up for good; 410 from a personal inbox also forgets the actor.
+fn record_give_up(
+    c: &mut guildhall_storage::DbConnection,
+    job: &jobs::Job,
+    error: &str,
+) -> guildhall_storage::StorageResult<()> {
+    jobs::fail(c, job.id, error)?;
+    if error.starts_with("410") {
+        gone(c, job)?;
+    }
+    Ok(())
 }
 
 /// The hosts of `deliveries` that are suspended here (or not allowed, in allowlist mode),
