@@ -50,7 +50,7 @@ impl DbConnection {
     /// Applies every pending migration of this backend's tree; returns how many ran.
     pub fn migrate(&mut self) -> Result<usize, StorageError> {
         let applied = match self {
-            DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Pg(c) => migrate_postgres(c),
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
         };
         let applied = applied.map_err(|e| StorageError::Migration(e.to_string()))?;
@@ -62,6 +62,21 @@ impl DbConnection {
     pub fn is_postgres(&self) -> bool {
         matches!(self, DbConnection::Pg(_))
     }
+}
+
+/// Applies PostgreSQL's migrations under a lock on the schema, so several processes starting
+/// together (after an upgrade, say) migrate one after the other instead of racing.
+fn migrate_postgres(
+    c: &mut PgConnection,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync + 'static>> {
+    use diesel::connection::SimpleConnection;
+    c.batch_execute("SELECT pg_advisory_lock(hashtext('guildhall migrations ' || current_schema()))")?;
+    let applied = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+    let unlocked =
+        c.batch_execute("SELECT pg_advisory_unlock(hashtext('guildhall migrations ' || current_schema()))");
+    let applied = applied?;
+    unlocked?;
+    Ok(applied)
 }
 
 fn configure_sqlite(conn: &mut SqliteConnection) -> Result<(), StorageError> {
