@@ -22,6 +22,22 @@ fn job() -> NewJob {
     NewJob { queue: "test".into(), payload: "{}".into(), partition_key: None, run_at: now(), max_attempts: 1 }
 }
 
+/// Queues a job, then stores a status (each in a call of its own), and waits for the wake-up
+/// each should bring.
+async fn queue_then_post(db: &Db, changes: &Notify, work: &Notify) {
+    db.run(|c| jobs::enqueue(c, job())).await.unwrap();
+    woken(work, "a queued job").await;
+    let author = rows::local("ada");
+    let status = rows::status(&author, "hello");
+    db.run(move |c| {
+        actors::insert_local(c, &author, "KEY")?;
+        statuses::insert(c, &status)
+    })
+    .await
+    .unwrap();
+    woken(changes, "a new status").await;
+}
+
 #[derive(diesel::QueryableByName)]
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -52,17 +68,7 @@ async fn on_sqlite_committed_changes_wake_this_process() {
     let targets = Targets { changes: vec![changes.clone()], jobs: vec![work.clone()] };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let relaying = tokio::spawn(super::relay(db.clone(), targets, stopped));
-    db.run(|c| jobs::enqueue(c, job())).await.unwrap();
-    woken(&work, "a queued job").await;
-    let author = rows::local("ada");
-    let status = rows::status(&author, "hello");
-    db.run(move |c| {
-        actors::insert_local(c, &author, "KEY")?;
-        statuses::insert(c, &status)
-    })
-    .await
-    .unwrap();
-    woken(&changes, "a new status").await;
+    queue_then_post(&db, &changes, &work).await;
     stop.send_replace(true);
     relaying.await.unwrap();
 }
@@ -86,17 +92,7 @@ async fn commits_wake_listeners_and_a_cut_connection_comes_back() {
     woken(&work, "jobs, on connecting").await;
     assert_eq!(db.run(super::servers_listening).await.unwrap(), 1, "the listener is seen");
 
-    db.run(|c| jobs::enqueue(c, job())).await.unwrap();
-    woken(&work, "a queued job").await;
-    let author = rows::local("ada");
-    let status = rows::status(&author, "hello");
-    db.run(move |c| {
-        actors::insert_local(c, &author, "KEY")?;
-        statuses::insert(c, &status)
-    })
-    .await
-    .unwrap();
-    woken(&changes, "a new status").await;
+    queue_then_post(&db, &changes, &work).await;
 
     assert_eq!(cut_listener(&db).await, 1, "one listening connection for this schema");
     woken(&changes, "changes, on reconnecting").await;
