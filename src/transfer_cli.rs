@@ -17,10 +17,10 @@ pub(crate) async fn to_postgres(config: &Config, to: &str) -> Result<(), Failure
         _ => {
             return Err(Failure {
                 code: 2,
-                message: format!(
-                    "--to must be a PostgreSQL URL such as postgres://USER:PASSWORD@HOST/DATABASE, not {}",
-                    guildhall_core::config::redact_url(to)
-                ),
+                // Not echoed: a libpq key=value string ("host=… password=…") is not a URL, and
+                // redacting it as one would print its password.
+                message: "--to must be a PostgreSQL URL such as postgres://USER:PASSWORD@HOST/DATABASE"
+                    .into(),
             });
         }
     };

@@ -188,6 +188,14 @@ async fn migrate_to_postgres_refuses_the_wrong_backends() {
     let out = guildhall(&settings, &["migrate-to-postgres", "--to", "mysql://root:hunter2@db/x"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(!text(&out.stderr).contains("hunter2"), "{}", text(&out.stderr));
+    let conninfo = "host=db user=g password=hunter2 dbname=g";
+    let out = guildhall(&settings, &["migrate-to-postgres", "--to", conninfo]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !text(&out.stderr).contains("hunter2"),
+        "a key=value string is not echoed: {}",
+        text(&out.stderr)
+    );
     let out = guildhall(&settings, &["migrate-to-sqlite", "--to", "/tmp/never-made.db"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("copies from PostgreSQL"), "{}", text(&out.stderr));
