@@ -94,6 +94,7 @@ async fn metrics_are_served_apart_and_count_requests_queues_and_deliveries() {
     assert!(m["guildhall_db_pool_acquired_total{}"] > 0.0);
     assert_eq!(m["guildhall_queue_stats_ok{}"], 1.0);
     assert_eq!(m["guildhall_db_pool_timeouts_total{}"], 0.0);
+    assert!(m.contains_key("guildhall_db_writer_waits_total{}"));
     assert!(m["guildhall_db_pool_connections{state=\"max\"}"] >= 1.0);
     assert!(m["process_resident_memory_bytes{}"] > 1e6);
 

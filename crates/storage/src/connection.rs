@@ -10,7 +10,7 @@ pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../.
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 /// Milliseconds SQLite waits for a competing writer before giving up with "database is locked".
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+pub(crate) const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 
 /// A database connection: PostgreSQL or SQLite, chosen by the database URL's scheme.
 #[derive(diesel::MultiConnection)]

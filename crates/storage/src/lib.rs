@@ -58,6 +58,7 @@ pub mod timelines;
 pub mod transfer;
 pub mod wakeups;
 pub mod web_sessions;
+mod writer;
 
 pub mod testing;
 
@@ -83,19 +84,33 @@ pub fn now() -> Timestamp {
 
 /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise.
 ///
-/// On SQLite the write lock is taken first: a deferred transaction that reads and then writes
-/// fails at once with "database is locked" when another connection wrote in between, without
-/// waiting for the busy timeout. Taking the lock up front makes writers queue instead.
+/// On SQLite the outermost transaction waits for its turn among the process's writers
+/// ([`writer`]), then takes the write lock first: a deferred transaction that reads and then
+/// writes fails at once with "database is locked" when another connection wrote in between,
+/// without waiting for the busy timeout. Taking the lock up front makes writers queue instead.
+/// A transaction inside another is a savepoint and needs neither.
 pub fn transaction<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> StorageResult<T>,
 ) -> StorageResult<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
     use diesel::{Connection, RunQueryDsl};
-    conn.transaction(|conn| {
-        if let DbConnection::Sqlite(sqlite) = conn {
-            diesel::sql_query("UPDATE received_activities SET ap_id = ap_id WHERE 0").execute(sqlite)?;
+    let outermost_sqlite = match conn {
+        DbConnection::Sqlite(sqlite) => {
+            matches!(AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(), Ok(None))
         }
-        f(conn)
+        DbConnection::Pg(_) => false,
+    };
+    if !outermost_sqlite {
+        return conn.transaction(f);
+    }
+    writer::in_turn(|| {
+        conn.transaction(|conn| {
+            if let DbConnection::Sqlite(sqlite) = conn {
+                diesel::sql_query("UPDATE received_activities SET ap_id = ap_id WHERE 0").execute(sqlite)?;
+            }
+            f(conn)
+        })
     })
 }
 

@@ -44,6 +44,8 @@ pub struct Db {
     waits: std::sync::Arc<WaitCounters>,
     /// Changes committed through this pool that listeners have not been told of.
     outbound: std::sync::Arc<crate::wakeups::Outbound>,
+    /// SQLite's writers of this pool, queued ([`crate::writer`]); `None` on PostgreSQL.
+    writers: Option<std::sync::Arc<crate::writer::WriterQueue>>,
 }
 
 /// How long callers waited for a connection, for `/metrics`.
@@ -78,6 +80,12 @@ pub struct PoolStats {
     pub wait_seconds: f64,
     /// Callers that gave up waiting for a connection.
     pub timeouts: u64,
+    /// SQLite: transactions waiting now for another of this process's writers to commit.
+    pub writers_waiting: u64,
+    /// SQLite: transactions that waited for another of this process's writers to commit.
+    pub writer_waits: u64,
+    /// SQLite: their total wait, in seconds.
+    pub writer_wait_seconds: f64,
 }
 
 impl Db {
@@ -96,7 +104,8 @@ impl Db {
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
         let (waits, outbound) = Default::default();
-        Ok(Db { pool, postgres: url.is_postgres(), waits, outbound })
+        let writers = (!url.is_postgres()).then(Default::default);
+        Ok(Db { pool, postgres: url.is_postgres(), waits, outbound, writers })
     }
 
     /// Opens the pool and applies pending migrations; returns the pool and how many ran.
@@ -136,7 +145,9 @@ impl Db {
         // Marks made by the call (its transactions have committed when it returns) go to the
         // pool's outbound changes; a call that failed may have marked what rolled back, which
         // only costs listeners an extra look.
+        let writers = self.writers.clone();
         let (result, marks) = tokio::task::spawn_blocking(move || {
+            let _queue = crate::writer::enter(writers);
             crate::wakeups::take_marks();
             let result = f(&mut conn);
             (result, crate::wakeups::take_marks())
@@ -176,6 +187,9 @@ impl Db {
             waited: self.waits.waited.load(Relaxed),
             wait_seconds: self.waits.wait_micros.load(Relaxed) as f64 / 1e6,
             timeouts: self.waits.timeouts.load(Relaxed),
+            writers_waiting: self.writers.as_ref().map_or(0, |w| w.waiting.load(Relaxed)),
+            writer_waits: self.writers.as_ref().map_or(0, |w| w.waited.load(Relaxed)),
+            writer_wait_seconds: self.writers.as_ref().map_or(0.0, |w| w.wait_micros.load(Relaxed) as f64 / 1e6),
         }
     }
 

@@ -6,8 +6,13 @@ use crate::schema::received_activities;
 use crate::{DbConnection, StorageResult, Timestamp, now};
 
 /// Records `ap_id` as received. Returns `true` the first time, `false` for a replay; safe
-/// when two processes receive the same activity at once (the primary key decides).
+/// when two processes receive the same activity at once (the primary key decides). A
+/// transaction of its own so that, on SQLite, it queues with the process's other writers.
 pub fn record(conn: &mut DbConnection, ap_id: &str) -> StorageResult<bool> {
+    crate::transaction(conn, |conn| record_in(conn, ap_id))
+}
+
+fn record_in(conn: &mut DbConnection, ap_id: &str) -> StorageResult<bool> {
     let row = (received_activities::ap_id.eq(ap_id), received_activities::received_at.eq(now()));
     let inserted = match conn {
         DbConnection::Pg(c) => {

@@ -1,0 +1,99 @@
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use guildhall_core::config::DatabaseUrl;
+
+use super::{WriterQueue, enter, in_turn};
+use crate::{Db, StorageError, received, transaction};
+
+/// Waits until `ready` holds, checking as the condition changes hands; the bound only turns a
+/// hang into a failure.
+async fn until(what: &str, ready: impl Fn() -> bool) {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !ready() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("never: {what}"));
+}
+
+async fn sqlite() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = Db::connect_and_migrate(&DatabaseUrl::Sqlite(dir.path().join("w.db"))).await.unwrap();
+    (dir, db)
+}
+
+#[tokio::test]
+async fn a_second_writer_queues_in_the_process_then_commits() {
+    let (_dir, db) = sqlite().await;
+    let (holding_tx, holding) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let first = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.run(move |c| {
+                transaction(c, |c| {
+                    received::record(c, "https://a.example/1")?;
+                    holding_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok(())
+                })
+            })
+            .await
+        }
+    });
+    tokio::task::spawn_blocking(move || holding.recv().unwrap()).await.unwrap();
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move { db.run(|c| received::record(c, "https://a.example/2")).await }
+    });
+    // The second writer waits on the queue, not in SQLite's sleeping busy handler.
+    until("the second writer queues", || db.stats().writers_waiting == 1).await;
+    release.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    assert!(second.await.unwrap().unwrap(), "the second write committed");
+    let stats = db.stats();
+    assert_eq!((stats.writers_waiting, stats.writer_waits), (0, 1));
+    assert!(!db.run(|c| received::record(c, "https://a.example/1")).await.unwrap(), "the first committed");
+}
+
+#[tokio::test]
+async fn a_transaction_inside_another_does_not_wait_for_its_own_turn() {
+    let (_dir, db) = sqlite().await;
+    let first_time = db
+        .run(|c| transaction(c, |c| transaction(c, |c| received::record(c, "https://a.example/n"))))
+        .await
+        .unwrap();
+    assert!(first_time);
+    assert_eq!(db.stats().writer_waits, 0);
+}
+
+#[test]
+fn a_turn_held_too_long_fails_the_waiter_and_the_queue_leaves_with_the_call() {
+    let queue = Arc::new(WriterQueue::with_timeout(Duration::from_millis(50)));
+    let (holding_tx, holding) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let holder = std::thread::spawn({
+        let queue = queue.clone();
+        move || {
+            let _entered = enter(Some(queue));
+            in_turn(|| {
+                holding_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                Ok(())
+            })
+        }
+    });
+    holding.recv().unwrap();
+    let entered = enter(Some(queue.clone()));
+    let waited = in_turn(|| Ok(()));
+    assert!(matches!(&waited, Err(StorageError::Pool(m)) if m.contains("writer")), "{waited:?}");
+    drop(entered);
+    // Outside a pool's call the thread has no queue: it runs at once though the turn is held.
+    assert!(in_turn(|| Ok(())).is_ok());
+    release.send(()).unwrap();
+    holder.join().unwrap().unwrap();
+    assert_eq!(queue.waited.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
