@@ -30,9 +30,13 @@ impl managed::Manager for ConnectionManager {
     }
 
     async fn recycle(&self, conn: &mut DbConnection, _: &Metrics) -> RecycleResult<StorageError> {
-        // A cheap liveness check; runs inline because it is a round trip of microseconds on a
-        // healthy connection and the object cannot be moved into a blocking task from here.
-        conn.batch_execute("SELECT 1").map_err(|e| RecycleError::Backend(e.into()))
+        // A cheap liveness check for a server connection; runs inline because it is a round
+        // trip of microseconds on a healthy connection and the object cannot be moved into a
+        // blocking task from here. An open SQLite file has no connection to lose.
+        match conn {
+            DbConnection::Pg(_) => conn.batch_execute("SELECT 1").map_err(|e| RecycleError::Backend(e.into())),
+            DbConnection::Sqlite(_) => Ok(()),
+        }
     }
 }
 
