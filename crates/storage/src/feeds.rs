@@ -48,40 +48,78 @@ pub enum Reach {
 /// Adds status `status_id` to the feed of every local account in `reach` it may belong to.
 /// Idempotent: called again when the status, its group, its mentions or its hashtags change.
 pub fn fan_out(conn: &mut DbConnection, status_id: i64, reach: Reach) -> StorageResult<()> {
-    let id = status_id;
+    lock_status_sources(conn, status_id)?;
+    let template = &FAN_OUT_SQL[reach as usize];
+    WithStatusId { template, id: status_id }.execute(conn)?;
+    Ok(())
+}
+
+/// The fan-out statement of each [`Reach`] (in its order), with `{id}` where the status id is
+/// bound: one text per reach, so the connection prepares each once and reuses it (a statement
+/// with the id written in is parsed and planned again for every status).
+static FAN_OUT_SQL: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
     let accepted = FollowState::Accepted.as_str();
     let public = Visibility::Public.as_str();
     let direct = Visibility::Direct.as_str();
-    // Only integers and our own constants are formatted in.
-    let mentioned = format!("SELECT actor_id AS owner_id FROM status_mentions WHERE status_id = {id}");
+    let mentioned = "SELECT actor_id AS owner_id FROM status_mentions WHERE status_id = {id}".to_owned();
     let tag_followers = format!(
         "SELECT ft.actor_id AS owner_id FROM followed_tags ft JOIN status_tags st ON st.tag = ft.tag \
-         JOIN statuses s ON s.id = st.status_id WHERE st.status_id = {id} AND s.visibility = '{public}'"
+         JOIN statuses s ON s.id = st.status_id WHERE st.status_id = {{id}} AND s.visibility = '{public}'"
     );
-    let owners = match reach {
-        Reach::Mentioned => mentioned,
-        Reach::TagFollowers => tag_followers,
-        Reach::All => format!(
-            "SELECT actor_id AS owner_id FROM statuses WHERE id = {id} \
-             UNION ALL SELECT f.follower_id FROM follows f JOIN statuses s ON f.target_id = s.actor_id \
-                 WHERE s.id = {id} AND f.state = '{accepted}' AND s.visibility <> '{direct}' \
-             UNION ALL SELECT f.follower_id FROM follows f JOIN statuses s ON f.target_id = s.group_id \
-                 WHERE s.id = {id} AND f.state = '{accepted}' \
-             UNION ALL SELECT m.actor_id FROM group_moderators m JOIN statuses s ON m.group_id = s.group_id \
-                 WHERE s.id = {id} \
-             UNION ALL {mentioned} UNION ALL {tag_followers}"
-        ),
+    let all = format!(
+        "SELECT actor_id AS owner_id FROM statuses WHERE id = {{id}} \
+         UNION ALL SELECT f.follower_id FROM follows f JOIN statuses s ON f.target_id = s.actor_id \
+             WHERE s.id = {{id}} AND f.state = '{accepted}' AND s.visibility <> '{direct}' \
+         UNION ALL SELECT f.follower_id FROM follows f JOIN statuses s ON f.target_id = s.group_id \
+             WHERE s.id = {{id}} AND f.state = '{accepted}' \
+         UNION ALL SELECT m.actor_id FROM group_moderators m JOIN statuses s ON m.group_id = s.group_id \
+             WHERE s.id = {{id}} \
+         UNION ALL {mentioned} UNION ALL {tag_followers}"
+    );
+    let insert = |owners: &str| {
+        format!(
+            "INSERT INTO home_feed (owner_id, status_id) \
+             SELECT DISTINCT owner_id, {{id}} FROM ({owners}) AS owners \
+             WHERE EXISTS (SELECT 1 FROM actors WHERE actors.id = owners.owner_id AND actors.domain IS NULL) \
+             ON CONFLICT DO NOTHING"
+        )
     };
-    lock_status_sources(conn, id)?;
-    diesel::sql_query(format!(
-        "INSERT INTO home_feed (owner_id, status_id) \
-         SELECT DISTINCT owner_id, {id} FROM ({owners}) AS owners \
-         WHERE EXISTS (SELECT 1 FROM actors WHERE actors.id = owners.owner_id AND actors.domain IS NULL) \
-         ON CONFLICT DO NOTHING"
-    ))
-    .execute(conn)?;
-    Ok(())
+    let mut texts = [String::new(), String::new(), String::new()];
+    texts[Reach::All as usize] = insert(&all);
+    texts[Reach::Mentioned as usize] = insert(&mentioned);
+    texts[Reach::TagFollowers as usize] = insert(&tag_followers);
+    texts
+});
+
+/// A statement of ours with a status id bound wherever its text says `{id}`. Unlike
+/// `sql_query`, which diesel never caches, it is prepared once per connection and text.
+struct WithStatusId {
+    template: &'static str,
+    id: i64,
 }
+
+impl diesel::query_builder::QueryId for WithStatusId {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for WithStatusId
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        for (i, part) in self.template.split("{id}").enumerate() {
+            if i > 0 {
+                out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.id)?;
+            }
+            out.push_sql(part);
+        }
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for WithStatusId {}
 
 /// On PostgreSQL, where a status and a follow may commit at the same moment and each miss the
 /// other (read committed), makes the two wait for each other: a status being fanned out holds

@@ -72,10 +72,14 @@ pub fn replace_mentions(conn: &mut DbConnection, status_id: i64, actor_ids: &[i6
         let mut ids = actor_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        for actor_id in ids {
+        for &actor_id in &ids {
             diesel::insert_into(status_mentions::table)
                 .values((status_mentions::status_id.eq(status_id), status_mentions::actor_id.eq(actor_id)))
                 .execute(conn)?;
+        }
+        // The fan-out only adds rows, one per mention: none reach no one.
+        if ids.is_empty() {
+            return Ok(());
         }
         crate::feeds::fan_out(conn, status_id, crate::feeds::Reach::Mentioned)
     })
@@ -97,10 +101,15 @@ pub fn replace_tags(conn: &mut DbConnection, status_id: i64, tags: &[String]) ->
         let mut names: Vec<String> = tags.iter().map(|t| t.trim_start_matches('#').to_lowercase()).collect();
         names.sort();
         names.dedup();
-        for tag in names.into_iter().filter(|t| !t.is_empty()) {
+        names.retain(|t| !t.is_empty());
+        for tag in &names {
             diesel::insert_into(status_tags::table)
                 .values((status_tags::status_id.eq(status_id), status_tags::tag.eq(tag)))
                 .execute(conn)?;
+        }
+        // As for mentions: no hashtag, no follower of one to reach.
+        if names.is_empty() {
+            return Ok(());
         }
         crate::feeds::fan_out(conn, status_id, crate::feeds::Reach::TagFollowers)
     })
