@@ -37,11 +37,11 @@ pub async fn create(activity: Activity, actor: DbActor, data: &FedData) -> Resul
         Some(note) if crate::polls::receive_vote(data, &actor.row, &note).await? => return Ok(()),
         Some(note) => {
             // Stored and decided by our group in one transaction.
+            // What it queues (a group's relay) wakes the delivery worker as it commits.
             store_remote_then(note, data, move |c, status| {
                 groups::on_new_status(c, &urls, status, &doc).map(|_| ())
             })
             .await?;
-            data.delivery_wakeup.notify_one();
             return Ok(());
         }
         None if activity.object.as_ref().is_some_and(Value::is_string) => {
