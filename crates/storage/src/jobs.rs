@@ -62,27 +62,33 @@ pub struct NewJob {
 
 /// Adds a job; returns its id. Call inside the transaction of the change that caused it.
 pub fn enqueue(conn: &mut DbConnection, job: NewJob) -> StorageResult<i64> {
-    let row = new_row(job, now());
-    diesel::insert_into(jobs::table).values(&row).execute(conn)?;
-    crate::wakeups::mark(crate::wakeups::Change::Jobs);
-    Ok(row.id)
+    crate::write(conn, |conn| {
+        let row = new_row(job, now());
+        diesel::insert_into(jobs::table).values(&row).execute(conn)?;
+        crate::wakeups::mark(crate::wakeups::Change::Jobs);
+        Ok(row.id)
+    })
 }
 
 /// Adds many jobs with multi-row inserts (a fan-out queues one job per inbox).
 pub fn enqueue_many(conn: &mut DbConnection, new: Vec<NewJob>) -> StorageResult<usize> {
-    let stamp = now();
-    let rows: Vec<Job> = new.into_iter().map(|job| new_row(job, stamp)).collect();
-    // 13 columns a row: 1,000 rows stay well under SQLite's 32,766 bound parameters.
-    for chunk in rows.chunks(1_000) {
-        match conn {
-            DbConnection::Pg(pg) => diesel::insert_into(jobs::table).values(chunk).execute(pg)?,
-            DbConnection::Sqlite(sqlite) => diesel::insert_into(jobs::table).values(chunk).execute(sqlite)?,
-        };
-    }
-    if !rows.is_empty() {
-        crate::wakeups::mark(crate::wakeups::Change::Jobs);
-    }
-    Ok(rows.len())
+    crate::write(conn, |conn| {
+        let stamp = now();
+        let rows: Vec<Job> = new.into_iter().map(|job| new_row(job, stamp)).collect();
+        // 13 columns a row: 1,000 rows stay well under SQLite's 32,766 bound parameters.
+        for chunk in rows.chunks(1_000) {
+            match conn {
+                DbConnection::Pg(pg) => diesel::insert_into(jobs::table).values(chunk).execute(pg)?,
+                DbConnection::Sqlite(sqlite) => {
+                    diesel::insert_into(jobs::table).values(chunk).execute(sqlite)?
+                }
+            };
+        }
+        if !rows.is_empty() {
+            crate::wakeups::mark(crate::wakeups::Change::Jobs);
+        }
+        Ok(rows.len())
+    })
 }
 
 fn new_row(job: NewJob, stamp: Timestamp) -> Job {
@@ -201,82 +207,95 @@ fn claim_pg(
 /// Removes a finished job. Only the lease holder may finish it: returns false when the lease
 /// was lost (another worker took the job after this one's lease ran out).
 pub fn complete(conn: &mut DbConnection, id: i64, worker: &str) -> StorageResult<bool> {
-    let deleted = diesel::delete(jobs::table.filter(jobs::id.eq(id)).filter(jobs::locked_by.eq(worker)))
-        .execute(conn)?;
-    Ok(deleted == 1)
+    crate::write(conn, |conn| {
+        let deleted = diesel::delete(jobs::table.filter(jobs::id.eq(id)).filter(jobs::locked_by.eq(worker)))
+            .execute(conn)?;
+        Ok(deleted == 1)
+    })
 }
 
 /// Drops the jobs of `queue` with partition `key` that no worker holds (a digest whose
 /// subscription ended); returns how many.
 pub fn cancel_partition(conn: &mut DbConnection, queue: &str, key: &str) -> StorageResult<usize> {
-    Ok(diesel::delete(
-        jobs::table
-            .filter(jobs::queue.eq(queue))
-            .filter(jobs::partition_key.eq(key))
-            .filter(jobs::locked_by.is_null().or(jobs::locked_until.lt(now())))
-            .filter(jobs::failed_at.is_null()),
-    )
-    .execute(conn)?)
+    crate::write(conn, |conn| {
+        Ok(diesel::delete(
+            jobs::table
+                .filter(jobs::queue.eq(queue))
+                .filter(jobs::partition_key.eq(key))
+                .filter(jobs::locked_by.is_null().or(jobs::locked_until.lt(now())))
+                .filter(jobs::failed_at.is_null()),
+        )
+        .execute(conn)?)
+    })
 }
 
 /// Removes finished jobs still leased to `worker`, in one statement; returns how many.
 pub fn complete_many(conn: &mut DbConnection, ids: &[i64], worker: &str) -> StorageResult<usize> {
-    let mut done = 0;
-    for chunk in ids.chunks(500) {
-        done += diesel::delete(jobs::table.filter(jobs::id.eq_any(chunk)).filter(jobs::locked_by.eq(worker)))
-            .execute(conn)?;
-    }
-    Ok(done)
+    crate::write(conn, |conn| {
+        let mut done = 0;
+        for chunk in ids.chunks(500) {
+            done +=
+                diesel::delete(jobs::table.filter(jobs::id.eq_any(chunk)).filter(jobs::locked_by.eq(worker)))
+                    .execute(conn)?;
+        }
+        Ok(done)
+    })
 }
 
 /// Releases a job to run again at `run_at`, recording why it failed. When its attempts are
 /// used up it is marked failed instead. Returns true when it will run again.
 pub fn retry(conn: &mut DbConnection, id: i64, run_at: Timestamp, error: &str) -> StorageResult<bool> {
-    let job: Job = jobs::table.find(id).select(Job::as_select()).first(conn)?;
-    if job.attempts >= job.max_attempts {
-        fail(conn, id, error)?;
-        return Ok(false);
-    }
-    diesel::update(jobs::table.find(id))
-        .set((
-            jobs::run_at.eq(run_at),
-            jobs::locked_by.eq(None::<String>),
-            jobs::locked_until.eq(None::<Timestamp>),
-            jobs::last_error.eq(Some(error)),
-            jobs::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    Ok(true)
+    crate::write(conn, |conn| {
+        let job: Job = jobs::table.find(id).select(Job::as_select()).first(conn)?;
+        if job.attempts >= job.max_attempts {
+            fail(conn, id, error)?;
+            return Ok(false);
+        }
+        diesel::update(jobs::table.find(id))
+            .set((
+                jobs::run_at.eq(run_at),
+                jobs::locked_by.eq(None::<String>),
+                jobs::locked_until.eq(None::<Timestamp>),
+                jobs::last_error.eq(Some(error)),
+                jobs::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(true)
+    })
 }
 
 /// Puts a job held by `worker` back, to run at `run_at`, without counting the claim as an
 /// attempt (it was claimed early: what it acts on moved later).
 pub fn defer(conn: &mut DbConnection, id: i64, worker: &str, run_at: Timestamp) -> StorageResult<()> {
-    diesel::update(jobs::table.find(id).filter(jobs::locked_by.eq(worker)))
-        .set((
-            jobs::run_at.eq(run_at),
-            jobs::locked_by.eq(None::<String>),
-            jobs::locked_until.eq(None::<Timestamp>),
-            jobs::attempts.eq(jobs::attempts - 1),
-            jobs::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::write(conn, |conn| {
+        diesel::update(jobs::table.find(id).filter(jobs::locked_by.eq(worker)))
+            .set((
+                jobs::run_at.eq(run_at),
+                jobs::locked_by.eq(None::<String>),
+                jobs::locked_until.eq(None::<Timestamp>),
+                jobs::attempts.eq(jobs::attempts - 1),
+                jobs::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Gives up on a job for good, recording why.
 pub fn fail(conn: &mut DbConnection, id: i64, error: &str) -> StorageResult<()> {
-    let stamp = now();
-    let changed = diesel::update(jobs::table.find(id))
-        .set((
-            jobs::failed_at.eq(Some(stamp)),
-            jobs::locked_by.eq(None::<String>),
-            jobs::locked_until.eq(None::<Timestamp>),
-            jobs::last_error.eq(Some(error)),
-            jobs::updated_at.eq(stamp),
-        ))
-        .execute(conn)?;
-    if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+    crate::write(conn, |conn| {
+        let stamp = now();
+        let changed = diesel::update(jobs::table.find(id))
+            .set((
+                jobs::failed_at.eq(Some(stamp)),
+                jobs::locked_by.eq(None::<String>),
+                jobs::locked_until.eq(None::<Timestamp>),
+                jobs::last_error.eq(Some(error)),
+                jobs::updated_at.eq(stamp),
+            ))
+            .execute(conn)?;
+        if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+    })
 }
 
 /// When the next job of these queues falls due (one not leased and not failed), if any: a

@@ -2,8 +2,9 @@
 //!
 //! Every write and read of the database lives here, one module per aggregate; the other crates
 //! never write SQL. Functions take `&mut DbConnection` so callers compose them inside one
-//! transaction (`conn.transaction(|c| ...)`) and run them through [`Db::run`], which moves the
-//! blocking work off the async threads.
+//! transaction ([`transaction`]) and run them through [`Db::run`], which moves the blocking
+//! work off the async threads. A write outside a transaction goes through [`write`]: on
+//! SQLite both queue with the process's other writers (the `writer` module).
 //!
 //! Error policy: diesel errors become [`StorageError`]; a broken uniqueness rule is a
 //! [`StorageError::Conflict`] naming the constraint, a missing row [`StorageError::NotFound`].
@@ -85,7 +86,7 @@ pub fn now() -> Timestamp {
 /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise.
 ///
 /// On SQLite the outermost transaction waits for its turn among the process's writers
-/// ([`writer`]), then takes the write lock first: a deferred transaction that reads and then
+/// (the `writer` module), then takes the write lock first: a deferred transaction that reads and then
 /// writes fails at once with "database is locked" when another connection wrote in between,
 /// without waiting for the busy timeout. Taking the lock up front makes writers queue instead.
 /// A transaction inside another is a savepoint and needs neither.
@@ -93,15 +94,8 @@ pub fn transaction<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> StorageResult<T>,
 ) -> StorageResult<T> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
     use diesel::{Connection, RunQueryDsl};
-    let outermost_sqlite = match conn {
-        DbConnection::Sqlite(sqlite) => {
-            matches!(AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(), Ok(None))
-        }
-        DbConnection::Pg(_) => false,
-    };
-    if !outermost_sqlite {
+    if !outside_transaction_on_sqlite(conn) {
         return conn.transaction(f);
     }
     writer::in_turn(|| {
@@ -112,6 +106,29 @@ pub fn transaction<T>(
             f(conn)
         })
     })
+}
+
+/// Runs `f`, whose statements commit one by one (no transaction), in the process's writer
+/// turn on SQLite (the `writer` module); inside a transaction, or on PostgreSQL, it just runs `f`.
+pub fn write<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> StorageResult<T>,
+) -> StorageResult<T> {
+    if outside_transaction_on_sqlite(conn) { writer::in_turn(|| f(conn)) } else { f(conn) }
+}
+
+/// True on SQLite with no transaction open on `conn`: where a write takes the writer turn.
+fn outside_transaction_on_sqlite(conn: &mut DbConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            matches!(
+                AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(),
+                Ok(None)
+            )
+        }
+        DbConnection::Pg(_) => false,
+    }
 }
 
 /// Parses a stored enum spelling, or reports the row as corrupt.

@@ -34,7 +34,9 @@ impl managed::Manager for ConnectionManager {
         // trip of microseconds on a healthy connection and the object cannot be moved into a
         // blocking task from here. An open SQLite file has no connection to lose.
         match conn {
-            DbConnection::Pg(_) => conn.batch_execute("SELECT 1").map_err(|e| RecycleError::Backend(e.into())),
+            DbConnection::Pg(_) => {
+                conn.batch_execute("SELECT 1").map_err(|e| RecycleError::Backend(e.into()))
+            }
             DbConnection::Sqlite(_) => Ok(()),
         }
     }
@@ -193,7 +195,10 @@ impl Db {
             timeouts: self.waits.timeouts.load(Relaxed),
             writers_waiting: self.writers.as_ref().map_or(0, |w| w.waiting.load(Relaxed)),
             writer_waits: self.writers.as_ref().map_or(0, |w| w.waited.load(Relaxed)),
-            writer_wait_seconds: self.writers.as_ref().map_or(0.0, |w| w.wait_micros.load(Relaxed) as f64 / 1e6),
+            writer_wait_seconds: self
+                .writers
+                .as_ref()
+                .map_or(0.0, |w| w.wait_micros.load(Relaxed) as f64 / 1e6),
         }
     }
 

@@ -6,10 +6,9 @@ use crate::schema::received_activities;
 use crate::{DbConnection, StorageResult, Timestamp, now};
 
 /// Records `ap_id` as received. Returns `true` the first time, `false` for a replay; safe
-/// when two processes receive the same activity at once (the primary key decides). A
-/// transaction of its own so that, on SQLite, it queues with the process's other writers.
+/// when two processes receive the same activity at once (the primary key decides).
 pub fn record(conn: &mut DbConnection, ap_id: &str) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| record_in(conn, ap_id))
+    crate::write(conn, |conn| record_in(conn, ap_id))
 }
 
 fn record_in(conn: &mut DbConnection, ap_id: &str) -> StorageResult<bool> {
@@ -28,14 +27,18 @@ fn record_in(conn: &mut DbConnection, ap_id: &str) -> StorageResult<bool> {
 /// Forgets one id, so the activity is processed if it arrives again (after a failure on our
 /// side).
 pub fn forget(conn: &mut DbConnection, ap_id: &str) -> StorageResult<()> {
-    diesel::delete(received_activities::table.find(ap_id)).execute(conn)?;
-    Ok(())
+    crate::write(conn, |conn| {
+        diesel::delete(received_activities::table.find(ap_id)).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Forgets ids received before `before` (replays that old are refused by date anyway).
 pub fn prune(conn: &mut DbConnection, before: Timestamp) -> StorageResult<usize> {
-    Ok(diesel::delete(received_activities::table.filter(received_activities::received_at.lt(before)))
-        .execute(conn)?)
+    crate::write(conn, |conn| {
+        Ok(diesel::delete(received_activities::table.filter(received_activities::received_at.lt(before)))
+            .execute(conn)?)
+    })
 }
 
 #[cfg(test)]

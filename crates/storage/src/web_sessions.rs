@@ -80,7 +80,7 @@ pub fn create(conn: &mut DbConnection, new: &NewSession<'_>) -> StorageResult<Se
         expires_at: at,
     };
     row.expires_at = at + row.life();
-    conn.transaction(|c| {
+    crate::transaction(conn, |c| {
         // The owner's ended sessions go as a new one starts (no sweeper needed).
         diesel::delete(
             web_sessions::table
@@ -120,12 +120,11 @@ pub fn find_live(conn: &mut DbConnection, token_hash: &str) -> StorageResult<Opt
     if at - session.last_used_at >= TOUCH_EVERY {
         session.last_used_at = at;
         session.expires_at = at + session.life();
-        diesel::update(web_sessions::table.find(session.id))
-            .set((
-                web_sessions::last_used_at.eq(session.last_used_at),
-                web_sessions::expires_at.eq(session.expires_at),
-            ))
-            .execute(conn)?;
+        let touch = diesel::update(web_sessions::table.find(session.id)).set((
+            web_sessions::last_used_at.eq(session.last_used_at),
+            web_sessions::expires_at.eq(session.expires_at),
+        ));
+        crate::write(conn, |conn| Ok(touch.execute(conn)?))?;
     }
     Ok(Some(session))
 }

@@ -5,10 +5,14 @@
 //! writers sleep while the lock is free again, and the machine idles (a third of it in the
 //! ingest benchmark). Writers of one process therefore queue on a mutex of their pool before
 //! they take SQLite's lock, and are woken the moment the previous one commits. The busy
-//! handler stays for writers of other processes (`guildhall mail receive`, admin commands)
-//! and for writes made outside [`crate::transaction`].
+//! handler stays for writers of other processes (`guildhall mail receive`, admin commands).
+//!
+//! Every write a server makes must therefore take the turn: in [`crate::transaction`], or in
+//! [`crate::write`] for statements that commit on their own. A write that skips it still
+//! works, but under load it waits in the busy handler while queued writers pass the lock
+//! among themselves, and can fail with "database is locked".
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -71,29 +75,50 @@ thread_local! {
     /// The queue of the pool whose call runs on this thread (none outside [`crate::Db::run`]
     /// and on PostgreSQL).
     static CURRENT: RefCell<Option<Arc<WriterQueue>>> = const { RefCell::new(None) };
+    /// Whether this thread holds its queue's turn (a write inside a write runs at once).
+    static HELD: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Makes `queue` the current thread's queue until the returned guard is dropped.
+#[must_use = "the queue applies only while the guard lives"]
 pub(crate) fn enter(queue: Option<Arc<WriterQueue>>) -> Entered {
-    CURRENT.with(|current| *current.borrow_mut() = queue);
-    Entered(())
+    let previous = CURRENT.with(|current| current.replace(queue));
+    Entered { previous }
 }
 
-/// Clears the thread's queue when the database call ends, panicking or not: blocking threads
-/// are reused by other pools.
-pub(crate) struct Entered(());
+/// Puts back the thread's previous queue when the database call ends, panicking or not:
+/// blocking threads are reused by other pools.
+pub(crate) struct Entered {
+    previous: Option<Arc<WriterQueue>>,
+}
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        CURRENT.with(|current| current.borrow_mut().take());
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
     }
 }
 
-/// Runs `f` in the current thread's writer turn (or at once when the thread has no queue).
+/// Runs `f` in the current thread's writer turn: at once when the thread has no queue or
+/// already holds the turn.
 pub(crate) fn in_turn<T>(f: impl FnOnce() -> StorageResult<T>) -> StorageResult<T> {
+    if HELD.get() {
+        return f();
+    }
     let Some(queue) = CURRENT.with(|current| current.borrow().clone()) else { return f() };
     let _turn = queue.take_turn()?;
+    HELD.set(true);
+    let _release = Held;
     f()
+}
+
+/// Clears [`HELD`] as the turn ends, panicking or not.
+struct Held;
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.set(false);
+    }
 }
 
 #[cfg(test)]

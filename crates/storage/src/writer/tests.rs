@@ -97,3 +97,35 @@ fn a_turn_held_too_long_fails_the_waiter_and_the_queue_leaves_with_the_call() {
     holder.join().unwrap().unwrap();
     assert_eq!(queue.waited.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
+
+#[tokio::test]
+async fn a_write_outside_a_transaction_queues_too() {
+    let (_dir, db) = sqlite().await;
+    let (holding_tx, holding) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let first = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.run(move |c| {
+                transaction(c, |_| {
+                    holding_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok(())
+                })
+            })
+            .await
+        }
+    });
+    tokio::task::spawn_blocking(move || holding.recv().unwrap()).await.unwrap();
+    // A statement that commits on its own (a delivery's outcome) waits its turn like a
+    // transaction, rather than in the busy handler behind a queue that never lets it in.
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move { db.run(|c| crate::jobs::complete(c, 1, "worker")).await }
+    });
+    until("the single statement queues", || db.stats().writers_waiting == 1).await;
+    release.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    assert!(!second.await.unwrap().unwrap(), "no such job, but the statement ran");
+    assert_eq!(db.stats().writer_waits, 1);
+}
