@@ -129,3 +129,31 @@ async fn a_write_outside_a_transaction_queues_too() {
     assert!(!second.await.unwrap().unwrap(), "no such job, but the statement ran");
     assert_eq!(db.stats().writer_waits, 1);
 }
+
+#[tokio::test]
+async fn a_call_that_panics_in_a_transaction_does_not_leave_it_open() {
+    use diesel::RunQueryDsl;
+    let (dir, db) = sqlite().await;
+    let panicked: Result<(), _> = db
+        .run(|c| {
+            transaction(c, |c| {
+                received::record(c, "https://a.example/lost")?;
+                panic!("a bug in the middle of a transaction");
+            })
+        })
+        .await;
+    assert!(panicked.is_err());
+    // The next call must not reuse the connection with its transaction still open: its
+    // write would land in that transaction and never commit.
+    assert!(db.run(|c| received::record(c, "https://a.example/kept")).await.unwrap());
+    let mut other = crate::DbConnection::open(&DatabaseUrl::Sqlite(dir.path().join("w.db"))).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        ap_id: String,
+    }
+    let found: Vec<Found> =
+        diesel::sql_query("SELECT ap_id FROM received_activities").load(&mut other).unwrap();
+    let ids: Vec<String> = found.into_iter().map(|f| f.ap_id).collect();
+    assert_eq!(ids, ["https://a.example/kept"]);
+}
