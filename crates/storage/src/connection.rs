@@ -94,3 +94,28 @@ fn configure_sqlite(conn: &mut SqliteConnection) -> Result<(), StorageError> {
 fn scrub(message: &str, url: &str) -> String {
     message.replace(url, &guildhall_core::config::redact_url(url))
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::RunQueryDsl;
+
+    /// `.cargo/config.toml` builds SQLite with the query planner stability guarantee; without
+    /// it every statement with a bound `LIMIT` is prepared again on each run.
+    #[test]
+    fn sqlite_is_built_with_the_query_planner_stability_guarantee() {
+        #[derive(diesel::QueryableByName)]
+        struct Used {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            used: i32,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = guildhall_core::config::DatabaseUrl::Sqlite(dir.path().join("q.db"));
+        let super::DbConnection::Sqlite(mut conn) = super::DbConnection::open(&url).unwrap() else {
+            unreachable!("a SQLite URL opens SQLite")
+        };
+        let used: Used = diesel::sql_query("SELECT sqlite_compileoption_used('ENABLE_QPSG') AS used")
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(used.used, 1);
+    }
+}

@@ -200,7 +200,10 @@ pub fn public_by_actor(
         .filter(statuses::actor_id.eq(actor_id))
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::reblog_of_id.is_null())
-        .filter(statuses::visibility.eq(Visibility::Public.as_str()))
+        // A literal, as in `count_public_by_actor`: a partial index is matched against the
+        // query's text, and neither SQLite (built with QPSG) nor PostgreSQL's generic plans
+        // see a bound value.
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("statuses.visibility = 'public'"))
         .into_boxed();
     if let Some(max) = max_id {
         query = query.filter(statuses::id.lt(max));
