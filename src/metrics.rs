@@ -209,6 +209,8 @@ fn pool_section(out: &mut String, pool: &guildhall_storage::PoolStats) {
         "Callers that gave up waiting for a connection.",
     );
     let _ = writeln!(out, "guildhall_db_pool_timeouts_total {}", pool.timeouts);
+    head(out, "guildhall_db_writers_waiting", "gauge", "SQLite transactions waiting for the writer now.");
+    let _ = writeln!(out, "guildhall_db_writers_waiting {}", pool.writers_waiting);
     head(
         out,
         "guildhall_db_writer_waits_total",
@@ -216,7 +218,12 @@ fn pool_section(out: &mut String, pool: &guildhall_storage::PoolStats) {
         "SQLite transactions that queued behind another writer of this process.",
     );
     let _ = writeln!(out, "guildhall_db_writer_waits_total {}", pool.writer_waits);
-    head(out, "guildhall_db_writer_wait_seconds_total", "counter", "Time SQLite transactions queued for the writer.");
+    head(
+        out,
+        "guildhall_db_writer_wait_seconds_total",
+        "counter",
+        "Time SQLite transactions queued for the writer.",
+    );
     let _ = writeln!(out, "guildhall_db_writer_wait_seconds_total {}", pool.writer_wait_seconds);
 }
 

@@ -27,7 +27,8 @@ pub enum StorageError {
     /// The database could not be reached or opened.
     #[error("database connection failed: {0}")]
     Connection(String),
-    /// Waiting for a pooled connection timed out or the pool is closed.
+    /// Waiting for a pooled connection (or, on SQLite, for the writer's turn) timed out, or
+    /// the pool is closed.
     #[error("database pool: {0}")]
     Pool(String),
     /// Applying migrations failed.

@@ -49,12 +49,17 @@ pub enum Reach {
 /// Idempotent: called again when the status, its group, its mentions or its hashtags change.
 pub fn fan_out(conn: &mut DbConnection, status_id: i64, reach: Reach) -> StorageResult<()> {
     lock_status_sources(conn, status_id)?;
-    let template = &FAN_OUT_SQL[reach as usize];
+    let [all, mentioned, tag_followers] = &*FAN_OUT_SQL;
+    let template = match reach {
+        Reach::All => all,
+        Reach::Mentioned => mentioned,
+        Reach::TagFollowers => tag_followers,
+    };
     WithStatusId { template, id: status_id }.execute(conn)?;
     Ok(())
 }
 
-/// The fan-out statement of each [`Reach`] (in its order), with `{id}` where the status id is
+/// The fan-out statement of each [`Reach`] (all, mentioned, tag followers), with `{id}` where the status id is
 /// bound: one text per reach, so the connection prepares each once and reuses it (a statement
 /// with the id written in is parsed and planned again for every status).
 static FAN_OUT_SQL: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
@@ -84,11 +89,7 @@ static FAN_OUT_SQL: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(
              ON CONFLICT DO NOTHING"
         )
     };
-    let mut texts = [String::new(), String::new(), String::new()];
-    texts[Reach::All as usize] = insert(&all);
-    texts[Reach::Mentioned as usize] = insert(&mentioned);
-    texts[Reach::TagFollowers as usize] = insert(&tag_followers);
-    texts
+    [insert(&all), insert(&mentioned), insert(&tag_followers)]
 });
 
 /// A statement of ours with a status id bound wherever its text says `{id}`. Unlike
@@ -98,6 +99,8 @@ struct WithStatusId {
     id: i64,
 }
 
+// No static query id: diesel then caches the prepared statement by its SQL text, which is what
+// tells one reach from another. A static id would make every reach share one cache entry.
 impl diesel::query_builder::QueryId for WithStatusId {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
