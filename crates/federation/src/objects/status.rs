@@ -341,12 +341,17 @@ fn upsert_status(
     Ok((statuses::get(c, row.id)?, is_new))
 }
 
+/// Most mentions (addressees included) and most hashtags read from a remote note: each is
+/// looked up or written inside the store's transaction, which on SQLite holds the one writer,
+/// so a stranger's note must not make it arbitrarily long. Real posts stay far below.
+const MAX_REMOTE_PARTS: usize = 200;
+
 fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageResult<()> {
     let mut mentioned = Vec::new();
     let hrefs = note.tag.iter().filter(|t| t.is_mention()).filter_map(|t| t.href.clone());
     // Direct statuses name their recipients in to/cc; treat known ones as mentioned.
     let recipients = note.to.iter().chain(&note.cc).cloned();
-    for href in hrefs.chain(recipients) {
+    for href in hrefs.chain(recipients).take(MAX_REMOTE_PARTS) {
         if let Some(actor) = actors::find_by_ap_id(c, &href)? {
             mentioned.push(actor.id);
         }
@@ -358,6 +363,7 @@ fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageR
         .filter(|t| t.is_hashtag())
         .filter_map(|t| t.name.clone())
         .map(|n| n.trim_start_matches('#').to_owned())
+        .take(MAX_REMOTE_PARTS)
         .collect();
     status_parts::replace_tags(c, status.id, &tags)?;
     let media: Vec<RemoteMedia> = note
