@@ -132,6 +132,33 @@ async fn a_replayed_activity_has_no_second_effect() {
 }
 
 #[tokio::test]
+async fn a_note_with_thousands_of_hashtags_stores_the_first_200() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    a.user("ada").await;
+    let bob = b.user("bob").await;
+    let key_id = format!("{}#main-key", bob.ap_id);
+    let key = key_of(b, bob.id).await;
+    let note_id = format!("{}/statuses/tags", bob.ap_id);
+    let tags: Vec<Value> =
+        (0..3_000).map(|i| json!({"type": "Hashtag", "name": format!("#t{i:04}")})).collect();
+    let create = serde_json::to_vec(&json!({
+        "id": format!("{note_id}/activity"), "type": "Create", "actor": bob.ap_id,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "object": {"id": note_id, "type": "Note", "attributedTo": bob.ap_id, "content": "<p>tags</p>",
+                   "to": ["https://www.w3.org/ns/activitystreams#Public"], "tag": tags},
+    }))
+    .unwrap();
+    assert_eq!(post_signed(&a.url("/inbox"), &create, &create, &key_id, &key).await, 202);
+    let status = a.status(&note_id).await.expect("the note is stored");
+    let stored =
+        a.instance.db().run(move |c| guildhall_storage::status_parts::tags(c, status.id)).await.unwrap();
+    assert_eq!(stored.len(), 200, "the rest is not read inside the write transaction");
+    assert_eq!(stored.first().map(String::as_str), Some("t0000"));
+    cluster.stop().await;
+}
+
+#[tokio::test]
 async fn only_the_author_may_edit_or_delete() {
     let cluster = Cluster::start(3).await;
     let [a, b, c] = &cluster.nodes[..] else { unreachable!() };
