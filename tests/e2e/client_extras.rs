@@ -475,6 +475,12 @@ async fn timeline_entities_match_single_status_entities() {
         );
         assert_eq!(original["mentions"][0]["username"], "ada");
         assert_eq!(original["tags"][0]["name"], "glam");
+        // The authors' counts, loaded for the whole page, are the real ones (a boost is no post).
+        let by =
+            |who: &str| items.iter().find(|s| s["account"]["username"] == who).unwrap()["account"].clone();
+        let (bob_account, ada_account) = (by("bob"), by("ada"));
+        assert_eq!((&bob_account["followers_count"], &bob_account["statuses_count"]), (&json!(1), &json!(1)));
+        assert_eq!(&ada_account["following_count"], &json!(1));
         assert!(checked >= 5);
         t.instance.stop().await.unwrap();
     }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use crate::actors::Actor;
 use crate::schema::{
-    actors, bookmarks, favourites, media_attachments, pins, status_mentions, status_tags, statuses,
+    actors, bookmarks, favourites, follows, media_attachments, pins, status_mentions, status_tags, statuses,
 };
 use crate::status_parts::Attachment;
 use crate::statuses::Status;
@@ -49,6 +49,59 @@ pub struct PageParts {
     pub polled: HashSet<i64>,
     /// Whether the viewer muted any conversation (if not, no status needs the check).
     pub mutes_conversations: bool,
+    /// The counts shown on each author's account (authors of the page and of what it boosts).
+    pub counts: HashMap<i64, AccountCounts>,
+}
+
+/// The counts an account entity shows, as [`crate::follows::count_followers`],
+/// [`crate::follows::count_following`] and [`crate::statuses::count_public_by_actor`] give them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountCounts {
+    /// Accepted followers.
+    pub followers: i64,
+    /// Accepted follows.
+    pub following: i64,
+    /// Live public posts (boosts excluded).
+    pub statuses: i64,
+}
+
+/// The counts of each of `authors`, three grouped queries for the whole page.
+fn account_counts(conn: &mut DbConnection, authors: &[i64]) -> StorageResult<HashMap<i64, AccountCounts>> {
+    use diesel::dsl::count_star;
+    let accepted = guildhall_core::model::FollowState::Accepted.as_str();
+    let followers: Vec<(i64, i64)> = follows::table
+        .filter(follows::target_id.eq_any(authors))
+        .filter(follows::state.eq(accepted))
+        .group_by(follows::target_id)
+        .select((follows::target_id, count_star()))
+        .load(conn)?;
+    let following: Vec<(i64, i64)> = follows::table
+        .filter(follows::follower_id.eq_any(authors))
+        .filter(follows::state.eq(accepted))
+        .group_by(follows::follower_id)
+        .select((follows::follower_id, count_star()))
+        .load(conn)?;
+    let posts: Vec<(i64, i64)> = statuses::table
+        .filter(statuses::actor_id.eq_any(authors))
+        .filter(statuses::deleted_at.is_null())
+        .filter(statuses::reblog_of_id.is_null())
+        // A literal, as in `count_public_by_actor`: PostgreSQL's partial index needs to see it.
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("statuses.visibility = 'public'"))
+        .group_by(statuses::actor_id)
+        .select((statuses::actor_id, count_star()))
+        .load(conn)?;
+    let mut counts: HashMap<i64, AccountCounts> =
+        authors.iter().map(|a| (*a, AccountCounts::default())).collect();
+    for (actor, n) in followers {
+        counts.entry(actor).or_default().followers = n;
+    }
+    for (actor, n) in following {
+        counts.entry(actor).or_default().following = n;
+    }
+    for (actor, n) in posts {
+        counts.entry(actor).or_default().statuses = n;
+    }
+    Ok(counts)
 }
 
 fn tally(ids: Vec<i64>) -> HashMap<i64, i64> {
@@ -131,7 +184,11 @@ pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> St
         .load::<i64>(conn)?
         .into_iter()
         .collect();
+    let mut authors: Vec<i64> = page.iter().chain(&originals).map(|s| s.actor_id).collect();
+    authors.sort_unstable();
+    authors.dedup();
     let mut parts = PageParts {
+        counts: account_counts(conn, &authors)?,
         polled,
         covered: ids.iter().copied().collect(),
         viewer,

@@ -104,9 +104,17 @@ fn render_account(
 ) -> StorageResult<Account> {
     // A members-only group's member count is for its members (the group API shows it to them).
     let members_only = actor.members_only;
-    let followers = if members_only { 0 } else { follows::count_followers(c, actor.id)? };
-    let following = follows::count_following(c, actor.id)?;
-    let statuses_count = statuses::count_public_by_actor(c, actor.id)?;
+    // A page of statuses loaded its authors' counts together.
+    let counts = match ctx.page.get().and_then(|p| p.counts.get(&actor.id)) {
+        Some(counts) => *counts,
+        None => guildhall_storage::page_parts::AccountCounts {
+            followers: if members_only { 0 } else { follows::count_followers(c, actor.id)? },
+            following: follows::count_following(c, actor.id)?,
+            statuses: statuses::count_public_by_actor(c, actor.id)?,
+        },
+    };
+    let followers = if members_only { 0 } else { counts.followers };
+    let (following, statuses_count) = (counts.following, counts.statuses);
     let acct = match &actor.domain {
         Some(domain) => format!("{}@{domain}", actor.username),
         None => actor.username.clone(),
