@@ -306,8 +306,12 @@ pub fn disable(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
 
 /// Records a successful sign-in.
 pub fn touch_sign_in(conn: &mut DbConnection, user_id: i64) -> StorageResult<()> {
-    diesel::update(users::table.find(user_id)).set(users::last_sign_in_at.eq(Some(now()))).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::update(users::table.find(user_id))
+            .set(users::last_sign_in_at.eq(Some(now())))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Number of live local users who signed in or posted since `since` (NodeInfo's active users).
@@ -366,15 +370,17 @@ pub fn set_posting_defaults(
     actor_id: i64,
     defaults: &PostingDefaults,
 ) -> StorageResult<()> {
-    diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
-        .set((
-            users::default_visibility.eq(defaults.visibility.as_str()),
-            users::default_sensitive.eq(defaults.sensitive),
-            users::default_language.eq(&defaults.language),
-            users::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
+            .set((
+                users::default_visibility.eq(defaults.visibility.as_str()),
+                users::default_sensitive.eq(defaults.sensitive),
+                users::default_language.eq(&defaults.language),
+                users::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -357,10 +357,12 @@ pub fn update_local(conn: &mut DbConnection, actor: &Actor) -> StorageResult<()>
 
 /// Marks an actor deleted (its rows stay for threads and moderation records).
 pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    let changed = diesel::update(actors::table.find(id))
-        .set((actors::deleted_at.eq(Some(now())), actors::updated_at.eq(now())))
-        .execute(conn)?;
-    if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+    crate::transaction(conn, |conn| {
+        let changed = diesel::update(actors::table.find(id))
+            .set((actors::deleted_at.eq(Some(now())), actors::updated_at.eq(now())))
+            .execute(conn)?;
+        if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+    })
 }
 
 /// How many live local actors of a kind exist.

@@ -55,11 +55,13 @@ pub fn ap_id_of(conn: &mut DbConnection, actor_id: i64, target_id: i64) -> Stora
 
 /// Removes a block; returns whether there was one.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, target_id: i64) -> StorageResult<bool> {
-    let n = diesel::delete(
-        blocks::table.filter(blocks::actor_id.eq(actor_id)).filter(blocks::target_id.eq(target_id)),
-    )
-    .execute(conn)?;
-    Ok(n > 0)
+    crate::transaction(conn, |conn| {
+        let n = diesel::delete(
+            blocks::table.filter(blocks::actor_id.eq(actor_id)).filter(blocks::target_id.eq(target_id)),
+        )
+        .execute(conn)?;
+        Ok(n > 0)
+    })
 }
 
 /// The accounts `actor_id` blocks, most recently blocked first.

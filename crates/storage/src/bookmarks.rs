@@ -7,25 +7,31 @@ use crate::{DbConnection, StorageResult, now};
 
 /// Bookmarks a status (idempotent).
 pub fn add(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageResult<()> {
-    if !exists(conn, actor_id, status_id)? {
-        diesel::insert_into(bookmarks::table)
-            .values((
-                bookmarks::actor_id.eq(actor_id),
-                bookmarks::status_id.eq(status_id),
-                bookmarks::created_at.eq(now()),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    crate::transaction(conn, |conn| {
+        if !exists(conn, actor_id, status_id)? {
+            diesel::insert_into(bookmarks::table)
+                .values((
+                    bookmarks::actor_id.eq(actor_id),
+                    bookmarks::status_id.eq(status_id),
+                    bookmarks::created_at.eq(now()),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// Removes a bookmark.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageResult<()> {
-    diesel::delete(
-        bookmarks::table.filter(bookmarks::actor_id.eq(actor_id)).filter(bookmarks::status_id.eq(status_id)),
-    )
-    .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::delete(
+            bookmarks::table
+                .filter(bookmarks::actor_id.eq(actor_id))
+                .filter(bookmarks::status_id.eq(status_id)),
+        )
+        .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// True when bookmarked.

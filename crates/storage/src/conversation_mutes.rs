@@ -29,24 +29,28 @@ pub fn root_of(conn: &mut DbConnection, status: &Status) -> StorageResult<i64> {
 
 /// Mutes the conversation of `status` for `actor_id`.
 pub fn mute(conn: &mut DbConnection, actor_id: i64, status: &Status) -> StorageResult<()> {
-    let root = root_of(conn, status)?;
-    if !is_muted_root(conn, actor_id, root)? {
-        diesel::insert_into(conversation_mutes::table)
-            .values((
-                conversation_mutes::actor_id.eq(actor_id),
-                conversation_mutes::root_id.eq(root),
-                conversation_mutes::created_at.eq(now()),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    crate::transaction(conn, |conn| {
+        let root = root_of(conn, status)?;
+        if !is_muted_root(conn, actor_id, root)? {
+            diesel::insert_into(conversation_mutes::table)
+                .values((
+                    conversation_mutes::actor_id.eq(actor_id),
+                    conversation_mutes::root_id.eq(root),
+                    conversation_mutes::created_at.eq(now()),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// Unmutes the conversation of `status` for `actor_id`.
 pub fn unmute(conn: &mut DbConnection, actor_id: i64, status: &Status) -> StorageResult<()> {
-    let root = root_of(conn, status)?;
-    diesel::delete(conversation_mutes::table.find((actor_id, root))).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        let root = root_of(conn, status)?;
+        diesel::delete(conversation_mutes::table.find((actor_id, root))).execute(conn)?;
+        Ok(())
+    })
 }
 
 fn is_muted_root(conn: &mut DbConnection, actor_id: i64, root: i64) -> StorageResult<bool> {

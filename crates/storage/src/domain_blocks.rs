@@ -26,7 +26,9 @@ pub fn add(conn: &mut DbConnection, actor_id: i64, domain: &str) -> StorageResul
 
 /// Unblocks `domain` for `actor_id`.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, domain: &str) -> StorageResult<bool> {
-    Ok(diesel::delete(user_domain_blocks::table.find((actor_id, domain))).execute(conn)? > 0)
+    crate::transaction(conn, |conn| {
+        Ok(diesel::delete(user_domain_blocks::table.find((actor_id, domain))).execute(conn)? > 0)
+    })
 }
 
 /// Whether `actor_id` blocked `domain`.

@@ -367,10 +367,12 @@ fn insert(
 
 /// Sets where someone stands (an answer from the organizer or from another server).
 pub fn set_state(conn: &mut DbConnection, id: i64, state: Participation) -> StorageResult<()> {
-    diesel::update(event_participants::table.find(id))
-        .set((event_participants::state.eq(state.as_str()), event_participants::updated_at.eq(now())))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::update(event_participants::table.find(id))
+            .set((event_participants::state.eq(state.as_str()), event_participants::updated_at.eq(now())))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// The organizer's answer to a pending asker of one of our events: accepting someone into a
@@ -462,14 +464,16 @@ pub fn set_listed(
     actor_id: i64,
     listed: bool,
 ) -> StorageResult<bool> {
-    let changed = diesel::update(
-        event_participants::table
-            .filter(event_participants::event_id.eq(event_id))
-            .filter(event_participants::actor_id.eq(actor_id)),
-    )
-    .set((event_participants::listed.eq(listed), event_participants::updated_at.eq(now())))
-    .execute(conn)?;
-    Ok(changed == 1)
+    crate::transaction(conn, |conn| {
+        let changed = diesel::update(
+            event_participants::table
+                .filter(event_participants::event_id.eq(event_id))
+                .filter(event_participants::actor_id.eq(actor_id)),
+        )
+        .set((event_participants::listed.eq(listed), event_participants::updated_at.eq(now())))
+        .execute(conn)?;
+        Ok(changed == 1)
+    })
 }
 
 /// The answers to an event in these states, oldest first, with their actors; only those who
@@ -544,12 +548,14 @@ pub fn parse_minutes(text: &str) -> Vec<i64> {
 
 /// Stores a member's reminder setting.
 pub fn set_reminder_minutes(conn: &mut DbConnection, actor_id: i64, minutes: &[i64]) -> StorageResult<()> {
-    use crate::schema::users;
-    let text: Vec<String> = minutes.iter().map(i64::to_string).collect();
-    diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
-        .set(users::event_reminders.eq(text.join(",")))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        use crate::schema::users;
+        let text: Vec<String> = minutes.iter().map(i64::to_string).collect();
+        diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
+            .set(users::event_reminders.eq(text.join(",")))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Queues the reminders of a local participant for an event starting at `starts_at`: one job
@@ -667,11 +673,13 @@ pub fn set_calendar_token_hash(
     actor_id: i64,
     hash: Option<&str>,
 ) -> StorageResult<()> {
-    use crate::schema::users;
-    diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
-        .set(users::calendar_token_hash.eq(hash))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        use crate::schema::users;
+        diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
+            .set(users::calendar_token_hash.eq(hash))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// The actor of the member whose calendar feed secret has this SHA-256 (none for a login that

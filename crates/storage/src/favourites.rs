@@ -66,13 +66,15 @@ pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Opti
 
 /// Removes a like; returns whether there was one.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageResult<bool> {
-    let n = diesel::delete(
-        favourites::table
-            .filter(favourites::actor_id.eq(actor_id))
-            .filter(favourites::status_id.eq(status_id)),
-    )
-    .execute(conn)?;
-    Ok(n > 0)
+    crate::transaction(conn, |conn| {
+        let n = diesel::delete(
+            favourites::table
+                .filter(favourites::actor_id.eq(actor_id))
+                .filter(favourites::status_id.eq(status_id)),
+        )
+        .execute(conn)?;
+        Ok(n > 0)
+    })
 }
 
 /// How many likes a status has.

@@ -151,9 +151,11 @@ pub fn update(conn: &mut DbConnection, filter: &Filter) -> StorageResult<()> {
 
 /// Deletes a filter (with its keywords and statuses).
 pub fn delete(conn: &mut DbConnection, owner_id: i64, id: i64) -> StorageResult<()> {
-    get(conn, owner_id, id)?;
-    diesel::delete(filters::table.find(id)).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        get(conn, owner_id, id)?;
+        diesel::delete(filters::table.find(id)).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Adds a keyword.
@@ -163,9 +165,11 @@ pub fn add_keyword(
     keyword: &str,
     whole_word: bool,
 ) -> StorageResult<Keyword> {
-    let row = Keyword { id: Id::generate().0, filter_id, keyword: keyword.to_owned(), whole_word };
-    diesel::insert_into(filter_keywords::table).values(&row).execute(conn)?;
-    Ok(row)
+    crate::transaction(conn, |conn| {
+        let row = Keyword { id: Id::generate().0, filter_id, keyword: keyword.to_owned(), whole_word };
+        diesel::insert_into(filter_keywords::table).values(&row).execute(conn)?;
+        Ok(row)
+    })
 }
 
 /// The keyword with this id, with its filter's owner.
@@ -177,29 +181,35 @@ pub fn keyword(conn: &mut DbConnection, id: i64) -> StorageResult<(Keyword, i64)
 
 /// Changes a keyword.
 pub fn update_keyword(conn: &mut DbConnection, row: &Keyword) -> StorageResult<()> {
-    diesel::update(filter_keywords::table.find(row.id))
-        .set((filter_keywords::keyword.eq(&row.keyword), filter_keywords::whole_word.eq(row.whole_word)))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::update(filter_keywords::table.find(row.id))
+            .set((filter_keywords::keyword.eq(&row.keyword), filter_keywords::whole_word.eq(row.whole_word)))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Removes a keyword.
 pub fn remove_keyword(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    diesel::delete(filter_keywords::table.find(id)).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::delete(filter_keywords::table.find(id)).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Adds a status to a filter; returns the entry id.
 pub fn add_status(conn: &mut DbConnection, filter_id: i64, status_id: i64) -> StorageResult<i64> {
-    let id = Id::generate().0;
-    diesel::insert_into(filter_statuses::table)
-        .values((
-            filter_statuses::id.eq(id),
-            filter_statuses::filter_id.eq(filter_id),
-            filter_statuses::status_id.eq(status_id),
-        ))
-        .execute(conn)?;
-    Ok(id)
+    crate::transaction(conn, |conn| {
+        let id = Id::generate().0;
+        diesel::insert_into(filter_statuses::table)
+            .values((
+                filter_statuses::id.eq(id),
+                filter_statuses::filter_id.eq(filter_id),
+                filter_statuses::status_id.eq(status_id),
+            ))
+            .execute(conn)?;
+        Ok(id)
+    })
 }
 
 /// The status entry with this id: `(filter id, status id, owner)`.
@@ -214,8 +224,10 @@ pub fn status_entry(conn: &mut DbConnection, id: i64) -> StorageResult<(i64, i64
 
 /// Removes a status entry.
 pub fn remove_status(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    diesel::delete(filter_statuses::table.find(id)).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::delete(filter_statuses::table.find(id)).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// The keywords of `filter` that `text` (plain text, any case) matches.

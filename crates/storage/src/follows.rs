@@ -117,16 +117,20 @@ pub fn set_options(
     notify: Option<bool>,
     show_reblogs: Option<bool>,
 ) -> StorageResult<bool> {
-    let current = options(conn, follower_id, target_id)?;
-    let changed = diesel::update(
-        follows::table.filter(follows::follower_id.eq(follower_id)).filter(follows::target_id.eq(target_id)),
-    )
-    .set((
-        follows::notify.eq(notify.unwrap_or(current.notify)),
-        follows::show_reblogs.eq(show_reblogs.unwrap_or(current.show_reblogs)),
-    ))
-    .execute(conn)?;
-    Ok(changed > 0)
+    crate::transaction(conn, |conn| {
+        let current = options(conn, follower_id, target_id)?;
+        let changed = diesel::update(
+            follows::table
+                .filter(follows::follower_id.eq(follower_id))
+                .filter(follows::target_id.eq(target_id)),
+        )
+        .set((
+            follows::notify.eq(notify.unwrap_or(current.notify)),
+            follows::show_reblogs.eq(show_reblogs.unwrap_or(current.show_reblogs)),
+        ))
+        .execute(conn)?;
+        Ok(changed > 0)
+    })
 }
 
 /// How many follow requests wait for `target_id`'s answer.
@@ -212,11 +216,13 @@ fn refeed(conn: &mut DbConnection, follower_id: i64, target_id: i64, accepted: b
 
 /// Removes every follow from and to an actor (account gone, or a block between two).
 pub fn remove_all_of(conn: &mut DbConnection, actor_id: i64) -> StorageResult<usize> {
-    crate::mail::remove_all_of(conn, actor_id)?;
-    Ok(diesel::delete(
-        follows::table.filter(follows::follower_id.eq(actor_id).or(follows::target_id.eq(actor_id))),
-    )
-    .execute(conn)?)
+    crate::transaction(conn, |conn| {
+        crate::mail::remove_all_of(conn, actor_id)?;
+        Ok(diesel::delete(
+            follows::table.filter(follows::follower_id.eq(actor_id).or(follows::target_id.eq(actor_id))),
+        )
+        .execute(conn)?)
+    })
 }
 
 /// Removes follows in both directions between two actors (on a block).

@@ -91,8 +91,11 @@ pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
 
 /// Lifts a block; false when there was none.
 pub fn remove(conn: &mut DbConnection, domain: &str) -> StorageResult<bool> {
-    let n = diesel::delete(instance_domain_blocks::table.find(domain.trim().to_lowercase())).execute(conn)?;
-    Ok(n > 0)
+    crate::transaction(conn, |conn| {
+        let n =
+            diesel::delete(instance_domain_blocks::table.find(domain.trim().to_lowercase())).execute(conn)?;
+        Ok(n > 0)
+    })
 }
 
 /// Every block, by domain.
@@ -307,16 +310,18 @@ pub fn log(
     target: &str,
     detail: &str,
 ) -> StorageResult<()> {
-    let row = AdminLogEntry {
-        id: Id::generate().0,
-        admin_id: Some(admin_id),
-        action: action.to_owned(),
-        target: target.chars().take(500).collect(),
-        detail: detail.chars().take(2000).collect(),
-        created_at: now(),
-    };
-    diesel::insert_into(admin_log::table).values(&row).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        let row = AdminLogEntry {
+            id: Id::generate().0,
+            admin_id: Some(admin_id),
+            action: action.to_owned(),
+            target: target.chars().take(500).collect(),
+            detail: detail.chars().take(2000).collect(),
+            created_at: now(),
+        };
+        diesel::insert_into(admin_log::table).values(&row).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// The newest admin log entries.

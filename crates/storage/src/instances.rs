@@ -36,32 +36,35 @@ pub struct Instance {
 
 /// The instance row for `domain`, created if new.
 pub fn get_or_create(conn: &mut DbConnection, domain: &str) -> StorageResult<Instance> {
-    let domain = domain.to_lowercase();
-    if let Some(found) = find(conn, &domain)? {
-        return Ok(found);
-    }
-    let created = now();
-    let row = Instance {
-        id: Id::generate().0,
-        domain,
-        software: None,
-        software_version: None,
-        nodeinfo_fetched_at: None,
-        last_success_at: None,
-        last_failure_at: None,
-        failure_count: 0,
-        unreachable_until: None,
-        created_at: created,
-        updated_at: created,
-    };
-    match diesel::insert_into(instances::table).values(&row).execute(conn) {
-        Ok(_) => Ok(row),
-        // Another process inserted it between our look-up and insert: take theirs.
-        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            find(conn, &row.domain)?.ok_or(crate::StorageError::NotFound)
+    crate::transaction(conn, |conn| {
+        let domain = domain.to_lowercase();
+        if let Some(found) = find(conn, &domain)? {
+            return Ok(found);
         }
-        Err(e) => Err(e.into()),
-    }
+        let created = now();
+        let row = Instance {
+            id: Id::generate().0,
+            domain,
+            software: None,
+            software_version: None,
+            nodeinfo_fetched_at: None,
+            last_success_at: None,
+            last_failure_at: None,
+            failure_count: 0,
+            unreachable_until: None,
+            created_at: created,
+            updated_at: created,
+        };
+        match diesel::insert_into(instances::table).values(&row).execute(conn) {
+            Ok(_) => Ok(row),
+            // Another process inserted it between our look-up and insert: take theirs.
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => find(conn, &row.domain)?.ok_or(crate::StorageError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    })
 }
 
 /// The instance row for `domain`, if known.
@@ -80,28 +83,32 @@ pub fn set_software(
     name: &str,
     version: Option<&str>,
 ) -> StorageResult<()> {
-    diesel::update(instances::table.find(id))
-        .set((
-            instances::software.eq(Some(name.to_lowercase())),
-            instances::software_version.eq(version),
-            instances::nodeinfo_fetched_at.eq(Some(now())),
-            instances::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::update(instances::table.find(id))
+            .set((
+                instances::software.eq(Some(name.to_lowercase())),
+                instances::software_version.eq(version),
+                instances::nodeinfo_fetched_at.eq(Some(now())),
+                instances::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Records a success: clears the failure count and closes the circuit breaker.
 pub fn record_success(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    diesel::update(instances::table.find(id))
-        .set((
-            instances::last_success_at.eq(Some(now())),
-            instances::failure_count.eq(0),
-            instances::unreachable_until.eq(None::<Timestamp>),
-            instances::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::update(instances::table.find(id))
+            .set((
+                instances::last_success_at.eq(Some(now())),
+                instances::failure_count.eq(0),
+                instances::unreachable_until.eq(None::<Timestamp>),
+                instances::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Records a failure; `unreachable_until` opens the circuit breaker until then. Returns the

@@ -35,16 +35,18 @@ pub fn create(
     replies_policy: &str,
     exclusive: bool,
 ) -> StorageResult<List> {
-    let list = List {
-        id: Id::generate().0,
-        owner_id,
-        title: title.to_owned(),
-        replies_policy: replies_policy.to_owned(),
-        exclusive,
-        created_at: now(),
-    };
-    diesel::insert_into(lists::table).values(&list).execute(conn)?;
-    Ok(list)
+    crate::transaction(conn, |conn| {
+        let list = List {
+            id: Id::generate().0,
+            owner_id,
+            title: title.to_owned(),
+            replies_policy: replies_policy.to_owned(),
+            exclusive,
+            created_at: now(),
+        };
+        diesel::insert_into(lists::table).values(&list).execute(conn)?;
+        Ok(list)
+    })
 }
 
 /// The list with this id when `owner_id` owns it.
@@ -67,21 +69,25 @@ pub fn of_owner(conn: &mut DbConnection, owner_id: i64) -> StorageResult<Vec<Lis
 
 /// Changes title, replies policy and exclusivity.
 pub fn update(conn: &mut DbConnection, list: &List) -> StorageResult<()> {
-    diesel::update(lists::table.find(list.id))
-        .set((
-            lists::title.eq(&list.title),
-            lists::replies_policy.eq(&list.replies_policy),
-            lists::exclusive.eq(list.exclusive),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::update(lists::table.find(list.id))
+            .set((
+                lists::title.eq(&list.title),
+                lists::replies_policy.eq(&list.replies_policy),
+                lists::exclusive.eq(list.exclusive),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Deletes a list owned by `owner_id`.
 pub fn delete(conn: &mut DbConnection, owner_id: i64, id: i64) -> StorageResult<()> {
-    get(conn, owner_id, id)?;
-    diesel::delete(lists::table.find(id)).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        get(conn, owner_id, id)?;
+        diesel::delete(lists::table.find(id)).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Adds accounts to a list (already there: no-op).
@@ -103,13 +109,15 @@ pub fn add_members(conn: &mut DbConnection, list_id: i64, actor_ids: &[i64]) -> 
 
 /// Removes accounts from a list.
 pub fn remove_members(conn: &mut DbConnection, list_id: i64, actor_ids: &[i64]) -> StorageResult<()> {
-    diesel::delete(
-        list_members::table
-            .filter(list_members::list_id.eq(list_id))
-            .filter(list_members::actor_id.eq_any(actor_ids)),
-    )
-    .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::delete(
+            list_members::table
+                .filter(list_members::list_id.eq(list_id))
+                .filter(list_members::actor_id.eq_any(actor_ids)),
+        )
+        .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// The accounts on a list.

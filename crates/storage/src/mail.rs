@@ -127,15 +127,17 @@ pub fn prefs(conn: &mut DbConnection, actor_id: i64) -> StorageResult<Option<(St
 
 /// Stores a member's mail choices; false when there is no such local person.
 pub fn set_prefs(conn: &mut DbConnection, actor_id: i64, prefs: MailPrefs) -> StorageResult<bool> {
-    let n = diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
-        .set((
-            users::mail_mentions.eq(prefs.mentions),
-            users::mail_follow_requests.eq(prefs.follow_requests),
-            users::mail_reports.eq(prefs.reports),
-            users::mail_event_reminders.eq(prefs.event_reminders),
-        ))
-        .execute(conn)?;
-    Ok(n > 0)
+    crate::transaction(conn, |conn| {
+        let n = diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
+            .set((
+                users::mail_mentions.eq(prefs.mentions),
+                users::mail_follow_requests.eq(prefs.follow_requests),
+                users::mail_reports.eq(prefs.reports),
+                users::mail_event_reminders.eq(prefs.event_reminders),
+            ))
+            .execute(conn)?;
+        Ok(n > 0)
+    })
 }
 
 /// What a notice job mails.
@@ -519,13 +521,15 @@ pub const MAX_FOLLOW_CONFIRMATIONS_A_DAY: i64 = 3;
 
 /// Drops follows by mail never confirmed within three days (and their rows' addresses).
 pub fn purge_unconfirmed(conn: &mut DbConnection) -> StorageResult<usize> {
-    Ok(diesel::delete(
-        subs::table
-            .filter(subs::actor_id.is_null())
-            .filter(subs::confirmed_at.is_null())
-            .filter(subs::created_at.lt(now() - chrono::Duration::days(3))),
-    )
-    .execute(conn)?)
+    crate::transaction(conn, |conn| {
+        Ok(diesel::delete(
+            subs::table
+                .filter(subs::actor_id.is_null())
+                .filter(subs::confirmed_at.is_null())
+                .filter(subs::created_at.lt(now() - chrono::Duration::days(3))),
+        )
+        .execute(conn)?)
+    })
 }
 
 /// Ends every group mail of an actor (an account closed or deleted).
@@ -562,8 +566,10 @@ pub fn confirm(conn: &mut DbConnection, id: i64) -> StorageResult<bool> {
 
 /// Ends a subscription and its pending digest; false when it was gone.
 pub fn remove(conn: &mut DbConnection, id: i64) -> StorageResult<bool> {
-    jobs::cancel_partition(conn, DIGEST_QUEUE, &digest_partition(id))?;
-    Ok(diesel::delete(subs::table.find(id)).execute(conn)? > 0)
+    crate::transaction(conn, |conn| {
+        jobs::cancel_partition(conn, DIGEST_QUEUE, &digest_partition(id))?;
+        Ok(diesel::delete(subs::table.find(id)).execute(conn)? > 0)
+    })
 }
 
 fn digest_partition(id: i64) -> String {

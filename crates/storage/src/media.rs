@@ -13,8 +13,10 @@ pub const MAX_PER_STATUS: usize = 4;
 
 /// Stores a new upload.
 pub fn insert(conn: &mut DbConnection, upload: &Attachment) -> StorageResult<()> {
-    diesel::insert_into(media_attachments::table).values(upload).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::insert_into(media_attachments::table).values(upload).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// An upload of `actor_id`, attached or not.
@@ -75,31 +77,35 @@ pub fn describe(
     description: Option<&str>,
     focus: Option<&str>,
 ) -> StorageResult<Attachment> {
-    let mut upload = find_unattached(conn, actor_id, id)?;
-    if let Some(text) = description {
-        upload.description = Some(text.to_owned()).filter(|t| !t.is_empty());
-    }
-    if let Some(focus) = focus {
-        upload.focus = Some(focus.to_owned());
-    }
-    diesel::update(media_attachments::table.find(id))
-        .set((
-            media_attachments::description.eq(&upload.description),
-            media_attachments::focus.eq(&upload.focus),
-        ))
-        .execute(conn)?;
-    Ok(upload)
+    crate::transaction(conn, |conn| {
+        let mut upload = find_unattached(conn, actor_id, id)?;
+        if let Some(text) = description {
+            upload.description = Some(text.to_owned()).filter(|t| !t.is_empty());
+        }
+        if let Some(focus) = focus {
+            upload.focus = Some(focus.to_owned());
+        }
+        diesel::update(media_attachments::table.find(id))
+            .set((
+                media_attachments::description.eq(&upload.description),
+                media_attachments::focus.eq(&upload.focus),
+            ))
+            .execute(conn)?;
+        Ok(upload)
+    })
 }
 
 /// Deletes an unattached upload and returns it (its files are the caller's to remove); an
 /// attached one is a [`StorageError::Conflict`].
 pub fn delete(conn: &mut DbConnection, actor_id: i64, id: i64) -> StorageResult<Attachment> {
-    let upload = find_own(conn, actor_id, id)?.ok_or(StorageError::NotFound)?;
-    if upload.status_id.is_some() {
-        return Err(StorageError::Conflict("Media attachment is currently used by a status".into()));
-    }
-    diesel::delete(media_attachments::table.find(id)).execute(conn)?;
-    Ok(upload)
+    crate::transaction(conn, |conn| {
+        let upload = find_own(conn, actor_id, id)?.ok_or(StorageError::NotFound)?;
+        if upload.status_id.is_some() {
+            return Err(StorageError::Conflict("Media attachment is currently used by a status".into()));
+        }
+        diesel::delete(media_attachments::table.find(id)).execute(conn)?;
+        Ok(upload)
+    })
 }
 
 /// The ids among `ids` that `actor_id` may not attach to `status_id` (a new status when

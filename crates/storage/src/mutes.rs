@@ -40,7 +40,9 @@ pub fn add(
 
 /// Unmutes.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, target_id: i64) -> StorageResult<bool> {
-    Ok(diesel::delete(mutes::table.find((actor_id, target_id))).execute(conn)? > 0)
+    crate::transaction(conn, |conn| {
+        Ok(diesel::delete(mutes::table.find((actor_id, target_id))).execute(conn)? > 0)
+    })
 }
 
 /// The live mute of `target_id` by `actor_id`, if any.
@@ -71,7 +73,7 @@ pub fn prune_expired(conn: &mut DbConnection, actor_id: i64) -> StorageResult<us
     if !diesel::select(diesel::dsl::exists(expired)).get_result::<bool>(conn)? {
         return Ok(0);
     }
-    Ok(diesel::delete(expired).execute(conn)?)
+    crate::write(conn, |conn| Ok(diesel::delete(expired).execute(conn)?))
 }
 
 /// The accounts whose notifications `actor_id` muted.

@@ -272,14 +272,16 @@ pub fn accept(conn: &mut DbConnection, recipient: i64, sender: i64) -> StorageRe
 /// Dismisses the request from `sender`: its notifications are deleted. Returns false when
 /// there was no such request.
 pub fn dismiss(conn: &mut DbConnection, recipient: i64, sender: i64) -> StorageResult<bool> {
-    let gone = diesel::delete(
-        notifications::table
-            .filter(notifications::recipient_id.eq(recipient))
-            .filter(notifications::from_actor_id.eq(sender))
-            .filter(notifications::filtered.eq(true)),
-    )
-    .execute(conn)?;
-    Ok(gone > 0)
+    crate::transaction(conn, |conn| {
+        let gone = diesel::delete(
+            notifications::table
+                .filter(notifications::recipient_id.eq(recipient))
+                .filter(notifications::from_actor_id.eq(sender))
+                .filter(notifications::filtered.eq(true)),
+        )
+        .execute(conn)?;
+        Ok(gone > 0)
+    })
 }
 
 /// How many requests wait, and how many notifications they hold.

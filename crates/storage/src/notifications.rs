@@ -174,56 +174,59 @@ pub fn notify(
     from: i64,
     status_id: Option<i64>,
 ) -> StorageResult<()> {
-    if recipient == from && !matches!(kind, NotificationKind::Poll | NotificationKind::EventReminder) {
-        return Ok(());
-    }
-    let target = actors::get(conn, recipient)?;
-    if !target.is_local() || target.deleted_at.is_some() || crate::blocks::exists(conn, recipient, from)? {
-        return Ok(());
-    }
-    let sender = actors::get(conn, from)?;
-    if let Some(domain) = &sender.domain
-        && crate::domain_blocks::is_blocked(conn, recipient, domain)?
-    {
-        return Ok(());
-    }
-    let status = status_id.map(|id| crate::statuses::get(conn, id)).transpose()?;
-    if let Some(status) = &status
-        && crate::conversation_mutes::is_muted(conn, recipient, status)?
-    {
-        return Ok(());
-    }
-    let filtered = match kind.filterable() && recipient != from {
-        true => match crate::notification_policy::decide(
-            conn,
-            recipient,
-            &sender,
-            status.as_ref(),
-            kind == NotificationKind::Mention,
-        )? {
-            crate::notification_policy::Decision::Drop => return Ok(()),
-            decision => decision == crate::notification_policy::Decision::Filter,
-        },
-        false => false,
-    };
-    let stamp = now();
-    let group_key = match filtered {
-        true => None,
-        false => group_key_for(conn, recipient, kind, status_id, stamp)?,
-    };
-    let row = Notification {
-        id: Id::generate().0,
-        recipient_id: recipient,
-        kind: kind.as_str().to_owned(),
-        from_actor_id: from,
-        status_id,
-        created_at: stamp,
-        group_key,
-        filtered,
-    };
-    diesel::insert_into(notifications::table).values(&row).execute(conn)?;
-    crate::wakeups::mark(crate::wakeups::Change::Streams);
-    crate::mail::on_notification(conn, &row)
+    crate::transaction(conn, |conn| {
+        if recipient == from && !matches!(kind, NotificationKind::Poll | NotificationKind::EventReminder) {
+            return Ok(());
+        }
+        let target = actors::get(conn, recipient)?;
+        if !target.is_local() || target.deleted_at.is_some() || crate::blocks::exists(conn, recipient, from)?
+        {
+            return Ok(());
+        }
+        let sender = actors::get(conn, from)?;
+        if let Some(domain) = &sender.domain
+            && crate::domain_blocks::is_blocked(conn, recipient, domain)?
+        {
+            return Ok(());
+        }
+        let status = status_id.map(|id| crate::statuses::get(conn, id)).transpose()?;
+        if let Some(status) = &status
+            && crate::conversation_mutes::is_muted(conn, recipient, status)?
+        {
+            return Ok(());
+        }
+        let filtered = match kind.filterable() && recipient != from {
+            true => match crate::notification_policy::decide(
+                conn,
+                recipient,
+                &sender,
+                status.as_ref(),
+                kind == NotificationKind::Mention,
+            )? {
+                crate::notification_policy::Decision::Drop => return Ok(()),
+                decision => decision == crate::notification_policy::Decision::Filter,
+            },
+            false => false,
+        };
+        let stamp = now();
+        let group_key = match filtered {
+            true => None,
+            false => group_key_for(conn, recipient, kind, status_id, stamp)?,
+        };
+        let row = Notification {
+            id: Id::generate().0,
+            recipient_id: recipient,
+            kind: kind.as_str().to_owned(),
+            from_actor_id: from,
+            status_id,
+            created_at: stamp,
+            group_key,
+            filtered,
+        };
+        diesel::insert_into(notifications::table).values(&row).execute(conn)?;
+        crate::wakeups::mark(crate::wakeups::Change::Streams);
+        crate::mail::on_notification(conn, &row)
+    })
 }
 
 /// Notifies every local actor a new status mentions (its author excepted).
@@ -465,17 +468,19 @@ pub fn group_senders(
 
 /// Dismisses every notification of group `key`; returns whether any existed.
 pub fn dismiss_group(conn: &mut DbConnection, recipient: i64, key: &str) -> StorageResult<bool> {
-    if let Some(id) = key.strip_prefix("ungrouped-") {
-        let id = id.parse::<i64>().map_err(|_| crate::StorageError::NotFound)?;
-        return dismiss(conn, recipient, id);
-    }
-    let n = diesel::delete(
-        notifications::table
-            .filter(notifications::recipient_id.eq(recipient))
-            .filter(notifications::group_key.eq(key)),
-    )
-    .execute(conn)?;
-    Ok(n > 0)
+    crate::transaction(conn, |conn| {
+        if let Some(id) = key.strip_prefix("ungrouped-") {
+            let id = id.parse::<i64>().map_err(|_| crate::StorageError::NotFound)?;
+            return dismiss(conn, recipient, id);
+        }
+        let n = diesel::delete(
+            notifications::table
+                .filter(notifications::recipient_id.eq(recipient))
+                .filter(notifications::group_key.eq(key)),
+        )
+        .execute(conn)?;
+        Ok(n > 0)
+    })
 }
 
 /// Notifications (or, `grouped`, groups) of `kinds` newer than `after`, counted up to `limit`.
@@ -528,19 +533,23 @@ pub fn get(conn: &mut DbConnection, recipient: i64, id: i64) -> StorageResult<No
 
 /// Dismisses one notification; returns whether it existed.
 pub fn dismiss(conn: &mut DbConnection, recipient: i64, id: i64) -> StorageResult<bool> {
-    let n = diesel::delete(
-        notifications::table
-            .filter(notifications::id.eq(id))
-            .filter(notifications::recipient_id.eq(recipient)),
-    )
-    .execute(conn)?;
-    Ok(n > 0)
+    crate::transaction(conn, |conn| {
+        let n = diesel::delete(
+            notifications::table
+                .filter(notifications::id.eq(id))
+                .filter(notifications::recipient_id.eq(recipient)),
+        )
+        .execute(conn)?;
+        Ok(n > 0)
+    })
 }
 
 /// Dismisses all of a recipient's notifications.
 pub fn clear(conn: &mut DbConnection, recipient: i64) -> StorageResult<usize> {
-    Ok(diesel::delete(notifications::table.filter(notifications::recipient_id.eq(recipient)))
-        .execute(conn)?)
+    crate::transaction(conn, |conn| {
+        Ok(diesel::delete(notifications::table.filter(notifications::recipient_id.eq(recipient)))
+            .execute(conn)?)
+    })
 }
 
 #[cfg(test)]

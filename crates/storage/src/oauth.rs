@@ -84,8 +84,10 @@ pub struct Code {
 
 /// Registers an app.
 pub fn create_app(conn: &mut DbConnection, app: &App) -> StorageResult<()> {
-    diesel::insert_into(oauth_apps::table).values(app).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::insert_into(oauth_apps::table).values(app).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// The app with this client id.
@@ -144,14 +146,16 @@ pub fn authorized_apps(conn: &mut DbConnection, user_id: i64) -> StorageResult<V
 
 /// Revokes every token `app_id` holds for `user_id`; the count revoked.
 pub fn revoke_app_for_user(conn: &mut DbConnection, user_id: i64, app_id: i64) -> StorageResult<usize> {
-    Ok(diesel::update(
-        oauth_tokens::table
-            .filter(oauth_tokens::user_id.eq(user_id))
-            .filter(oauth_tokens::app_id.eq(app_id))
-            .filter(oauth_tokens::revoked_at.is_null()),
-    )
-    .set(oauth_tokens::revoked_at.eq(Some(now())))
-    .execute(conn)?)
+    crate::transaction(conn, |conn| {
+        Ok(diesel::update(
+            oauth_tokens::table
+                .filter(oauth_tokens::user_id.eq(user_id))
+                .filter(oauth_tokens::app_id.eq(app_id))
+                .filter(oauth_tokens::revoked_at.is_null()),
+        )
+        .set(oauth_tokens::revoked_at.eq(Some(now())))
+        .execute(conn)?)
+    })
 }
 
 /// Stores a new token (its hash).
@@ -162,18 +166,20 @@ pub fn create_token(
     user_id: Option<i64>,
     scopes: &str,
 ) -> StorageResult<Token> {
-    let row = Token {
-        id: Id::generate().0,
-        token_hash: token_hash.to_owned(),
-        app_id,
-        user_id,
-        scopes: scopes.to_owned(),
-        created_at: now(),
-        last_used_at: None,
-        revoked_at: None,
-    };
-    diesel::insert_into(oauth_tokens::table).values(&row).execute(conn)?;
-    Ok(row)
+    crate::transaction(conn, |conn| {
+        let row = Token {
+            id: Id::generate().0,
+            token_hash: token_hash.to_owned(),
+            app_id,
+            user_id,
+            scopes: scopes.to_owned(),
+            created_at: now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        diesel::insert_into(oauth_tokens::table).values(&row).execute(conn)?;
+        Ok(row)
+    })
 }
 
 /// The live (not revoked) token with this hash.
@@ -188,14 +194,16 @@ pub fn find_token(conn: &mut DbConnection, token_hash: &str) -> StorageResult<Op
 
 /// Revokes a token of `app_id`; returns whether one was revoked.
 pub fn revoke_token(conn: &mut DbConnection, token_hash: &str, app_id: i64) -> StorageResult<bool> {
-    let n = diesel::update(
-        oauth_tokens::table
-            .filter(oauth_tokens::token_hash.eq(token_hash))
-            .filter(oauth_tokens::app_id.eq(app_id)),
-    )
-    .set(oauth_tokens::revoked_at.eq(Some(now())))
-    .execute(conn)?;
-    Ok(n > 0)
+    crate::transaction(conn, |conn| {
+        let n = diesel::update(
+            oauth_tokens::table
+                .filter(oauth_tokens::token_hash.eq(token_hash))
+                .filter(oauth_tokens::app_id.eq(app_id)),
+        )
+        .set(oauth_tokens::revoked_at.eq(Some(now())))
+        .execute(conn)?;
+        Ok(n > 0)
+    })
 }
 
 /// Replaces every client secret still stored as itself (rows from before secrets were
@@ -234,8 +242,10 @@ pub fn revoke_all_of_user(conn: &mut DbConnection, user_id: i64) -> StorageResul
 
 /// Stores an authorization code.
 pub fn create_code(conn: &mut DbConnection, code: &Code) -> StorageResult<()> {
-    diesel::insert_into(oauth_codes::table).values(code).execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        diesel::insert_into(oauth_codes::table).values(code).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Takes a code for exchange: it must exist, be unused and unexpired; it is then used up.

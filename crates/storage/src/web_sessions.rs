@@ -143,11 +143,13 @@ pub fn list(conn: &mut DbConnection, user_id: i64) -> StorageResult<Vec<Session>
 
 /// Ends one of the owner's sessions; false when it is not theirs or already over.
 pub fn revoke(conn: &mut DbConnection, user_id: i64, id: i64) -> StorageResult<bool> {
-    let n = diesel::delete(
-        web_sessions::table.filter(web_sessions::id.eq(id)).filter(web_sessions::user_id.eq(user_id)),
-    )
-    .execute(conn)?;
-    Ok(n > 0)
+    crate::transaction(conn, |conn| {
+        let n = diesel::delete(
+            web_sessions::table.filter(web_sessions::id.eq(id)).filter(web_sessions::user_id.eq(user_id)),
+        )
+        .execute(conn)?;
+        Ok(n > 0)
+    })
 }
 
 /// Ends the session with this token hash (sign-out).
