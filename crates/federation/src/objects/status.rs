@@ -261,7 +261,7 @@ pub async fn store_remote_then(
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
                 let (status, is_new) = upsert_status(c, &note, &author.row, parent.as_ref())?;
-                write_parts(c, &note, &status)?;
+                write_parts(c, &note, &status, &author.row)?;
                 statuses::adopt_orphans(c, &status)?;
                 if is_new {
                     guildhall_storage::notifications::mentioned(c, &status)?;
@@ -346,11 +346,15 @@ fn upsert_status(
 /// so a stranger's note must not make it arbitrarily long. Real posts stay far below.
 const MAX_REMOTE_PARTS: usize = 200;
 
-fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status) -> StorageResult<()> {
+fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status, author: &Actor) -> StorageResult<()> {
     let mut mentioned = Vec::new();
     let hrefs = note.tag.iter().filter(|t| t.is_mention()).filter_map(|t| t.href.clone());
-    // Direct statuses name their recipients in to/cc; treat known ones as mentioned.
-    let recipients = note.to.iter().chain(&note.cc).cloned();
+    // Direct statuses name their recipients in to/cc; treat known ones as mentioned. The
+    // public collection and the author's followers are never actors: no lookup for them.
+    let collection = |addr: &String| {
+        crate::protocol::is_public(addr) || author.followers_url.as_deref() == Some(addr.as_str())
+    };
+    let recipients = note.to.iter().chain(&note.cc).filter(|a| !collection(a)).cloned();
     for href in hrefs.chain(recipients).take(MAX_REMOTE_PARTS) {
         if let Some(actor) = actors::find_by_ap_id(c, &href)? {
             mentioned.push(actor.id);
