@@ -34,37 +34,40 @@ pub struct Instance {
     pub updated_at: Timestamp,
 }
 
-/// The instance row for `domain`, created if new.
+/// The instance row for `domain`, created if new. Safe when two callers (or processes) meet
+/// a new domain at once: the insert is ignored on conflict and both read the one row. Only a
+/// new domain writes (in the writer's turn); a known one is a read.
 pub fn get_or_create(conn: &mut DbConnection, domain: &str) -> StorageResult<Instance> {
-    crate::transaction(conn, |conn| {
-        let domain = domain.to_lowercase();
-        if let Some(found) = find(conn, &domain)? {
-            return Ok(found);
-        }
-        let created = now();
-        let row = Instance {
-            id: Id::generate().0,
-            domain,
-            software: None,
-            software_version: None,
-            nodeinfo_fetched_at: None,
-            last_success_at: None,
-            last_failure_at: None,
-            failure_count: 0,
-            unreachable_until: None,
-            created_at: created,
-            updated_at: created,
+    let domain = domain.to_lowercase();
+    if let Some(found) = find(conn, &domain)? {
+        return Ok(found);
+    }
+    let created = now();
+    let row = Instance {
+        id: Id::generate().0,
+        domain,
+        software: None,
+        software_version: None,
+        nodeinfo_fetched_at: None,
+        last_success_at: None,
+        last_failure_at: None,
+        failure_count: 0,
+        unreachable_until: None,
+        created_at: created,
+        updated_at: created,
+    };
+    crate::write(conn, |conn| {
+        match conn {
+            DbConnection::Pg(c) => {
+                diesel::insert_into(instances::table).values(&row).on_conflict_do_nothing().execute(c)?
+            }
+            DbConnection::Sqlite(c) => {
+                diesel::insert_into(instances::table).values(&row).on_conflict_do_nothing().execute(c)?
+            }
         };
-        match diesel::insert_into(instances::table).values(&row).execute(conn) {
-            Ok(_) => Ok(row),
-            // Another process inserted it between our look-up and insert: take theirs.
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => find(conn, &row.domain)?.ok_or(crate::StorageError::NotFound),
-            Err(e) => Err(e.into()),
-        }
-    })
+        Ok(())
+    })?;
+    find(conn, &row.domain)?.ok_or(crate::StorageError::NotFound)
 }
 
 /// The instance row for `domain`, if known.
@@ -83,7 +86,7 @@ pub fn set_software(
     name: &str,
     version: Option<&str>,
 ) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::update(instances::table.find(id))
             .set((
                 instances::software.eq(Some(name.to_lowercase())),
@@ -98,7 +101,7 @@ pub fn set_software(
 
 /// Records a success: clears the failure count and closes the circuit breaker.
 pub fn record_success(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::update(instances::table.find(id))
             .set((
                 instances::last_success_at.eq(Some(now())),
@@ -165,6 +168,25 @@ pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
 mod tests {
     use super::*;
     use crate::testing::each_backend;
+
+    #[tokio::test]
+    async fn callers_meeting_a_new_domain_at_once_share_one_row() {
+        each_backend(|db| async move {
+            let calls: Vec<_> = (0..8)
+                .map(|_| {
+                    let db = db.clone();
+                    tokio::spawn(async move { db.run(|c| get_or_create(c, "new.example")).await })
+                })
+                .collect();
+            let mut ids = Vec::new();
+            for call in calls {
+                ids.push(call.await.unwrap().unwrap().id);
+            }
+            ids.dedup();
+            assert_eq!(ids.len(), 1, "one row, whoever inserted it");
+        })
+        .await;
+    }
 
     #[tokio::test]
     async fn instances_are_unique_by_domain_and_track_reachability() {
