@@ -306,7 +306,7 @@ pub fn disable(conn: &mut DbConnection, user_id: i64) -> StorageResult<bool> {
 
 /// Records a successful sign-in.
 pub fn touch_sign_in(conn: &mut DbConnection, user_id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::update(users::table.find(user_id))
             .set(users::last_sign_in_at.eq(Some(now())))
             .execute(conn)?;
@@ -370,7 +370,7 @@ pub fn set_posting_defaults(
     actor_id: i64,
     defaults: &PostingDefaults,
 ) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
             .set((
                 users::default_visibility.eq(defaults.visibility.as_str()),

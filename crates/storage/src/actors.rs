@@ -357,7 +357,7 @@ pub fn update_local(conn: &mut DbConnection, actor: &Actor) -> StorageResult<()>
 
 /// Marks an actor deleted (its rows stay for threads and moderation records).
 pub fn mark_deleted(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let changed = diesel::update(actors::table.find(id))
             .set((actors::deleted_at.eq(Some(now())), actors::updated_at.eq(now())))
             .execute(conn)?;

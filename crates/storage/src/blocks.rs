@@ -55,7 +55,7 @@ pub fn ap_id_of(conn: &mut DbConnection, actor_id: i64, target_id: i64) -> Stora
 
 /// Removes a block; returns whether there was one.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, target_id: i64) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let n = diesel::delete(
             blocks::table.filter(blocks::actor_id.eq(actor_id)).filter(blocks::target_id.eq(target_id)),
         )

@@ -7,7 +7,7 @@ use crate::{DbConnection, StorageResult, now};
 
 /// Bookmarks a status (idempotent).
 pub fn add(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         if !exists(conn, actor_id, status_id)? {
             diesel::insert_into(bookmarks::table)
                 .values((
@@ -23,7 +23,7 @@ pub fn add(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageRes
 
 /// Removes a bookmark.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::delete(
             bookmarks::table
                 .filter(bookmarks::actor_id.eq(actor_id))

@@ -29,7 +29,7 @@ pub fn root_of(conn: &mut DbConnection, status: &Status) -> StorageResult<i64> {
 
 /// Mutes the conversation of `status` for `actor_id`.
 pub fn mute(conn: &mut DbConnection, actor_id: i64, status: &Status) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let root = root_of(conn, status)?;
         if !is_muted_root(conn, actor_id, root)? {
             diesel::insert_into(conversation_mutes::table)
@@ -46,7 +46,7 @@ pub fn mute(conn: &mut DbConnection, actor_id: i64, status: &Status) -> StorageR
 
 /// Unmutes the conversation of `status` for `actor_id`.
 pub fn unmute(conn: &mut DbConnection, actor_id: i64, status: &Status) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let root = root_of(conn, status)?;
         diesel::delete(conversation_mutes::table.find((actor_id, root))).execute(conn)?;
         Ok(())

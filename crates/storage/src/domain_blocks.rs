@@ -26,7 +26,7 @@ pub fn add(conn: &mut DbConnection, actor_id: i64, domain: &str) -> StorageResul
 
 /// Unblocks `domain` for `actor_id`.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, domain: &str) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         Ok(diesel::delete(user_domain_blocks::table.find((actor_id, domain))).execute(conn)? > 0)
     })
 }

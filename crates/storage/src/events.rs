@@ -367,7 +367,7 @@ fn insert(
 
 /// Sets where someone stands (an answer from the organizer or from another server).
 pub fn set_state(conn: &mut DbConnection, id: i64, state: Participation) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::update(event_participants::table.find(id))
             .set((event_participants::state.eq(state.as_str()), event_participants::updated_at.eq(now())))
             .execute(conn)?;
@@ -464,7 +464,7 @@ pub fn set_listed(
     actor_id: i64,
     listed: bool,
 ) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let changed = diesel::update(
             event_participants::table
                 .filter(event_participants::event_id.eq(event_id))
@@ -548,7 +548,7 @@ pub fn parse_minutes(text: &str) -> Vec<i64> {
 
 /// Stores a member's reminder setting.
 pub fn set_reminder_minutes(conn: &mut DbConnection, actor_id: i64, minutes: &[i64]) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         use crate::schema::users;
         let text: Vec<String> = minutes.iter().map(i64::to_string).collect();
         diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
@@ -673,7 +673,7 @@ pub fn set_calendar_token_hash(
     actor_id: i64,
     hash: Option<&str>,
 ) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         use crate::schema::users;
         diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
             .set(users::calendar_token_hash.eq(hash))

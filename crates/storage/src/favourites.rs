@@ -66,7 +66,7 @@ pub fn find_by_ap_id(conn: &mut DbConnection, ap_id: &str) -> StorageResult<Opti
 
 /// Removes a like; returns whether there was one.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, status_id: i64) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let n = diesel::delete(
             favourites::table
                 .filter(favourites::actor_id.eq(actor_id))

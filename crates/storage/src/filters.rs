@@ -151,7 +151,7 @@ pub fn update(conn: &mut DbConnection, filter: &Filter) -> StorageResult<()> {
 
 /// Deletes a filter (with its keywords and statuses).
 pub fn delete(conn: &mut DbConnection, owner_id: i64, id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         get(conn, owner_id, id)?;
         diesel::delete(filters::table.find(id)).execute(conn)?;
         Ok(())
@@ -165,7 +165,7 @@ pub fn add_keyword(
     keyword: &str,
     whole_word: bool,
 ) -> StorageResult<Keyword> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let row = Keyword { id: Id::generate().0, filter_id, keyword: keyword.to_owned(), whole_word };
         diesel::insert_into(filter_keywords::table).values(&row).execute(conn)?;
         Ok(row)
@@ -181,7 +181,7 @@ pub fn keyword(conn: &mut DbConnection, id: i64) -> StorageResult<(Keyword, i64)
 
 /// Changes a keyword.
 pub fn update_keyword(conn: &mut DbConnection, row: &Keyword) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::update(filter_keywords::table.find(row.id))
             .set((filter_keywords::keyword.eq(&row.keyword), filter_keywords::whole_word.eq(row.whole_word)))
             .execute(conn)?;
@@ -191,7 +191,7 @@ pub fn update_keyword(conn: &mut DbConnection, row: &Keyword) -> StorageResult<(
 
 /// Removes a keyword.
 pub fn remove_keyword(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::delete(filter_keywords::table.find(id)).execute(conn)?;
         Ok(())
     })
@@ -199,7 +199,7 @@ pub fn remove_keyword(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
 
 /// Adds a status to a filter; returns the entry id.
 pub fn add_status(conn: &mut DbConnection, filter_id: i64, status_id: i64) -> StorageResult<i64> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let id = Id::generate().0;
         diesel::insert_into(filter_statuses::table)
             .values((
@@ -224,7 +224,7 @@ pub fn status_entry(conn: &mut DbConnection, id: i64) -> StorageResult<(i64, i64
 
 /// Removes a status entry.
 pub fn remove_status(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::delete(filter_statuses::table.find(id)).execute(conn)?;
         Ok(())
     })

@@ -117,7 +117,7 @@ pub fn set_options(
     notify: Option<bool>,
     show_reblogs: Option<bool>,
 ) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let current = options(conn, follower_id, target_id)?;
         let changed = diesel::update(
             follows::table
@@ -216,7 +216,7 @@ fn refeed(conn: &mut DbConnection, follower_id: i64, target_id: i64, accepted: b
 
 /// Removes every follow from and to an actor (account gone, or a block between two).
 pub fn remove_all_of(conn: &mut DbConnection, actor_id: i64) -> StorageResult<usize> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         crate::mail::remove_all_of(conn, actor_id)?;
         Ok(diesel::delete(
             follows::table.filter(follows::follower_id.eq(actor_id).or(follows::target_id.eq(actor_id))),

@@ -91,7 +91,7 @@ pub fn count(conn: &mut DbConnection) -> StorageResult<i64> {
 
 /// Lifts a block; false when there was none.
 pub fn remove(conn: &mut DbConnection, domain: &str) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let n =
             diesel::delete(instance_domain_blocks::table.find(domain.trim().to_lowercase())).execute(conn)?;
         Ok(n > 0)
@@ -310,7 +310,7 @@ pub fn log(
     target: &str,
     detail: &str,
 ) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let row = AdminLogEntry {
             id: Id::generate().0,
             admin_id: Some(admin_id),

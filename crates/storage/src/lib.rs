@@ -117,6 +117,23 @@ pub fn write<T>(
     if outside_transaction_on_sqlite(conn) { writer::in_turn(|| f(conn)) } else { f(conn) }
 }
 
+/// Runs `f` so that its writes commit together: in the caller's transaction when one is open
+/// (no savepoint: an error fails the caller's transaction, as `?` passes it up anyway), in a
+/// [`transaction`] of its own otherwise.
+pub fn atomic<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> StorageResult<T>,
+) -> StorageResult<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let depth = match conn {
+        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+        }
+    };
+    if matches!(depth, Ok(Some(_))) { f(conn) } else { transaction(conn, f) }
+}
+
 /// True on SQLite with no transaction open on `conn`: where a write takes the writer turn.
 fn outside_transaction_on_sqlite(conn: &mut DbConnection) -> bool {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};

@@ -35,7 +35,7 @@ pub fn create(
     replies_policy: &str,
     exclusive: bool,
 ) -> StorageResult<List> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let list = List {
             id: Id::generate().0,
             owner_id,
@@ -69,7 +69,7 @@ pub fn of_owner(conn: &mut DbConnection, owner_id: i64) -> StorageResult<Vec<Lis
 
 /// Changes title, replies policy and exclusivity.
 pub fn update(conn: &mut DbConnection, list: &List) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::update(lists::table.find(list.id))
             .set((
                 lists::title.eq(&list.title),
@@ -83,7 +83,7 @@ pub fn update(conn: &mut DbConnection, list: &List) -> StorageResult<()> {
 
 /// Deletes a list owned by `owner_id`.
 pub fn delete(conn: &mut DbConnection, owner_id: i64, id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         get(conn, owner_id, id)?;
         diesel::delete(lists::table.find(id)).execute(conn)?;
         Ok(())
@@ -109,7 +109,7 @@ pub fn add_members(conn: &mut DbConnection, list_id: i64, actor_ids: &[i64]) -> 
 
 /// Removes accounts from a list.
 pub fn remove_members(conn: &mut DbConnection, list_id: i64, actor_ids: &[i64]) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::delete(
             list_members::table
                 .filter(list_members::list_id.eq(list_id))

@@ -127,7 +127,7 @@ pub fn prefs(conn: &mut DbConnection, actor_id: i64) -> StorageResult<Option<(St
 
 /// Stores a member's mail choices; false when there is no such local person.
 pub fn set_prefs(conn: &mut DbConnection, actor_id: i64, prefs: MailPrefs) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let n = diesel::update(users::table.filter(users::actor_id.eq(actor_id)))
             .set((
                 users::mail_mentions.eq(prefs.mentions),
@@ -521,7 +521,7 @@ pub const MAX_FOLLOW_CONFIRMATIONS_A_DAY: i64 = 3;
 
 /// Drops follows by mail never confirmed within three days (and their rows' addresses).
 pub fn purge_unconfirmed(conn: &mut DbConnection) -> StorageResult<usize> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         Ok(diesel::delete(
             subs::table
                 .filter(subs::actor_id.is_null())
@@ -566,7 +566,7 @@ pub fn confirm(conn: &mut DbConnection, id: i64) -> StorageResult<bool> {
 
 /// Ends a subscription and its pending digest; false when it was gone.
 pub fn remove(conn: &mut DbConnection, id: i64) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         jobs::cancel_partition(conn, DIGEST_QUEUE, &digest_partition(id))?;
         Ok(diesel::delete(subs::table.find(id)).execute(conn)? > 0)
     })

@@ -13,7 +13,7 @@ pub const MAX_PER_STATUS: usize = 4;
 
 /// Stores a new upload.
 pub fn insert(conn: &mut DbConnection, upload: &Attachment) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::insert_into(media_attachments::table).values(upload).execute(conn)?;
         Ok(())
     })
@@ -77,7 +77,7 @@ pub fn describe(
     description: Option<&str>,
     focus: Option<&str>,
 ) -> StorageResult<Attachment> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let mut upload = find_unattached(conn, actor_id, id)?;
         if let Some(text) = description {
             upload.description = Some(text.to_owned()).filter(|t| !t.is_empty());
@@ -98,7 +98,7 @@ pub fn describe(
 /// Deletes an unattached upload and returns it (its files are the caller's to remove); an
 /// attached one is a [`StorageError::Conflict`].
 pub fn delete(conn: &mut DbConnection, actor_id: i64, id: i64) -> StorageResult<Attachment> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let upload = find_own(conn, actor_id, id)?.ok_or(StorageError::NotFound)?;
         if upload.status_id.is_some() {
             return Err(StorageError::Conflict("Media attachment is currently used by a status".into()));

@@ -40,9 +40,10 @@ pub fn add(
 
 /// Unmutes.
 pub fn remove(conn: &mut DbConnection, actor_id: i64, target_id: i64) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
-        Ok(diesel::delete(mutes::table.find((actor_id, target_id))).execute(conn)? > 0)
-    })
+    crate::atomic(
+        conn,
+        |conn| Ok(diesel::delete(mutes::table.find((actor_id, target_id))).execute(conn)? > 0),
+    )
 }
 
 /// The live mute of `target_id` by `actor_id`, if any.

@@ -272,7 +272,7 @@ pub fn accept(conn: &mut DbConnection, recipient: i64, sender: i64) -> StorageRe
 /// Dismisses the request from `sender`: its notifications are deleted. Returns false when
 /// there was no such request.
 pub fn dismiss(conn: &mut DbConnection, recipient: i64, sender: i64) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let gone = diesel::delete(
             notifications::table
                 .filter(notifications::recipient_id.eq(recipient))

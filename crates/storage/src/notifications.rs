@@ -174,10 +174,10 @@ pub fn notify(
     from: i64,
     status_id: Option<i64>,
 ) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
-        if recipient == from && !matches!(kind, NotificationKind::Poll | NotificationKind::EventReminder) {
-            return Ok(());
-        }
+    if recipient == from && !matches!(kind, NotificationKind::Poll | NotificationKind::EventReminder) {
+        return Ok(());
+    }
+    crate::atomic(conn, |conn| {
         let target = actors::get(conn, recipient)?;
         if !target.is_local() || target.deleted_at.is_some() || crate::blocks::exists(conn, recipient, from)?
         {
@@ -468,7 +468,7 @@ pub fn group_senders(
 
 /// Dismisses every notification of group `key`; returns whether any existed.
 pub fn dismiss_group(conn: &mut DbConnection, recipient: i64, key: &str) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         if let Some(id) = key.strip_prefix("ungrouped-") {
             let id = id.parse::<i64>().map_err(|_| crate::StorageError::NotFound)?;
             return dismiss(conn, recipient, id);
@@ -533,7 +533,7 @@ pub fn get(conn: &mut DbConnection, recipient: i64, id: i64) -> StorageResult<No
 
 /// Dismisses one notification; returns whether it existed.
 pub fn dismiss(conn: &mut DbConnection, recipient: i64, id: i64) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let n = diesel::delete(
             notifications::table
                 .filter(notifications::id.eq(id))
@@ -546,7 +546,7 @@ pub fn dismiss(conn: &mut DbConnection, recipient: i64, id: i64) -> StorageResul
 
 /// Dismisses all of a recipient's notifications.
 pub fn clear(conn: &mut DbConnection, recipient: i64) -> StorageResult<usize> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         Ok(diesel::delete(notifications::table.filter(notifications::recipient_id.eq(recipient)))
             .execute(conn)?)
     })

@@ -84,7 +84,7 @@ pub struct Code {
 
 /// Registers an app.
 pub fn create_app(conn: &mut DbConnection, app: &App) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::insert_into(oauth_apps::table).values(app).execute(conn)?;
         Ok(())
     })
@@ -146,7 +146,7 @@ pub fn authorized_apps(conn: &mut DbConnection, user_id: i64) -> StorageResult<V
 
 /// Revokes every token `app_id` holds for `user_id`; the count revoked.
 pub fn revoke_app_for_user(conn: &mut DbConnection, user_id: i64, app_id: i64) -> StorageResult<usize> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         Ok(diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::user_id.eq(user_id))
@@ -166,7 +166,7 @@ pub fn create_token(
     user_id: Option<i64>,
     scopes: &str,
 ) -> StorageResult<Token> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let row = Token {
             id: Id::generate().0,
             token_hash: token_hash.to_owned(),
@@ -194,7 +194,7 @@ pub fn find_token(conn: &mut DbConnection, token_hash: &str) -> StorageResult<Op
 
 /// Revokes a token of `app_id`; returns whether one was revoked.
 pub fn revoke_token(conn: &mut DbConnection, token_hash: &str, app_id: i64) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let n = diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::token_hash.eq(token_hash))
@@ -242,7 +242,7 @@ pub fn revoke_all_of_user(conn: &mut DbConnection, user_id: i64) -> StorageResul
 
 /// Stores an authorization code.
 pub fn create_code(conn: &mut DbConnection, code: &Code) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::insert_into(oauth_codes::table).values(code).execute(conn)?;
         Ok(())
     })

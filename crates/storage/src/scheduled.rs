@@ -226,7 +226,7 @@ pub fn remove(conn: &mut DbConnection, actor_id: i64, id: i64) -> StorageResult<
 /// attached to a status go back to being plain uploads. Nothing happens when it is gone
 /// already.
 pub fn release(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         unhold_media(conn, id)?;
         diesel::delete(scheduled_statuses::table.find(id)).execute(conn)?;
         Ok(())
@@ -235,7 +235,7 @@ pub fn release(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
 
 /// Lets go of the uploads held for scheduled status `id` (its publishing attaches them).
 pub fn unhold_media(conn: &mut DbConnection, id: i64) -> StorageResult<()> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         diesel::update(media_attachments::table.filter(media_attachments::scheduled_status_id.eq(id)))
             .set(media_attachments::scheduled_status_id.eq(None::<i64>))
             .execute(conn)?;

@@ -143,7 +143,7 @@ pub fn list(conn: &mut DbConnection, user_id: i64) -> StorageResult<Vec<Session>
 
 /// Ends one of the owner's sessions; false when it is not theirs or already over.
 pub fn revoke(conn: &mut DbConnection, user_id: i64, id: i64) -> StorageResult<bool> {
-    crate::transaction(conn, |conn| {
+    crate::atomic(conn, |conn| {
         let n = diesel::delete(
             web_sessions::table.filter(web_sessions::id.eq(id)).filter(web_sessions::user_id.eq(user_id)),
         )
