@@ -132,7 +132,7 @@ async fn a_replayed_activity_has_no_second_effect() {
 }
 
 #[tokio::test]
-async fn a_note_with_thousands_of_hashtags_stores_the_first_200() {
+async fn a_note_with_thousands_of_hashtags_and_files_stores_a_bounded_few() {
     let cluster = Cluster::start(2).await;
     let [a, b] = &cluster.nodes[..] else { unreachable!() };
     a.user("ada").await;
@@ -142,11 +142,15 @@ async fn a_note_with_thousands_of_hashtags_stores_the_first_200() {
     let note_id = format!("{}/statuses/tags", bob.ap_id);
     let tags: Vec<Value> =
         (0..3_000).map(|i| json!({"type": "Hashtag", "name": format!("#t{i:04}")})).collect();
+    let files: Vec<Value> = (0..1_000)
+        .map(|i| json!({"type": "Document", "mediaType": "image/png", "url": format!("https://b.example/{i}.png")}))
+        .collect();
     let create = serde_json::to_vec(&json!({
         "id": format!("{note_id}/activity"), "type": "Create", "actor": bob.ap_id,
         "to": ["https://www.w3.org/ns/activitystreams#Public"],
         "object": {"id": note_id, "type": "Note", "attributedTo": bob.ap_id, "content": "<p>tags</p>",
-                   "to": ["https://www.w3.org/ns/activitystreams#Public"], "tag": tags},
+                   "to": ["https://www.w3.org/ns/activitystreams#Public"], "tag": tags,
+                   "attachment": files},
     }))
     .unwrap();
     assert_eq!(post_signed(&a.url("/inbox"), &create, &create, &key_id, &key).await, 202);
@@ -155,6 +159,9 @@ async fn a_note_with_thousands_of_hashtags_stores_the_first_200() {
         a.instance.db().run(move |c| guildhall_storage::status_parts::tags(c, status.id)).await.unwrap();
     assert_eq!(stored.len(), 200, "the rest is not read inside the write transaction");
     assert_eq!(stored.first().map(String::as_str), Some("t0000"));
+    let media =
+        a.instance.db().run(move |c| guildhall_storage::status_parts::attachments(c, status.id)).await;
+    assert_eq!(media.unwrap().len(), 16, "at most 16 attachments of a remote note");
     cluster.stop().await;
 }
 

@@ -346,6 +346,10 @@ fn upsert_status(
 /// so a stranger's note must not make it arbitrarily long. Real posts stay far below.
 const MAX_REMOTE_PARTS: usize = 200;
 
+/// Most attachments kept from a remote note, for the same reason: a post shows a handful
+/// (Mastodon keeps at most 16 of a remote post's too), and each is a row written and read.
+const MAX_REMOTE_ATTACHMENTS: usize = 16;
+
 fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status, author: &Actor) -> StorageResult<()> {
     let mut mentioned = Vec::new();
     let hrefs = note.tag.iter().filter(|t| t.is_mention()).filter_map(|t| t.href.clone());
@@ -383,6 +387,7 @@ fn write_parts(c: &mut DbConnection, note: &ApNote, status: &Status, author: &Ac
                 height: a.height.and_then(|h| i32::try_from(h).ok()),
             })
         })
+        .take(MAX_REMOTE_ATTACHMENTS)
         .collect();
     status_parts::replace_attachments(c, status.id, status.actor_id, &media)?;
     if note.kind == "Event" {
