@@ -62,6 +62,20 @@ impl DbConnection {
     pub fn is_postgres(&self) -> bool {
         matches!(self, DbConnection::Pg(_))
     }
+
+    /// How many transactions are open on this connection: `Ok(None)` outside any, an error
+    /// when an earlier one broke the connection's transaction state.
+    pub(crate) fn transaction_depth(&mut self) -> diesel::QueryResult<Option<std::num::NonZeroU32>> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        match self {
+            DbConnection::Pg(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+            }
+            DbConnection::Sqlite(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+            }
+        }
+    }
 }
 
 /// Applies PostgreSQL's migrations under a lock on the schema, so several processes starting

@@ -124,28 +124,12 @@ pub fn atomic<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> StorageResult<T>,
 ) -> StorageResult<T> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let depth = match conn {
-        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
-        DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
-        }
-    };
-    if matches!(depth, Ok(Some(_))) { f(conn) } else { transaction(conn, f) }
+    if matches!(conn.transaction_depth(), Ok(Some(_))) { f(conn) } else { transaction(conn, f) }
 }
 
 /// True on SQLite with no transaction open on `conn`: where a write takes the writer turn.
 fn outside_transaction_on_sqlite(conn: &mut DbConnection) -> bool {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    match conn {
-        DbConnection::Sqlite(sqlite) => {
-            matches!(
-                AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(),
-                Ok(None)
-            )
-        }
-        DbConnection::Pg(_) => false,
-    }
+    !conn.is_postgres() && matches!(conn.transaction_depth(), Ok(None))
 }
 
 /// Parses a stored enum spelling, or reports the row as corrupt.

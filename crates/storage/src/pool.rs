@@ -30,18 +30,9 @@ impl managed::Manager for ConnectionManager {
     }
 
     async fn recycle(&self, conn: &mut DbConnection, _: &Metrics) -> RecycleResult<StorageError> {
-        use diesel::connection::{AnsiTransactionManager, TransactionManager};
         // A call that panicked inside a transaction gave its connection back with the
         // transaction open (and, on SQLite, the write lock held): drop it, never reuse it.
-        let depth = match conn {
-            DbConnection::Pg(c) => {
-                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
-            }
-            DbConnection::Sqlite(c) => {
-                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
-            }
-        };
-        if !matches!(depth, Ok(None)) {
+        if !matches!(conn.transaction_depth(), Ok(None)) {
             return Err(RecycleError::Backend(StorageError::Connection(
                 "a transaction was left open on this connection".into(),
             )));
