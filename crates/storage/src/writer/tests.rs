@@ -25,17 +25,22 @@ async fn sqlite() -> (tempfile::TempDir, Db) {
     (dir, db)
 }
 
-#[tokio::test]
-async fn a_second_writer_queues_in_the_process_then_commits() {
-    let (_dir, db) = sqlite().await;
+/// Opens a transaction on `db` that records `id` (when given) and holds the writer's turn
+/// until the returned sender says go; returns once the turn is held.
+async fn hold_turn(
+    db: &Db,
+    id: Option<&'static str>,
+) -> (tokio::task::JoinHandle<crate::StorageResult<()>>, mpsc::Sender<()>) {
     let (holding_tx, holding) = mpsc::channel();
     let (release, release_rx) = mpsc::channel::<()>();
-    let first = tokio::spawn({
+    let holder = tokio::spawn({
         let db = db.clone();
         async move {
             db.run(move |c| {
                 transaction(c, |c| {
-                    received::record(c, "https://a.example/1")?;
+                    if let Some(id) = id {
+                        received::record(c, id)?;
+                    }
                     holding_tx.send(()).unwrap();
                     release_rx.recv().unwrap();
                     Ok(())
@@ -45,6 +50,13 @@ async fn a_second_writer_queues_in_the_process_then_commits() {
         }
     });
     tokio::task::spawn_blocking(move || holding.recv().unwrap()).await.unwrap();
+    (holder, release)
+}
+
+#[tokio::test]
+async fn a_second_writer_queues_in_the_process_then_commits() {
+    let (_dir, db) = sqlite().await;
+    let (first, release) = hold_turn(&db, Some("https://a.example/1")).await;
     let second = tokio::spawn({
         let db = db.clone();
         async move { db.run(|c| received::record(c, "https://a.example/2")).await }
@@ -101,22 +113,7 @@ fn a_turn_held_too_long_fails_the_waiter_and_the_queue_leaves_with_the_call() {
 #[tokio::test]
 async fn a_write_outside_a_transaction_queues_too() {
     let (_dir, db) = sqlite().await;
-    let (holding_tx, holding) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel::<()>();
-    let first = tokio::spawn({
-        let db = db.clone();
-        async move {
-            db.run(move |c| {
-                transaction(c, |_| {
-                    holding_tx.send(()).unwrap();
-                    release_rx.recv().unwrap();
-                    Ok(())
-                })
-            })
-            .await
-        }
-    });
-    tokio::task::spawn_blocking(move || holding.recv().unwrap()).await.unwrap();
+    let (first, release) = hold_turn(&db, None).await;
     // A statement that commits on its own (a delivery's outcome) waits its turn like a
     // transaction, rather than in the busy handler behind a queue that never lets it in.
     let second = tokio::spawn({
