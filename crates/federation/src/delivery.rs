@@ -389,8 +389,8 @@ impl DeliveryWorker {
                             }
                             Ok(())
                         }
-                        Outcome::Retry(error) => record_retry(c, job, &domain, error),
-                        Outcome::GaveUp(error) => record_give_up(c, job, error),
+                        Outcome::Retry(error) => record_retry(c, job, &worker, &domain, error),
+                        Outcome::GaveUp(error) => record_give_up(c, job, &worker, error),
                     };
                     // One outcome that cannot be recorded (its job gone, say) does not keep
                     // the others from being recorded; it is tried again after its lease.
@@ -413,11 +413,12 @@ impl DeliveryWorker {
 fn record_retry(
     c: &mut guildhall_storage::DbConnection,
     job: &jobs::Job,
+    worker: &str,
     domain: &str,
     error: &str,
 ) -> guildhall_storage::StorageResult<()> {
     let at = now() + backoff(job.attempts, retry_after_of(error));
-    jobs::retry(c, job.id, at, error)?;
+    jobs::retry(c, job.id, worker, at, error)?;
     let instance = instances::get_or_create(c, domain)?;
     let failures = instance.failure_count + 1;
     let until = (failures >= BREAKER_THRESHOLD).then(|| now() + breaker_pause(failures));
@@ -429,9 +430,10 @@ fn record_retry(
 fn record_give_up(
     c: &mut guildhall_storage::DbConnection,
     job: &jobs::Job,
+    worker: &str,
     error: &str,
 ) -> guildhall_storage::StorageResult<()> {
-    jobs::fail(c, job.id, error)?;
+    jobs::fail(c, job.id, worker, error)?;
     if error.starts_with("410") {
         gone(c, job)?;
     }

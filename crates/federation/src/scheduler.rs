@@ -193,13 +193,13 @@ impl Scheduler {
             Err(e) if is_permanent(&e) => {
                 tracing::warn!(job = id, queue = %job.queue, error = %e, "timed job cannot succeed; given up");
                 let why = e.to_string();
-                self.db.run(move |c| jobs::fail(c, id, &why)).await
+                self.db.run(move |c| jobs::fail(c, id, &worker, &why)).await
             }
             Err(e) => {
                 tracing::warn!(job = id, queue = %job.queue, error = %e, "timed job failed; will retry");
                 let backoff = chrono::Duration::seconds(30 * i64::from(job.attempts.clamp(1, 60)));
                 let why = e.to_string();
-                self.db.run(move |c| jobs::retry(c, id, now() + backoff, &why).map(|_| ())).await
+                self.db.run(move |c| jobs::retry(c, id, &worker, now() + backoff, &why).map(|_| ())).await
             }
         };
         if let Err(e) = recorded {

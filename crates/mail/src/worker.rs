@@ -212,10 +212,11 @@ impl MailWorker {
         let (id, attempts, queue) = (job.id, job.attempts, job.queue.clone());
         tracing::warn!(job = id, queue = %queue, error = %why, "mail job failed");
         let digest = (queue == store::DIGEST_QUEUE).then(|| parse::<DigestJob>(&job.payload).ok()).flatten();
+        let worker = self.worker_id.clone();
         let recorded = if attempts >= job.max_attempts {
             self.db
                 .run(move |c| {
-                    jobs::fail(c, id, &why)?;
+                    jobs::fail(c, id, &worker, &why)?;
                     // One failed digest must not end the reader's digests: the next is queued.
                     if let Some(job) = digest
                         && let Some(sub) = store::subscription(c, job.subscription_id)?
@@ -227,7 +228,7 @@ impl MailWorker {
                 .await
         } else {
             let at = now() + backoff(attempts);
-            self.db.run(move |c| jobs::retry(c, id, at, &why).map(|_| ())).await
+            self.db.run(move |c| jobs::retry(c, id, &worker, at, &why).map(|_| ())).await
         };
         if let Err(e) = recorded {
             tracing::warn!(job = id, error = %e, "could not record a mail job's failure");
@@ -259,20 +260,25 @@ impl MailWorker {
                     results.iter().filter(|(_, r)| r.is_ok()).map(|(job, _)| job.id).collect();
                 jobs::complete_many(c, &sent, &worker)?;
                 for (job, result) in results {
-                    match result {
-                        Ok(()) => {}
+                    let recorded = match result {
+                        Ok(()) => Ok(()),
                         Err(SendError::Permanent(why)) => {
                             tracing::warn!(job = job.id, error = %why, "mail refused for good");
-                            jobs::fail(c, job.id, &why)?;
+                            jobs::fail(c, job.id, &worker, &why)
                         }
                         Err(SendError::Temporary(why)) if job.attempts < job.max_attempts => {
                             tracing::info!(job = job.id, error = %why, "mail not sent; will retry");
-                            jobs::retry(c, job.id, now() + backoff(job.attempts), &why)?;
+                            jobs::retry(c, job.id, &worker, now() + backoff(job.attempts), &why).map(|_| ())
                         }
                         Err(SendError::Temporary(why)) => {
                             tracing::warn!(job = job.id, error = %why, "mail not sent; given up");
-                            jobs::fail(c, job.id, &why)?;
+                            jobs::fail(c, job.id, &worker, &why)
                         }
+                    };
+                    // A job whose lease passed to another worker is theirs to record; one
+                    // outcome not recorded does not keep the rest from being recorded.
+                    if let Err(e) = recorded {
+                        tracing::warn!(job = job.id, error = %e, "could not record a mail's outcome");
                     }
                 }
                 Ok(())

@@ -242,16 +242,24 @@ pub fn complete_many(conn: &mut DbConnection, ids: &[i64], worker: &str) -> Stor
     })
 }
 
-/// Releases a job to run again at `run_at`, recording why it failed. When its attempts are
-/// used up it is marked failed instead. Returns true when it will run again.
-pub fn retry(conn: &mut DbConnection, id: i64, run_at: Timestamp, error: &str) -> StorageResult<bool> {
+/// Releases a job held by `worker` to run again at `run_at`, recording why it failed. When its
+/// attempts are used up it is marked failed instead. Returns true when it will run again.
+/// Only the lease holder may release it: a worker whose lease ran out and passed to another
+/// gets [`StorageError::Conflict`] and changes nothing, so the new holder's run is not undone.
+pub fn retry(
+    conn: &mut DbConnection,
+    id: i64,
+    worker: &str,
+    run_at: Timestamp,
+    error: &str,
+) -> StorageResult<bool> {
     crate::write(conn, |conn| {
-        let job: Job = jobs::table.find(id).select(Job::as_select()).first(conn)?;
+        let job = held(conn, id, worker)?;
         if job.attempts >= job.max_attempts {
-            fail(conn, id, error)?;
+            fail(conn, id, worker, error)?;
             return Ok(false);
         }
-        diesel::update(jobs::table.find(id))
+        diesel::update(jobs::table.find(id).filter(jobs::locked_by.eq(worker)))
             .set((
                 jobs::run_at.eq(run_at),
                 jobs::locked_by.eq(None::<String>),
@@ -262,6 +270,17 @@ pub fn retry(conn: &mut DbConnection, id: i64, run_at: Timestamp, error: &str) -
             .execute(conn)?;
         Ok(true)
     })
+}
+
+/// The job `id` when `worker` holds its lease; `NotFound` when there is no such job,
+/// `Conflict` when another worker (or none) holds it.
+fn held(conn: &mut DbConnection, id: i64, worker: &str) -> StorageResult<Job> {
+    let job: Job = jobs::table.find(id).select(Job::as_select()).first(conn)?;
+    if job.locked_by.as_deref() == Some(worker) {
+        Ok(job)
+    } else {
+        Err(StorageError::Conflict(format!("job {id} is no longer held by this worker")))
+    }
 }
 
 /// Puts a job held by `worker` back, to run at `run_at`, without counting the claim as an
@@ -281,11 +300,13 @@ pub fn defer(conn: &mut DbConnection, id: i64, worker: &str, run_at: Timestamp) 
     })
 }
 
-/// Gives up on a job for good, recording why.
-pub fn fail(conn: &mut DbConnection, id: i64, error: &str) -> StorageResult<()> {
+/// Gives up for good on a job held by `worker`, recording why (`Conflict` when its lease
+/// passed to another worker, as for [`retry`]).
+pub fn fail(conn: &mut DbConnection, id: i64, worker: &str, error: &str) -> StorageResult<()> {
     crate::write(conn, |conn| {
+        held(conn, id, worker)?;
         let stamp = now();
-        let changed = diesel::update(jobs::table.find(id))
+        diesel::update(jobs::table.find(id).filter(jobs::locked_by.eq(worker)))
             .set((
                 jobs::failed_at.eq(Some(stamp)),
                 jobs::locked_by.eq(None::<String>),
@@ -294,7 +315,7 @@ pub fn fail(conn: &mut DbConnection, id: i64, error: &str) -> StorageResult<()> 
                 jobs::updated_at.eq(stamp),
             ))
             .execute(conn)?;
-        if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+        Ok(())
     })
 }
 

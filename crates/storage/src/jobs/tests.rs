@@ -69,15 +69,39 @@ async fn retry_until_attempts_run_out_then_fail() {
         db.run(|c| {
             let id = enqueue(c, job(None, -1))?;
             claim(c, "deliver", "w", 1, now(), lease(), &[])?;
-            assert!(retry(c, id, now() - Duration::seconds(1), "503 from a.example")?);
+            assert!(retry(c, id, "w", now() - Duration::seconds(1), "503 from a.example")?);
             let j = get(c, id)?;
             assert_eq!((j.locked_by, j.last_error.as_deref()), (None, Some("503 from a.example")));
             claim(c, "deliver", "w", 1, now(), lease(), &[])?;
-            assert!(!retry(c, id, now(), "timeout")?, "second attempt was the last");
+            assert!(!retry(c, id, "w", now(), "timeout")?, "second attempt was the last");
             assert!(get(c, id)?.failed_at.is_some());
             assert!(claim(c, "deliver", "w", 1, now(), lease(), &[])?.is_empty(), "failed jobs never run");
             assert_eq!(pending_count(c, "deliver")?, 0);
-            assert!(matches!(fail(c, 12345, "x"), Err(StorageError::NotFound)));
+            assert!(matches!(fail(c, 12345, "w", "x"), Err(StorageError::NotFound)));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_worker_whose_lease_passed_on_cannot_retry_or_fail_the_job() {
+    each_backend(|db| async move {
+        db.run(|c| {
+            let id = enqueue(c, job(None, -1))?;
+            let past = now() - Duration::seconds(1);
+            // w1's lease has already run out when w2 claims the job.
+            claim(c, "deliver", "w1", 1, now(), past, &[])?;
+            assert_eq!(claim(c, "deliver", "w2", 1, now(), lease(), &[])?.len(), 1);
+            assert!(matches!(retry(c, id, "w1", now(), "late timeout"), Err(StorageError::Conflict(_))));
+            assert!(matches!(fail(c, id, "w1", "late 410"), Err(StorageError::Conflict(_))));
+            let j = get(c, id)?;
+            assert_eq!((j.locked_by.as_deref(), j.failed_at, j.last_error), (Some("w2"), None, None));
+            // The holder still can (its claim was the job's last attempt: it fails).
+            assert!(!retry(c, id, "w2", now(), "503")?);
+            assert_eq!(get(c, id)?.last_error.as_deref(), Some("503"));
             Ok(())
         })
         .await
