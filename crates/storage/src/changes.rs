@@ -76,21 +76,35 @@ pub fn notifications_after(
         .load(conn)?)
 }
 
-/// Statuses deleted after `since`, oldest deletion first.
-pub fn deleted_statuses_since(conn: &mut DbConnection, since: Timestamp) -> StorageResult<Vec<Status>> {
-    Ok(statuses::table
-        .filter(statuses::deleted_at.gt(since))
-        .order(statuses::deleted_at.asc())
-        .select(Status::as_select())
-        .load(conn)?)
+/// At most `limit` statuses deleted in `(from, until]` (`until` none: no upper bound), oldest
+/// deletion first.
+pub fn deleted_statuses_between(
+    conn: &mut DbConnection,
+    from: Timestamp,
+    until: Option<Timestamp>,
+    limit: i64,
+) -> StorageResult<Vec<Status>> {
+    let mut query = statuses::table.filter(statuses::deleted_at.gt(from)).into_boxed();
+    if let Some(until) = until {
+        query = query.filter(statuses::deleted_at.le(until));
+    }
+    Ok(query.order(statuses::deleted_at.asc()).limit(limit).select(Status::as_select()).load(conn)?)
 }
 
-/// Live statuses edited after `since`, oldest edit first.
-pub fn edited_since(conn: &mut DbConnection, since: Timestamp) -> StorageResult<Vec<Status>> {
-    Ok(statuses::table
-        .filter(statuses::edited_at.gt(since))
+/// At most `limit` live statuses edited in `(from, until]` (`until` none: no upper bound),
+/// oldest edit first.
+pub fn edited_between(
+    conn: &mut DbConnection,
+    from: Timestamp,
+    until: Option<Timestamp>,
+    limit: i64,
+) -> StorageResult<Vec<Status>> {
+    let mut query = statuses::table
+        .filter(statuses::edited_at.gt(from))
         .filter(statuses::deleted_at.is_null())
-        .order(statuses::edited_at.asc())
-        .select(Status::as_select())
-        .load(conn)?)
+        .into_boxed();
+    if let Some(until) = until {
+        query = query.filter(statuses::edited_at.le(until));
+    }
+    Ok(query.order(statuses::edited_at.asc()).limit(limit).select(Status::as_select()).load(conn)?)
 }

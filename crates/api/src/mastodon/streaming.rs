@@ -300,14 +300,26 @@ impl Cursor {
                 out.push(Change::Notified(n));
             }
         }
-        for s in changes::deleted_statuses_since(c, self.deleted_at - window)? {
+        // Deletions and edits likewise: a page past the cursor, then a page of the window
+        // before it, so a burst larger than a page is read over the next polls, never skipped.
+        let (deleted_from, edited_from) = (self.deleted_at, self.edited_at);
+        let mut deleted = changes::deleted_statuses_between(c, deleted_from, None, PAGE)?;
+        deleted.extend(changes::deleted_statuses_between(
+            c,
+            deleted_from - window,
+            Some(deleted_from),
+            PAGE,
+        )?);
+        for s in deleted {
             let Some(at) = s.deleted_at else { continue };
             self.deleted_at = self.deleted_at.max(at.min(now));
             if self.first_time('d', s.id, at.and_utc().timestamp_micros()) {
                 out.push(Change::Deleted(s));
             }
         }
-        for s in changes::edited_since(c, self.edited_at - window)? {
+        let mut edited = changes::edited_between(c, edited_from, None, PAGE)?;
+        edited.extend(changes::edited_between(c, edited_from - window, Some(edited_from), PAGE)?);
+        for s in edited {
             let Some(at) = s.edited_at else { continue };
             // A remote server's clock may run ahead: never move past our own now.
             self.edited_at = self.edited_at.max(at.min(now));
