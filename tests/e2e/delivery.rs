@@ -156,6 +156,84 @@ async fn failures_retry_give_up_or_drop_the_follower_and_never_block_live_instan
     cluster.stop().await;
 }
 
+/// A remote server that holds every POST open until released, and says how many it holds.
+struct StalledRemote {
+    port: u16,
+    held: tokio::sync::watch::Receiver<usize>,
+    release: tokio::sync::watch::Sender<bool>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl StalledRemote {
+    fn start() -> StalledRemote {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (count, held) = tokio::sync::watch::channel(0usize);
+        let (release, released) = tokio::sync::watch::channel(false);
+        let (count, released) = (Arc::new(count), released);
+        let server = HttpServer::new(move || {
+            let (count, released) = (count.clone(), released.clone());
+            App::new().default_service(web::to(move || {
+                count.send_modify(|n| *n += 1);
+                let mut released = released.clone();
+                async move {
+                    let _ = released.wait_for(|r| *r).await;
+                    HttpResponse::Accepted().finish()
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        StalledRemote { port, held, release, handle }
+    }
+}
+
+/// An instance that takes every request and never answers must not hold up the others,
+/// however many deliveries it has queued: more than the global limit here.
+#[tokio::test]
+async fn deliveries_queued_for_a_stalled_instance_do_not_hold_up_the_others() {
+    use guildhall_core::model::Visibility;
+    use guildhall_federation::delivery::{GLOBAL_CONCURRENCY, PER_INSTANCE_CONCURRENCY};
+
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else { unreachable!() };
+    let ada = a.user("ada").await;
+    b.user("bob").await;
+    let stalled = StalledRemote::start();
+    for i in 0..GLOBAL_CONCURRENCY + 12 {
+        remote_follower(&a.instance, &ada, &format!("f{i}"), stalled.port).await;
+    }
+    actions::post(&a.fed(), &ada, NewPost::public("to the stalled server")).await.unwrap();
+    let worker = a.instance.delivery();
+    let first = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.flush().await }
+    });
+    let mut held = stalled.held.clone();
+    held.wait_for(|n| *n >= PER_INSTANCE_CONCURRENCY).await.unwrap();
+
+    // A direct message to bob on B goes out while the stalled server still holds its requests.
+    let text = format!("are you there, @{}?", b.handle("bob"));
+    let direct = NewPost { visibility: Visibility::Direct, ..NewPost::public(&text) };
+    let direct = actions::post(&a.fed(), &ada, direct).await.unwrap();
+    // Well within the client's 10 s request timeout, which would free the permits anyway.
+    let second = tokio::time::timeout(std::time::Duration::from_secs(8), worker.flush()).await;
+    assert_eq!(second.expect("blocked behind the stalled instance").unwrap(), 1);
+    assert!(b.status(&direct.ap_id).await.is_some(), "B got the direct message");
+    assert_eq!(*stalled.held.borrow(), PER_INSTANCE_CONCURRENCY, "at most 8 at once to one instance");
+    assert!(!first.is_finished());
+
+    stalled.release.send(true).unwrap();
+    assert_eq!(first.await.unwrap().unwrap(), GLOBAL_CONCURRENCY + 12);
+    stalled.handle.stop(false).await;
+    cluster.stop().await;
+}
+
 #[tokio::test]
 async fn a_fan_out_interrupted_by_a_crash_completes_after_restart() {
     let dir = tempfile::tempdir().unwrap();

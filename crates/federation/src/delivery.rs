@@ -312,11 +312,13 @@ impl DeliveryWorker {
             Ok(k) => k,
             Err(e) => return Outcome::GaveUp(format!("no signing key: {e}")),
         };
+        // The instance's own limit first: deliveries queued behind a slow instance wait there,
+        // holding none of the global permits the other instances' deliveries need.
         let instance = self.instance_limit(&inbox);
+        let Ok(_local) = instance.acquire().await else { return Outcome::Retry("shutting down".into()) };
         let Ok(_global) = self.inner.global.acquire().await else {
             return Outcome::Retry("shutting down".into());
         };
-        let Ok(_local) = instance.acquire().await else { return Outcome::Retry("shutting down".into()) };
         self.post(&inbox, activity.json.as_bytes().to_vec(), &key).await
     }
 
