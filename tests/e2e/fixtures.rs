@@ -174,7 +174,7 @@ async fn activities_from_our_main_peers_are_accepted_by_the_inbox_logic() {
         }
         let Ok(activity) = serde_json::from_value::<Activity>(to_loopback(&doc)) else { continue };
         let actor = seed_actor(&node, activity.actor.as_str()).await;
-        match activities::receive(activity, actor, &node.fed()).await {
+        match activities::receive(activity, actor, &node.fed(), None).await {
             // A fetch that fails (the origin is not reachable here) is answered 202 by the inbox.
             Ok(()) | Err(FedError::Federation(_)) => accepted += 1,
             Err(e) => refused.push(format!("{name}: {e}")),

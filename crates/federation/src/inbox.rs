@@ -13,7 +13,7 @@ use url::Url;
 use crate::activities;
 use crate::error::FedError;
 use crate::objects::actor::{DbActor, authority};
-use crate::protocol::activity::Activity;
+use crate::protocol::activity::{Activity, ActivityKind};
 use crate::signing::IncomingSignature;
 use crate::state::FedData;
 
@@ -33,12 +33,17 @@ pub async fn receive(request: &HttpRequest, body: Bytes, data: FedData) -> Resul
         return Ok(HttpResponse::Accepted().finish());
     };
     let id = activity.id.to_string();
+    // A Create's handler records it in the transaction that stores its status (see
+    // content::create); everything else is recorded here, before it is handled.
+    if activity.kind() == Some(ActivityKind::Create) {
+        return process_in_time(activity, actor, data, Some(id)).await;
+    }
     let first_time = data.db.run(move |c| received::record(c, &id)).await?;
     if !first_time {
         tracing::debug!(id = %activity.id, "replayed activity ignored");
         return Ok(HttpResponse::Accepted().finish());
     }
-    process_in_time(activity, actor, data).await
+    process_in_time(activity, actor, data, None).await
 }
 
 fn parse_signature(
@@ -117,13 +122,14 @@ async fn process_in_time(
     activity: Activity,
     actor: DbActor,
     data: FedData,
+    unrecorded: Option<String>,
 ) -> Result<HttpResponse, FedError> {
     let id = activity.id.to_string();
     let kind = activity.kind.clone();
     let db = data.db.clone();
     let task = tokio::spawn(async move {
         let data = data.reset_request_count();
-        let result = activities::receive(activity, actor, &data).await;
+        let result = activities::receive(activity, actor, &data, unrecorded).await;
         if let Err(e) = &result {
             tracing::info!(%id, %kind, error = %e, "activity refused");
             // Let the sender retry what failed on our side.

@@ -5,14 +5,14 @@ use guildhall_core::Id;
 use guildhall_core::model::{ActorKind, Visibility};
 use guildhall_storage::notifications::NotificationKind;
 use guildhall_storage::statuses::{self, Status};
-use guildhall_storage::{favourites, notifications, now};
+use guildhall_storage::{favourites, notifications, now, received};
 use serde_json::Value;
 use url::Url;
 
 use crate::error::FedError;
 use crate::groups;
 use crate::objects::actor::DbActor;
-use crate::objects::status::{DbStatus, store_relayed, store_remote_then, visibility_of};
+use crate::objects::status::{DbStatus, store_relayed, store_remote_by, store_remote_then, visibility_of};
 use crate::protocol::activity::Activity;
 use crate::protocol::note::{ApNote, STATUS_TYPES};
 use crate::state::FedData;
@@ -31,18 +31,45 @@ fn embedded_note(activity: &Activity, actor: &DbActor) -> Result<Option<ApNote>,
 }
 
 /// `Create` of a status. A post into one of our groups is relayed to its members (or refused).
-pub async fn create(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
+///
+/// `unrecorded`: the activity's id when the inbox left its replay guard to this handler. A
+/// note that comes whole is stored in the same transaction that records the id (one write
+/// instead of two for most of what an instance receives); anything else records it first.
+pub async fn create(
+    activity: Activity,
+    actor: DbActor,
+    data: &FedData,
+    unrecorded: Option<String>,
+) -> Result<(), FedError> {
     let (doc, urls) = (activity.to_json(), data.urls.clone());
-    let stored = match embedded_note(&activity, &actor)? {
+    let note = embedded_note(&activity, &actor)?;
+    // A poll vote (a named reply) is counted outside the store transaction: recorded first.
+    let stored_with_receipt = note.as_ref().is_some_and(|n| n.name.is_none() || n.in_reply_to.is_none());
+    let receipt = match unrecorded {
+        Some(id) if stored_with_receipt => Some(id),
+        Some(id) => {
+            if !data.db.run(move |c| received::record(c, &id)).await? {
+                tracing::debug!(id = %activity.id, "replayed activity ignored");
+                return Ok(());
+            }
+            None
+        }
+        None => None,
+    };
+    let stored = match note {
         Some(note) if crate::polls::receive_vote(data, &actor.row, &note).await? => return Ok(()),
         Some(note) => {
             // Stored and decided by our group in one transaction.
             // What it queues (a group's relay) marks a change, which wakes the delivery
             // worker once committed (on PostgreSQL through a notification, within ~15 ms).
-            store_remote_then(note, data, move |c, status| {
+            // Its author is the verified sender (embedded_note checked): no second lookup.
+            let stored = store_remote_by(note, actor, receipt, data, move |c, status| {
                 groups::on_new_status(c, &urls, status, &doc).map(|_| ())
             })
             .await?;
+            if stored.is_none() {
+                tracing::debug!(id = %activity.id, "replayed activity ignored");
+            }
             return Ok(());
         }
         None if activity.object.as_ref().is_some_and(Value::is_string) => {

@@ -18,9 +18,26 @@ use crate::protocol::activity::{Activity, ActivityKind};
 use crate::state::FedData;
 
 /// Applies a verified activity from `actor`.
-pub async fn receive(activity: Activity, actor: DbActor, data: &FedData) -> Result<(), FedError> {
+///
+/// `unrecorded`: the activity's id when the inbox did not record it as received (its replay
+/// guard) and left that to the handler: only a `Create`, whose handler records it in the
+/// transaction that stores the status. Any other kind records it here first.
+pub async fn receive(
+    activity: Activity,
+    actor: DbActor,
+    data: &FedData,
+    unrecorded: Option<String>,
+) -> Result<(), FedError> {
     use ActivityKind as K;
-    match activity.kind() {
+    let kind = activity.kind();
+    if let Some(id) = unrecorded.as_ref().filter(|_| kind != Some(K::Create)) {
+        let id = id.clone();
+        if !data.db.run(move |c| guildhall_storage::received::record(c, &id)).await? {
+            tracing::debug!(id = %activity.id, "replayed activity ignored");
+            return Ok(());
+        }
+    }
+    match kind {
         Some(K::Follow) => social::follow(activity, actor, data).await,
         Some(K::Accept) => match events::answer(&activity, &actor, data, Rsvp::Coming).await? {
             true => Ok(()),
@@ -35,7 +52,7 @@ pub async fn receive(activity: Activity, actor: DbActor, data: &FedData) -> Resu
         Some(K::Leave) => events::rsvp(&activity, &actor, data, Rsvp::NotComing).await,
         Some(K::Block) => social::block(activity, actor, data).await,
         Some(K::Undo) => undo(activity, actor, data).await,
-        Some(K::Create) => content::create(activity, actor, data).await,
+        Some(K::Create) => content::create(activity, actor, data, unrecorded).await,
         Some(K::Update) => update(activity, actor, data).await,
         Some(K::Delete) => delete(activity, actor, data).await,
         // A reaction counts as a like, as its Undo does.

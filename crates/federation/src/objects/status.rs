@@ -250,8 +250,31 @@ pub async fn store_remote_then(
     if !STATUS_TYPES.contains(&note.kind.as_str()) {
         return Err(FedError::BadRequest(format!("{} is not shown as a status", note.kind)));
     }
-    verify_domains_match(&note.id, &note.attributed_to)?;
     let author = ObjectId::<DbActor>::from(note.attributed_to.author.clone()).dereference(data).await?;
+    let stored = store_remote_by(note, author, None, data, then).await?;
+    stored.ok_or_else(|| FedError::Internal("a status stored without a receipt was not stored".into()))
+}
+
+/// [`store_remote_then`] for a note whose author is already loaded (the verified sender of
+/// the `Create` it came in): one database call fewer for each received post.
+///
+/// `receipt`: the id of the activity that carried the note, when its replay guard is left to
+/// this transaction (the inbox's own write for it saved). `None` comes back when that id was
+/// already received: a replay, or the same activity arriving twice at once.
+pub async fn store_remote_by(
+    note: ApNote,
+    author: DbActor,
+    receipt: Option<String>,
+    data: &Data<FedState>,
+    then: impl FnOnce(&mut DbConnection, &Status) -> StorageResult<()> + Send + 'static,
+) -> Result<Option<DbStatus>, FedError> {
+    if !STATUS_TYPES.contains(&note.kind.as_str()) {
+        return Err(FedError::BadRequest(format!("{} is not shown as a status", note.kind)));
+    }
+    verify_domains_match(&note.id, &note.attributed_to)?;
+    if note.attributed_to.author.as_str() != author.row.ap_id {
+        return Err(FedError::Forbidden("the object is attributed to someone else".into()));
+    }
     let parent = match &note.in_reply_to {
         Some(parent_id) => fetch_parent(parent_id, data).await,
         None => None,
@@ -260,6 +283,11 @@ pub async fn store_remote_then(
         .db
         .run(move |c| {
             guildhall_storage::transaction(c, |c| {
+                if let Some(id) = &receipt
+                    && !guildhall_storage::received::record(c, id)?
+                {
+                    return Ok(None);
+                }
                 let (status, is_new) = upsert_status(c, &note, &author.row, parent.as_ref())?;
                 write_parts(c, &note, &status, &author.row)?;
                 statuses::adopt_orphans(c, &status)?;
@@ -268,11 +296,11 @@ pub async fn store_remote_then(
                     guildhall_storage::notifications::subscribed(c, &status)?;
                 }
                 then(c, &status)?;
-                statuses::get(c, status.id)
+                statuses::get(c, status.id).map(Some)
             })
         })
         .await?;
-    DbStatus::new(row)
+    row.map(DbStatus::new).transpose()
 }
 
 async fn fetch_parent(parent_id: &Url, data: &Data<FedState>) -> Option<Status> {
