@@ -160,13 +160,13 @@ impl DeliveryWorker {
         as_of: Option<Timestamp>,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<usize, FedError> {
-        let lanes = (0..LANES).map(|_| async move {
+        let lanes = (0..LANES).map(|lane| async move {
             let mut total = 0;
             loop {
                 if stop.is_some_and(|s| *s.borrow()) {
                     return Ok(total);
                 }
-                match self.round(as_of.unwrap_or_else(now)).await? {
+                match self.round(lane, as_of.unwrap_or_else(now)).await? {
                     0 => return Ok::<usize, FedError>(total),
                     n => total += n,
                 }
@@ -179,16 +179,19 @@ impl DeliveryWorker {
     /// Claims one batch and delivers it; returns the batch size. Database work is batched:
     /// the batch's activities are loaded once, successes are completed in one statement, and
     /// only instances that were failing get their success recorded.
-    async fn round(&self, as_of: Timestamp) -> Result<usize, FedError> {
-        let worker = self.inner.worker_id.clone();
+    async fn round(&self, lane: usize, as_of: Timestamp) -> Result<usize, FedError> {
+        // Each lane claims as a worker of its own: a job one lane still holds past its lease
+        // and the other claimed again is recorded only by the lane that holds it now.
+        let worker = format!("{}/{lane}", self.inner.worker_id);
         let lease = as_of.max(now()) + LEASE;
         let limit = i64::try_from(GLOBAL_CONCURRENCY * 2).unwrap_or(256);
+        let claimer = worker.clone();
         let (batch, activities, failing, suspended) = self
             .inner
             .db
             .run(move |c| {
                 let skip = instances::unreachable(c, now())?;
-                let batch = jobs::claim(c, DELIVER_QUEUE, &worker, limit, as_of, lease, &skip)?;
+                let batch = jobs::claim(c, DELIVER_QUEUE, &claimer, limit, as_of, lease, &skip)?;
                 if batch.is_empty() {
                     return Ok(Default::default());
                 }
@@ -225,7 +228,7 @@ impl DeliveryWorker {
                 (job, outcome)
             })
         });
-        self.record_as_completed(tasks.collect(), failing).await?;
+        self.record_as_completed(tasks.collect(), failing, &worker).await?;
         Ok(count)
     }
 
@@ -237,6 +240,7 @@ impl DeliveryWorker {
         &self,
         mut pending: futures::stream::FuturesUnordered<tokio::task::JoinHandle<(jobs::Job, Outcome)>>,
         failing: Vec<String>,
+        worker: &str,
     ) -> Result<(), FedError> {
         use futures::StreamExt as _;
         let mut done = Vec::new();
@@ -264,7 +268,7 @@ impl DeliveryWorker {
             if !done.is_empty() && (finished || due || done.len() >= RECORD_GROUP) {
                 let group = std::mem::take(&mut done);
                 self.tally(&group);
-                self.record_all(group, failing.clone()).await?;
+                self.record_all(group, failing.clone(), worker).await?;
                 since = None;
             }
             if finished {
@@ -371,8 +375,9 @@ impl DeliveryWorker {
         &self,
         results: Vec<(jobs::Job, Outcome)>,
         failing: Vec<String>,
+        worker: &str,
     ) -> Result<(), FedError> {
-        let worker = self.inner.worker_id.clone();
+        let worker = worker.to_owned();
         self.inner
             .db
             .run(move |c| {

@@ -254,32 +254,36 @@ pub fn retry(
     error: &str,
 ) -> StorageResult<bool> {
     crate::write(conn, |conn| {
-        let job = held(conn, id, worker)?;
-        if job.attempts >= job.max_attempts {
-            fail(conn, id, worker, error)?;
-            return Ok(false);
+        let released = diesel::update(
+            jobs::table
+                .find(id)
+                .filter(jobs::locked_by.eq(worker))
+                .filter(jobs::attempts.lt(jobs::max_attempts)),
+        )
+        .set((
+            jobs::run_at.eq(run_at),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<Timestamp>),
+            jobs::last_error.eq(Some(error)),
+            jobs::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+        if released == 1 {
+            return Ok(true);
         }
-        diesel::update(jobs::table.find(id).filter(jobs::locked_by.eq(worker)))
-            .set((
-                jobs::run_at.eq(run_at),
-                jobs::locked_by.eq(None::<String>),
-                jobs::locked_until.eq(None::<Timestamp>),
-                jobs::last_error.eq(Some(error)),
-                jobs::updated_at.eq(now()),
-            ))
-            .execute(conn)?;
-        Ok(true)
+        // Held with its attempts used up (failed now), or not held (an error).
+        fail(conn, id, worker, error)?;
+        Ok(false)
     })
 }
 
-/// The job `id` when `worker` holds its lease; `NotFound` when there is no such job,
-/// `Conflict` when another worker (or none) holds it.
-fn held(conn: &mut DbConnection, id: i64, worker: &str) -> StorageResult<Job> {
-    let job: Job = jobs::table.find(id).select(Job::as_select()).first(conn)?;
-    if job.locked_by.as_deref() == Some(worker) {
-        Ok(job)
-    } else {
-        Err(StorageError::Conflict(format!("job {id} is no longer held by this worker")))
+/// Why `worker` could not release job `id`: there is no such job, or another worker (or
+/// none) holds it.
+fn not_held(conn: &mut DbConnection, id: i64) -> StorageError {
+    match jobs::table.find(id).select(jobs::id).first::<i64>(conn).optional() {
+        Ok(Some(_)) => StorageError::Conflict(format!("job {id} is no longer held by this worker")),
+        Ok(None) => StorageError::NotFound,
+        Err(e) => e.into(),
     }
 }
 
@@ -304,9 +308,8 @@ pub fn defer(conn: &mut DbConnection, id: i64, worker: &str, run_at: Timestamp) 
 /// passed to another worker, as for [`retry`]).
 pub fn fail(conn: &mut DbConnection, id: i64, worker: &str, error: &str) -> StorageResult<()> {
     crate::write(conn, |conn| {
-        held(conn, id, worker)?;
         let stamp = now();
-        diesel::update(jobs::table.find(id).filter(jobs::locked_by.eq(worker)))
+        let changed = diesel::update(jobs::table.find(id).filter(jobs::locked_by.eq(worker)))
             .set((
                 jobs::failed_at.eq(Some(stamp)),
                 jobs::locked_by.eq(None::<String>),
@@ -315,7 +318,7 @@ pub fn fail(conn: &mut DbConnection, id: i64, worker: &str, error: &str) -> Stor
                 jobs::updated_at.eq(stamp),
             ))
             .execute(conn)?;
-        Ok(())
+        if changed == 1 { Ok(()) } else { Err(not_held(conn, id)) }
     })
 }
 
