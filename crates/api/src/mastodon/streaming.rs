@@ -254,8 +254,8 @@ impl Streamer {
 struct Cursor {
     status_id: i64,
     notification_id: i64,
-    deleted_at: chrono::NaiveDateTime,
-    edited_at: chrono::NaiveDateTime,
+    deleted: changes::Mark,
+    edited: changes::Mark,
     seen: HashSet<(char, i64, i64)>,
 }
 
@@ -263,7 +263,8 @@ impl Cursor {
     fn start(c: &mut DbConnection) -> StorageResult<Cursor> {
         let (status_id, notification_id) = changes::high_water(c)?;
         let now = guildhall_storage::now();
-        Ok(Cursor { status_id, notification_id, deleted_at: now, edited_at: now, seen: HashSet::new() })
+        let mark = (now, i64::MAX);
+        Ok(Cursor { status_id, notification_id, deleted: mark, edited: mark, seen: HashSet::new() })
     }
 
     /// Reports each change once; stamps are ids or microseconds.
@@ -300,31 +301,35 @@ impl Cursor {
                 out.push(Change::Notified(n));
             }
         }
-        // Deletions and edits likewise: a page past the cursor, then a page of the window
-        // before it, so a burst larger than a page is read over the next polls, never skipped.
-        let (deleted_from, edited_from) = (self.deleted_at, self.edited_at);
-        let mut deleted = changes::deleted_statuses_between(c, deleted_from, None, PAGE)?;
-        deleted.extend(changes::deleted_statuses_between(
-            c,
-            deleted_from - window,
-            Some(deleted_from),
-            PAGE,
-        )?);
-        for s in deleted {
-            let Some(at) = s.deleted_at else { continue };
-            self.deleted_at = self.deleted_at.max(at.min(now));
-            if self.first_time('d', s.id, at.and_utc().timestamp_micros()) {
-                out.push(Change::Deleted(s));
+        // Deletions and edits likewise, by (time, status id) since many statuses can share a
+        // time: a page past the cursor, then a page of the window before it, so a burst larger
+        // than a page is read over the next polls, never skipped.
+        for (change, kind) in [(changes::StatusChange::Deleted, 'd'), (changes::StatusChange::Edited, 'e')] {
+            let mark = match change {
+                changes::StatusChange::Deleted => &mut self.deleted,
+                changes::StatusChange::Edited => &mut self.edited,
+            };
+            let from = *mark;
+            let mut found = changes::changed_after(c, change, from, PAGE)?;
+            found.extend(changes::changed_before(c, change, from.0 - window, from, PAGE)?);
+            let mut reported = Vec::new();
+            for s in found {
+                let at = match change {
+                    changes::StatusChange::Deleted => s.deleted_at,
+                    changes::StatusChange::Edited => s.edited_at,
+                };
+                let Some(at) = at else { continue };
+                // A remote server's clock may run ahead: never move past our own now.
+                *mark = (*mark).max((at.min(now), s.id));
+                reported.push((at, s));
             }
-        }
-        let mut edited = changes::edited_between(c, edited_from, None, PAGE)?;
-        edited.extend(changes::edited_between(c, edited_from - window, Some(edited_from), PAGE)?);
-        for s in edited {
-            let Some(at) = s.edited_at else { continue };
-            // A remote server's clock may run ahead: never move past our own now.
-            self.edited_at = self.edited_at.max(at.min(now));
-            if self.first_time('e', s.id, at.and_utc().timestamp_micros()) {
-                out.push(Change::Edited(s));
+            for (at, s) in reported {
+                if self.first_time(kind, s.id, at.and_utc().timestamp_micros()) {
+                    out.push(match change {
+                        changes::StatusChange::Deleted => Change::Deleted(s),
+                        changes::StatusChange::Edited => Change::Edited(s),
+                    });
+                }
             }
         }
         self.forget_old();
@@ -339,7 +344,7 @@ impl Cursor {
         let micros = |t: chrono::NaiveDateTime| {
             (t - chrono::Duration::milliseconds(keep)).and_utc().timestamp_micros()
         };
-        let (deleted_floor, edited_floor) = (micros(self.deleted_at), micros(self.edited_at));
+        let (deleted_floor, edited_floor) = (micros(self.deleted.0), micros(self.edited.0));
         self.seen.retain(|(kind, id, stamp)| match kind {
             's' => *id >= status_floor,
             'n' => *id >= notification_floor,
