@@ -127,13 +127,15 @@ async fn process_in_time(
     let id = activity.id.to_string();
     let kind = activity.kind.clone();
     let db = data.db.clone();
+    // Only what the inbox recorded is forgotten here; a handler forgets what it recorded.
+    let recorded_here = unrecorded.is_none();
     let task = tokio::spawn(async move {
         let data = data.reset_request_count();
         let result = activities::receive(activity, actor, &data, unrecorded).await;
         if let Err(e) = &result {
             tracing::info!(%id, %kind, error = %e, "activity refused");
             // Let the sender retry what failed on our side.
-            if matches!(e, FedError::Storage(_) | FedError::Internal(_)) {
+            if recorded_here && matches!(e, FedError::Storage(_) | FedError::Internal(_)) {
                 let id = id.clone();
                 let _ = db.run(move |c| received::forget(c, &id)).await;
             }

@@ -5,7 +5,7 @@ use guildhall_core::Id;
 use guildhall_core::model::{ActorKind, Visibility};
 use guildhall_storage::notifications::NotificationKind;
 use guildhall_storage::statuses::{self, Status};
-use guildhall_storage::{favourites, notifications, now, received};
+use guildhall_storage::{favourites, notifications, now};
 use serde_json::Value;
 use url::Url;
 
@@ -41,21 +41,27 @@ pub async fn create(
     data: &FedData,
     unrecorded: Option<String>,
 ) -> Result<(), FedError> {
-    let (doc, urls) = (activity.to_json(), data.urls.clone());
     let note = embedded_note(&activity, &actor)?;
     // A poll vote (a named reply) is counted outside the store transaction: recorded first.
     let stored_with_receipt = note.as_ref().is_some_and(|n| n.name.is_none() || n.in_reply_to.is_none());
-    let receipt = match unrecorded {
-        Some(id) if stored_with_receipt => Some(id),
-        Some(id) => {
-            if !data.db.run(move |c| received::record(c, &id)).await? {
-                tracing::debug!(id = %activity.id, "replayed activity ignored");
-                return Ok(());
-            }
-            None
+    match unrecorded {
+        Some(id) if !stored_with_receipt => {
+            super::recorded_first(data, id, create_recorded(activity, actor, data, note, None)).await
         }
-        None => None,
-    };
+        receipt => create_recorded(activity, actor, data, note, receipt).await,
+    }
+}
+
+/// [`create`] once the replay guard is taken care of: `receipt` is the id still to record
+/// in the store transaction, if any.
+async fn create_recorded(
+    activity: Activity,
+    actor: DbActor,
+    data: &FedData,
+    note: Option<ApNote>,
+    receipt: Option<String>,
+) -> Result<(), FedError> {
+    let (doc, urls) = (activity.to_json(), data.urls.clone());
     let stored = match note {
         Some(note) if crate::polls::receive_vote(data, &actor.row, &note).await? => return Ok(()),
         Some(note) => {

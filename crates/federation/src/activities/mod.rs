@@ -1,5 +1,5 @@
 //! Handlers for received activities, after the inbox has verified the signature and
-//! deduplicated by id. Each checks that the signer may do what the activity says (only the
+//! deduplicated by id (a `Create`'s id is recorded as its status is stored). Each checks that the signer may do what the activity says (only the
 //! author edits or deletes, only the followed accepts) and ignores what concerns nothing we
 //! know.
 
@@ -12,6 +12,8 @@ use crate::events::Rsvp;
 
 pub use social::{Decision, decide as decide_follow, respond};
 
+use guildhall_storage::received;
+
 use crate::error::FedError;
 use crate::objects::actor::DbActor;
 use crate::protocol::activity::{Activity, ActivityKind};
@@ -21,23 +23,49 @@ use crate::state::FedData;
 ///
 /// `unrecorded`: the activity's id when the inbox did not record it as received (its replay
 /// guard) and left that to the handler: only a `Create`, whose handler records it in the
-/// transaction that stores the status. Any other kind records it here first.
+/// transaction that stores the status. Any other kind is recorded here first.
 pub async fn receive(
     activity: Activity,
     actor: DbActor,
     data: &FedData,
     unrecorded: Option<String>,
 ) -> Result<(), FedError> {
-    use ActivityKind as K;
-    let kind = activity.kind();
-    if let Some(id) = unrecorded.as_ref().filter(|_| kind != Some(K::Create)) {
-        let id = id.clone();
-        if !data.db.run(move |c| guildhall_storage::received::record(c, &id)).await? {
-            tracing::debug!(id = %activity.id, "replayed activity ignored");
-            return Ok(());
+    match unrecorded {
+        Some(id) if activity.kind() != Some(ActivityKind::Create) => {
+            recorded_first(data, id, dispatch(activity, actor, data, None)).await
         }
+        unrecorded => dispatch(activity, actor, data, unrecorded).await,
     }
-    match kind {
+}
+
+/// Records `id` as received, then runs `handle`; a replay is ignored. A failure on our side
+/// forgets the id again, so the sender's retry is processed. Only what this call recorded is
+/// forgotten: a receipt taken inside a store transaction goes with its rollback.
+pub(crate) async fn recorded_first(
+    data: &FedData,
+    id: String,
+    handle: impl std::future::Future<Output = Result<(), FedError>>,
+) -> Result<(), FedError> {
+    let key = id.clone();
+    if !data.db.run(move |c| received::record(c, &key)).await? {
+        tracing::debug!(%id, "replayed activity ignored");
+        return Ok(());
+    }
+    let result = handle.await;
+    if matches!(result, Err(FedError::Storage(_) | FedError::Internal(_))) {
+        let _ = data.db.run(move |c| received::forget(c, &id)).await;
+    }
+    result
+}
+
+async fn dispatch(
+    activity: Activity,
+    actor: DbActor,
+    data: &FedData,
+    unrecorded: Option<String>,
+) -> Result<(), FedError> {
+    use ActivityKind as K;
+    match activity.kind() {
         Some(K::Follow) => social::follow(activity, actor, data).await,
         Some(K::Accept) => match events::answer(&activity, &actor, data, Rsvp::Coming).await? {
             true => Ok(()),

@@ -255,8 +255,9 @@ pub async fn store_remote_then(
     stored.ok_or_else(|| FedError::Internal("a status stored without a receipt was not stored".into()))
 }
 
-/// [`store_remote_then`] for a note whose author is already loaded (the verified sender of
-/// the `Create` it came in): one database call fewer for each received post.
+/// [`store_remote_then`] for a note whose author is already loaded: the verified sender of the
+/// `Create` it came in, which the caller checked is its `attributedTo` (one database call
+/// fewer for each received post).
 ///
 /// `receipt`: the id of the activity that carried the note, when its replay guard is left to
 /// this transaction (the inbox's own write for it saved). `None` comes back when that id was
@@ -272,9 +273,6 @@ pub async fn store_remote_by(
         return Err(FedError::BadRequest(format!("{} is not shown as a status", note.kind)));
     }
     verify_domains_match(&note.id, &note.attributed_to)?;
-    if note.attributed_to.author.as_str() != author.row.ap_id {
-        return Err(FedError::Forbidden("the object is attributed to someone else".into()));
-    }
     let parent = match &note.in_reply_to {
         Some(parent_id) => fetch_parent(parent_id, data).await,
         None => None,
