@@ -69,6 +69,17 @@ pub fn get(conn: &mut DbConnection) -> StorageResult<InstanceSettings> {
     }))
 }
 
+/// Whether only allowed domains may federate (the settings' `allowlist`, read alone: it is
+/// asked for every request another server sends).
+pub fn allowlist(conn: &mut DbConnection) -> StorageResult<bool> {
+    let on = instance_settings::table
+        .find(1)
+        .select(instance_settings::allowlist)
+        .first::<bool>(conn)
+        .optional()?;
+    Ok(on.unwrap_or_else(|| InstanceSettings::default().allowlist))
+}
+
 /// Saves the settings.
 pub fn save(conn: &mut DbConnection, settings: &InstanceSettings) -> StorageResult<()> {
     let row = Row {
