@@ -34,6 +34,7 @@ pub mod followed_tags;
 pub mod follows;
 pub mod groups;
 pub mod hours;
+pub mod id_list;
 pub mod instance_blocks;
 pub mod instance_settings;
 pub mod instances;

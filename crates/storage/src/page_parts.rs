@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
+use crate::id_list::in_ids;
+
 use crate::actors::Actor;
 use crate::schema::{
     actors, bookmarks, favourites, follows, media_attachments, pins, status_mentions, status_tags, statuses,
@@ -70,19 +72,19 @@ fn account_counts(conn: &mut DbConnection, authors: &[i64]) -> StorageResult<Has
     use diesel::dsl::count_star;
     let accepted = guildhall_core::model::FollowState::Accepted.as_str();
     let followers: Vec<(i64, i64)> = follows::table
-        .filter(follows::target_id.eq_any(authors))
+        .filter(in_ids(follows::target_id, authors))
         .filter(follows::state.eq(accepted))
         .group_by(follows::target_id)
         .select((follows::target_id, count_star()))
         .load(conn)?;
     let following: Vec<(i64, i64)> = follows::table
-        .filter(follows::follower_id.eq_any(authors))
+        .filter(in_ids(follows::follower_id, authors))
         .filter(follows::state.eq(accepted))
         .group_by(follows::follower_id)
         .select((follows::follower_id, count_star()))
         .load(conn)?;
     let posts: Vec<(i64, i64)> = statuses::table
-        .filter(statuses::actor_id.eq_any(authors))
+        .filter(in_ids(statuses::actor_id, authors))
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::reblog_of_id.is_null())
         // A literal, as in `count_public_by_actor`: PostgreSQL's partial index needs to see it.
@@ -116,11 +118,11 @@ fn tally(ids: Vec<i64>) -> HashMap<i64, i64> {
 pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> StorageResult<PageParts> {
     let boosted_ids: Vec<i64> = page.iter().filter_map(|s| s.reblog_of_id).collect();
     let originals: Vec<Status> =
-        statuses::table.filter(statuses::id.eq_any(&boosted_ids)).select(Status::as_select()).load(conn)?;
+        statuses::table.filter(in_ids(statuses::id, &boosted_ids)).select(Status::as_select()).load(conn)?;
     let ids: Vec<i64> = page.iter().map(|s| s.id).chain(originals.iter().map(|s| s.id)).collect();
 
     let mention_rows: Vec<(i64, i64)> = status_mentions::table
-        .filter(status_mentions::status_id.eq_any(&ids))
+        .filter(in_ids(status_mentions::status_id, &ids))
         .order((status_mentions::status_id, status_mentions::actor_id))
         .select((status_mentions::status_id, status_mentions::actor_id))
         .load(conn)?;
@@ -135,7 +137,7 @@ pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> St
         .chain(mention_rows.iter().map(|(_, a)| *a))
         .collect();
     let actors: HashMap<i64, Actor> = actors::table
-        .filter(actors::id.eq_any(&actor_ids))
+        .filter(in_ids(actors::id, &actor_ids))
         .select(Actor::as_select())
         .load::<Actor>(conn)?
         .into_iter()
@@ -144,7 +146,7 @@ pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> St
 
     let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
     let tag_rows: Vec<(i64, String)> = status_tags::table
-        .filter(status_tags::status_id.eq_any(&ids))
+        .filter(in_ids(status_tags::status_id, &ids))
         .order((status_tags::status_id, status_tags::tag))
         .select((status_tags::status_id, status_tags::tag))
         .load(conn)?;
@@ -153,7 +155,7 @@ pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> St
     }
     let mut attachments: HashMap<i64, Vec<Attachment>> = HashMap::new();
     let media: Vec<Attachment> = media_attachments::table
-        .filter(media_attachments::status_id.eq_any(&ids))
+        .filter(in_ids(media_attachments::status_id, &ids))
         .order((media_attachments::status_id, media_attachments::position))
         .select(Attachment::as_select())
         .load(conn)?;
@@ -164,22 +166,22 @@ pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> St
     }
 
     let replies: Vec<Option<i64>> = statuses::table
-        .filter(statuses::in_reply_to_id.eq_any(&ids))
+        .filter(in_ids(statuses::in_reply_to_id, &ids))
         .filter(statuses::deleted_at.is_null())
         .select(statuses::in_reply_to_id)
         .load(conn)?;
     let boosts: Vec<(Option<i64>, i64)> = statuses::table
-        .filter(statuses::reblog_of_id.eq_any(&ids))
+        .filter(in_ids(statuses::reblog_of_id, &ids))
         .filter(statuses::deleted_at.is_null())
         .select((statuses::reblog_of_id, statuses::actor_id))
         .load(conn)?;
     let likes: Vec<(i64, i64)> = favourites::table
-        .filter(favourites::status_id.eq_any(&ids))
+        .filter(in_ids(favourites::status_id, &ids))
         .select((favourites::status_id, favourites::actor_id))
         .load(conn)?;
 
     let polled: HashSet<i64> = crate::schema::polls::table
-        .filter(crate::schema::polls::status_id.eq_any(&ids))
+        .filter(in_ids(crate::schema::polls::status_id, &ids))
         .select(crate::schema::polls::status_id)
         .load::<i64>(conn)?
         .into_iter()
@@ -212,14 +214,14 @@ pub fn load(conn: &mut DbConnection, page: &[Status], viewer: Option<i64>) -> St
         parts.boosted = boosts.iter().filter(|(_, a)| *a == v).filter_map(|(s, _)| *s).collect();
         parts.bookmarked = bookmarks::table
             .filter(bookmarks::actor_id.eq(v))
-            .filter(bookmarks::status_id.eq_any(&ids))
+            .filter(in_ids(bookmarks::status_id, &ids))
             .select(bookmarks::status_id)
             .load::<i64>(conn)?
             .into_iter()
             .collect();
         parts.pinned = pins::table
             .filter(pins::actor_id.eq(v))
-            .filter(pins::status_id.eq_any(&ids))
+            .filter(in_ids(pins::status_id, &ids))
             .select(pins::status_id)
             .load::<i64>(conn)?
             .into_iter()

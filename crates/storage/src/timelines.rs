@@ -8,6 +8,7 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 use guildhall_core::model::{FollowState, Visibility};
 
+use crate::id_list::in_ids;
 use crate::schema::{actors, blocks, status_mentions, statuses};
 use crate::statuses::Status;
 use crate::{DbConnection, StorageResult};
@@ -68,22 +69,28 @@ fn paged(conn: &mut DbConnection, mut query: StatusQuery<'_>, page: &Page) -> St
 /// batch at a time and each is checked against the whole rule, so the cost is a page and what
 /// the rule skips, not the size of the statuses table.
 pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<Vec<Status>> {
-    let rule = format!("{} AND {}", home_includes(viewer), home_excludes(viewer));
     walk(
         conn,
         page,
         |c, below, above, ascending, n| crate::feeds::candidates(c, viewer, below, above, ascending, n),
         |c, ids, ascending| {
-            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-            let order = if ascending { "ASC" } else { "DESC" };
-            // Only integers we hold are formatted in.
-            Ok(diesel::sql_query(format!(
-                "SELECT * FROM statuses WHERE id IN ({list}) AND deleted_at IS NULL AND {rule} ORDER BY id {order}"
-            ))
-            .load(c)?)
+            let text = HOME_CHECK[usize::from(ascending)].as_str();
+            Ok(crate::id_list::ViewerQuery::new(text, viewer, ids).load(c)?)
         },
     )
 }
+
+/// The statement that keeps the home timeline's candidates that belong, newest first and
+/// oldest first: the viewer and the candidates are bound, so it is prepared once per
+/// connection (it is long: planning it for every page cost more than running it).
+static HOME_CHECK: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+    let rule = format!("{} AND {}", home_includes("{viewer}"), home_excludes("{viewer}"));
+    ["DESC", "ASC"].map(|order| {
+        format!(
+            "SELECT * FROM statuses WHERE id {{ids}} AND deleted_at IS NULL AND {rule} ORDER BY id {order}"
+        )
+    })
+});
 
 /// A page read along an index of candidate ids: candidates are taken a batch at a time in
 /// order and `check` keeps those that belong (in the same order), until the page is full or
@@ -127,18 +134,18 @@ fn walk(
 
 /// SQL over a `statuses` row: why it may be in `viewer`'s home timeline (see [`home`]). Only
 /// our own integer is formatted in.
-pub(crate) fn home_includes(viewer: i64) -> String {
+pub(crate) fn home_includes(viewer: impl std::fmt::Display + Copy) -> String {
     home_reasons(viewer, true)
 }
 
 /// SQL over a `statuses` row: whether any reason of [`home_includes`] holds, with an accepted
 /// follow counting even when the author is on one of `viewer`'s exclusive lists (that can
 /// change without touching the feed). Never NULL. [`crate::feeds::prune`] keeps what matches.
-pub(crate) fn home_reasons_any(viewer: i64) -> String {
+pub(crate) fn home_reasons_any(viewer: impl std::fmt::Display + Copy) -> String {
     format!("COALESCE({}, FALSE)", home_reasons(viewer, false))
 }
 
-fn home_reasons(viewer: i64, lists: bool) -> String {
+fn home_reasons(viewer: impl std::fmt::Display + Copy, lists: bool) -> String {
     let listed = if lists {
         format!(
             "AND (actor_id + 0) NOT IN (SELECT list_members.actor_id FROM list_members \
@@ -163,7 +170,7 @@ fn home_reasons(viewer: i64, lists: bool) -> String {
 
 /// SQL over a `statuses` row: what keeps it out of `viewer`'s home timeline even so (mutes,
 /// hidden boosts, blocks, blocked domains).
-pub(crate) fn home_excludes(viewer: i64) -> String {
+pub(crate) fn home_excludes(viewer: impl std::fmt::Display + Copy) -> String {
     format!(
         "(actor_id + 0) NOT IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}) \
          AND (reblog_of_id IS NULL OR (actor_id + 0) NOT IN (SELECT target_id FROM follows \
@@ -230,11 +237,10 @@ fn list_member(
         .filter(follows::follower_id.eq(owner))
         .filter(follows::state.eq(FollowState::Accepted.as_str()))
         .select(follows::target_id);
-    let open = [Visibility::Public.as_str(), Visibility::Unlisted.as_str()];
     let mut query = statuses::table
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::actor_id.eq(member))
-        .filter(statuses::visibility.eq_any(open).or(
+        .filter(open_visibility().or(
             statuses::visibility.eq(Visibility::Private.as_str()).and(statuses::actor_id.eq_any(followed)),
         ))
         .filter(not_blocked(owner))
@@ -282,6 +288,17 @@ pub fn direct(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResul
     paged(conn, query, page)
 }
 
+/// Public or unlisted, written out (`eq_any` of a list is never a cached statement).
+#[allow(clippy::type_complexity)]
+fn open_visibility() -> diesel::dsl::Or<
+    diesel::dsl::Eq<statuses::visibility, &'static str>,
+    diesel::dsl::Eq<statuses::visibility, &'static str>,
+> {
+    statuses::visibility
+        .eq(Visibility::Public.as_str())
+        .or(statuses::visibility.eq(Visibility::Unlisted.as_str()))
+}
+
 /// Statuses whose author neither blocks nor is blocked by `viewer`.
 fn not_blocked(
     viewer: i64,
@@ -301,7 +318,7 @@ fn not_blocked(
 
 /// SQL: the status (and what it boosts) is not by an account on a domain `viewer` blocked.
 /// Only our own integer is formatted in.
-fn not_from_blocked_domain(viewer: i64) -> String {
+fn not_from_blocked_domain(viewer: impl std::fmt::Display + Copy) -> String {
     let by = |author: &str| {
         format!(
             "NOT EXISTS (SELECT 1 FROM actors ua JOIN user_domain_blocks ud \
@@ -388,7 +405,7 @@ pub fn tagged(
         },
         |c, ids, ascending| {
             let mut query = statuses::table
-                .filter(statuses::id.eq_any(ids))
+                .filter(in_ids(statuses::id, ids))
                 .filter(statuses::deleted_at.is_null())
                 .filter(statuses::visibility.eq(Visibility::Public.as_str()))
                 .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_LIMITED))
@@ -432,9 +449,7 @@ pub fn group_threads(
         ))
         .into_boxed();
     if !member {
-        query = query.filter(
-            statuses::visibility.eq_any([Visibility::Public.as_str(), Visibility::Unlisted.as_str()]),
-        );
+        query = query.filter(open_visibility());
     }
     if let Some(viewer) = viewer {
         query = query.filter(not_blocked(viewer));
@@ -464,9 +479,7 @@ fn group_statuses(
         .filter(statuses::deleted_at.is_null())
         .into_boxed();
     if !member {
-        query = query.filter(
-            statuses::visibility.eq_any([Visibility::Public.as_str(), Visibility::Unlisted.as_str()]),
-        );
+        query = query.filter(open_visibility());
     }
     if exclude_replies {
         query = query.filter(statuses::in_reply_to_id.is_null().and(statuses::in_reply_to_ap_id.is_null()));
@@ -495,7 +508,6 @@ pub fn account(
         .filter(statuses::actor_id.eq(author))
         .filter(statuses::deleted_at.is_null())
         .into_boxed();
-    let open = [Visibility::Public.as_str(), Visibility::Unlisted.as_str()];
     query = match viewer {
         Some(v) if v == author => query,
         Some(v) => {
@@ -504,14 +516,14 @@ pub fn account(
             let mentioning = status_mentions::table
                 .filter(status_mentions::actor_id.eq(v))
                 .select(status_mentions::status_id);
-            let base = statuses::visibility.eq_any(open).or(statuses::id.eq_any(mentioning));
+            let base = open_visibility().or(statuses::id.eq_any(mentioning));
             if follows_author {
                 query.filter(base.or(statuses::visibility.eq(Visibility::Private.as_str())))
             } else {
                 query.filter(base)
             }
         }
-        None => query.filter(statuses::visibility.eq_any(open)),
+        None => query.filter(open_visibility()),
     };
     if exclude_replies {
         query = query.filter(statuses::in_reply_to_id.is_null().and(statuses::in_reply_to_ap_id.is_null()));
@@ -559,8 +571,8 @@ pub fn visible(
             .filter(
                 blocks::actor_id
                     .eq(v)
-                    .and(blocks::target_id.eq_any(&authors))
-                    .or(blocks::target_id.eq(v).and(blocks::actor_id.eq_any(&authors))),
+                    .and(in_ids(blocks::target_id, &authors))
+                    .or(blocks::target_id.eq(v).and(in_ids(blocks::actor_id, &authors))),
             )
             .select((blocks::actor_id, blocks::target_id))
             .load::<(i64, i64)>(conn)?
@@ -587,7 +599,7 @@ pub fn visible(
 
 /// Actors by id, for rendering a page of statuses.
 pub fn actors_by_id(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<crate::actors::Actor>> {
-    Ok(actors::table.filter(actors::id.eq_any(ids)).select(crate::actors::Actor::as_select()).load(conn)?)
+    Ok(actors::table.filter(in_ids(actors::id, ids)).select(crate::actors::Actor::as_select()).load(conn)?)
 }
 
 #[cfg(test)]
