@@ -106,8 +106,6 @@ pub fn list(conn: &mut DbConnection) -> StorageResult<Vec<DomainBlock>> {
         .load(conn)?)
 }
 
-/// `host` and each parent domain: `a.b.example.org` → `a.b.example.org`, `b.example.org`,
-/// `example.org`, `org` (a port stays on the full host only).
 /// `column` equal to one of up to four names (the first repeated to fill the four): a query of
 /// one shape, so its statement is prepared once per connection. `eq_any` of a list of varying
 /// length is prepared again on every call, and these run for every request another server
@@ -120,22 +118,32 @@ macro_rules! one_of_four {
     }};
 }
 
+/// The longest domain name DNS allows; a longer one names no server we could talk to.
+const MAX_NAME: usize = 253;
+
+/// `host` without its port and trailing dot, lowercased.
+fn name_of(host: &str) -> String {
+    let host = host.trim().to_lowercase();
+    let name = host.split_once(':').map_or(host.as_str(), |(n, _)| n);
+    name.trim_end_matches('.').to_owned()
+}
+
+/// `host` and each parent domain: `a.b.example.org` → `a.b.example.org`, `b.example.org`,
+/// `example.org`, `org` (a port stays on the full host only). Parents longer than a domain
+/// name may be are left out, so a name of any length (it comes from a stranger's request)
+/// gives at most 128 of them.
 fn candidates(host: &str) -> Vec<String> {
     // `evil.example.` is `evil.example`: a trailing dot must not slip past a block.
-    let host = host.trim().to_lowercase();
-    let (name, port) = host.split_once(':').map_or((host.as_str(), None), |(n, p)| (n, Some(p)));
-    let name = name.trim_end_matches('.');
+    let lowered = host.trim().to_lowercase();
+    let port = lowered.split_once(':').map(|(_, p)| p);
+    let bare = name_of(host);
     let host = match port {
-        Some(p) => format!("{name}:{p}"),
-        None => name.to_owned(),
+        Some(p) => format!("{bare}:{p}"),
+        None => bare.clone(),
     };
-    let bare = name.to_owned();
     let mut out = vec![host.clone()];
-    let mut rest = bare.as_str();
-    while let Some((_, parent)) = rest.split_once('.') {
-        out.push(parent.to_owned());
-        rest = parent;
-    }
+    let parents = bare.match_indices('.').map(|(i, _)| &bare[i + 1..]);
+    out.extend(parents.filter(|p| !p.is_empty() && p.len() <= MAX_NAME).map(str::to_owned));
     if bare != host {
         out.push(bare);
     }
@@ -162,6 +170,9 @@ pub fn rejects_media(conn: &mut DbConnection, host: &str) -> StorageResult<bool>
 /// True when `host` is suspended, or, in allowlist mode, not allowed: nothing is exchanged
 /// with it.
 pub fn is_suspended(conn: &mut DbConnection, host: &str) -> StorageResult<bool> {
+    if name_of(host).len() > MAX_NAME {
+        return Ok(true);
+    }
     if covering(conn, host)?.is_some_and(|b| b.severity().is_ok_and(|s| s == BlockSeverity::Suspend)) {
         return Ok(true);
     }
@@ -385,6 +396,12 @@ mod tests {
                 assert!(is_suspended(c, "a.b.c.d.spam.example.")?);
                 assert!(rejects_media(c, "a.b.c.d.e.f.g.spam.example:8443")?);
                 assert!(!is_suspended(c, "good.example")?);
+                // A name longer than DNS allows is no server: refused, and looked up in a
+                // bounded number of queries whatever its length.
+                let long = format!("{}spam.example", "a.".repeat(20_000));
+                assert!(is_suspended(c, &long)? && rejects_media(c, &long)?);
+                assert!(is_suspended(c, &format!("{}.good.example", "b".repeat(250)))?);
+                assert!(candidates(&long).len() <= 128, "{}", candidates(&long).len());
                 assert_eq!(purge(c, "spam.example")?, (1, 1));
                 assert_eq!(hidden_from_public(c)?, ["spam.example"]);
                 assert!(remove(c, "spam.example")? && !is_suspended(c, "social.spam.example")?);
