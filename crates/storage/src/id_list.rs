@@ -1,4 +1,5 @@
-//! `column IN (ids)` as a statement of one shape, however many ids there are.
+//! Statements of one shape, so that each connection prepares them once: `column IN (ids)`
+//! however many ids there are, templates with their values bound, fixed SQL pieces.
 //!
 //! diesel's `eq_any` writes one placeholder per id on SQLite (`IN (?, ?, …)`), and marks such a
 //! statement as never to be cached: SQLite parses and plans it again on every call. A page of a
@@ -114,13 +115,13 @@ impl ViewerQuery {
         ViewerQuery { text, viewer, ids: ids.to_vec(), json: json_array(ids) }
     }
 
-    fn walk<'b, DB: diesel::backend::Backend>(
+    fn walk<'b, DB>(
         &'b self,
         mut out: AstPass<'_, 'b, DB>,
         mut ids: impl FnMut(&mut AstPass<'_, 'b, DB>) -> QueryResult<()>,
     ) -> QueryResult<()>
     where
-        DB: diesel::sql_types::HasSqlType<BigInt>,
+        DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<BigInt>,
         i64: diesel::serialize::ToSql<BigInt, DB>,
     {
         for (i, part) in self.text.split("{ids}").enumerate() {
@@ -176,6 +177,36 @@ impl QueryFragment<Multi> for ViewerQuery {
 }
 
 impl<Conn> diesel::RunQueryDsl<Conn> for ViewerQuery {}
+
+/// A fixed piece of SQL as a boolean expression. `diesel::dsl::sql` marks every statement it
+/// is part of as never to be cached; a `'static` text cannot vary, so this one does not.
+/// Nothing but constants may go in (the type asks for `&'static str` for that reason).
+#[derive(Debug, Clone, Copy)]
+pub struct StaticSql(pub &'static str);
+
+impl Expression for StaticSql {
+    type SqlType = Bool;
+}
+
+impl<QS> AppearsOnTable<QS> for StaticSql {}
+
+impl<QS> diesel::expression::SelectableExpression<QS> for StaticSql {}
+
+impl ValidGrouping<()> for StaticSql {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl QueryId for StaticSql {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB: diesel::backend::Backend> QueryFragment<DB> for StaticSql {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(self.0);
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -88,7 +88,7 @@ fn account_counts(conn: &mut DbConnection, authors: &[i64]) -> StorageResult<Has
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::reblog_of_id.is_null())
         // A literal, as in `count_public_by_actor`: PostgreSQL's partial index needs to see it.
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("statuses.visibility = 'public'"))
+        .filter(crate::id_list::StaticSql("statuses.visibility = 'public'"))
         .group_by(statuses::actor_id)
         .select((statuses::actor_id, count_star()))
         .load(conn)?;

@@ -8,7 +8,7 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 use guildhall_core::model::{FollowState, Visibility};
 
-use crate::id_list::in_ids;
+use crate::id_list::{StaticSql, in_ids};
 use crate::schema::{actors, blocks, status_mentions, statuses};
 use crate::statuses::Status;
 use crate::{DbConnection, StorageResult};
@@ -80,11 +80,30 @@ pub fn home(conn: &mut DbConnection, viewer: i64, page: &Page) -> StorageResult<
     )
 }
 
+/// What the SQL builders below may write in for the viewer: an id, or the `{viewer}` marker
+/// of a template ([`crate::id_list::ViewerQuery`]). Nothing else implements it, so no text
+/// from a request can reach them.
+pub(crate) trait ViewerSql: std::fmt::Display + Copy {}
+
+impl ViewerSql for i64 {}
+
+/// The `{viewer}` marker, bound when the statement runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ViewerMarker;
+
+impl std::fmt::Display for ViewerMarker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("{viewer}")
+    }
+}
+
+impl ViewerSql for ViewerMarker {}
+
 /// The statement that keeps the home timeline's candidates that belong, newest first and
 /// oldest first: the viewer and the candidates are bound, so it is prepared once per
 /// connection (it is long: planning it for every page cost more than running it).
 static HOME_CHECK: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
-    let rule = format!("{} AND {}", home_includes("{viewer}"), home_excludes("{viewer}"));
+    let rule = format!("{} AND {}", home_includes(ViewerMarker), home_excludes(ViewerMarker));
     ["DESC", "ASC"].map(|order| {
         format!(
             "SELECT * FROM statuses WHERE id {{ids}} AND deleted_at IS NULL AND {rule} ORDER BY id {order}"
@@ -134,18 +153,18 @@ fn walk(
 
 /// SQL over a `statuses` row: why it may be in `viewer`'s home timeline (see [`home`]). Only
 /// our own integer is formatted in.
-pub(crate) fn home_includes(viewer: impl std::fmt::Display + Copy) -> String {
+pub(crate) fn home_includes(viewer: impl ViewerSql) -> String {
     home_reasons(viewer, true)
 }
 
 /// SQL over a `statuses` row: whether any reason of [`home_includes`] holds, with an accepted
 /// follow counting even when the author is on one of `viewer`'s exclusive lists (that can
 /// change without touching the feed). Never NULL. [`crate::feeds::prune`] keeps what matches.
-pub(crate) fn home_reasons_any(viewer: impl std::fmt::Display + Copy) -> String {
+pub(crate) fn home_reasons_any(viewer: impl ViewerSql) -> String {
     format!("COALESCE({}, FALSE)", home_reasons(viewer, false))
 }
 
-fn home_reasons(viewer: impl std::fmt::Display + Copy, lists: bool) -> String {
+fn home_reasons(viewer: impl ViewerSql, lists: bool) -> String {
     let listed = if lists {
         format!(
             "AND (actor_id + 0) NOT IN (SELECT list_members.actor_id FROM list_members \
@@ -170,7 +189,7 @@ fn home_reasons(viewer: impl std::fmt::Display + Copy, lists: bool) -> String {
 
 /// SQL over a `statuses` row: what keeps it out of `viewer`'s home timeline even so (mutes,
 /// hidden boosts, blocks, blocked domains).
-pub(crate) fn home_excludes(viewer: impl std::fmt::Display + Copy) -> String {
+pub(crate) fn home_excludes(viewer: impl ViewerSql) -> String {
     format!(
         "(actor_id + 0) NOT IN (SELECT target_id FROM mutes WHERE actor_id = {viewer}) \
          AND (reblog_of_id IS NULL OR (actor_id + 0) NOT IN (SELECT target_id FROM follows \
@@ -318,7 +337,7 @@ fn not_blocked(
 
 /// SQL: the status (and what it boosts) is not by an account on a domain `viewer` blocked.
 /// Only our own integer is formatted in.
-fn not_from_blocked_domain(viewer: impl std::fmt::Display + Copy) -> String {
+fn not_from_blocked_domain(viewer: impl ViewerSql) -> String {
     let by = |author: &str| {
         format!(
             "NOT EXISTS (SELECT 1 FROM actors ua JOIN user_domain_blocks ud \
@@ -363,11 +382,9 @@ pub fn public(
     if let Some(viewer) = viewer {
         query = query.filter(not_blocked(viewer));
     }
-    query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_LIMITED));
+    query = query.filter(StaticSql(crate::instance_blocks::NOT_LIMITED));
     if !matches!(scope, Scope::Local) {
-        query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            crate::instance_blocks::NOT_ON_HIDDEN_DOMAIN,
-        ));
+        query = query.filter(StaticSql(crate::instance_blocks::NOT_ON_HIDDEN_DOMAIN));
     }
     paged(conn, query, page)
 }
@@ -408,10 +425,8 @@ pub fn tagged(
                 .filter(in_ids(statuses::id, ids))
                 .filter(statuses::deleted_at.is_null())
                 .filter(statuses::visibility.eq(Visibility::Public.as_str()))
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(crate::instance_blocks::NOT_LIMITED))
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    crate::instance_blocks::NOT_ON_HIDDEN_DOMAIN,
-                ))
+                .filter(StaticSql(crate::instance_blocks::NOT_LIMITED))
+                .filter(StaticSql(crate::instance_blocks::NOT_ON_HIDDEN_DOMAIN))
                 .into_boxed();
             if let Some(viewer) = viewer {
                 query = query.filter(not_blocked(viewer));
@@ -444,7 +459,7 @@ pub fn group_threads(
         .filter(statuses::group_id.eq(group))
         .filter(statuses::deleted_at.is_null())
         .filter(statuses::reblog_of_id.is_null())
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        .filter(StaticSql(
             "(statuses.in_reply_to_id + 0) IS NULL AND (statuses.in_reply_to_ap_id || '') IS NULL",
         ))
         .into_boxed();

@@ -180,3 +180,13 @@ async fn a_hashtag_pages_through_its_own_index_without_gaps() {
     })
     .await;
 }
+
+#[test]
+fn the_home_check_binds_its_viewer_and_ids_and_writes_nothing_else_in() {
+    for text in HOME_CHECK.iter() {
+        assert_eq!(text.matches("{ids}").count(), 1, "{text}");
+        assert!(text.matches("{viewer}").count() >= 10, "{text}");
+        let rest = text.replace("{ids}", "").replace("{viewer}", "");
+        assert!(!rest.contains(['{', '}']), "a marker left unbound: {rest}");
+    }
+}
