@@ -7,13 +7,13 @@ use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::traits::Actor as _;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
-use guildhall_storage::{actors, received};
+use guildhall_storage::actors;
 use url::Url;
 
 use crate::activities;
 use crate::error::FedError;
 use crate::objects::actor::{DbActor, authority};
-use crate::protocol::activity::{Activity, ActivityKind};
+use crate::protocol::activity::Activity;
 use crate::signing::IncomingSignature;
 use crate::state::FedData;
 
@@ -32,18 +32,7 @@ pub async fn receive(request: &HttpRequest, body: Bytes, data: FedData) -> Resul
     let Some(actor) = signer(&activity, &signature, &data).await? else {
         return Ok(HttpResponse::Accepted().finish());
     };
-    let id = activity.id.to_string();
-    // A Create's handler records it in the transaction that stores its status (see
-    // content::create); everything else is recorded here, before it is handled.
-    if activity.kind() == Some(ActivityKind::Create) {
-        return process_in_time(activity, actor, data, Some(id)).await;
-    }
-    let first_time = data.db.run(move |c| received::record(c, &id)).await?;
-    if !first_time {
-        tracing::debug!(id = %activity.id, "replayed activity ignored");
-        return Ok(HttpResponse::Accepted().finish());
-    }
-    process_in_time(activity, actor, data, None).await
+    process_in_time(activity, actor, data).await
 }
 
 fn parse_signature(
@@ -117,28 +106,21 @@ async fn is_self_delete_of_unknown(activity: &Activity, data: &FedData) -> Resul
 }
 
 /// Runs the handler; answers with its result when it finishes in time, else 202 while it
-/// carries on.
+/// carries on. The handler takes care of the replay guard (`activities::receive`): a replay
+/// is answered 202 with no effect, and a failure on our side leaves the id unrecorded so the
+/// sender's retry is processed.
 async fn process_in_time(
     activity: Activity,
     actor: DbActor,
     data: FedData,
-    unrecorded: Option<String>,
 ) -> Result<HttpResponse, FedError> {
     let id = activity.id.to_string();
     let kind = activity.kind.clone();
-    let db = data.db.clone();
-    // Only what the inbox recorded is forgotten here; a handler forgets what it recorded.
-    let recorded_here = unrecorded.is_none();
     let task = tokio::spawn(async move {
         let data = data.reset_request_count();
-        let result = activities::receive(activity, actor, &data, unrecorded).await;
+        let result = activities::receive(activity, actor, &data, Some(id.clone())).await;
         if let Err(e) = &result {
             tracing::info!(%id, %kind, error = %e, "activity refused");
-            // Let the sender retry what failed on our side.
-            if recorded_here && matches!(e, FedError::Storage(_) | FedError::Internal(_)) {
-                let id = id.clone();
-                let _ = db.run(move |c| received::forget(c, &id)).await;
-            }
         }
         result
     });

@@ -1,5 +1,6 @@
-//! Handlers for received activities, after the inbox has verified the signature and
-//! deduplicated by id (a `Create`'s id is recorded as its status is stored). Each checks that the signer may do what the activity says (only the
+//! Handlers for received activities, after the inbox has verified the signature. Each
+//! activity is deduplicated by id here ([`receive`]; a `Create`'s id is recorded as its status
+//! is stored). Each handler checks that the signer may do what the activity says (only the
 //! author edits or deletes, only the followed accepts) and ignores what concerns nothing we
 //! know.
 
@@ -21,9 +22,9 @@ use crate::state::FedData;
 
 /// Applies a verified activity from `actor`.
 ///
-/// `unrecorded`: the activity's id when the inbox did not record it as received (its replay
-/// guard) and left that to the handler: only a `Create`, whose handler records it in the
-/// transaction that stores the status. Any other kind is recorded here first.
+/// `unrecorded`: the activity's id, to record as received (the inbox's replay guard; `None`
+/// records nothing). A `Create`'s handler records it in the transaction that stores its
+/// status; any other kind is recorded here first.
 pub async fn receive(
     activity: Activity,
     actor: DbActor,
